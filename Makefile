@@ -1,0 +1,64 @@
+# Every install step lives here, so that a clean clone on a new machine needs only
+# `make demo` or `make test` (and `.ci/run`, which calls `make test`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements/constraints.txt
+PIP    := $(BIN)/python -m pip
+PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c $(LOCK)
+OUT    := out
+
+# Deterministic test environment: seeded hashing, no progress bars, headless plots.
+TEST_ENV := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning
+
+.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help
+
+help:
+	@echo "make demo       create .venv, install riskbudget[all], run the bundled example"
+	@echo "make test       create .venv with test extras and run every test, notebooks included"
+	@echo "make notebooks  re-execute all notebooks in place (refresh their saved outputs)"
+	@echo "make dashboard  serve the budget explorer with Voila on 127.0.0.1:8866"
+	@echo "make bench      run the benchmarks in benchmarks/"
+	@echo "make lock       refresh $(LOCK) from a fresh, unconstrained resolve"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade pip
+
+$(VENV)/.stamp-all: $(BIN)/python pyproject.toml $(LOCK)
+	$(PIP_INSTALL) -e ".[all]"
+	@touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-all
+	$(PIP_INSTALL) -e ".[all,test]"
+	@touch $@
+
+$(VENV)/.stamp-bench: $(VENV)/.stamp-all
+	$(PIP_INSTALL) -e ".[all,bench]"
+	@touch $@
+
+venv: $(VENV)/.stamp-all
+test-venv: $(VENV)/.stamp-test
+
+demo: $(VENV)/.stamp-all
+	$(BIN)/riskbudget simulate data/example/register.csv --years 100000 --seed 7
+
+test: $(VENV)/.stamp-test
+	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python benchmarks/bench_engine.py
+
+# Resolve the newest compatible versions in a throw-away venv and pin them all.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
+	.venv-lock/bin/python -m pip install --disable-pip-version-check -q -e ".[all,test,bench]"
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e' | sort -f > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .venv-lock
+	@echo "wrote $(LOCK); run 'make notebooks' and commit both if outputs changed"
+
+clean:
+	rm -rf $(VENV) .venv-lock $(OUT) .pytest_cache .hypothesis

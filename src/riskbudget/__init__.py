@@ -1,0 +1,72 @@
+"""riskbudget: quantitative cyber-risk decisions in one currency.
+
+Open FAIR scenarios from calibrated estimates, aggregate annual loss by Monte
+Carlo, and the metrics a board understands (ALE, VaR, TVaR, loss exceedance
+curves). Importing the package loads only numpy, scipy and pandas; plotting,
+widgets and PyMC are imported when first used.
+
+>>> import riskbudget as rb
+>>> s = rb.Scenario("Phishing", threat_event_frequency=rb.PERT(2, 6, 20),
+...                 susceptibility=rb.PERT(0.05, 0.1, 0.3),
+...                 primary_loss=rb.LogNormal.from_ci(10_000, 400_000))
+>>> rb.simulate(s, years=20_000, seed=3).summary().columns[:4].tolist()
+['ale', 'ale_se', 'sd', 'p_loss']
+"""
+
+from __future__ import annotations
+
+from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve
+from .distributions import (
+    PERT,
+    Beta,
+    Constant,
+    Distribution,
+    Gamma,
+    LogNormal,
+    Triangular,
+    Uniform,
+    from_dict,
+)
+from .exceptions import (
+    InvalidParameterError,
+    MissingDependencyError,
+    RegisterError,
+    RiskBudgetError,
+    ScenarioError,
+)
+from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
+from .io import read_register, write_register
+from .simulate import SimulationResult, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PERT",
+    "LogNormal",
+    "Triangular",
+    "Uniform",
+    "Constant",
+    "Beta",
+    "Gamma",
+    "Distribution",
+    "from_dict",
+    "Scenario",
+    "LossForms",
+    "Adjustment",
+    "Register",
+    "FORMS_OF_LOSS",
+    "simulate",
+    "SimulationResult",
+    "ToleranceCurve",
+    "Appetite",
+    "AppetiteStatus",
+    "Limit",
+    "read_register",
+    "write_register",
+    "RiskBudgetError",
+    "InvalidParameterError",
+    "ScenarioError",
+    "RegisterError",
+    "MissingDependencyError",
+    "__version__",
+]

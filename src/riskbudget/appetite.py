@@ -1,0 +1,344 @@
+"""Risk appetite: the tolerance curve and the limits a board sets.
+
+:class:`ToleranceCurve` is the exceedance probability a board accepts at each
+annual loss, drawn through agreed points: a lognormal through two points
+(``P(L > x) = 1 - Phi((ln x - mu) / sigma)``), or, through more points, a
+curve that is piecewise lognormal (linear in ``ln x`` against the normal
+quantile of ``1 - p``), so it is monotone and passes through every point.
+
+:class:`Appetite` holds limits such as "VaR95 at most $20M", "TVaR99 at most
+$60M" or "P(annual loss > $50M) at most 1%", and checks a simulation result
+against them and against the tolerance curve.
+
+Examples
+--------
+>>> import riskbudget as rb
+>>> curve = rb.ToleranceCurve.from_points([(0.5, 1e6), (0.01, 50e6)])
+>>> round(curve.prob_at(1e6), 6), round(curve.loss_at(0.01))
+(0.5, 50000000)
+>>> appetite = rb.Appetite(var95=20e6, exceedance={50e6: 0.01}, tolerance=curve)
+>>> [lim.label for lim in appetite.limits]
+['VaR95', 'P(loss > $50M)']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+from ._format import money, percent
+from .exceptions import RiskBudgetError
+
+__all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus"]
+
+
+def _z(p: Any) -> Any:
+    from scipy import special
+
+    return special.ndtri(1.0 - np.asarray(p, dtype=float))
+
+
+@dataclass(frozen=True)
+class ToleranceCurve:
+    """The annual-loss exceedance probability a board tolerates, by loss.
+
+    Build it with :meth:`from_points`. ``prob_at(x)`` is the tolerated
+    P(annual loss > x); ``loss_at(p)`` the loss tolerated with probability p.
+    """
+
+    points: tuple[tuple[float, float], ...]  # (probability, loss), loss ascending
+
+    def __post_init__(self) -> None:
+        pts = tuple((float(p), float(x)) for p, x in self.points)
+        if len(pts) < 2:
+            raise RiskBudgetError(
+                f"ToleranceCurve: needs at least two (probability, loss) points, got {len(pts)}"
+            )
+        for i, (p, x) in enumerate(pts):
+            if not (math.isfinite(p) and 0.0 < p < 1.0):
+                raise RiskBudgetError(f"ToleranceCurve: point {i + 1} probability ({p!r}) must lie in (0, 1)")
+            if not (math.isfinite(x) and x > 0):
+                raise RiskBudgetError(f"ToleranceCurve: point {i + 1} loss ({x!r}) must be a positive number")
+        pts = tuple(sorted(pts, key=lambda t: t[1]))
+        for (p1, x1), (p2, x2) in zip(pts, pts[1:]):
+            if x1 == x2:
+                raise RiskBudgetError(f"ToleranceCurve: two points share the loss {money(x1)}")
+            if not p2 < p1:
+                raise RiskBudgetError(
+                    f"ToleranceCurve: tolerated probability must fall as loss grows, but P(loss > {money(x1)}) = "
+                    f"{p1:g} and P(loss > {money(x2)}) = {p2:g}"
+                )
+        object.__setattr__(self, "points", pts)
+
+    @classmethod
+    def from_points(cls, points: Iterable[tuple[float, float]]) -> "ToleranceCurve":
+        """A curve through ``(probability, loss)`` points, e.g. ``[(0.5, 1e6), (0.01, 50e6)]``."""
+        try:
+            pts = tuple((p, x) for p, x in points)
+        except (TypeError, ValueError):
+            raise RiskBudgetError(
+                "ToleranceCurve.from_points: give (probability, loss) pairs, e.g. [(0.5, 1e6), (0.01, 50e6)]"
+            ) from None
+        return cls(pts)
+
+    @property
+    def _log_losses(self) -> np.ndarray:
+        return np.log([x for _, x in self.points])
+
+    @property
+    def _zs(self) -> np.ndarray:
+        return _z([p for p, _ in self.points])
+
+    @property
+    def is_lognormal(self) -> bool:
+        return len(self.points) == 2
+
+    @property
+    def lognormal_parameters(self) -> tuple[float, float]:
+        """(mu, sigma) of the lognormal through the two end points."""
+        lx, z = self._log_losses, self._zs
+        sigma = float((lx[-1] - lx[0]) / (z[-1] - z[0]))
+        return float(lx[0] - sigma * z[0]), sigma
+
+    def prob_at(self, loss: Any) -> Any:
+        """Tolerated P(annual loss > loss)."""
+        from scipy import special
+
+        x = np.asarray(loss, dtype=float)
+        lx, z = self._log_losses, self._zs
+        with np.errstate(divide="ignore"):
+            lv = np.log(np.where(x > 0, x, np.nan))
+        zz = _piecewise_linear(lv, lx, z)
+        out = np.where(x > 0, special.ndtr(-zz), 1.0)
+        return out if out.ndim else float(out)
+
+    def loss_at(self, prob: Any) -> Any:
+        """Loss whose tolerated exceedance probability is ``prob``."""
+        p = np.asarray(prob, dtype=float)
+        if np.any((p <= 0) | (p >= 1)):
+            raise RiskBudgetError(f"ToleranceCurve.loss_at: probabilities must lie in (0, 1), got {prob!r}")
+        lx, z = self._log_losses, self._zs
+        out = np.exp(_piecewise_linear(_z(p), z, lx))
+        return out if out.ndim else float(out)
+
+    def curve(self, losses: Any) -> Any:
+        """DataFrame of ``loss`` and ``tolerated_exceedance``."""
+        import pandas as pd
+
+        x = np.asarray(losses, dtype=float)
+        return pd.DataFrame({"loss": x, "tolerated_exceedance": self.prob_at(x)})
+
+
+def _piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """Linear interpolation with linear extrapolation from the end segments."""
+    xp = np.asarray(xp, dtype=float)
+    fp = np.asarray(fp, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if xp[0] > xp[-1]:
+        xp, fp = xp[::-1], fp[::-1]
+    out = np.interp(x, xp, fp)
+    lo_slope = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    hi_slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    out = np.where(x < xp[0], fp[0] + (x - xp[0]) * lo_slope, out)
+    out = np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * hi_slope, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One appetite limit: ``kind`` is "var", "tvar" or "exceedance".
+
+    For "var" and "tvar", ``param`` is the quantile level q and ``limit`` the
+    largest acceptable loss. For "exceedance", ``param`` is the loss x and
+    ``limit`` the largest acceptable P(annual loss > x).
+    """
+
+    kind: str
+    param: float
+    limit: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("var", "tvar", "exceedance"):
+            raise RiskBudgetError(f"Limit: kind {self.kind!r} must be 'var', 'tvar' or 'exceedance'")
+        if self.kind in ("var", "tvar"):
+            if not 0.0 < self.param < 1.0:
+                raise RiskBudgetError(f"Appetite: {self.kind} level ({self.param!r}) must lie in (0, 1), e.g. 0.95")
+            if not (math.isfinite(self.limit) and self.limit > 0):
+                raise RiskBudgetError(
+                    f"Appetite: {self.label} limit ({self.limit!r}) must be a positive amount of money"
+                )
+        else:
+            if not (math.isfinite(self.param) and self.param >= 0):
+                raise RiskBudgetError(f"Appetite: exceedance threshold ({self.param!r}) must be a loss >= 0")
+            if not 0.0 < self.limit <= 1.0:
+                raise RiskBudgetError(
+                    f"Appetite: {self.label} limit ({self.limit!r}) must be a probability in (0, 1]"
+                )
+
+    @property
+    def label(self) -> str:
+        if self.kind == "var":
+            return f"VaR{metrics.quantile_label(self.param)}"
+        if self.kind == "tvar":
+            return f"TVaR{metrics.quantile_label(self.param)}"
+        return f"P(loss > {money(self.param)})"
+
+    def value(self, losses: Any) -> float:
+        if self.kind == "var":
+            return metrics.var(losses, self.param)
+        if self.kind == "tvar":
+            return metrics.tvar(losses, self.param)
+        return float(metrics.exceedance(losses, self.param))
+
+    def standard_error(self, losses: Any) -> float:
+        if self.kind == "var":
+            return metrics.var_se(losses, self.param)
+        if self.kind == "tvar":
+            return metrics.tvar_se(losses, self.param)
+        p = float(metrics.exceedance(losses, self.param))
+        return float(metrics.exceedance_se(p, np.asarray(losses).size))
+
+    def format(self, v: float) -> str:
+        return percent(v, digits=2) if self.kind == "exceedance" else money(v)
+
+
+def _as_limits(kind: str, mapping: Mapping[float, float] | None) -> list[Limit]:
+    if not mapping:
+        return []
+    if not isinstance(mapping, Mapping):
+        raise RiskBudgetError(f"Appetite: {kind} must be a mapping, e.g. {{0.95: 20e6}}")
+    return [Limit(kind, float(k), float(v)) for k, v in mapping.items()]
+
+
+@dataclass(frozen=True, init=False)
+class Appetite:
+    """The limits a board sets on annual loss.
+
+    Parameters
+    ----------
+    var95, var99, tvar95, tvar99 : float, optional
+        Largest acceptable VaR or TVaR at 95% / 99%.
+    var, tvar : mapping of level -> loss, optional
+        Other levels, e.g. ``var={0.995: 80e6}``.
+    exceedance : mapping of loss -> probability, optional
+        ``{50e6: 0.01}`` means P(annual loss > $50M) must be at most 1%.
+    tolerance : ToleranceCurve, optional
+        The loss exceedance curve must stay at or below it.
+    """
+
+    limits: tuple[Limit, ...] = field(default=())
+    tolerance: ToleranceCurve | None = None
+
+    def __init__(
+        self,
+        *,
+        var95: float | None = None,
+        var99: float | None = None,
+        tvar95: float | None = None,
+        tvar99: float | None = None,
+        var: Mapping[float, float] | None = None,
+        tvar: Mapping[float, float] | None = None,
+        exceedance: Mapping[float, float] | None = None,
+        tolerance: ToleranceCurve | None = None,
+        limits: Iterable[Limit] = (),
+    ) -> None:
+        items: list[Limit] = list(limits)
+        for q, v, kind in ((0.95, var95, "var"), (0.99, var99, "var"), (0.95, tvar95, "tvar"), (0.99, tvar99, "tvar")):
+            if v is not None:
+                items.append(Limit(kind, q, float(v)))
+        items += _as_limits("var", var) + _as_limits("tvar", tvar) + _as_limits("exceedance", exceedance)
+        if tolerance is not None and not isinstance(tolerance, ToleranceCurve):
+            raise RiskBudgetError("Appetite: tolerance must be a ToleranceCurve (see ToleranceCurve.from_points)")
+        object.__setattr__(self, "limits", tuple(items))
+        object.__setattr__(self, "tolerance", tolerance)
+
+    def __bool__(self) -> bool:
+        return bool(self.limits) or self.tolerance is not None
+
+    def check(self, result: Any, *, scenario: str | None = None) -> "AppetiteStatus":
+        """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses)."""
+        import pandas as pd
+
+        losses = result.column(scenario) if hasattr(result, "column") else np.asarray(result, dtype=float)
+        rows = []
+        for lim in self.limits:
+            v = lim.value(losses)
+            rows.append(
+                {
+                    "limit": lim.label,
+                    "kind": lim.kind,
+                    "threshold": lim.limit,
+                    "value": v,
+                    "se": lim.standard_error(losses),
+                    "ok": bool(v <= lim.limit),
+                    "margin": lim.limit - v,
+                }
+            )
+        table = pd.DataFrame(rows, columns=["limit", "kind", "threshold", "value", "se", "ok", "margin"])
+        crossings = None
+        tolerance_ok = True
+        if self.tolerance is not None:
+            lec = metrics.lec(losses)
+            lec = lec[lec["loss"] > 0]
+            tol = self.tolerance.prob_at(lec["loss"].to_numpy())
+            over = lec["exceedance"].to_numpy() > tol
+            tolerance_ok = not bool(over.any())
+            crossings = pd.DataFrame(
+                {"loss": lec["loss"].to_numpy(), "exceedance": lec["exceedance"].to_numpy(), "tolerated": tol, "above": over}
+            )
+        return AppetiteStatus(table=table, tolerance_ok=tolerance_ok, tolerance_table=crossings)
+
+
+@dataclass(frozen=True, eq=False)
+class AppetiteStatus:
+    """Which limits hold, by how much, and where the LEC rises above the tolerance curve."""
+
+    table: Any
+    tolerance_ok: bool = True
+    tolerance_table: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.table["ok"].all()) and self.tolerance_ok
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def breaches(self) -> list[str]:
+        """Plain-language lines, one per broken limit."""
+        out = []
+        for _, row in self.table.iterrows():
+            if not row["ok"]:
+                fmt = percent if row["kind"] == "exceedance" else money
+                out.append(f"{row['limit']} is {fmt(row['value'])}, above the limit of {fmt(row['threshold'])}")
+        if not self.tolerance_ok and self.tolerance_table is not None:
+            above = self.tolerance_table[self.tolerance_table["above"]]
+            out.append(
+                f"the loss exceedance curve is above the tolerance curve between {money(above['loss'].min())} "
+                f"and {money(above['loss'].max())}"
+            )
+        return out
+
+    def crossing_losses(self) -> list[float]:
+        """Losses where the LEC crosses the tolerance curve (sign changes of LEC - tolerance)."""
+        if self.tolerance_table is None or len(self.tolerance_table) < 2:
+            return []
+        d = self.tolerance_table["exceedance"].to_numpy() - self.tolerance_table["tolerated"].to_numpy()
+        x = self.tolerance_table["loss"].to_numpy()
+        idx = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
+        out = []
+        for i in idx:
+            # interpolate in log-loss
+            t = d[i] / (d[i] - d[i + 1])
+            out.append(float(np.exp(np.log(x[i]) + t * (np.log(x[i + 1]) - np.log(x[i])))))
+        return out
+
+    def __repr__(self) -> str:
+        state = "within appetite" if self.ok else "outside appetite: " + "; ".join(self.breaches)
+        return f"AppetiteStatus({state})"

@@ -1,0 +1,705 @@
+"""Open FAIR scenarios: the factor tree, validated, with no sampling.
+
+A :class:`Scenario` accepts calibrated estimates at any level of the Open FAIR
+taxonomy, in full FAIR names:
+
+* **frequency**, exactly one of
+
+  - ``threat_event_frequency`` (threat events per year), or
+  - ``contact_frequency`` x ``probability_of_action``, or
+  - ``loss_event_frequency`` (loss events per year, susceptibility included), or
+  - ``annual_probability`` (at most one loss event a year);
+
+* **susceptibility** (only with a threat-level frequency), exactly one of
+
+  - ``susceptibility`` (the probability a threat event becomes a loss event), or
+  - ``threat_capability`` and ``resistance_strength``, percentiles of the threat
+    population in [0, 1]; the simulation draws both for every threat event and
+    compares them, never collapsing them to one number;
+
+* **loss magnitude** per loss event: ``primary_loss`` (one estimate, or a
+  mapping over the six forms of loss), and optionally
+  ``secondary_loss_probability`` with ``secondary_loss``.
+
+:class:`Adjustment` objects carry the effect of controls and projects: a
+per-year multiplier on a factor. :class:`Register` is an ordered set of
+scenarios with unique names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, overload
+
+from .distributions import Distribution, as_distribution, from_dict
+from .exceptions import InvalidParameterError, RiskBudgetError, ScenarioError
+
+__all__ = [
+    "FORMS_OF_LOSS",
+    "LossForms",
+    "Adjustment",
+    "Scenario",
+    "Register",
+    "ADJUSTABLE_FACTORS",
+]
+
+#: The six forms of loss of Open FAIR.
+FORMS_OF_LOSS: tuple[str, ...] = (
+    "productivity",
+    "response",
+    "replacement",
+    "fines_and_judgments",
+    "competitive_advantage",
+    "reputation",
+)
+
+#: The factors an :class:`Adjustment` may act on ("primary_loss.<form>" too).
+ADJUSTABLE_FACTORS: tuple[str, ...] = ("frequency", "susceptibility", "loss", "primary_loss", "secondary_loss")
+
+_FREQUENCY_FIELDS = (
+    "threat_event_frequency",
+    "contact_frequency",
+    "probability_of_action",
+    "loss_event_frequency",
+    "annual_probability",
+)
+_SUSCEPTIBILITY_FIELDS = ("susceptibility", "threat_capability", "resistance_strength")
+_PROBABILITY_FIELDS = (
+    "probability_of_action",
+    "annual_probability",
+    "susceptibility",
+    "threat_capability",
+    "resistance_strength",
+    "secondary_loss_probability",
+)
+
+
+@dataclass(frozen=True)
+class LossForms(Mapping[str, Distribution]):
+    """Loss per event broken into Open FAIR's six forms of loss.
+
+    Each form present is drawn independently for every loss event and the
+    forms are added. Absent forms contribute nothing.
+
+    Examples
+    --------
+    >>> from riskbudget import PERT
+    >>> forms = LossForms(productivity=PERT(1e4, 5e4, 2e5), response=PERT(5e3, 2e4, 1e5))
+    >>> sorted(forms)
+    ['productivity', 'response']
+    >>> round(forms.mean())
+    95000
+    """
+
+    productivity: Distribution | None = None
+    response: Distribution | None = None
+    replacement: Distribution | None = None
+    fines_and_judgments: Distribution | None = None
+    competitive_advantage: Distribution | None = None
+    reputation: Distribution | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, as_distribution(value, what=f"form of loss '{f.name}'"))
+        if not any(getattr(self, f.name) is not None for f in fields(self)):
+            raise InvalidParameterError(
+                f"LossForms: give at least one of the six forms of loss {list(FORMS_OF_LOSS)}"
+            )
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], *, what: str = "loss") -> "LossForms":
+        unknown = set(mapping) - set(FORMS_OF_LOSS)
+        if unknown:
+            raise InvalidParameterError(
+                f"{what}: unknown form(s) of loss {sorted(unknown)}; the six forms are {list(FORMS_OF_LOSS)}"
+            )
+        return cls(**{k: as_distribution(v, what=f"{what}.{k}") for k, v in mapping.items()})
+
+    def __getitem__(self, key: str) -> Distribution:
+        value = getattr(self, key, None) if key in FORMS_OF_LOSS else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in FORMS_OF_LOSS if getattr(self, k) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def mean(self) -> float:
+        return sum(d.mean() for d in self.values())
+
+    def var(self) -> float:
+        return sum(d.var() for d in self.values())
+
+    def support(self) -> tuple[float, float]:
+        lows, highs = zip(*(d.support() for d in self.values()))
+        return (sum(lows), sum(highs))
+
+    def scaled(self, factor: float) -> "LossForms":
+        return LossForms(**{k: d.scaled(factor) for k, d in self.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: d.to_dict() for k, d in self.items()}
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.items()))
+
+
+LossEstimate = Distribution | LossForms
+
+
+def _loss_estimate(value: Any, what: str) -> LossEstimate:
+    if isinstance(value, LossForms):
+        return value
+    if isinstance(value, Mapping) and "family" not in value:
+        return LossForms.from_mapping(value, what=what)
+    return as_distribution(value, what=what)
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A per-year multiplier on one factor of a scenario (a control's or project's effect).
+
+    Parameters
+    ----------
+    factor : str
+        ``"frequency"`` (threat or loss event frequency), ``"susceptibility"``,
+        ``"loss"`` (every loss per event), ``"primary_loss"``, ``"secondary_loss"``
+        or ``"primary_loss.<form>"`` / ``"secondary_loss.<form>"``.
+    multiplier : Distribution
+        The multiplier, drawn once per simulated year from its own random
+        stream. ``1 - effect`` for a control that removes a share ``effect``.
+        Several adjustments on one factor multiply: what gets through is the
+        product of ``(1 - effect)``.
+    source : str
+        Who causes it (a control or project name); it keys the random stream,
+        so the same source gives the same draws in every option compared.
+
+    Notes
+    -----
+    A frequency multiplier at most 1 thins the threat events (each is stopped
+    with probability ``1 - m``), so residual events are a subset of inherent
+    events on common random numbers. A multiplier above 1 adds a second,
+    independent stream of events at rate ``(m - 1) x rate``. Susceptibility can
+    only be lowered (multiplier in [0, 1]).
+    """
+
+    factor: str
+    multiplier: Any
+    source: str
+
+    def __post_init__(self) -> None:
+        base, _, form = self.factor.partition(".")
+        if base not in ADJUSTABLE_FACTORS or (form and (base not in ("primary_loss", "secondary_loss") or form not in FORMS_OF_LOSS)):
+            raise InvalidParameterError(
+                f"Adjustment from {self.source!r}: factor {self.factor!r} is not adjustable; use one of "
+                f"{list(ADJUSTABLE_FACTORS)} or 'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}"
+            )
+        if not isinstance(self.source, str) or not self.source:
+            raise InvalidParameterError("Adjustment: source must be a non-empty name (the control or project)")
+        mult = self.multiplier
+        if not hasattr(mult, "sample") or not hasattr(mult, "support"):
+            mult = as_distribution(mult, what=f"Adjustment from {self.source!r}: multiplier")
+            object.__setattr__(self, "multiplier", mult)
+        low, high = mult.support()
+        if low < 0:
+            raise InvalidParameterError(
+                f"Adjustment from {self.source!r} on {self.factor}: multiplier can be negative "
+                f"(lowest value {low:g}); a multiplier must be >= 0"
+            )
+        if self.factor == "susceptibility" and high > 1:
+            raise InvalidParameterError(
+                f"Adjustment from {self.source!r} on susceptibility: multiplier can exceed 1 "
+                f"(highest value {high:g}); susceptibility can only be lowered, so raise the "
+                f"frequency instead to model new attack surface"
+            )
+
+    def mean(self) -> float:
+        return float(self.multiplier.mean())
+
+
+def _probability_support(name: str, field_name: str, dist: Distribution) -> None:
+    low, high = dist.support()
+    if low < 0 or high > 1:
+        raise ScenarioError(
+            f"Scenario {name!r}: {field_name} must be a probability in [0, 1], "
+            f"but {dist} takes values in [{low:g}, {high:g}]"
+        )
+
+
+def _nonnegative_support(name: str, field_name: str, dist: Distribution | LossForms) -> None:
+    low, _ = dist.support()
+    if low < 0:
+        raise ScenarioError(
+            f"Scenario {name!r}: {field_name} must be >= 0, but {dist} can be as low as {low:g}"
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One Open FAIR loss scenario: who or what, against which asset, causing which loss.
+
+    Parameters are calibrated estimates (:class:`~riskbudget.PERT`,
+    :class:`~riskbudget.LogNormal`, ...); plain numbers mean constants. See the
+    module documentation for the factors and which combinations are allowed.
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> s = rb.Scenario(
+    ...     "ERP ransomware",
+    ...     threat_event_frequency=rb.PERT(0.5, 2, 8),
+    ...     threat_capability=rb.PERT(0.2, 0.5, 0.9),
+    ...     resistance_strength=rb.PERT(0.3, 0.6, 0.85),
+    ...     primary_loss=rb.LogNormal.from_ci(50_000, 2_000_000),
+    ... )
+    >>> s.frequency_kind, s.susceptibility_kind
+    ('threat_event_frequency', 'capability_vs_resistance')
+    """
+
+    name: str
+    threat_event_frequency: Distribution | None = None
+    contact_frequency: Distribution | None = None
+    probability_of_action: Distribution | None = None
+    loss_event_frequency: Distribution | None = None
+    annual_probability: Distribution | None = None
+    susceptibility: Distribution | None = None
+    threat_capability: Distribution | None = None
+    resistance_strength: Distribution | None = None
+    primary_loss: LossEstimate | None = None
+    secondary_loss_probability: Distribution | None = None
+    secondary_loss: LossEstimate | None = None
+    category: str = ""
+    owner: str = ""
+    id: str = ""
+    description: str = ""
+    adjustments: tuple[Adjustment, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ScenarioError(f"Scenario name must be a non-empty string, not {self.name!r}")
+        name = self.name
+        for f in _FREQUENCY_FIELDS + _SUSCEPTIBILITY_FIELDS + ("secondary_loss_probability",):
+            value = getattr(self, f)
+            if value is not None:
+                try:
+                    object.__setattr__(self, f, as_distribution(value, what=f))
+                except RiskBudgetError as exc:
+                    raise ScenarioError(f"Scenario {name!r}: {f}: {exc}") from None
+        for f in ("primary_loss", "secondary_loss"):
+            value = getattr(self, f)
+            if value is not None:
+                try:
+                    object.__setattr__(self, f, _loss_estimate(value, f))
+                except RiskBudgetError as exc:
+                    raise ScenarioError(f"Scenario {name!r}: {f}: {exc}") from None
+        for f in ("category", "owner", "id", "description"):
+            value = getattr(self, f)
+            object.__setattr__(self, f, "" if value is None else str(value))
+        adjustments = tuple(self.adjustments)
+        for adj in adjustments:
+            if not isinstance(adj, Adjustment):
+                raise ScenarioError(f"Scenario {name!r}: adjustments must be Adjustment objects, not {adj!r}")
+        object.__setattr__(self, "adjustments", adjustments)
+        self._validate()
+
+    # ------------------------------------------------------------------ #
+    def _validate(self) -> None:
+        name = self.name
+        given = [f for f in _FREQUENCY_FIELDS if getattr(self, f) is not None]
+        groups = {
+            "threat_event_frequency": {"threat_event_frequency"},
+            "contact_frequency x probability_of_action": {"contact_frequency", "probability_of_action"},
+            "loss_event_frequency": {"loss_event_frequency"},
+            "annual_probability": {"annual_probability"},
+        }
+        present = [g for g, members in groups.items() if members & set(given)]
+        if not present:
+            raise ScenarioError(
+                f"Scenario {name!r}: no frequency given; give exactly one of threat_event_frequency, "
+                f"contact_frequency with probability_of_action, loss_event_frequency or annual_probability"
+            )
+        if len(present) > 1:
+            raise ScenarioError(
+                f"Scenario {name!r}: competing frequency factors {' and '.join(present)}; give only one"
+            )
+        if present[0].startswith("contact_frequency"):
+            for f in ("contact_frequency", "probability_of_action"):
+                if getattr(self, f) is None:
+                    other = "probability_of_action" if f == "contact_frequency" else "contact_frequency"
+                    raise ScenarioError(
+                        f"Scenario {name!r}: {other} is given but {f} is missing; threat event frequency "
+                        f"is contact_frequency x probability_of_action, so give both (or threat_event_frequency)"
+                    )
+
+        threat_level = self.frequency_kind in ("threat_event_frequency", "contact_frequency")
+        susc_given = [f for f in _SUSCEPTIBILITY_FIELDS if getattr(self, f) is not None]
+        if not threat_level and susc_given:
+            raise ScenarioError(
+                f"Scenario {name!r}: {', '.join(susc_given)} given with {self.frequency_kind}, which already "
+                f"counts loss events; susceptibility applies only to a threat event frequency "
+                f"(threat_event_frequency or contact_frequency x probability_of_action)"
+            )
+        if threat_level:
+            if not susc_given:
+                raise ScenarioError(
+                    f"Scenario {name!r}: a threat event frequency needs a susceptibility; give susceptibility, "
+                    f"or threat_capability and resistance_strength (or use loss_event_frequency instead)"
+                )
+            if "susceptibility" in susc_given and len(susc_given) > 1:
+                raise ScenarioError(
+                    f"Scenario {name!r}: competing susceptibility factors susceptibility and "
+                    f"{' and '.join(f for f in susc_given if f != 'susceptibility')}; give susceptibility directly "
+                    f"or threat_capability with resistance_strength, not both"
+                )
+            if "susceptibility" not in susc_given and len(susc_given) == 1:
+                missing = ({"threat_capability", "resistance_strength"} - set(susc_given)).pop()
+                raise ScenarioError(
+                    f"Scenario {name!r}: {susc_given[0]} is given but {missing} is missing; susceptibility "
+                    f"is P(threat_capability > resistance_strength), so give both"
+                )
+
+        if self.primary_loss is None:
+            raise ScenarioError(
+                f"Scenario {name!r}: primary_loss is missing; give the loss per loss event as one estimate "
+                f"or as forms of loss {list(FORMS_OF_LOSS)}"
+            )
+        if (self.secondary_loss is None) != (self.secondary_loss_probability is None):
+            have, missing = (
+                ("secondary_loss", "secondary_loss_probability")
+                if self.secondary_loss is not None
+                else ("secondary_loss_probability", "secondary_loss")
+            )
+            raise ScenarioError(
+                f"Scenario {name!r}: {have} is given but {missing} is missing; give both or neither"
+            )
+
+        for f in _PROBABILITY_FIELDS:
+            dist = getattr(self, f)
+            if dist is not None:
+                _probability_support(name, f, dist)
+        for f in ("threat_event_frequency", "contact_frequency", "loss_event_frequency", "primary_loss", "secondary_loss"):
+            dist = getattr(self, f)
+            if dist is not None:
+                _nonnegative_support(name, f, dist)
+
+        for adj in self.adjustments:
+            base, _, form = adj.factor.partition(".")
+            if adj.factor == "susceptibility" and not threat_level:
+                raise ScenarioError(
+                    f"Scenario {name!r}: adjustment from {adj.source!r} acts on susceptibility, but the scenario "
+                    f"states {self.frequency_kind}; adjust 'frequency' instead"
+                )
+            if base == "secondary_loss" and self.secondary_loss is None:
+                raise ScenarioError(
+                    f"Scenario {name!r}: adjustment from {adj.source!r} acts on secondary_loss, which the scenario lacks"
+                )
+            if form:
+                target = self.primary_loss if base == "primary_loss" else self.secondary_loss
+                if not isinstance(target, LossForms) or form not in target:
+                    raise ScenarioError(
+                        f"Scenario {name!r}: adjustment from {adj.source!r} acts on {adj.factor}, but {base} "
+                        f"has no form {form!r}"
+                    )
+        if self.annual_probability is not None:
+            p_high = self.annual_probability.support()[1]
+            m_high = math.prod(a.multiplier.support()[1] for a in self.adjustments if a.factor == "frequency")
+            if p_high * m_high > 1:
+                raise ScenarioError(
+                    f"Scenario {name!r}: annual_probability (up to {p_high:g}) times the frequency multipliers "
+                    f"(up to {m_high:g}) can exceed 1; state the scenario as a rate (loss_event_frequency) to raise it"
+                )
+
+    # ------------------------------------------------------------------ #
+    @property
+    def frequency_kind(self) -> str:
+        """Which frequency factor the scenario states."""
+        for f in ("threat_event_frequency", "contact_frequency", "loss_event_frequency", "annual_probability"):
+            if getattr(self, f) is not None:
+                return f
+        raise AssertionError("validated scenario without frequency")  # pragma: no cover
+
+    @property
+    def susceptibility_kind(self) -> str | None:
+        """``"susceptibility"``, ``"capability_vs_resistance"`` or ``None`` (loss-level frequency)."""
+        if self.susceptibility is not None:
+            return "susceptibility"
+        if self.threat_capability is not None:
+            return "capability_vs_resistance"
+        return None
+
+    def multiplier_mean(self, factor: str) -> float:
+        """Product of the mean multipliers of the adjustments on ``factor``."""
+        return math.prod(a.mean() for a in self.adjustments if a.factor == factor)
+
+    def expected_susceptibility(self) -> float:
+        """E[P(loss event | threat event)] before adjustments; 1 for loss-level frequencies.
+
+        For capability vs resistance it is P(TCap > RS) = integral of F_RS(x) f_TCap(x) dx.
+        """
+        if self.susceptibility is not None:
+            return self.susceptibility.mean()
+        if self.threat_capability is None:
+            return 1.0
+        return _prob_greater(self.threat_capability, self.resistance_strength)  # type: ignore[arg-type]
+
+    def expected_frequency(self) -> float:
+        """Expected threat (or loss) events per year before susceptibility, without adjustments."""
+        if self.threat_event_frequency is not None:
+            return self.threat_event_frequency.mean()
+        if self.contact_frequency is not None:
+            return self.contact_frequency.mean() * self.probability_of_action.mean()  # type: ignore[union-attr]
+        if self.loss_event_frequency is not None:
+            return self.loss_event_frequency.mean()
+        return self.annual_probability.mean()  # type: ignore[union-attr]
+
+    def expected_loss_event_frequency(self) -> float:
+        """Expected loss events per year, adjustments included."""
+        return (
+            self.expected_frequency()
+            * self.multiplier_mean("frequency")
+            * self.expected_susceptibility()
+            * self.multiplier_mean("susceptibility")
+        )
+
+    def _expected_form_loss(self, which: str) -> float:
+        est = getattr(self, which)
+        if est is None:
+            return 0.0
+        common = self.multiplier_mean("loss") * self.multiplier_mean(which)
+        if isinstance(est, LossForms):
+            return common * sum(d.mean() * self.multiplier_mean(f"{which}.{k}") for k, d in est.items())
+        return common * est.mean()
+
+    def expected_loss_per_event(self) -> float:
+        """Expected loss per loss event (primary + probability x secondary), adjustments included."""
+        secondary = 0.0
+        if self.secondary_loss_probability is not None:
+            secondary = self.secondary_loss_probability.mean() * self._expected_form_loss("secondary_loss")
+        return self._expected_form_loss("primary_loss") + secondary
+
+    def expected_annual_loss(self) -> float:
+        """Exact expected annual loss of the aggregate (and LEF x LM) model.
+
+        Every factor is drawn independently, so the mean is the product of
+        the means: E[LEF] x E[loss per event].
+        """
+        return self.expected_loss_event_frequency() * self.expected_loss_per_event()
+
+    # ------------------------------------------------------------------ #
+    def with_adjustments(self, *adjustments: Adjustment) -> "Scenario":
+        """A copy with more adjustments (the original is unchanged)."""
+        return replace(self, adjustments=self.adjustments + tuple(adjustments))
+
+    def without_adjustments(self) -> "Scenario":
+        """A copy with no adjustments: the inherent scenario."""
+        return replace(self, adjustments=())
+
+    def scaled_losses(self, factor: float) -> "Scenario":
+        """A copy whose every loss estimate is multiplied by ``factor``."""
+        changes: dict[str, Any] = {"primary_loss": self.primary_loss.scaled(factor)}  # type: ignore[union-attr]
+        if self.secondary_loss is not None:
+            changes["secondary_loss"] = self.secondary_loss.scaled(factor)
+        return replace(self, **changes)
+
+    def renamed(self, name: str) -> "Scenario":
+        return replace(self, name=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/YAML-ready mapping; :meth:`from_dict` restores an equal scenario."""
+        out: dict[str, Any] = {"name": self.name}
+        for f in fields(self):
+            if f.name in ("name", "adjustments"):
+                continue
+            value = getattr(self, f.name)
+            if value is None or value == "":
+                continue
+            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else value
+        if self.adjustments:
+            out["adjustments"] = [
+                {"factor": a.factor, "multiplier": a.multiplier.to_dict(), "source": a.source}
+                for a in self.adjustments
+            ]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Scenario":
+        """Build a scenario from a mapping (as in a YAML or JSON register)."""
+        if not isinstance(data, Mapping):
+            raise ScenarioError(f"a scenario must be a mapping of FAIR factors, not {data!r}")
+        data = dict(data)
+        name = data.get("name")
+        allowed = {f.name for f in fields(cls)}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ScenarioError(
+                f"Scenario {name!r}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+            )
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("primary_loss", "secondary_loss") and isinstance(value, Mapping) and "family" not in value:
+                try:
+                    kwargs[key] = LossForms.from_mapping(
+                        {k: from_dict(v) for k, v in value.items()}, what=key
+                    )
+                except RiskBudgetError as exc:
+                    raise ScenarioError(f"Scenario {name!r}: {key}: {exc}") from None
+            elif key in _FREQUENCY_FIELDS + _SUSCEPTIBILITY_FIELDS + ("primary_loss", "secondary_loss", "secondary_loss_probability"):
+                try:
+                    kwargs[key] = from_dict(value)
+                except RiskBudgetError as exc:
+                    raise ScenarioError(f"Scenario {name!r}: {key}: {exc}") from None
+            elif key == "adjustments":
+                kwargs[key] = tuple(
+                    Adjustment(a["factor"], from_dict(a["multiplier"]), a["source"]) for a in value
+                )
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _prob_greater(x: Distribution, y: Distribution) -> float:
+    """P(X > Y) for independent X and Y, by quadrature of F_Y(x) dF_X(x)."""
+    from scipy import integrate
+
+    qs = (0.0, 1.0)
+    # Integrate over the quantile scale of X: P(X > Y) = integral_0^1 F_Y(F_X^-1(u)) du.
+    value, _ = integrate.quad(lambda u: float(y.cdf(float(x.ppf(u)))), *qs, limit=200, epsabs=1e-10)
+    return float(value)
+
+
+class Register(Sequence[Scenario]):
+    """An ordered, immutable set of scenarios with unique names.
+
+    Index by position or by name. Simulating a register sums its scenarios
+    year by year.
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> a = rb.Scenario("A", loss_event_frequency=1, primary_loss=rb.PERT(1, 2, 3))
+    >>> b = rb.Scenario("B", annual_probability=0.1, primary_loss=rb.PERT(1, 2, 3))
+    >>> reg = rb.Register([a, b])
+    >>> reg.names
+    ('A', 'B')
+    >>> reg["B"].annual_probability
+    Constant(value=0.1)
+    """
+
+    def __init__(self, scenarios: Iterable[Scenario] | Scenario = (), *, source: str = "") -> None:
+        if isinstance(scenarios, Scenario):
+            scenarios = [scenarios]
+        items = tuple(scenarios)
+        seen: set[str] = set()
+        for i, s in enumerate(items):
+            if not isinstance(s, Scenario):
+                raise ScenarioError(f"register item {i} is not a Scenario but {type(s).__name__}")
+            if s.name in seen:
+                raise ScenarioError(f"scenario name {s.name!r} appears twice; names must be unique")
+            seen.add(s.name)
+        self._items = items
+        self._index = {s.name: i for i, s in enumerate(items)}
+        self.source = source
+
+    @overload
+    def __getitem__(self, key: int | str) -> Scenario: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> "Register": ...
+
+    def __getitem__(self, key: int | str | slice) -> "Scenario | Register":
+        if isinstance(key, str):
+            try:
+                return self._items[self._index[key]]
+            except KeyError:
+                raise KeyError(f"no scenario named {key!r}; the register has {list(self._index)}") from None
+        if isinstance(key, slice):
+            return Register(self._items[key], source=self.source)
+        return self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self._items)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return item in self._index
+        return item in self._items
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Register):
+            return self._items == other._items
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"Register({len(self)} scenarios: {', '.join(self.names[:5])}{', ...' if len(self) > 5 else ''})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self._items)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.category for s in self._items if s.category))
+
+    def select(self, names: Iterable[str]) -> "Register":
+        """A register of the named scenarios, in the order given."""
+        return Register([self[n] for n in names], source=self.source)
+
+    def filter(self, *, category: str | None = None) -> "Register":
+        """Scenarios of one category."""
+        return Register([s for s in self._items if category is None or s.category == category], source=self.source)
+
+    def replace(self, scenario: Scenario) -> "Register":
+        """A register with the scenario of the same name replaced (or appended)."""
+        items = list(self._items)
+        if scenario.name in self._index:
+            items[self._index[scenario.name]] = scenario
+        else:
+            items.append(scenario)
+        return Register(items, source=self.source)
+
+    def to_frame(self) -> Any:
+        """One row per scenario with its inputs' expected values (a DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for s in self._items:
+            rows.append(
+                {
+                    "name": s.name,
+                    "id": s.id,
+                    "category": s.category,
+                    "owner": s.owner,
+                    "frequency": s.frequency_kind,
+                    "expected_loss_events_per_year": s.expected_loss_event_frequency(),
+                    "expected_loss_per_event": s.expected_loss_per_event(),
+                    "expected_annual_loss": s.expected_annual_loss(),
+                }
+            )
+        return pd.DataFrame(rows).set_index("name")
+
+
+def as_register(scenarios: Any) -> Register:
+    """Accept a Register, a Scenario or an iterable of scenarios."""
+    if isinstance(scenarios, Register):
+        return scenarios
+    if isinstance(scenarios, Scenario):
+        return Register([scenarios])
+    if isinstance(scenarios, (str, bytes)) or not isinstance(scenarios, Iterable):
+        raise ScenarioError(
+            f"expected a Scenario, a Register or a list of scenarios, not {type(scenarios).__name__}; "
+            f"to load a file use riskbudget.read_register(path)"
+        )
+    return Register(scenarios)
