@@ -10,6 +10,9 @@ OUT    := out
 
 # Deterministic test environment: seeded hashing, no progress bars, headless plots.
 TEST_ENV := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning
+# Notebooks run in the same environment, with the inline backend so their figures are saved.
+NB_ENV   := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONWARNINGS=ignore::DeprecationWarning
+NBVAL    := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 .PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help
 
@@ -18,6 +21,7 @@ help:
 	@echo "make test       create .venv with test extras and run every test, notebooks included"
 	@echo "make notebooks  re-execute all notebooks in place (refresh their saved outputs)"
 	@echo "make dashboard  serve the budget explorer with Voila on 127.0.0.1:8866"
+	@echo "make browser    install Debian's chromium (for the dashboard test) if it is missing"
 	@echo "make bench      run the benchmarks in benchmarks/"
 	@echo "make lock       refresh $(LOCK) from a fresh, unconstrained resolve"
 
@@ -43,8 +47,20 @@ test-venv: $(VENV)/.stamp-test
 demo: $(VENV)/.stamp-all
 	$(BIN)/riskbudget simulate data/example/register.csv --years 100000 --seed 7
 
-test: $(VENV)/.stamp-test
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+test: $(VENV)/.stamp-test browser
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
+
+# Debian's Chromium, driven by Playwright in the dashboard's end-to-end test (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# Re-execute every notebook in place (refresh the outputs nbval compares); prints each run time.
+notebooks: $(VENV)/.stamp-all
+	$(NB_ENV) $(BIN)/python scripts/run_notebooks.py
+
+# The budget explorer as a web app for people who never open code.
+dashboard: $(VENV)/.stamp-all
+	RISKBUDGET_PROGRESS=0 $(BIN)/voila --no-browser --port 8866 --Voila.ip=127.0.0.1 notebooks/05_budget_explorer.ipynb
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_engine.py
