@@ -570,7 +570,7 @@ def _prob_greater(x: Distribution, y: Distribution) -> float:
 
     qs = (0.0, 1.0)
     # Integrate over the quantile scale of X: P(X > Y) = integral_0^1 F_Y(F_X^-1(u)) du.
-    value, _ = integrate.quad(lambda u: float(y.cdf(float(x.ppf(u)))), *qs, limit=200, epsabs=1e-10)
+    value, _ = integrate.quad(lambda u: float(y.cdf(float(x.ppf(u)))), *qs, limit=500, epsabs=1e-13, epsrel=1e-12)
     return float(value)
 
 
