@@ -1,0 +1,55 @@
+"""The command line: table and JSON output, exit codes, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from riskbudget.cli import main
+
+
+def test_simulate_json_has_the_documented_shape(example_register_path, capsys, example_register):
+    assert main(["simulate", str(example_register_path), "--years", "3000", "--seed", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["years"] == 3000 and out["seed"] == 5 and out["method"] == "aggregate"
+    assert list(out["scenarios"]) == list(example_register.names)
+    keys = {"ale", "ale_se", "p_loss", "p50", "p90", "p95", "p99", "var95", "tvar95"}
+    assert set(out["total"]) == keys
+    assert all(set(v) == keys for v in out["scenarios"].values())
+    assert out["total"]["ale"] == pytest.approx(sum(v["ale"] for v in out["scenarios"].values()))
+
+
+def test_simulate_json_equals_the_library(example_register_path, capsys):
+    import riskbudget as rb
+
+    main(["simulate", str(example_register_path), "--years", "2000", "--seed", "8", "--json", "--method", "lef_x_lm"])
+    out = json.loads(capsys.readouterr().out)
+    ref = rb.simulate(rb.read_register(example_register_path), years=2000, seed=8, method="lef_x_lm").summary()
+    assert out["total"]["tvar95"] == pytest.approx(ref.loc["Total", "tvar95"], rel=1e-12)
+
+
+def test_simulate_table_is_readable(example_register_path, capsys):
+    assert main(["simulate", str(example_register_path), "--years", "2000", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ALE" in out and "VaR95" in out and "Total" in out and "$" in out
+
+
+def test_bad_file_exits_non_zero_with_message_on_stderr(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,frequency,loss_low,loss_high\nA,1,500,50\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "riskbudget", "simulate", str(bad), "--years", "100"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert "line 2, scenario 'A', column loss_high: value 50 must exceed loss_low (500)" in proc.stderr
+
+
+def test_usage_errors_exit_with_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "x.csv", "--years", "0"])
+    assert exc.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err

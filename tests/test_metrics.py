@@ -1,0 +1,109 @@
+"""Risk metrics on arrays: definitions, standard errors, LEC."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import riskbudget as rb
+from riskbudget import metrics
+
+
+def test_definitions_on_a_small_array():
+    x = np.array([0, 0, 0, 0, 0, 0, 10, 20, 30, 100], dtype=float)
+    assert metrics.ale(x) == 16.0
+    assert metrics.ale_se(x) == pytest.approx(x.std(ddof=1) / math.sqrt(10))
+    assert metrics.var(x, 0.8) == pytest.approx(np.quantile(x, 0.8))
+    v = np.quantile(x, 0.8)
+    assert metrics.tvar(x, 0.8) == pytest.approx(x[x >= v].mean())
+    assert metrics.exceedance(x, 0) == 0.4
+    assert metrics.exceedance(x, 20) == 0.2
+    np.testing.assert_allclose(metrics.exceedance(x, [0, 20, 100]), [0.4, 0.2, 0.0])
+    assert metrics.return_period(0.2) == pytest.approx(5.0)
+    assert metrics.return_period(0.0) == math.inf
+
+
+def test_expected_shortfall_is_the_rockafellar_uryasev_minimum():
+    rng = np.random.default_rng(1)
+    x = rng.lognormal(0, 1, 5_000)
+    q = 0.9
+    grid = np.linspace(np.quantile(x, 0.85), np.quantile(x, 0.95), 2001)
+    ru = min(a + np.maximum(x - a, 0).mean() / (1 - q) for a in grid)
+    assert metrics.expected_shortfall(x, q) == pytest.approx(ru, rel=1e-4)
+    assert metrics.expected_shortfall(x, q) <= metrics.tvar(x, q) + 1e-9
+
+
+def test_tvar_and_expected_shortfall_differ_on_an_atom():
+    x = np.r_[np.zeros(97), [1.0, 2.0, 3.0]]  # VaR95 = 0: 97% of years have no loss
+    assert metrics.var(x, 0.95) == 0.0
+    assert metrics.tvar(x, 0.95) == pytest.approx(x.mean())  # the mean of all losses >= 0
+    assert metrics.expected_shortfall(x, 0.95) == pytest.approx(6.0 / 5)
+
+
+def test_lognormal_quantiles_and_tail_mean_against_closed_forms():
+    mu, sigma, n = 1.0, 0.8, 400_000
+    x = rb.LogNormal(mu, sigma).sample(n, 2)
+    q = 0.95
+    z = 1.6448536269514722
+    var_exact = math.exp(mu + sigma * z)
+    from scipy.special import ndtr
+
+    tvar_exact = math.exp(mu + sigma**2 / 2) * ndtr(sigma - z) / (1 - q)
+    assert abs(metrics.var(x, q) - var_exact) <= 4 * metrics.var_se(x, q)
+    assert abs(metrics.tvar(x, q) - tvar_exact) <= 4 * metrics.tvar_se(x, q)
+
+
+def test_standard_errors_match_the_spread_across_replications():
+    d = rb.LogNormal(0, 1)
+    reps = np.array([[metrics.var(d.sample(2_000, s), 0.95), metrics.tvar(d.sample(2_000, s), 0.95)] for s in range(300)])
+    x = d.sample(2_000, 999)
+    assert metrics.var_se(x, 0.95) == pytest.approx(reps[:, 0].std(), rel=0.35)
+    assert metrics.tvar_se(x, 0.95) == pytest.approx(reps[:, 1].std(), rel=0.35)
+
+
+def test_describe_matches_the_single_metric_functions():
+    x = rb.LogNormal(10, 1.2).sample(10_001, 3)
+    d = metrics.describe(x)
+    assert d["ale"] == pytest.approx(metrics.ale(x))
+    assert d["p50"] == pytest.approx(np.quantile(x, 0.5))
+    assert d["p99"] == pytest.approx(np.quantile(x, 0.99))
+    assert d["var95"] == pytest.approx(metrics.var(x, 0.95))
+    assert d["tvar95"] == pytest.approx(metrics.tvar(x, 0.95))
+    assert d["tvar95_se"] == pytest.approx(metrics.tvar_se(x, 0.95))
+    assert d["var95_se"] == pytest.approx(metrics.var_se(x, 0.95))
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, st.integers(2, 300), elements=st.floats(0, 1e9)), st.floats(0.01, 0.99))
+def test_properties_on_any_sample(x, q):
+    assert metrics.tvar(x, q) >= metrics.var(x, q) - 1e-6
+    lec = metrics.lec(x)
+    assert np.all(np.diff(lec["exceedance"].to_numpy()) <= 0)
+    assert np.all((lec["exceedance"] >= 0) & (lec["exceedance"] <= 1))
+
+
+def test_lec_on_given_losses_and_its_standard_error():
+    x = np.arange(1, 101, dtype=float)
+    lec = metrics.lec(x, losses=[50, 10, 90])
+    np.testing.assert_allclose(lec["loss"], [10, 50, 90])
+    np.testing.assert_allclose(lec["exceedance"], [0.9, 0.5, 0.1])
+    np.testing.assert_allclose(lec["exceedance_se"], np.sqrt(np.array([0.09, 0.25, 0.09]) / 100))
+    np.testing.assert_allclose(lec["return_period_years"], [1 / 0.9, 2, 10])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: metrics.var([1, 2], 1.0), r"quantile level q \(1.0\) must lie in \(0, 1\)"),
+        (lambda: metrics.ale([]), "got an empty array"),
+        (lambda: metrics.ale([[1, 2]]), "one-dimensional"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(rb.RiskBudgetError, match=match):
+        call()
