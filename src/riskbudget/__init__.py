@@ -15,7 +15,7 @@ widgets and PyMC are imported when first used.
 
 from __future__ import annotations
 
-from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve
+from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve, read_appetite
 from .distributions import (
     PERT,
     Beta,
@@ -36,6 +36,7 @@ from .exceptions import (
 )
 from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
 from .io import read_register, write_register
+from .portfolio import CommonShock, Dependence
 from .simulate import SimulationResult, simulate
 
 __version__ = "0.1.0"
@@ -61,6 +62,9 @@ __all__ = [
     "Appetite",
     "AppetiteStatus",
     "Limit",
+    "read_appetite",
+    "Dependence",
+    "CommonShock",
     "read_register",
     "write_register",
     "RiskBudgetError",

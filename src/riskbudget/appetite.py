@@ -34,7 +34,17 @@ from . import metrics
 from ._format import money, percent
 from .exceptions import RiskBudgetError
 
-__all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus"]
+__all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
+
+
+def _number(what: str, value: Any) -> float:
+    """``float(value)`` for numbers and numeric text ("5e7"), else a RiskBudgetError naming ``what``."""
+    if isinstance(value, bool):
+        raise RiskBudgetError(f"{what} ({value!r}) must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RiskBudgetError(f"{what} ({value!r}) must be a number") from None
 
 
 def _z(p: Any) -> Any:
@@ -54,7 +64,16 @@ class ToleranceCurve:
     points: tuple[tuple[float, float], ...]  # (probability, loss), loss ascending
 
     def __post_init__(self) -> None:
-        pts = tuple((float(p), float(x)) for p, x in self.points)
+        pts = []
+        for i, point in enumerate(self.points):
+            try:
+                p, x = point
+            except (TypeError, ValueError):
+                raise RiskBudgetError(
+                    f"ToleranceCurve: point {i + 1} ({point!r}) must be a (probability, loss) pair"
+                ) from None
+            pts.append((_number(f"ToleranceCurve: point {i + 1} probability", p), _number(f"ToleranceCurve: point {i + 1} loss", x)))
+        pts = tuple(pts)
         if len(pts) < 2:
             raise RiskBudgetError(
                 f"ToleranceCurve: needs at least two (probability, loss) points, got {len(pts)}"
@@ -133,6 +152,15 @@ class ToleranceCurve:
         x = np.asarray(losses, dtype=float)
         return pd.DataFrame({"loss": x, "tolerated_exceedance": self.prob_at(x)})
 
+    def to_list(self) -> list[list[float]]:
+        """The points as ``[[probability, loss], ...]`` (for YAML or JSON)."""
+        return [[p, x] for p, x in self.points]
+
+    def __str__(self) -> str:
+        pts = ", ".join(f"P(loss > {money(x)}) = {percent(p, digits=2)}" for p, x in self.points)
+        shape = "lognormal through" if self.is_lognormal else "monotone curve through"
+        return f"tolerance curve: {shape} {pts}"
+
 
 def _piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Linear interpolation with linear extrapolation from the end segments."""
@@ -165,6 +193,8 @@ class Limit:
     def __post_init__(self) -> None:
         if self.kind not in ("var", "tvar", "exceedance"):
             raise RiskBudgetError(f"Limit: kind {self.kind!r} must be 'var', 'tvar' or 'exceedance'")
+        object.__setattr__(self, "param", _number(f"Appetite: {self.kind} level or threshold", self.param))
+        object.__setattr__(self, "limit", _number(f"Appetite: {self.kind} limit", self.limit))
         if self.kind in ("var", "tvar"):
             if not 0.0 < self.param < 1.0:
                 raise RiskBudgetError(f"Appetite: {self.kind} level ({self.param!r}) must lie in (0, 1), e.g. 0.95")
@@ -212,7 +242,7 @@ def _as_limits(kind: str, mapping: Mapping[float, float] | None) -> list[Limit]:
         return []
     if not isinstance(mapping, Mapping):
         raise RiskBudgetError(f"Appetite: {kind} must be a mapping, e.g. {{0.95: 20e6}}")
-    return [Limit(kind, float(k), float(v)) for k, v in mapping.items()]
+    return [Limit(kind, k, v) for k, v in mapping.items()]
 
 
 @dataclass(frozen=True, init=False)
@@ -250,7 +280,7 @@ class Appetite:
         items: list[Limit] = list(limits)
         for q, v, kind in ((0.95, var95, "var"), (0.99, var99, "var"), (0.95, tvar95, "tvar"), (0.99, tvar99, "tvar")):
             if v is not None:
-                items.append(Limit(kind, q, float(v)))
+                items.append(Limit(kind, q, v))
         items += _as_limits("var", var) + _as_limits("tvar", tvar) + _as_limits("exceedance", exceedance)
         if tolerance is not None and not isinstance(tolerance, ToleranceCurve):
             raise RiskBudgetError("Appetite: tolerance must be a ToleranceCurve (see ToleranceCurve.from_points)")
@@ -259,6 +289,62 @@ class Appetite:
 
     def __bool__(self) -> bool:
         return bool(self.limits) or self.tolerance is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A YAML/JSON-ready mapping; :meth:`from_dict` restores an equal appetite."""
+        out: dict[str, Any] = {}
+        if self.tolerance is not None:
+            out["tolerance"] = self.tolerance.to_list()
+        for kind in ("var", "tvar", "exceedance"):
+            lims = {lim.param: lim.limit for lim in self.limits if lim.kind == kind}
+            if lims:
+                out[kind] = lims
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "appetite") -> "Appetite":
+        """Build an appetite from a mapping with the constructor's keywords.
+
+        ``tolerance`` is a list of ``[probability, loss]`` points; ``var``,
+        ``tvar`` and ``exceedance`` are mappings; ``var95``, ``var99``,
+        ``tvar95`` and ``tvar99`` are amounts. ``name`` and ``description``
+        are allowed and ignored. Numbers may be written as text (``"5e7"``).
+        """
+        if not isinstance(data, Mapping):
+            raise RiskBudgetError(f"{source}: expected a mapping of appetite limits, not {type(data).__name__}")
+        allowed = {"tolerance", "var95", "var99", "tvar95", "tvar99", "var", "tvar", "exceedance", "name", "description"}
+        unknown = sorted(set(map(str, data)) - allowed)
+        if unknown:
+            raise RiskBudgetError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        kwargs: dict[str, Any] = {}
+        try:
+            if data.get("tolerance") is not None:
+                kwargs["tolerance"] = ToleranceCurve.from_points(data["tolerance"])
+            for key in ("var95", "var99", "tvar95", "tvar99"):
+                if data.get(key) is not None:
+                    kwargs[key] = _number(key, data[key])
+            for key in ("var", "tvar", "exceedance"):
+                if data.get(key) is not None:
+                    value = data[key]
+                    if not isinstance(value, Mapping):
+                        raise RiskBudgetError(f"{key} must be a mapping, e.g. {{0.995: 8.0e+7}}, not {value!r}")
+                    kwargs[key] = {_number(f"{key} key", k): _number(f"{key}[{k}]", v) for k, v in value.items()}
+            return cls(**kwargs)
+        except RiskBudgetError as exc:
+            raise RiskBudgetError(f"{source}: {exc}") from None
+
+    def describe(self) -> list[str]:
+        """Plain-language lines, one per limit and one for the tolerance curve."""
+        lines = []
+        for lim in self.limits:
+            if lim.kind == "exceedance":
+                lines.append(f"{lim.label} at most {percent(lim.limit, digits=2)}")
+            else:
+                lines.append(f"{lim.label} at most {money(lim.limit)}")
+        if self.tolerance is not None:
+            text = str(self.tolerance)
+            lines.append(text[:1].upper() + text[1:])
+        return lines
 
     def check(self, result: Any, *, scenario: str | None = None) -> "AppetiteStatus":
         """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses)."""
@@ -289,7 +375,13 @@ class Appetite:
             over = lec["exceedance"].to_numpy() > tol
             tolerance_ok = not bool(over.any())
             crossings = pd.DataFrame(
-                {"loss": lec["loss"].to_numpy(), "exceedance": lec["exceedance"].to_numpy(), "tolerated": tol, "above": over}
+                {
+                    "loss": lec["loss"].to_numpy(),
+                    "exceedance": lec["exceedance"].to_numpy(),
+                    "tolerated": tol,
+                    "above": over,
+                    "years_beyond": np.rint(lec["exceedance"].to_numpy() * np.asarray(losses).size).astype(np.int64),
+                }
             )
         return AppetiteStatus(table=table, tolerance_ok=tolerance_ok, tolerance_table=crossings)
 
@@ -318,11 +410,39 @@ class AppetiteStatus:
                 fmt = percent if row["kind"] == "exceedance" else money
                 out.append(f"{row['limit']} is {fmt(row['value'])}, above the limit of {fmt(row['threshold'])}")
         if not self.tolerance_ok and self.tolerance_table is not None:
-            above = self.tolerance_table[self.tolerance_table["above"]]
-            out.append(
-                f"the loss exceedance curve is above the tolerance curve between {money(above['loss'].min())} "
-                f"and {money(above['loss'].max())}"
-            )
+            parts = []
+            for low, high, years in self.tolerance_breaches():
+                span = f"at {money(low)}" if low == high else f"between {money(low)} and {money(high)}"
+                if years < 10:
+                    span += f" (only {years} simulated year(s) lose that much: Monte Carlo noise is likely)"
+                parts.append(span)
+            out.append("the loss exceedance curve is above the tolerance curve " + "; and ".join(parts))
+        return out
+
+    def tolerance_breaches(self) -> list[tuple[float, float, int]]:
+        """Loss ranges where the LEC is above the tolerance curve.
+
+        Returns ``(low, high, years)`` per contiguous range of the LEC grid:
+        the range's ends and the number of simulated years losing more than
+        ``low`` (few years mean a noisy estimate).
+        """
+        if self.tolerance_table is None or not len(self.tolerance_table):
+            return []
+        tab = self.tolerance_table
+        above = tab["above"].to_numpy()
+        loss = tab["loss"].to_numpy()
+        years = tab["years_beyond"].to_numpy() if "years_beyond" in tab else np.full(len(tab), 10**9)
+        out = []
+        i = 0
+        while i < above.size:
+            if above[i]:
+                j = i
+                while j + 1 < above.size and above[j + 1]:
+                    j += 1
+                out.append((float(loss[i]), float(loss[j]), int(years[i])))
+                i = j + 1
+            else:
+                i += 1
         return out
 
     def crossing_losses(self) -> list[float]:
@@ -342,3 +462,72 @@ class AppetiteStatus:
     def __repr__(self) -> str:
         state = "within appetite" if self.ok else "outside appetite: " + "; ".join(self.breaches)
         return f"AppetiteStatus({state})"
+
+
+def read_appetite(path: Any) -> Appetite:
+    """Read a risk appetite from YAML or JSON (the keywords of :class:`Appetite`).
+
+    Example file (``data/example/appetite.yaml``)::
+
+        tolerance:        # [P(annual loss > loss), loss] points the board accepts
+          - [0.20, 8.0e+6]
+          - [0.01, 4.0e+7]
+        var95: 2.0e+7     # VaR95 at most $20M
+        tvar99: 4.5e+7    # TVaR99 at most $45M
+        exceedance:       # P(annual loss > $50M) at most 0.5%
+          5.0e+7: 0.005
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> appetite = rb.read_appetite(rb.io.example_path("appetite.yaml"))
+    >>> appetite.tolerance is not None
+    True
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise RiskBudgetError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RiskBudgetError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            from .exceptions import missing_dependency
+
+            raise missing_dependency("pyyaml", "yaml", "Reading a YAML appetite") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RiskBudgetError(f"{path}: invalid YAML: {exc}") from None
+    else:
+        raise RiskBudgetError(f"{path}: unknown appetite format {suffix!r}; use .yaml, .yml or .json")
+    return Appetite.from_dict(data if data is not None else {}, source=str(path))
+
+
+def write_appetite(appetite: Appetite, path: Any) -> Any:
+    """Write an appetite as YAML or JSON (atomically); :func:`read_appetite` reads it back."""
+    import json
+    from pathlib import Path
+
+    from .io import atomic_write
+
+    path = Path(path)
+    data = appetite.to_dict()
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return atomic_write(path, json.dumps({k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
+                                               for k, v in data.items()}, indent=2) + "\n")
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        return atomic_write(path, yaml.safe_dump(data, sort_keys=False))
+    raise RiskBudgetError(f"{path}: unknown appetite format {suffix!r}; use .yaml, .yml or .json")

@@ -441,6 +441,7 @@ def simulate(
         Years simulated at a time; bounds memory, never changes results.
     n_jobs : int, optional
         Threads used across scenarios (default: the number of CPUs).
+    dependence: Any = None,
     keep_counts : bool, default True
         Keep the number of loss events per year and scenario (``counts``).
     progress : bool, optional
@@ -466,6 +467,11 @@ def simulate(
     if len(register) == 0:
         raise RiskBudgetError("simulate: there are no scenarios to simulate")
     years = _check_int("years", years, 1)
+    dependence : riskbudget.Dependence, optional
+        Correlated frequencies (Gaussian or t copula) and common shocks
+        between scenarios (see :mod:`riskbudget.portfolio`). By default the
+        scenarios are independent; scenarios the dependence does not involve
+        draw exactly what they draw without it.
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     if method not in METHODS:
         raise RiskBudgetError(f"simulate: method {method!r} is not one of {list(METHODS)}")
@@ -493,6 +499,16 @@ def simulate(
             counts[a:b, j] = count
 
     pool = ThreadPoolExecutor(max_workers=n_jobs) if n_jobs > 1 and n_sc > 1 else None
+    if dependence is not None:
+        from .portfolio import Dependence
+
+        if not isinstance(dependence, Dependence):
+            raise RiskBudgetError(
+                f"simulate: dependence must be a riskbudget.Dependence, not {type(dependence).__name__}"
+            )
+        if _driver is not None:
+            raise RiskBudgetError("simulate: give dependence or _driver, not both")
+        _driver = dependence._driver(register, root)
     try:
         for a in starts:
             b = min(a + chunk_size, years)
