@@ -1,0 +1,350 @@
+"""Figures for analysts and boards (matplotlib).
+
+Every function takes ``ax=None`` (a new figure is made) or an existing Axes,
+draws on it and returns the Axes. Money axes read ``$250K``, ``$12M``.
+Matplotlib is imported only when a function is called.
+
+* :func:`plot_lec` - loss exceedance curves on a log loss axis, several results
+  overlaid, with the tolerance curve and appetite limits marked;
+* :func:`plot_histogram` - the annual-loss distribution with ALE and VaR lines;
+* :func:`plot_contributions` - scenarios ranked by their contribution to TVaR;
+* :func:`plot_tornado` - the tornado of input sensitivities.
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import riskbudget as rb
+>>> from riskbudget import plotting
+>>> result = rb.simulate(rb.read_register(rb.io.example_path()), years=5_000, seed=1)
+>>> ax = plotting.plot_lec(result, tolerance=rb.ToleranceCurve.from_points([(0.2, 8e6), (0.01, 4e7)]))
+>>> ax.get_xscale()
+'log'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._format import money, money_axis, percent
+from .exceptions import RiskBudgetError
+
+__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado"]
+
+
+def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    if ax is not None:
+        return ax
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is in the report extra
+        from .exceptions import missing_dependency
+
+        raise missing_dependency("matplotlib", "report", "Plotting") from None
+    _fig, new = plt.subplots(figsize=figsize)
+    return new
+
+
+def _text(s: Any) -> str:
+    """Text shown literally by matplotlib: dollar signs would start mathtext."""
+    return str(s).replace("$", r"\$")
+
+
+def _short(s: str, width: int = 42) -> str:
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def _results(results: Sequence[Any], labels: Sequence[str] | None) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for r in results:
+        if isinstance(r, Mapping):
+            items += [(str(k), v) for k, v in r.items()]
+        else:
+            items.append(("", r))
+    if not items:
+        raise RiskBudgetError("plot_lec: give at least one SimulationResult")
+    for _, r in items:
+        if not hasattr(r, "column"):
+            raise RiskBudgetError(f"plot_lec: expected SimulationResult objects, got {type(r).__name__}")
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(items):
+            raise RiskBudgetError(f"plot_lec: {len(labels)} labels for {len(items)} results")
+        items = [(lab, r) for lab, (_, r) in zip(labels, items)]
+    if len(items) == 1 and not items[0][0]:
+        items = [("Simulated", items[0][1])]
+    return [(lab or f"Result {i + 1}", r) for i, (lab, r) in enumerate(items)]
+
+
+def plot_lec(
+    *results: Any,
+    labels: Sequence[str] | None = None,
+    tolerance: Any = None,
+    appetite: Any = None,
+    scenario: str | None = None,
+    band: bool = False,
+    yscale: str = "linear",
+    points: int = 200,
+    ax: Any = None,
+) -> Any:
+    """Loss exceedance curve(s): P(annual loss > x) against x on a log axis.
+
+    Parameters
+    ----------
+    *results : SimulationResult or mapping of label -> SimulationResult
+        One or several results to overlay (e.g. inherent and residual).
+    labels : sequence of str, optional
+        Legend labels, one per result.
+    tolerance : ToleranceCurve, optional
+        Drawn dashed; by default the appetite's tolerance curve, if any.
+    appetite : Appetite, optional
+        Limits to mark: ``VaR_q <= X`` and ``P(loss > x) <= p`` as points the
+        curve must pass below, ``TVaR_q <= X`` as a vertical line.
+    scenario : str, optional
+        Plot one scenario instead of the portfolio total.
+    band : bool, default False
+        Shade +-2 Monte Carlo standard errors around each curve.
+    yscale : {"linear", "log"}, default "linear"
+        ``"log"`` shows the far tail.
+    points : int, default 200
+        Grid points of each curve.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.ticker import NullFormatter, PercentFormatter
+
+    if yscale not in ("linear", "log"):
+        raise RiskBudgetError(f"plot_lec: yscale ({yscale!r}) must be 'linear' or 'log'")
+    items = _results(results, labels)
+    if tolerance is None and appetite is not None:
+        tolerance = getattr(appetite, "tolerance", None)
+    ax = _axes(ax, (7.5, 4.8))
+
+    positives = [r.column(scenario) for _, r in items]
+    lows = [float(np.quantile(x[x > 0], 0.001)) for x in positives if np.any(x > 0)]
+    highs = [float(x.max()) for x in positives if np.any(x > 0)]
+    if not lows:
+        ax.text(0.5, 0.5, "No simulated year has a loss", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    lo, hi = min(lows), max(highs)
+    if tolerance is not None:
+        lo = min(lo, min(x for _, x in tolerance.points) / 2)
+        hi = max(hi, max(x for _, x in tolerance.points) * 1.5)
+    grid = np.geomspace(lo, hi, int(points)) if hi > lo else np.array([lo])
+    smallest = 1.0
+    for i, (label, r) in enumerate(items):
+        curve = r.lec(grid, scenario=scenario)
+        y = curve["exceedance"].to_numpy()
+        keep = y > 0
+        if yscale == "log":
+            y_plot = np.where(keep, y, np.nan)
+        else:
+            y_plot = y
+        ax.plot(grid, y_plot, color=f"C{i}", lw=2, label=_text(label))
+        if band:
+            se = curve["exceedance_se"].to_numpy()
+            ax.fill_between(grid, np.clip(y - 2 * se, 0, 1), np.clip(y + 2 * se, 0, 1), color=f"C{i}", alpha=0.15, lw=0)
+        if keep.any():
+            smallest = min(smallest, float(y[keep].min()))
+    if tolerance is not None:
+        ax.plot(grid, tolerance.prob_at(grid), ls="--", color="C3", lw=1.8, label="Tolerance curve")
+        px = [x for _, x in tolerance.points]
+        py = [p for p, _ in tolerance.points]
+        ax.plot(px, py, ls="none", marker="o", ms=5, color="C3")
+    if appetite is not None:
+        for lim in getattr(appetite, "limits", ()):
+            if lim.kind == "var":
+                ax.plot([lim.limit], [1.0 - lim.param], ls="none", marker="X", ms=9, color="black", zorder=5,
+                        label=_text(f"{lim.label} ≤ {money(lim.limit)}"))
+            elif lim.kind == "exceedance":
+                ax.plot([lim.param], [lim.limit], ls="none", marker="D", ms=7, color="dimgray", zorder=5,
+                        label=_text(f"{lim.label} ≤ {percent(lim.limit, digits=2)}"))
+            else:
+                ax.axvline(lim.limit, color="black", ls=":", lw=1.2, label=_text(f"{lim.label} ≤ {money(lim.limit)}"))
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    money_axis(ax, "x")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if yscale == "log":
+        ax.set_yscale("log")
+        ax.set_ylim(max(smallest / 2, 1e-7), 1.0)
+    else:
+        ax.set_ylim(0.0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.set_xlabel("Annual loss")
+    ax.set_ylabel("P(annual loss > x)")
+    title = "Loss exceedance curve" + (f": {_text(_short(scenario))}" if scenario else "")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_histogram(
+    result: Any,
+    *,
+    q: float = 0.95,
+    scenario: str | None = None,
+    bins: int = 60,
+    log_scale: bool = True,
+    ax: Any = None,
+) -> Any:
+    """Histogram of simulated annual losses with the ALE and VaR_q marked.
+
+    With ``log_scale`` (the default) the bins are spaced evenly in log loss
+    and only years with a loss are drawn; the share of loss-free years is
+    given in the title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from . import metrics
+
+    x = result.column(scenario)
+    ax = _axes(ax, (7.5, 4.2))
+    ale = metrics.ale(x)
+    v = metrics.var(x, q)
+    t = metrics.tvar(x, q)
+    positive = x[x > 0]
+    p_zero = 1.0 - positive.size / x.size
+    if positive.size == 0:
+        ax.text(0.5, 0.5, "No simulated year has a loss", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    if log_scale:
+        lo, hi = float(positive.min()), float(positive.max())
+        edges = np.geomspace(lo, hi * 1.0001, bins + 1) if hi > lo else np.array([lo * 0.9, lo * 1.1])
+        weights = np.full(positive.size, 1.0 / x.size)
+        ax.hist(positive, bins=edges, weights=weights, color="C0", alpha=0.75, edgecolor="white", lw=0.4)
+        ax.set_xscale("log")
+    else:
+        ax.hist(x, bins=bins, weights=np.full(x.size, 1.0 / x.size), color="C0", alpha=0.75, edgecolor="white", lw=0.4)
+    label_q = metrics.quantile_label(q)
+    ax.axvline(ale, color="C1", lw=2, label=_text(f"ALE {money(ale)}"))
+    if v > 0 or not log_scale:
+        ax.axvline(v, color="C3", lw=2, label=_text(f"VaR{label_q} {money(v)}"))
+    if t > 0 or not log_scale:
+        ax.axvline(t, color="C3", lw=1.5, ls="--", label=_text(f"TVaR{label_q} {money(t)}"))
+    money_axis(ax, "x")
+    from matplotlib.ticker import NullFormatter, PercentFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.set_xlabel("Annual loss")
+    ax.set_ylabel("Share of simulated years")
+    what = _text(_short(scenario)) if scenario else "Annual loss"
+    ax.set_title(f"{what}: {x.size:,} simulated years, {percent(p_zero)} with no loss")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
+def plot_contributions(result_or_table: Any, *, q: float = 0.95, top: int = 10, ax: Any = None) -> Any:
+    """Scenarios ranked by their contribution to the portfolio TVaR, with their ALE.
+
+    Parameters
+    ----------
+    result_or_table : SimulationResult or DataFrame
+        A result, or the table from :func:`riskbudget.portfolio.contributions`.
+    q : float, default 0.95
+        Tail level (when a result is given).
+    top : int, default 10
+        Scenarios shown; the rest are summed into one bar.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from .portfolio import contributions
+
+    table = contributions(result_or_table, q=q) if hasattr(result_or_table, "losses") else result_or_table
+    for col in ("ale", "tvar_contribution", "tvar_share"):
+        if col not in table.columns:
+            raise RiskBudgetError(f"plot_contributions: the table has no column {col!r}; pass a SimulationResult")
+    if int(top) < 1:
+        raise RiskBudgetError(f"plot_contributions: top ({top!r}) must be at least 1")
+    table = table.sort_values("tvar_contribution", ascending=False, kind="stable")
+    shown = table.head(int(top))
+    rest = table.iloc[int(top):]
+    names = [_text(_short(str(n))) for n in shown.index]
+    tvar_c = list(shown["tvar_contribution"])
+    ale = list(shown["ale"])
+    share = list(shown["tvar_share"])
+    if len(rest):
+        names.append(f"Other ({len(rest)} scenarios)")
+        tvar_c.append(float(rest["tvar_contribution"].sum()))
+        ale.append(float(rest["ale"].sum()))
+        share.append(float(rest["tvar_share"].sum()))
+    ax = _axes(ax, (7.5, 0.45 * len(names) + 1.4))
+    y = np.arange(len(names))
+    h = 0.38
+    level = table.attrs.get("q", q)
+    from . import metrics
+
+    label_q = metrics.quantile_label(level)
+    ax.barh(y - h / 2, tvar_c, height=h, color="C3", label=f"Contribution to TVaR{label_q}")
+    ax.barh(y + h / 2, ale, height=h, color="C0", label="ALE")
+    for yi, c, s in zip(y, tvar_c, share):
+        ax.text(c, yi - h / 2, f" {percent(s, digits=0)}", va="center", fontsize=7)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    money_axis(ax, "x")
+    ax.set_xlabel("Annual loss")
+    ax.set_title(f"Where the tail comes from: share of TVaR{label_q} by scenario")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_xlim(0, max(tvar_c + ale) * 1.15 if max(tvar_c + ale) > 0 else 1)
+    return ax
+
+
+def plot_tornado(tornado: Any, *, metric: str = "ale", top: int = 12, ax: Any = None) -> Any:
+    """Tornado chart: the portfolio ALE (or VaR) with each input at its low and high percentile.
+
+    Parameters
+    ----------
+    tornado : Tornado
+        From :func:`riskbudget.portfolio.tornado`.
+    metric : {"ale", "var"}, default "ale"
+    top : int, default 12
+        Inputs shown, largest swing first.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if metric not in ("ale", "var"):
+        raise RiskBudgetError(f"plot_tornado: metric ({metric!r}) must be 'ale' or 'var'")
+    if not hasattr(tornado, "table"):
+        raise RiskBudgetError(f"plot_tornado: expected a Tornado (riskbudget.portfolio.tornado), not {type(tornado).__name__}")
+    from . import metrics
+
+    rows = tornado.top(int(top), by=metric)
+    base = tornado.base_ale if metric == "ale" else tornado.base_var
+    ax = _axes(ax, (7.5, 0.42 * max(len(rows), 1) + 1.5))
+    label_metric = "ALE" if metric == "ale" else f"VaR{metrics.quantile_label(tornado.q)}"
+    if not len(rows):
+        ax.text(0.5, 0.5, "No uncertain inputs", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    y = np.arange(len(rows))
+    lo_vals = rows[f"{metric}_low"].to_numpy()
+    hi_vals = rows[f"{metric}_high"].to_numpy()
+    p_lo = f"P{tornado.low * 100:g}"
+    p_hi = f"P{tornado.high * 100:g}"
+    ax.barh(y, lo_vals - base, left=base, color="C0", height=0.6, label=f"input at its {p_lo}")
+    ax.barh(y, hi_vals - base, left=base, color="C1", height=0.6, label=f"input at its {p_hi}")
+    ax.axvline(base, color="black", lw=1)
+    labels = [_text(f"{_short(s, 30)}: {inp}") for s, inp in zip(rows["scenario"], rows["input"])]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    money_axis(ax, "x")
+    ax.set_xlabel(_text(f"Portfolio {label_metric} (base {money(base)})"))
+    ax.set_title(f"Tornado: portfolio {label_metric}, each input from its {p_lo} to its {p_hi}")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
