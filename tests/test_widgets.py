@@ -1,0 +1,141 @@
+"""Widget tests in plain pytest: build an explorer, set ``.value`` on its controls as a
+person would, and check the numbers it shows against the library."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+import riskbudget as rb  # noqa: E402
+from riskbudget._format import money, percent  # noqa: E402
+from riskbudget.widgets import ScenarioExplorer  # noqa: E402
+
+YEARS = 2_000
+SEED = 11
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def register():
+    return rb.read_register(rb.io.example_path("register.csv"))
+
+
+# --------------------------------------------------------------------------- #
+# ScenarioExplorer
+# --------------------------------------------------------------------------- #
+@pytest.fixture
+def scenario_explorer(register):
+    return ScenarioExplorer(register, years=YEARS, seed=SEED)
+
+
+def _library(scenario):
+    return rb.simulate(scenario, years=YEARS, seed=SEED, progress=False)
+
+
+def test_scenario_explorer_shows_the_library_numbers(register, scenario_explorer):
+    ex = scenario_explorer
+    first = register[0]
+    result = _library(first)
+    assert ex.scenario == first
+    assert ex.values["ALE"] == pytest.approx(result.ale(), rel=1e-12)
+    assert ex.shown["ALE"] == money(result.ale())
+    assert ex.shown["VaR95"] == money(result.var(0.95))
+    assert ex.shown["TVaR95"] == money(result.tvar(0.95))
+    assert ex.shown["P(loss > 0)"] == percent(result.exceedance(0.0))
+    assert ex.shown["Loss per event"] == money(first.expected_loss_per_event())
+    assert ex.error is None
+    assert bytes(ex.chart.image.value).startswith(PNG)
+    # the metric cells carry data-metric attributes (the browser test reads them)
+    assert re.search(f"data-metric='ALE'[^>]*>{re.escape(money(result.ale()))}<", ex.metrics.value)
+
+
+def test_editing_an_estimate_resimulates_on_common_random_numbers(register, scenario_explorer):
+    ex = scenario_explorer
+    first = register[0]
+    low = ex.estimates["primary_loss"]["low"].value
+    ex.estimates["primary_loss"]["high"].value = 30_000_000
+    edited = replace(first, primary_loss=rb.LogNormal.from_ci(low, 30_000_000))
+    expected = _library(edited)
+    assert ex.values["ALE"] == pytest.approx(expected.ale(), rel=1e-12)
+    assert ex.shown["ALE"] == money(expected.ale())
+    assert ex.shown["as loaded: ALE"] == money(_library(first).ale())
+    # a wider interval raises the mean and the tail; the same years have loss events (common random numbers)
+    assert ex.values["ALE"] > ex.values["as loaded: ALE"]
+    assert ex.values["TVaR95"] > ex.values["as loaded: TVaR95"]
+    assert np.array_equal(ex.result.column() > 0, ex.baseline_result.column() > 0)
+
+
+def test_edit_then_undo_restores_the_numbers_exactly(scenario_explorer):
+    ex = scenario_explorer
+    before = ex.values
+    box = ex.estimates["threat_event_frequency"]["mode"]
+    original = box.value
+    box.value = 1.5
+    assert ex.values["ALE"] != before["ALE"]
+    box.value = original
+    assert ex.values == before
+    assert ex.scenario is ex.baseline
+
+
+def test_nonsense_estimate_shows_a_message_and_keeps_the_last_good_view(scenario_explorer):
+    ex = scenario_explorer
+    ex.estimates["primary_loss"]["high"].value = 20_000_000
+    good_values, good_shown, good_png = ex.values, ex.shown, ex.chart.image.value
+    ex.estimates["primary_loss"]["high"].value = 1_000  # below the low bound
+    assert ex.error is not None and "must not exceed high" in ex.error
+    assert "last valid" in ex.error
+    assert "Traceback" not in ex.message.value and "rb-error" in ex.message.value
+    assert ex.values == good_values and ex.shown == good_shown
+    assert bytes(ex.chart.image.value) == bytes(good_png)
+    ex.estimates["primary_loss"]["high"].value = 20_000_000  # fixed: the message goes away
+    assert ex.error is None and ex.message.value == ""
+    assert ex.values == good_values
+
+
+def test_probability_above_one_is_refused(register):
+    ex = ScenarioExplorer(register, scenario="Malicious insider exfiltrates customer data", years=YEARS, seed=SEED)
+    assert list(ex.estimates) == ["annual_probability", "primary_loss", "secondary_loss_probability", "secondary_loss"]
+    ex.estimates["annual_probability"]["value"].value = 1.5
+    assert ex.error is not None and "probability" in ex.error
+    ex.estimates["annual_probability"]["value"].value = 0.08
+    assert ex.error is None
+    expected = _library(replace(register["Malicious insider exfiltrates customer data"], annual_probability=0.08))
+    assert ex.shown["ALE"] == money(expected.ale())
+
+
+def test_reset_and_choosing_another_scenario(register, scenario_explorer):
+    ex = scenario_explorer
+    before = ex.values
+    ex.estimates["resistance_strength"]["mode"].value = 0.8
+    assert ex.values["ALE"] < before["ALE"]  # stronger resistance, fewer loss events
+    ex.reset_button.click()
+    assert ex.values == before
+    name = "Business email compromise: payment fraud"
+    ex.choice.value = name
+    assert list(ex.estimates) == ["threat_event_frequency", "susceptibility", "primary_loss"]
+    assert ex.shown["ALE"] == money(_library(register[name]).ale())
+    assert ex.estimates["susceptibility"]["mode"].value == register[name].susceptibility.mode
+
+
+def test_forms_of_loss_get_one_row_each():
+    s = rb.Scenario(
+        "Forms",
+        loss_event_frequency=rb.PERT(0.5, 1, 3),
+        primary_loss=rb.LossForms(productivity=rb.PERT(1e4, 5e4, 2e5), response=rb.LogNormal.from_ci(5e3, 1e5)),
+    )
+    ex = ScenarioExplorer(s, years=YEARS, seed=SEED)
+    assert list(ex.estimates) == ["loss_event_frequency", "primary_loss.productivity", "primary_loss.response"]
+    ex.estimates["primary_loss.response"]["high"].value = 4e5
+    expected = replace(s, primary_loss=rb.LossForms(productivity=rb.PERT(1e4, 5e4, 2e5), response=rb.LogNormal.from_ci(5e3, 4e5)))
+    assert ex.scenario == expected
+    assert ex.shown["ALE"] == money(_library(expected).ale())
+
+
+def test_unknown_scenario_name_is_a_clear_error(register):
+    with pytest.raises(rb.RiskBudgetError, match="no scenario named 'Nope'"):
+        ScenarioExplorer(register, scenario="Nope")
