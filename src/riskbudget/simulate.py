@@ -68,7 +68,8 @@ class _Streams:
 
     def __init__(self, root: np.random.SeedSequence, scenario_name: str) -> None:
         self._entropy = root.entropy
-        self._prefix = tuple(root.spawn_key) + _key("scenario:" + scenario_name)
+        self._root_key = tuple(root.spawn_key)
+        self._prefix = self._root_key + _key("scenario:" + scenario_name)
         self._streams: dict[str, np.random.Generator] = {}
 
     def __call__(self, name: str) -> np.random.Generator:
@@ -76,6 +77,20 @@ class _Streams:
         if g is None:
             seq = np.random.SeedSequence(self._entropy, spawn_key=self._prefix + _key(name))
             g = self._streams[name] = np.random.Generator(np.random.PCG64(seq))
+        return g
+
+    def shared(self, name: str, user: str) -> np.random.Generator:
+        """A stream keyed by the run and ``name`` only, not by the scenario.
+
+        Every scenario, and every ``user`` (factor) within one, gets its own
+        generator with the same draws: a control's uncertain strength is one
+        quantity, the same in every scenario it covers.
+        """
+        cache_key = "shared:" + name + "\x00" + user
+        g = self._streams.get(cache_key)
+        if g is None:
+            seq = np.random.SeedSequence(self._entropy, spawn_key=self._root_key + _key("shared:" + name))
+            g = self._streams[cache_key] = np.random.Generator(np.random.PCG64(seq))
         return g
 
 
@@ -156,7 +171,12 @@ class _ScenarioKernel:
             return None
         out = np.ones(n)
         for adj in adjs:
-            out *= adj.multiplier.sample(n, self.g(f"adjust:{adj.source}:{factor}"))
+            # A multiplier may ask for a run-level stream shared by every scenario
+            # (``shared_stream``, e.g. a control's strength); otherwise its stream
+            # is keyed by the scenario, the source and the factor.
+            shared = getattr(adj.multiplier, "shared_stream", None)
+            rng = self.g.shared(shared, factor) if shared else self.g(f"adjust:{adj.source}:{factor}")
+            out *= adj.multiplier.sample(n, rng)
         return out
 
     def _rate(self, n: int, freq_uniforms: np.ndarray | None) -> np.ndarray:
@@ -279,20 +299,22 @@ class _ScenarioKernel:
             hit = g(prefix + "thin:susceptibility").random(total) < susc_mult[year]
             mask = hit if mask is None else mask & hit
 
-        loss_year = year if mask is None else year[mask]
+        # Select the loss events once; every later selection is a gather of that size.
+        idx = None if mask is None else np.flatnonzero(mask)
+        loss_year = year if idx is None else year.take(idx)
         count = np.bincount(loss_year, minlength=n)
-        loss = self._amounts(prefix, "primary_loss", self.primary, total, mask, loss_year, loss_mults)
-        year_loss = np.bincount(loss_year, weights=loss, minlength=n) if loss_year.size else np.zeros(n)
+        loss = self._amounts(prefix, "primary_loss", self.primary, total, idx, loss_year, loss_mults)
 
         if slp is not None:
+            # One Bernoulli uniform per threat event keeps the stream aligned.
             u = g(prefix + "secondary_event").random(total)
-            sec = u < slp[year]
-            if mask is not None:
-                sec &= mask
-            sec_year = year[sec]
-            sec_loss = self._amounts(prefix, "secondary_loss", self.secondary, total, sec, sec_year, loss_mults)
-            if sec_year.size:
-                year_loss += np.bincount(sec_year, weights=sec_loss, minlength=n)
+            if idx is not None:
+                u = u.take(idx)
+            sec = np.flatnonzero(u < slp.take(loss_year))
+            sec_idx = sec if idx is None else idx.take(sec)
+            sec_loss = self._amounts(prefix, "secondary_loss", self.secondary, total, sec_idx, loss_year.take(sec), loss_mults)
+            loss[sec] += sec_loss
+        year_loss = np.bincount(loss_year, weights=loss, minlength=n) if loss_year.size else np.zeros(n)
         return year_loss, count
 
     def _amounts(
@@ -301,7 +323,7 @@ class _ScenarioKernel:
         which: str,
         forms: list[tuple[str, Distribution]],
         total: int,
-        mask: np.ndarray | None,
+        idx: np.ndarray | None,
         years_of_selected: np.ndarray,
         loss_mults: dict[tuple[str, str], np.ndarray | None],
     ) -> np.ndarray:
@@ -309,10 +331,10 @@ class _ScenarioKernel:
         out: np.ndarray | None = None
         for suffix, dist in forms:
             base = dist._base(total, self.g(prefix + which + suffix))
-            x = dist._transform(base if mask is None else base[mask])
+            x = dist._transform(base if idx is None else base.take(idx))
             mult = loss_mults[(which, suffix)]
             if mult is not None:
-                x *= mult[years_of_selected]
+                x *= mult.take(years_of_selected)
             out = x if out is None else out + x
         assert out is not None
         return out
@@ -421,6 +443,7 @@ def simulate(
     n_jobs: int | None = None,
     keep_counts: bool = True,
     progress: bool | None = None,
+    dependence: Any = None,
     _driver: ChunkDriver | None = None,
 ) -> "SimulationResult":
     """Simulate the annual loss of one or several scenarios.
@@ -441,12 +464,16 @@ def simulate(
         Years simulated at a time; bounds memory, never changes results.
     n_jobs : int, optional
         Threads used across scenarios (default: the number of CPUs).
-    dependence: Any = None,
     keep_counts : bool, default True
         Keep the number of loss events per year and scenario (``counts``).
     progress : bool, optional
         Show a tqdm progress bar. By default it shows for large runs unless the
         environment variable ``RISKBUDGET_PROGRESS=0``.
+    dependence : riskbudget.Dependence, optional
+        Correlated frequencies (Gaussian or t copula) and common shocks
+        between scenarios (see :mod:`riskbudget.portfolio`). By default the
+        scenarios are independent; scenarios the dependence does not involve
+        draw exactly what they draw without it.
 
     Returns
     -------
@@ -467,11 +494,6 @@ def simulate(
     if len(register) == 0:
         raise RiskBudgetError("simulate: there are no scenarios to simulate")
     years = _check_int("years", years, 1)
-    dependence : riskbudget.Dependence, optional
-        Correlated frequencies (Gaussian or t copula) and common shocks
-        between scenarios (see :mod:`riskbudget.portfolio`). By default the
-        scenarios are independent; scenarios the dependence does not involve
-        draw exactly what they draw without it.
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     if method not in METHODS:
         raise RiskBudgetError(f"simulate: method {method!r} is not one of {list(METHODS)}")
@@ -479,6 +501,16 @@ def simulate(
         n_jobs = min(os.cpu_count() or 1, len(register))
     n_jobs = _check_int("n_jobs", n_jobs, 1)
     root = _root_sequence(seed)
+    if dependence is not None:
+        from .portfolio import Dependence
+
+        if not isinstance(dependence, Dependence):
+            raise RiskBudgetError(
+                f"simulate: dependence must be a riskbudget.Dependence, not {type(dependence).__name__}"
+            )
+        if _driver is not None:
+            raise RiskBudgetError("simulate: give dependence or _driver, not both")
+        _driver = dependence._driver(register, root)
     record_counts = keep_counts and method == "aggregate"
 
     n_sc = len(register)
@@ -499,16 +531,6 @@ def simulate(
             counts[a:b, j] = count
 
     pool = ThreadPoolExecutor(max_workers=n_jobs) if n_jobs > 1 and n_sc > 1 else None
-    if dependence is not None:
-        from .portfolio import Dependence
-
-        if not isinstance(dependence, Dependence):
-            raise RiskBudgetError(
-                f"simulate: dependence must be a riskbudget.Dependence, not {type(dependence).__name__}"
-            )
-        if _driver is not None:
-            raise RiskBudgetError("simulate: give dependence or _driver, not both")
-        _driver = dependence._driver(register, root)
     try:
         for a in starts:
             b = min(a + chunk_size, years)
