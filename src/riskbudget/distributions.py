@@ -37,8 +37,9 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -252,7 +253,7 @@ class Distribution(ABC):
         """Smallest and largest possible values (may be infinite)."""
 
     @abstractmethod
-    def scaled(self, factor: float) -> "Distribution":
+    def scaled(self, factor: float) -> Distribution:
         """The distribution of ``factor * X`` (``factor > 0``), in the same family."""
 
     # Sampling is split in two steps so the simulation can draw cheap *base*
@@ -409,7 +410,7 @@ class PERT(Distribution):
         out = special.betainc(self.alpha, self.beta, z)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "PERT":
+    def scaled(self, factor: float) -> PERT:
         _positive("PERT", "scale factor", factor)
         return PERT(self.low * factor, self.mode * factor, self.high * factor, self.lam)
 
@@ -453,7 +454,7 @@ class LogNormal(Distribution):
         object.__setattr__(self, "sigma", sigma)
 
     @classmethod
-    def from_ci(cls, low: float, high: float, level: float = 0.90) -> "LogNormal":
+    def from_ci(cls, low: float, high: float, level: float = 0.90) -> LogNormal:
         """Lognormal whose central ``level`` interval is ``[low, high]``.
 
         For ``level = 0.90``, ``low`` and ``high`` are the 5th and 95th
@@ -495,7 +496,7 @@ class LogNormal(Distribution):
         return f"LogNormal(mu={self.mu:g}, sigma={self.sigma:g})"
 
     @classmethod
-    def from_median_p95(cls, median: float, p95: float) -> "LogNormal":
+    def from_median_p95(cls, median: float, p95: float) -> LogNormal:
         """Lognormal with the given median and 95th percentile (benchmarks quote these)."""
         median = _finite("LogNormal.from_median_p95", "median", median)
         p95 = _finite("LogNormal.from_median_p95", "p95", p95)
@@ -540,7 +541,7 @@ class LogNormal(Distribution):
         out = np.where(x > 0, special.ndtr(z), 0.0)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "LogNormal":
+    def scaled(self, factor: float) -> LogNormal:
         _positive("LogNormal", "scale factor", factor)
         if self.ci is not None:
             return LogNormal.from_ci(self.ci[0] * factor, self.ci[1] * factor, self.ci[2])
@@ -603,7 +604,7 @@ class Triangular(Distribution):
         out = np.where((q < 0) | (q > 1), np.nan, out)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "Triangular":
+    def scaled(self, factor: float) -> Triangular:
         _positive("Triangular", "scale factor", factor)
         return Triangular(self.low * factor, self.mode * factor, self.high * factor)
 
@@ -641,7 +642,7 @@ class Uniform(Distribution):
     def support(self) -> tuple[float, float]:
         return (self.low, self.high)
 
-    def scaled(self, factor: float) -> "Uniform":
+    def scaled(self, factor: float) -> Uniform:
         _positive("Uniform", "scale factor", factor)
         return Uniform(self.low * factor, self.high * factor)
 
@@ -686,7 +687,7 @@ class Constant(Distribution):
         out = np.where(np.asarray(x, dtype=float) >= self.value, 1.0, 0.0)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "Constant":
+    def scaled(self, factor: float) -> Constant:
         _positive("Constant", "scale factor", factor)
         return Constant(self.value * factor)
 
@@ -742,7 +743,7 @@ class Beta(Distribution):
         out = special.betainc(self.a, self.b, np.clip(np.asarray(x, dtype=float), 0.0, 1.0))
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "Distribution":
+    def scaled(self, factor: float) -> Distribution:
         raise InvalidParameterError(
             "Beta: a Beta distribution lives on [0, 1] and cannot be scaled; "
             "use PERT(low, mode, high) for a bounded quantity on another range"
@@ -809,7 +810,7 @@ class Gamma(Distribution):
         out = special.gammainc(self.shape, np.clip(np.asarray(x, dtype=float), 0.0, None) * self.rate)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "Gamma":
+    def scaled(self, factor: float) -> Gamma:
         _positive("Gamma", "scale factor", factor)
         return Gamma(self.shape, self.rate / factor)
 

@@ -111,7 +111,7 @@ class LossForms(Mapping[str, Distribution]):
             )
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], *, what: str = "loss") -> "LossForms":
+    def from_mapping(cls, mapping: Mapping[str, Any], *, what: str = "loss") -> LossForms:
         unknown = set(mapping) - set(FORMS_OF_LOSS)
         if unknown:
             raise InvalidParameterError(
@@ -141,7 +141,7 @@ class LossForms(Mapping[str, Distribution]):
         lows, highs = zip(*(d.support() for d in self.values()))
         return (sum(lows), sum(highs))
 
-    def scaled(self, factor: float) -> "LossForms":
+    def scaled(self, factor: float) -> LossForms:
         return LossForms(**{k: d.scaled(factor) for k, d in self.items()})
 
     def to_dict(self) -> dict[str, Any]:
@@ -493,22 +493,22 @@ class Scenario:
         return self.expected_loss_event_frequency() * self.expected_loss_per_event()
 
     # ------------------------------------------------------------------ #
-    def with_adjustments(self, *adjustments: Adjustment) -> "Scenario":
+    def with_adjustments(self, *adjustments: Adjustment) -> Scenario:
         """A copy with more adjustments (the original is unchanged)."""
         return replace(self, adjustments=self.adjustments + tuple(adjustments))
 
-    def without_adjustments(self) -> "Scenario":
+    def without_adjustments(self) -> Scenario:
         """A copy with no adjustments: the inherent scenario."""
         return replace(self, adjustments=())
 
-    def scaled_losses(self, factor: float) -> "Scenario":
+    def scaled_losses(self, factor: float) -> Scenario:
         """A copy whose every loss estimate is multiplied by ``factor``."""
         changes: dict[str, Any] = {"primary_loss": self.primary_loss.scaled(factor)}  # type: ignore[union-attr]
         if self.secondary_loss is not None:
             changes["secondary_loss"] = self.secondary_loss.scaled(factor)
         return replace(self, **changes)
 
-    def renamed(self, name: str) -> "Scenario":
+    def renamed(self, name: str) -> Scenario:
         return replace(self, name=name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -529,7 +529,7 @@ class Scenario:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Scenario":
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
         """Build a scenario from a mapping (as in a YAML or JSON register)."""
         if not isinstance(data, Mapping):
             raise ScenarioError(f"a scenario must be a mapping of FAIR factors, not {data!r}")
@@ -611,9 +611,9 @@ class Register(Sequence[Scenario]):
     def __getitem__(self, key: int | str) -> Scenario: ...
 
     @overload
-    def __getitem__(self, key: slice) -> "Register": ...
+    def __getitem__(self, key: slice) -> Register: ...
 
-    def __getitem__(self, key: int | str | slice) -> "Scenario | Register":
+    def __getitem__(self, key: int | str | slice) -> Scenario | Register:
         if isinstance(key, str):
             try:
                 return self._items[self._index[key]]
@@ -653,15 +653,15 @@ class Register(Sequence[Scenario]):
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.category for s in self._items if s.category))
 
-    def select(self, names: Iterable[str]) -> "Register":
+    def select(self, names: Iterable[str]) -> Register:
         """A register of the named scenarios, in the order given."""
         return Register([self[n] for n in names], source=self.source)
 
-    def filter(self, *, category: str | None = None) -> "Register":
+    def filter(self, *, category: str | None = None) -> Register:
         """Scenarios of one category."""
         return Register([s for s in self._items if category is None or s.category == category], source=self.source)
 
-    def replace(self, scenario: Scenario) -> "Register":
+    def replace(self, scenario: Scenario) -> Register:
         """A register with the scenario of the same name replaced (or appended)."""
         items = list(self._items)
         if scenario.name in self._index:

@@ -83,13 +83,18 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file and a rename: never half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as fb:
+                fb.write(data)
+                fb.flush()
+                os.fsync(fb.fileno())
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as ft:
+                ft.write(data)
+                ft.flush()
+                os.fsync(ft.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -229,8 +234,8 @@ def scenario_from_row(
 
     susc = [g for g in ("susceptibility", "tcap", "rs") if groups[g]]
     if fg != "tef" and susc:
-        cols = ", ".join(c for g in susc for c in _GROUPS[g] if c in groups[g])  # type: ignore[operator]
-        raise ctx.error(cols, f"susceptibility columns apply only with tef_low/mode/high, not with {', '.join(_GROUPS[fg])}")
+        filled = ", ".join(c for g in susc for c in _GROUPS[g] if c in (groups[g] or {}))
+        raise ctx.error(filled, f"susceptibility columns apply only with tef_low/mode/high, not with {', '.join(_GROUPS[fg])}")
     if fg == "tef":
         if not susc:
             raise ctx.error(None, "tef_* needs susceptibility_low/mode/high, or tcap_* and rs_*")
@@ -241,7 +246,7 @@ def scenario_from_row(
         else:
             for g, key in (("tcap", "threat_capability"), ("rs", "resistance_strength")):
                 if not groups[g]:
-                    raise ctx.error(", ".join(_GROUPS[g]), f"missing; capability vs resistance needs both tcap_* and rs_*")
+                    raise ctx.error(", ".join(_GROUPS[g]), "missing; capability vs resistance needs both tcap_* and rs_*")
                 kwargs[key] = _pert(ctx, g, groups[g])  # type: ignore[arg-type]
 
     if not groups["loss"]:

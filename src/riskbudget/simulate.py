@@ -109,6 +109,8 @@ class _CapabilityVsResistance:
 
     GRID = 4096
     _cache: dict[tuple[Distribution, Distribution], tuple[np.ndarray, np.ndarray]] = {}
+    lower: np.ndarray
+    upper: np.ndarray
 
     def __init__(self, tcap: Distribution, rs: Distribution) -> None:
         self.tcap, self.rs = tcap, rs
@@ -192,15 +194,12 @@ class _ScenarioKernel:
         return rate
 
     def _loss_multipliers(self, which: str, suffix: str, n: int) -> np.ndarray | None:
-        parts = [self._multiplier("loss", n), self._multiplier(which, n)]
-        if suffix:
-            parts.append(self._multiplier(which + suffix, n))
-        parts = [p for p in parts if p is not None]
-        if not parts:
-            return None
-        out = parts[0]
-        for p in parts[1:]:
-            out = out * p
+        factors = [which, which + suffix] if suffix else [which]
+        out: np.ndarray | None = None
+        for factor in ["loss", *factors]:
+            m = self._multiplier(factor, n)
+            if m is not None:
+                out = m if out is None else out * m
         return out
 
     # -- one chunk ------------------------------------------------------ #
