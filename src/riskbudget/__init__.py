@@ -37,6 +37,7 @@ from .exceptions import (
 from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
 from .io import read_register, write_register
 from .portfolio import CommonShock, Dependence
+from .report import report
 from .simulate import SimulationResult, simulate
 
 __version__ = "0.1.0"
@@ -65,6 +66,7 @@ __all__ = [
     "read_appetite",
     "Dependence",
     "CommonShock",
+    "report",
     "read_register",
     "write_register",
     "RiskBudgetError",

@@ -346,9 +346,37 @@ class Appetite:
             lines.append(text[:1].upper() + text[1:])
         return lines
 
-    def check(self, result: Any, *, scenario: str | None = None) -> "AppetiteStatus":
-        """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses)."""
+    def check(self, result: Any, *, scenario: str | None = None, min_years: int = 10) -> "AppetiteStatus":
+        """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses).
+
+        Parameters
+        ----------
+        result : SimulationResult or array-like
+        scenario : str, optional
+            Check one scenario instead of the portfolio total.
+        min_years : int, default 10
+            The LEC is compared with the tolerance curve only at losses that at
+            least this many simulated years exceed; further out the curve
+            rests on a handful of years and says nothing reliable. The status
+            records how far the check reached (``tolerance_checked_to``);
+            simulate more years to check further into the tail.
+
+        Returns
+        -------
+        AppetiteStatus
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> losses = np.random.default_rng(0).lognormal(15, 1, 20_000)
+        >>> status = Appetite(var95=20e6).check(losses)
+        >>> bool(status.ok), status.table.loc[0, "limit"]
+        (True, 'VaR95')
+        """
         import pandas as pd
+
+        if isinstance(min_years, bool) or not isinstance(min_years, (int, np.integer)) or min_years < 0:
+            raise RiskBudgetError(f"Appetite.check: min_years ({min_years!r}) must be a whole number >= 0")
 
         losses = result.column(scenario) if hasattr(result, "column") else np.asarray(result, dtype=float)
         rows = []
@@ -368,22 +396,29 @@ class Appetite:
         table = pd.DataFrame(rows, columns=["limit", "kind", "threshold", "value", "se", "ok", "margin"])
         crossings = None
         tolerance_ok = True
+        checked_to = None
         if self.tolerance is not None:
             lec = metrics.lec(losses)
             lec = lec[lec["loss"] > 0]
             tol = self.tolerance.prob_at(lec["loss"].to_numpy())
-            over = lec["exceedance"].to_numpy() > tol
+            years = np.rint(lec["exceedance"].to_numpy() * np.asarray(losses).size).astype(np.int64)
+            resolved = years >= min_years
+            over = (lec["exceedance"].to_numpy() > tol) & resolved
             tolerance_ok = not bool(over.any())
+            if resolved.any():
+                checked_to = float(lec["loss"].to_numpy()[resolved].max())
             crossings = pd.DataFrame(
                 {
                     "loss": lec["loss"].to_numpy(),
                     "exceedance": lec["exceedance"].to_numpy(),
                     "tolerated": tol,
                     "above": over,
-                    "years_beyond": np.rint(lec["exceedance"].to_numpy() * np.asarray(losses).size).astype(np.int64),
+                    "years_beyond": years,
+                    "resolved": resolved,
                 }
             )
-        return AppetiteStatus(table=table, tolerance_ok=tolerance_ok, tolerance_table=crossings)
+        return AppetiteStatus(table=table, tolerance_ok=tolerance_ok, tolerance_table=crossings,
+                              tolerance_checked_to=checked_to)
 
 
 @dataclass(frozen=True, eq=False)
@@ -393,6 +428,8 @@ class AppetiteStatus:
     table: Any
     tolerance_ok: bool = True
     tolerance_table: Any = None
+    #: The largest loss at which the LEC was compared with the tolerance curve.
+    tolerance_checked_to: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -446,11 +483,18 @@ class AppetiteStatus:
         return out
 
     def crossing_losses(self) -> list[float]:
-        """Losses where the LEC crosses the tolerance curve (sign changes of LEC - tolerance)."""
+        """Losses where the LEC crosses the tolerance curve (sign changes of LEC - tolerance).
+
+        Only the part of the curve the check resolved (see ``min_years`` of
+        :meth:`Appetite.check`) is searched.
+        """
         if self.tolerance_table is None or len(self.tolerance_table) < 2:
             return []
-        d = self.tolerance_table["exceedance"].to_numpy() - self.tolerance_table["tolerated"].to_numpy()
-        x = self.tolerance_table["loss"].to_numpy()
+        tab = self.tolerance_table
+        if "resolved" in tab:
+            tab = tab[tab["resolved"].to_numpy()]
+        d = tab["exceedance"].to_numpy() - tab["tolerated"].to_numpy()
+        x = tab["loss"].to_numpy()
         idx = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
         out = []
         for i in idx:
