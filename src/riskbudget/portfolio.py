@@ -281,7 +281,7 @@ def _check_matrix(m: np.ndarray, names: tuple[str, ...]) -> None:
     if bad.size:
         i, j = bad[0]
         raise RiskBudgetError(
-            f"Dependence: correlation entry ({names[i]!r}, {names[j]!r}) is {m[i, j]!r}; entries must be finite numbers"
+            f"Dependence: correlation entry ({names[i]!r}, {names[j]!r}) is {float(m[i, j])}; entries must be finite numbers"
         )
     for i in range(k):
         if m[i, i] != 1.0 and not math.isclose(m[i, i], 1.0, abs_tol=1e-12):
@@ -520,7 +520,7 @@ class Dependence:
         elif isinstance(correlation, Mapping) or (
             isinstance(correlation, (list, tuple))
             and correlation
-            and all(isinstance(x, (tuple, list)) and len(x) == 3 and isinstance(x[0], str) for x in correlation)
+            and all(isinstance(x, (tuple, list)) and x and isinstance(x[0], str) for x in correlation)
         ):
             if names is not None:
                 raise RiskBudgetError("Dependence: names= is for a full matrix; pairs already name their scenarios")
