@@ -850,7 +850,7 @@ class Comparison:
     ----------
     table : pandas.DataFrame
         One row per metric (``ale``, ``var<q>``, ``tvar<q>``, ``p_loss`` and
-        any exceedance thresholds), columns ``label``, ``inherent``,
+        ``p_exceed_<x>`` for each threshold x), columns ``label``, ``inherent``,
         ``residual``, ``reduction`` (inherent - residual),
         ``reduction_se`` (standard error of the paired difference),
         ``reduction_share`` (reduction / inherent) and ``unpaired_se`` (what
@@ -945,7 +945,7 @@ def compare(inherent: Any, residual: Any, *, q: float = 0.95, thresholds: Iterab
     add(f"tvar{label_q}", f"TVaR{label_q}", tx, ty, jx - jy, metrics.tvar_se(x, q), metrics.tvar_se(y, q))
     n = x.size
     for key, label, t in [("p_loss", "P(loss > 0)", 0.0)] + [
-        (f"p_exceed_{float(t):g}", f"P(loss > {money(t)})", float(t)) for t in thresholds
+        (f"p_exceed_{float(t):.0f}", f"P(loss > {money(t)})", float(t)) for t in thresholds
     ]:
         ex, ey = (x > t), (y > t)
         pa, pb = float(ex.mean()), float(ey.mean())
