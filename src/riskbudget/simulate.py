@@ -26,6 +26,12 @@ behind ``SeedSequence.spawn``), so
 * each stream is consumed in year order, so the chunk size used to bound
   memory never changes a result.
 
+Distributions that hold posterior draws (:mod:`riskbudget.bayes`) pick one
+draw per simulated year from a run-level stream keyed by their
+``posterior_key``: a scenario's rate and losses, and every scenario built from
+the same posterior, use the same draw in a year (parameter uncertainty is
+common to them). Everything else is unchanged by this.
+
 Quantities that belong to threat events (capability, resistance, losses)
 draw a cheap base variate (a uniform or a normal) for *every* threat event and
 transform only those they need. A control that stops some events therefore
@@ -187,6 +193,9 @@ class _ScenarioKernel:
         dist = getattr(s, kind)
         if freq_uniforms is not None:
             rate = dist._from_uniform(freq_uniforms)
+        elif hasattr(dist, "_sample_years"):
+            # Posterior parameters (riskbudget.bayes): this year's draw, shared with the losses.
+            rate = dist._sample_years(self._posterior_index(dist, n), self.g("frequency"))
         else:
             rate = dist.sample(n, self.g("frequency"))
         if kind == "contact_frequency":
@@ -210,9 +219,38 @@ class _ScenarioKernel:
         freq_multiplier: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Loss (and loss-event count) for the next ``n`` years."""
+        self._chunk_n = n
+        self._posterior_chunk: dict[str, tuple[int, np.ndarray]] = {}
         if self.method == "lef_x_lm":
             return self._run_lef_x_lm(n, freq_uniforms, freq_multiplier), None
         return self._run_aggregate(n, freq_uniforms, freq_multiplier)
+
+    def _posterior_index(self, dist: Any, n: int) -> np.ndarray:
+        """Each year's posterior draw index for distributions holding posterior draws.
+
+        The index comes from a run-level stream keyed by ``dist.posterior_key``
+        (not by the scenario), so the frequency and the losses of a scenario,
+        and every scenario built from the same posterior, use the same draw in
+        a given year.
+        """
+        key = dist.posterior_key
+        hit = self._posterior_chunk.get(key)
+        if hit is None:
+            index = dist._index(n, self.g.shared("posterior:" + key, "index"))
+            self._posterior_chunk[key] = (dist.posterior_draws, index)
+            return index
+        if hit[0] != dist.posterior_draws:
+            raise RiskBudgetError(
+                f"Scenario {self.s.name!r}: distributions sharing posterior key {key!r} hold different numbers "
+                f"of draws ({hit[0]} and {dist.posterior_draws})"
+            )
+        return hit[1]
+
+    def _draw_per_year(self, dist: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
+        """One draw per year (LEF x LM), using the year's posterior draw where there is one."""
+        if hasattr(dist, "_transform_years"):
+            return dist._transform_years(dist._base(n, rng), self._posterior_index(dist, n))  # type: ignore[attr-defined]
+        return dist.sample(n, rng)
 
     def _loss_mults(self, n: int) -> dict[tuple[str, str], np.ndarray | None]:
         mults: dict[tuple[str, str], np.ndarray | None] = {}
@@ -330,7 +368,13 @@ class _ScenarioKernel:
         out: np.ndarray | None = None
         for suffix, dist in forms:
             base = dist._base(total, self.g(prefix + which + suffix))
-            x = dist._transform(base if idx is None else base.take(idx))
+            sel = base if idx is None else base.take(idx)
+            if hasattr(dist, "_transform_years"):
+                # Posterior parameters: each event uses its year's posterior draw.
+                draw = self._posterior_index(dist, self._chunk_n).take(years_of_selected)
+                x = dist._transform_years(sel, draw)  # type: ignore[attr-defined]
+            else:
+                x = dist._transform(sel)
             mult = loss_mults[(which, suffix)]
             if mult is not None:
                 x *= mult.take(years_of_selected)
@@ -363,14 +407,14 @@ class _ScenarioKernel:
         mults = self._loss_mults(n)
         lm = np.zeros(n)
         for suffix, dist in self.primary:
-            x = dist.sample(n, g("primary_loss" + suffix))
+            x = self._draw_per_year(dist, n, g("primary_loss" + suffix))
             if mults[("primary_loss", suffix)] is not None:
                 x *= mults[("primary_loss", suffix)]
             lm += x
         if s.secondary_loss_probability is not None:
             slp = s.secondary_loss_probability.sample(n, g("secondary_loss_probability"))
             for suffix, dist in self.secondary:
-                x = dist.sample(n, g("secondary_loss" + suffix))
+                x = self._draw_per_year(dist, n, g("secondary_loss" + suffix))
                 if mults[("secondary_loss", suffix)] is not None:
                     x *= mults[("secondary_loss", suffix)]
                 lm += slp * x

@@ -504,7 +504,7 @@ def predictive_count(rate: Gamma, years: float = 1.0) -> NegativeBinomial:
     --------
     >>> from riskbudget import Gamma
     >>> nb = predictive_count(Gamma(3, 6), years=1)
-    >>> nb.n, round(nb.p, 6), nb.mean()
+    >>> nb.n, round(nb.p, 6), round(nb.mean(), 12)
     (3.0, 0.857143, 0.5)
     """
     if not isinstance(rate, Gamma):

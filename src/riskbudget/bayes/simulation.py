@@ -1,0 +1,764 @@
+"""From a posterior to a scenario the Monte Carlo engine simulates.
+
+Parameter uncertainty belongs in the loss exceedance curve: a year is drawn
+from the posterior predictive distribution, not from the distribution at the
+posterior mean. :func:`to_scenario` therefore gives a
+:class:`~riskbudget.Scenario` whose ``loss_event_frequency`` is a
+:class:`PosteriorRate` and whose ``primary_loss`` is a :class:`PosteriorLoss`.
+Both hold the posterior draws.
+
+How a simulated year uses the posterior
+---------------------------------------
+:func:`riskbudget.simulate` draws, for every simulated year, one index ``i``
+into the posterior draws. The index comes from a run-level random stream keyed
+by the posterior (not by the scenario), so within a year
+
+* the rate and the loss parameters of a scenario come from the same joint
+  posterior draw ``i`` (needed when they are correlated, as with
+  ``losses="ground_up"``), and
+* every scenario built from the same fit (e.g. the units of a hierarchical
+  model, see :func:`to_register`) uses the same draw ``i``: the uncertainty
+  about the population-level parameters is common to all units, so it does not
+  diversify away in the portfolio total.
+
+The year's rate is ``rate[i] * exposure`` (times a ``Gamma`` shock with
+coefficient of variation ``rate_cv[i]`` for a negative binomial model); the
+kernel draws a Poisson count of events from it, and each event's loss from the
+lognormal (or lognormal-GPD) with the parameters of draw ``i``. Controls'
+:class:`~riskbudget.Adjustment` objects act on top as usual.
+
+The ALE a simulation estimates is the posterior predictive mean over the
+draws, :meth:`FitResult.expected_annual_loss`. ``Scenario.expected_annual_loss()``
+multiplies the marginal means instead (``E[rate] x E[loss]``); the two differ
+by the posterior correlation of rate and severity, slightly for
+``losses="reported"`` (the posteriors are independent; only sampling noise
+correlates the draws) and more for ``"ground_up"``.
+
+Reported or ground-up losses
+----------------------------
+The data hold losses at or above the reporting threshold only. With
+``losses="reported"`` (the default) the scenario simulates exactly those: the
+recorded-event rate and the loss distribution conditioned on ``loss >=
+threshold``. ``losses="ground_up"`` extrapolates below the threshold: the
+rate is divided by ``P(loss >= threshold)`` (draw by draw) and losses come
+from the whole lognormal; the extra events are small by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..distributions import Distribution, Gamma
+from ..exceptions import InvalidParameterError, RiskBudgetError
+from ..fair import Register, Scenario
+from .conjugate import SeverityPrior
+
+__all__ = ["PosteriorRate", "PosteriorLoss", "to_scenario", "to_register", "conjugate_scenario"]
+
+Losses = Literal["reported", "ground_up"]
+
+
+def _frozen(a: Any, name: str, where: str, *, positive: bool = True) -> np.ndarray:
+    x = np.array(a, dtype=float).ravel()
+    if x.size == 0:
+        raise InvalidParameterError(f"{where}: {name} needs at least one posterior draw")
+    if not np.all(np.isfinite(x)):
+        raise InvalidParameterError(f"{where}: {name} has non-finite draws")
+    if positive and np.any(x <= 0):
+        raise InvalidParameterError(f"{where}: {name} draws must be > 0 (lowest {x.min():g})")
+    x.setflags(write=False)
+    return x
+
+
+def _digest(*arrays: np.ndarray | None, extra: str = "") -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+        h.update(b"|")
+    h.update(extra.encode())
+    return h.hexdigest()
+
+
+def _bisect_quantile(cdf: Callable[[np.ndarray], np.ndarray], q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Solve cdf(x) = q for increasing cdf, on a log scale when positive (vectorised)."""
+    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    use_log = bool(np.all(lo > 0))
+    for _ in range(100):
+        mid = np.sqrt(lo * hi) if use_log else (lo + hi) / 2.0
+        below = cdf(mid) < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+        if np.all(hi - lo <= 1e-12 * np.maximum(np.abs(hi), 1.0)):
+            break
+    return hi
+
+
+class _PosteriorMixin:
+    """Draw-indexed sampling: the hook :func:`riskbudget.simulate` uses for posterior parameters."""
+
+    #: Key of the posterior: distributions with the same key share each year's draw index.
+    posterior_key: str
+
+    @property
+    def posterior_draws(self) -> int:
+        raise NotImplementedError
+
+    def _index(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform draw indices (one uniform each, so chunking never changes results)."""
+        return np.minimum((rng.random(n) * self.posterior_draws).astype(np.intp), self.posterior_draws - 1)
+
+    def to_scipy(self) -> Any:
+        raise InvalidParameterError(
+            f"{type(self).__name__}: a posterior mixture has no scipy.stats equivalent; use cdf, ppf, sample, mean"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        raise InvalidParameterError(
+            f"{type(self).__name__}: posterior draws cannot be written to a register file; keep the fit "
+            f"(result.idata.to_netcdf(path)) and rebuild the scenario with bayes.to_scenario"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class PosteriorRate(_PosteriorMixin, Distribution):
+    """Events per year with uncertain parameters, one posterior draw per simulated year.
+
+    Parameters
+    ----------
+    rate : array of float
+        Posterior draws of the rate (events per year at exposure 1).
+    cv : array of float, optional
+        Draws of the coefficient of variation of the yearly rate (negative
+        binomial model): the year's rate is ``Gamma`` with mean
+        ``rate[i] * exposure`` and this coefficient of variation. ``None``
+        for a Poisson model.
+    exposure : float, default 1
+        Forecast exposure relative to the fit's exposure 1.
+    posterior_key : str, optional
+        Distributions with equal keys use the same draw in a simulated year.
+        Default: a digest of the draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = PosteriorRate(np.array([1.0, 2.0, 3.0]))
+    >>> r.mean()
+    2.0
+    """
+
+    rate: Any
+    cv: Any = None
+    exposure: float = 1.0
+    posterior_key: str = ""
+
+    family: ClassVar[str] = "posterior_rate"
+    _base_kind: ClassVar[str] = "direct"
+
+    def __post_init__(self) -> None:
+        rate = _frozen(self.rate, "rate", "PosteriorRate")
+        object.__setattr__(self, "rate", rate)
+        if self.cv is not None:
+            cv = _frozen(self.cv, "cv", "PosteriorRate")
+            if cv.size != rate.size:
+                raise InvalidParameterError(f"PosteriorRate: cv has {cv.size} draws but rate has {rate.size}")
+            object.__setattr__(self, "cv", cv)
+        e = float(self.exposure)
+        if not math.isfinite(e) or e <= 0:
+            raise InvalidParameterError(f"PosteriorRate: exposure ({self.exposure!r}) must be a finite number > 0")
+        object.__setattr__(self, "exposure", e)
+        if not self.posterior_key:
+            object.__setattr__(self, "posterior_key", _digest(rate, self.cv, extra="rate"))
+
+    # -- sampling ------------------------------------------------------- #
+    @property
+    def posterior_draws(self) -> int:
+        return int(self.rate.size)
+
+    def _sample_years(self, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The rate of each year given its posterior draw index (gamma shock for a negative binomial)."""
+        lam = self.rate[index] * self.exposure
+        if self.cv is None:
+            return lam
+        shape = 1.0 / np.square(self.cv[index])
+        return rng.standard_gamma(shape) * (lam / shape)
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._sample_years(self._index(n, rng), rng)
+
+    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._sample(n, rng)
+
+    def _transform(self, base: np.ndarray) -> np.ndarray:
+        return base.copy()
+
+    def _from_uniform(self, u: np.ndarray) -> np.ndarray:
+        return np.asarray(self.ppf(u), dtype=float)
+
+    # -- moments and distribution functions ------------------------------ #
+    def mean(self) -> float:
+        return float(self.rate.mean() * self.exposure)
+
+    def var(self) -> float:
+        lam = self.rate * self.exposure
+        within = 0.0 if self.cv is None else float(np.mean(np.square(lam * self.cv)))
+        return float(lam.var()) + within
+
+    def support(self) -> tuple[float, float]:
+        if self.cv is None:
+            return (float(self.rate.min() * self.exposure), float(self.rate.max() * self.exposure))
+        return (0.0, math.inf)
+
+    def cdf(self, x: Any) -> Any:
+        xa = np.asarray(x, dtype=float)
+        lam = self.rate * self.exposure
+        if self.cv is None:
+            out = (lam[:, None] <= xa.reshape(1, -1)).mean(axis=0).reshape(xa.shape)
+        else:
+            from scipy import special
+
+            shape = 1.0 / np.square(self.cv)
+            z = np.clip(xa.reshape(1, -1), 0.0, None) * (shape / lam)[:, None]
+            out = special.gammainc(shape[:, None], z).mean(axis=0).reshape(xa.shape)
+        return out if np.ndim(out) else float(out)
+
+    def ppf(self, q: Any) -> Any:
+        qa = np.asarray(q, dtype=float)
+        lam = self.rate * self.exposure
+        if self.cv is None:
+            out = np.quantile(lam, np.clip(qa, 0.0, 1.0), method="inverted_cdf")
+        else:
+            from scipy import special
+
+            shape = 1.0 / np.square(self.cv)
+            flat = np.clip(qa.ravel(), 1e-300, 1 - 1e-16)
+            per = special.gammaincinv(shape[:, None], flat[None, :]) * (lam / shape)[:, None]
+            out = _bisect_quantile(
+                lambda x: np.asarray(self.cdf(x)), flat, np.maximum(per.min(axis=0), 1e-300), per.max(axis=0)
+            ).reshape(qa.shape)
+        out = np.where((qa < 0) | (qa > 1), np.nan, out)
+        return out if np.ndim(out) else float(out)
+
+    def scaled(self, factor: float) -> "PosteriorRate":
+        f = float(factor)
+        if not math.isfinite(f) or f <= 0:
+            raise InvalidParameterError(f"PosteriorRate: scale factor ({factor!r}) must be > 0")
+        return replace(self, exposure=self.exposure * f)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PosteriorRate):
+            return NotImplemented
+        return (self.posterior_key, self.exposure, _digest(self.rate, self.cv)) == (
+            other.posterior_key,
+            other.exposure,
+            _digest(other.rate, other.cv),
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.posterior_key, self.exposure, _digest(self.rate, self.cv)))
+
+    def __repr__(self) -> str:
+        kind = "Poisson" if self.cv is None else "negative binomial"
+        return (
+            f"PosteriorRate({kind}, {self.posterior_draws} draws, mean={self.mean():.4g}/year, "
+            f"exposure={self.exposure:g}, key={self.posterior_key!r})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, eq=False)
+class PosteriorLoss(_PosteriorMixin, Distribution):
+    """Loss per event with uncertain lognormal (or lognormal-GPD) parameters.
+
+    For posterior draw ``i`` the loss is lognormal with ``mu[i]`` and
+    ``sigma[i]``; with a tail, above ``tail_threshold`` the excess is
+    generalised Pareto with shape ``tail_shape[i]`` and scale
+    ``tail_scale[i]`` and the same probability of exceeding the threshold.
+    Losses are conditioned on ``loss >= lower`` (the reporting threshold;
+    0 for none) and then multiplied by ``scale``.
+
+    Sampling is by inversion of each draw's distribution from one uniform per
+    event, in the survival scale, so the far tail is exact and common random
+    numbers stay monotone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = PosteriorLoss(mu=np.array([11.0, 11.5]), sigma=np.array([1.0, 1.2]))
+    >>> round(loss.mean())  # mean over draws of exp(mu + sigma^2 / 2)
+    150760
+    """
+
+    mu: Any
+    sigma: Any
+    lower: float = 0.0
+    tail_threshold: float = math.inf
+    tail_shape: Any = None
+    tail_scale: Any = None
+    scale: float = 1.0
+    posterior_key: str = ""
+
+    family: ClassVar[str] = "posterior_loss"
+    _base_kind: ClassVar[str] = "uniform"
+
+    def __post_init__(self) -> None:
+        where = "PosteriorLoss"
+        mu = _frozen(self.mu, "mu", where, positive=False)
+        sigma = _frozen(self.sigma, "sigma", where)
+        if sigma.size != mu.size:
+            raise InvalidParameterError(f"{where}: sigma has {sigma.size} draws but mu has {mu.size}")
+        object.__setattr__(self, "mu", mu)
+        object.__setattr__(self, "sigma", sigma)
+        lower, u, c = float(self.lower), float(self.tail_threshold), float(self.scale)
+        if not math.isfinite(lower) or lower < 0:
+            raise InvalidParameterError(f"{where}: lower ({self.lower!r}) must be a finite amount >= 0")
+        if not u > lower:
+            raise InvalidParameterError(f"{where}: tail_threshold ({u:g}) must exceed lower ({lower:g})")
+        if not math.isfinite(c) or c <= 0:
+            raise InvalidParameterError(f"{where}: scale ({self.scale!r}) must be a finite number > 0")
+        if math.isfinite(u):
+            if self.tail_shape is None or self.tail_scale is None:
+                raise InvalidParameterError(f"{where}: a finite tail_threshold needs tail_shape and tail_scale draws")
+            xi = _frozen(self.tail_shape, "tail_shape", where, positive=False)
+            beta = _frozen(self.tail_scale, "tail_scale", where)
+            if xi.size != mu.size or beta.size != mu.size:
+                raise InvalidParameterError(f"{where}: tail_shape and tail_scale need {mu.size} draws like mu")
+            if np.any(xi >= 1):
+                raise InvalidParameterError(f"{where}: tail_shape draws must be < 1 for a finite mean loss")
+            object.__setattr__(self, "tail_shape", xi)
+            object.__setattr__(self, "tail_scale", beta)
+        elif self.tail_shape is not None or self.tail_scale is not None:
+            raise InvalidParameterError(f"{where}: tail_shape and tail_scale need a finite tail_threshold")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "tail_threshold", u)
+        object.__setattr__(self, "scale", c)
+        if not self.posterior_key:
+            object.__setattr__(
+                self, "posterior_key", _digest(mu, sigma, self.tail_shape, self.tail_scale, extra="loss")
+            )
+
+    @property
+    def posterior_draws(self) -> int:
+        return int(self.mu.size)
+
+    @property
+    def has_tail(self) -> bool:
+        return math.isfinite(self.tail_threshold)
+
+    # -- per-draw pieces ---------------------------------------------------- #
+    def _survival_lognormal(self, x: float, idx: Any = slice(None)) -> np.ndarray:
+        from scipy import special
+
+        if x <= 0:
+            return np.ones_like(self.mu[idx])
+        if not math.isfinite(x):
+            return np.zeros_like(self.mu[idx])
+        return special.ndtr((self.mu[idx] - math.log(x)) / self.sigma[idx])
+
+    def _quantile_from_survival(self, s: np.ndarray, idx: Any) -> np.ndarray:
+        """Unscaled loss with survival probability ``s`` under draw ``idx`` (unconditioned)."""
+        from scipy import special
+
+        mu, sigma = self.mu[idx], self.sigma[idx]
+        with np.errstate(over="ignore"):
+            x = np.exp(mu - sigma * special.ndtri(s))
+        if self.has_tail:
+            s_u = self._survival_lognormal(self.tail_threshold, idx)
+            tail = s <= s_u
+            if np.any(tail):
+                xi = self.tail_shape[idx][tail]
+                beta = self.tail_scale[idx][tail]
+                ratio = s[tail] / s_u[tail]
+                with np.errstate(divide="ignore"):
+                    excess = np.where(
+                        xi > 1e-9, beta / np.maximum(xi, 1e-300) * np.expm1(-xi * np.log(ratio)), -beta * np.log(ratio)
+                    )
+                x[tail] = self.tail_threshold + excess
+        return x
+
+    def _transform_years(self, u: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Losses from uniforms ``u`` of events whose years use posterior draws ``index``."""
+        s = (1.0 - u) * self._survival_lognormal(self.lower, index) if self.lower > 0 else 1.0 - u
+        x = self._quantile_from_survival(s, index)
+        if self.scale != 1.0:
+            x *= self.scale
+        return x
+
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        index = self._index(n, rng)
+        return self._transform_years(rng.random(n), index)
+
+    def _transform(self, base: np.ndarray) -> np.ndarray:
+        # Without a year's draw index (a caller outside simulate): the marginal quantile.
+        return np.asarray(self.ppf(base), dtype=float).reshape(base.shape)
+
+    # -- moments -------------------------------------------------------------- #
+    def _partial_moment(self, k: int, a: float, b: float) -> np.ndarray:
+        """E[X^k; a <= X < b] of each draw's lognormal (unscaled)."""
+        from scipy import special
+
+        mu, s = self.mu, self.sigma
+        with np.errstate(over="ignore"):
+            m = np.exp(k * mu + 0.5 * k * k * s * s)
+        hi = special.ndtr((mu + k * s * s - math.log(a)) / s) if a > 0 else 1.0
+        lo = special.ndtr((mu + k * s * s - math.log(b)) / s) if math.isfinite(b) else 0.0
+        return m * (hi - lo)
+
+    def conditional_means(self) -> np.ndarray:
+        """``E[loss | draw i, loss >= lower] * scale`` for every posterior draw."""
+        body = self._partial_moment(1, self.lower, self.tail_threshold)
+        if self.has_tail:
+            s_u = self._survival_lognormal(self.tail_threshold)
+            body = body + s_u * (self.tail_threshold + self.tail_scale / (1.0 - self.tail_shape))
+        return body / self._survival_lognormal(self.lower) * self.scale
+
+    def _conditional_second_moments(self) -> np.ndarray:
+        m2 = self._partial_moment(2, self.lower, self.tail_threshold)
+        if self.has_tail:
+            u, xi, beta = self.tail_threshold, self.tail_shape, self.tail_scale
+            s_u = self._survival_lognormal(u)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e2 = np.where(xi < 0.5, 2 * beta**2 / ((1 - xi) * (1 - 2 * xi)), np.inf)
+            m2 = m2 + s_u * (u * u + 2 * u * beta / (1 - xi) + e2)
+        return m2 / self._survival_lognormal(self.lower) * self.scale**2
+
+    def mean(self) -> float:
+        return float(self.conditional_means().mean())
+
+    def var(self) -> float:
+        m = self.conditional_means()
+        return float(self._conditional_second_moments().mean() - m.mean() ** 2)
+
+    def support(self) -> tuple[float, float]:
+        return (self.lower * self.scale, math.inf)
+
+    def cdf(self, x: Any) -> Any:
+        from scipy import special
+
+        xa = np.asarray(x, dtype=float)
+        flat = xa.reshape(1, -1) / self.scale
+        mu, s = self.mu[:, None], self.sigma[:, None]
+        with np.errstate(divide="ignore"):
+            surv = special.ndtr((mu - np.log(np.where(flat > 0, flat, 1.0))) / s)
+        surv = np.where(flat > 0, surv, 1.0)
+        if self.has_tail:
+            u = self.tail_threshold
+            s_u = self._survival_lognormal(u)[:, None]
+            xi, beta = self.tail_shape[:, None], self.tail_scale[:, None]
+            e = np.maximum(flat - u, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(xi > 1e-9, np.power(1.0 + xi * e / beta, -1.0 / np.maximum(xi, 1e-300)), np.exp(-e / beta))
+            surv = np.where(flat >= u, s_u * g, surv)
+        s_low = self._survival_lognormal(self.lower)[:, None]
+        cond = np.where(flat >= self.lower, 1.0 - surv / s_low, 0.0)
+        out = np.clip(cond, 0.0, 1.0).mean(axis=0).reshape(xa.shape)
+        return out if np.ndim(out) else float(out)
+
+    def ppf(self, q: Any) -> Any:
+        qa = np.asarray(q, dtype=float)
+        flat = np.clip(qa.ravel(), 0.0, 1.0)
+        k = self.posterior_draws
+        idx = np.repeat(np.arange(k), flat.size)
+        per = self._transform_years(np.tile(flat, k), idx).reshape(k, flat.size)
+        lo = np.maximum(per.min(axis=0), max(self.lower * self.scale, 1e-300))
+        hi = np.maximum(per.max(axis=0), lo)
+        out = _bisect_quantile(lambda x: np.asarray(self.cdf(x)), flat, lo, hi)
+        out = np.where(flat <= 0, self.lower * self.scale, out)
+        out = np.where(flat >= 1, np.inf, out)
+        out = np.where((qa.ravel() < 0) | (qa.ravel() > 1), np.nan, out).reshape(qa.shape)
+        return out if np.ndim(out) else float(out)
+
+    def scaled(self, factor: float) -> "PosteriorLoss":
+        f = float(factor)
+        if not math.isfinite(f) or f <= 0:
+            raise InvalidParameterError(f"PosteriorLoss: scale factor ({factor!r}) must be > 0")
+        return replace(self, scale=self.scale * f)
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (
+            self.posterior_key,
+            self.lower,
+            self.tail_threshold,
+            self.scale,
+            _digest(self.mu, self.sigma, self.tail_shape, self.tail_scale),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PosteriorLoss):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        tail = f", GPD tail above {self.tail_threshold:g}" if self.has_tail else ""
+        low = f", recorded at or above {self.lower:g}" if self.lower > 0 else ""
+        return (
+            f"PosteriorLoss(lognormal{tail}{low}, {self.posterior_draws} draws, mean={self.mean():.4g}, "
+            f"key={self.posterior_key!r})"
+        )
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------- #
+# From a fit
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class _Params:
+    rate: np.ndarray  # events per year at exposure 1, per draw
+    cv: np.ndarray | None
+    loss: PosteriorLoss
+    key: str = field(default="")
+
+
+def _fit_key(result: Any) -> str:
+    post = result.idata.posterior
+    names = [v for v in ("rate", "rate_cv", "mu", "sigma", "tail_shape", "tail_scale") if v in post]
+    return _digest(*(np.asarray(post[v].to_numpy(), dtype=float) for v in names), extra="fit")
+
+
+def _group_of(result: Any, group: str | None) -> str | None:
+    if group is None:
+        if len(result.groups) > 1:
+            raise RiskBudgetError(
+                f"the model has one rate and loss per group {list(result.groups)}; pick one with group=..., "
+                f"or build them all with bayes.to_register(result)"
+            )
+        return None
+    if group not in result.groups:
+        raise RiskBudgetError(f"no group {group!r}; the model's groups are {list(result.groups)}")
+    return group if len(result.groups) > 1 else None
+
+
+def _parameters(result: Any, group: str | None, losses: str) -> _Params:
+    if losses not in ("reported", "ground_up"):
+        raise InvalidParameterError(f"losses={losses!r} must be 'reported' or 'ground_up'")
+    spec = result.spec
+    if spec.frequency is None or spec.severity is None:
+        missing = "frequency" if spec.frequency is None else "severity"
+        raise RiskBudgetError(
+            f"the fit has no {missing} model; fit both (frequency= and severity=) or pass {missing}= to to_scenario"
+        )
+    g = _group_of(result, group)
+    key = _fit_key(result)
+    post = result.idata.posterior
+    rate = result.draws("rate", g)
+    cv = result.draws("rate_cv") if "rate_cv" in post else None
+    mu = result.draws("mu", g)
+    sigma = result.draws("sigma")
+    tail_kwargs: dict[str, Any] = {}
+    if spec.severity == "lognormal_gpd":
+        tail_kwargs = {
+            "tail_threshold": spec.tail.threshold,
+            "tail_shape": result.draws("tail_shape"),
+            "tail_scale": result.draws("tail_scale"),
+        }
+    threshold = spec.threshold
+    if losses == "reported":
+        loss = PosteriorLoss(mu, sigma, lower=threshold, posterior_key=key, **tail_kwargs)
+    else:
+        loss = PosteriorLoss(mu, sigma, lower=0.0, posterior_key=key, **tail_kwargs)
+        if threshold > 0:
+            rate = rate / loss._survival_lognormal(threshold)
+    return _Params(rate=rate, cv=cv, loss=loss, key=key)
+
+
+def to_scenario(
+    result: Any,
+    name: str,
+    *,
+    group: str | None = None,
+    exposure: float = 1.0,
+    losses: Losses = "reported",
+    frequency: Distribution | None = None,
+    severity: Distribution | None = None,
+    category: str | None = None,
+    owner: str = "",
+    id: str = "",
+    description: str = "",
+) -> Scenario:
+    """A scenario whose rate and loss parameters are drawn from the posterior each simulated year.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit from :func:`riskbudget.bayes.fit`.
+    name : str
+        Scenario name.
+    group : str, optional
+        The unit or category, for a pooled model (required when it has
+        several groups).
+    exposure : float, default 1
+        Forecast exposure relative to the fit's exposure 1 (e.g. 1.1 after
+        10% growth).
+    losses : {"reported", "ground_up"}
+        Simulate recorded losses only (at or above the reporting threshold),
+        or extrapolate the lognormal below it (see the module notes).
+    frequency, severity : Distribution, optional
+        Supply the part the fit lacks (a frequency-only or severity-only fit).
+    category, owner, id, description : str
+        Passed to :class:`~riskbudget.Scenario`; ``category`` defaults to the
+        group's name when the model is pooled by category.
+
+    Returns
+    -------
+    Scenario
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> from riskbudget import bayes
+    >>> result = bayes.fit(...)                                    # doctest: +SKIP
+    >>> s = bayes.to_scenario(result, "Incidents (posterior)")     # doctest: +SKIP
+    >>> rb.simulate(s, years=100_000, seed=1).summary()            # doctest: +SKIP
+    """
+    spec = result.spec
+    if spec.frequency is not None and spec.severity is not None:
+        if frequency is not None or severity is not None:
+            raise RiskBudgetError(
+                "to_scenario: the fit has both frequency and severity; frequency= and severity= are only "
+                "for a fit that lacks one"
+            )
+        p = _parameters(result, group, losses)
+        rate_dist: Distribution = PosteriorRate(p.rate, p.cv, exposure=exposure, posterior_key=p.key)
+        loss_dist: Distribution = p.loss
+    else:
+        g = _group_of(result, group)
+        key = _fit_key(result)
+        if spec.frequency is None:
+            if frequency is None:
+                raise RiskBudgetError("to_scenario: the fit has no frequency model; pass frequency= (e.g. a Gamma)")
+            rate_dist = frequency.scaled(exposure) if exposure != 1.0 else frequency
+        else:
+            if losses == "ground_up":
+                raise RiskBudgetError("to_scenario: losses='ground_up' needs a severity model in the fit")
+            cv = result.draws("rate_cv") if "rate_cv" in result.idata.posterior else None
+            rate_dist = PosteriorRate(result.draws("rate", g), cv, exposure=exposure, posterior_key=key)
+        if spec.severity is None:
+            if severity is None:
+                raise RiskBudgetError("to_scenario: the fit has no severity model; pass severity= (e.g. a LogNormal)")
+            loss_dist = severity
+        else:
+            tail_kwargs: dict[str, Any] = {}
+            if spec.severity == "lognormal_gpd":
+                tail_kwargs = {
+                    "tail_threshold": spec.tail.threshold,
+                    "tail_shape": result.draws("tail_shape"),
+                    "tail_scale": result.draws("tail_scale"),
+                }
+            if losses == "ground_up":
+                raise RiskBudgetError("to_scenario: losses='ground_up' needs a frequency model in the fit")
+            loss_dist = PosteriorLoss(
+                result.draws("mu", g), result.draws("sigma"), lower=spec.threshold, posterior_key=key, **tail_kwargs
+            )
+    if category is None:
+        category = group if (spec.pooling == "category" and group is not None) else ""
+    return Scenario(
+        name,
+        loss_event_frequency=rate_dist,
+        primary_loss=loss_dist,
+        category=category,
+        owner=owner,
+        id=id,
+        description=description
+        or f"Bayesian posterior ({spec.frequency or 'given'} x {spec.severity or 'given'}) from {len(result.data)} incidents",
+    )
+
+
+def to_register(
+    result: Any,
+    *,
+    names: Mapping[str, str] | Callable[[str], str] | None = None,
+    exposure: float | Mapping[str, float] = 1.0,
+    losses: Losses = "reported",
+) -> Register:
+    """One scenario per group of a pooled fit, sharing each year's posterior draw.
+
+    Simulating the register gives the company total with the hierarchical
+    model's correlation: a year drawn from a high population rate is high for
+    every unit.
+
+    Parameters
+    ----------
+    result : FitResult
+    names : mapping or callable, optional
+        Scenario name of each group (default: the group's name).
+    exposure : float or mapping group -> float
+        Forecast exposure of each group.
+    losses : {"reported", "ground_up"}
+
+    Returns
+    -------
+    Register
+    """
+    scenarios = []
+    for g in result.groups:
+        if names is None:
+            nm = g if g != "all" else "All incidents"
+        elif callable(names):
+            nm = names(g)
+        else:
+            if g not in names:
+                raise RiskBudgetError(f"to_register: names has no entry for group {g!r}")
+            nm = names[g]
+        if isinstance(exposure, Mapping):
+            if g not in exposure:
+                raise RiskBudgetError(f"to_register: exposure has no entry for group {g!r}")
+            e = exposure[g]
+        else:
+            e = exposure
+        scenarios.append(to_scenario(result, nm, group=g if len(result.groups) > 1 else None, exposure=e, losses=losses))
+    return Register(scenarios)
+
+
+def conjugate_scenario(
+    name: str,
+    rate: Gamma | Distribution,
+    severity: SeverityPrior | Distribution,
+    *,
+    draws: int = 4000,
+    seed: int = 0,
+    exposure: float = 1.0,
+    category: str = "",
+) -> Scenario:
+    """A scenario from exact conjugate posteriors (no PyMC): fast enough for sliders.
+
+    The rate is used as it is (a ``Gamma`` posterior drawn once per year gives
+    the negative binomial predictive count). A :class:`SeverityPrior`
+    (normal-inverse-chi-square) is represented by ``draws`` joint draws of
+    ``(mu, sigma)`` from ``seed``, one of which is used per simulated year.
+
+    Examples
+    --------
+    >>> from riskbudget import bayes
+    >>> rate = bayes.update_rate(bayes.rate_prior(rate=2, effective_years=2), events=5, years=3)
+    >>> sev = bayes.update_severity(bayes.severity_prior(50_000, 1_000_000), [2e4, 8e4, 3e5, 6e4, 1.5e5])
+    >>> s = bayes.conjugate_scenario("Incidents", rate, sev, seed=1)
+    >>> s.loss_event_frequency
+    Gamma(shape=9.0, rate=5.0)
+    """
+    if not isinstance(rate, Distribution):
+        raise InvalidParameterError(f"conjugate_scenario: rate must be a Distribution (e.g. a Gamma), not {rate!r}")
+    rate_dist = rate.scaled(exposure) if exposure != 1.0 else rate
+    if isinstance(severity, SeverityPrior):
+        n = int(draws)
+        if n < 1:
+            raise InvalidParameterError(f"conjugate_scenario: draws ({draws!r}) must be >= 1")
+        mu, sigma = severity.sample(n, np.random.default_rng(seed))
+        loss: Distribution = PosteriorLoss(mu, sigma)
+    elif isinstance(severity, Distribution):
+        loss = severity
+    else:
+        raise InvalidParameterError(
+            f"conjugate_scenario: severity must be a SeverityPrior or a Distribution, not {severity!r}"
+        )
+    return Scenario(name, loss_event_frequency=rate_dist, primary_loss=loss, category=category)
