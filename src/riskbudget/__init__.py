@@ -76,3 +76,17 @@ __all__ = [
     "MissingDependencyError",
     "__version__",
 ]
+
+#: Subpackages imported on first attribute access (``rb.bayes``), so that
+#: ``import riskbudget`` stays light.
+_LAZY_SUBMODULES = {"bayes"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
