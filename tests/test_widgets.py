@@ -139,3 +139,113 @@ def test_forms_of_loss_get_one_row_each():
 def test_unknown_scenario_name_is_a_clear_error(register):
     with pytest.raises(rb.RiskBudgetError, match="no scenario named 'Nope'"):
         ScenarioExplorer(register, scenario="Nope")
+
+
+# --------------------------------------------------------------------------- #
+# PriorExplorer
+# --------------------------------------------------------------------------- #
+BEC = "Business email compromise: payment fraud"
+
+
+@pytest.fixture
+def prior_explorer(register):
+    from riskbudget.widgets import PriorExplorer
+
+    return PriorExplorer(register[BEC], rate=1.0, effective_years=2.0,
+                         history={2021: 2, 2022: 3, 2023: 1, 2024: 4}, years=YEARS, seed=SEED)
+
+
+def test_prior_explorer_is_the_exact_conjugate_update(register, prior_explorer):
+    from riskbudget import bayes
+    from riskbudget.widgets import with_rate
+
+    ex = prior_explorer
+    prior = rb.Gamma(1.0 * 2.0, 2.0)  # mean 1 a year, worth 2 years
+    posterior = rb.Gamma(prior.shape + 10, prior.rate + 4)  # 10 events in 4 years
+    assert ex.prior == prior and ex.posterior == posterior
+    assert ex.posterior == bayes.update_rate(prior, events=[2, 3, 1, 4], years=[1, 1, 1, 1])
+    assert ex.values["Posterior rate"] == pytest.approx(12 / 6)
+    assert ex.shown["Posterior rate"] == "2 / year"
+    assert ex.shown["Events"] == "10" and ex.shown["Years observed"] == "4"
+    low, high = posterior.interval(0.90)
+    assert ex.shown["Posterior 90% interval"] == f"{low:.3g} to {high:.3g}"
+    # P(at least one event next year) from the negative binomial predictive: 1 - (b / (b + 1)) ** a
+    assert ex.values["P(at least one next year)"] == pytest.approx(1 - (6 / 7) ** 12, rel=1e-12)
+    expected = _library(with_rate(register[BEC], posterior))
+    assert ex.shown["ALE (posterior)"] == money(expected.ale())
+    assert ex.shown["VaR95 (posterior)"] == money(expected.var(0.95))
+    assert ex.shown["ALE (prior)"] == money(_library(with_rate(register[BEC], prior)).ale())
+    assert ex.scenario.loss_event_frequency == posterior and ex.scenario.susceptibility is None
+    assert ex.scenario.primary_loss == register[BEC].primary_loss
+
+
+def test_add_then_remove_an_incident_restores_the_numbers_exactly(prior_explorer):
+    ex = prior_explorer
+    before, png = ex.values, bytes(ex.chart.image.value)
+    ex.year_choice.value = 2022
+    ex.add_button.click()
+    assert ex.counts[2022].value == 4
+    assert ex.values["Posterior rate"] == pytest.approx(13 / 6)
+    assert ex.values["ALE (posterior)"] > before["ALE (posterior)"]
+    ex.remove_button.click()
+    assert ex.values == before
+    assert bytes(ex.chart.image.value) == png
+
+
+def test_more_incidents_move_the_posterior_and_lec_up(prior_explorer):
+    ex = prior_explorer
+    before = ex.values
+    ex.counts[2024].value = 20
+    assert ex.values["Posterior rate"] == pytest.approx((2 + 26) / 6)
+    assert ex.values["TVaR95 (posterior)"] > before["TVaR95 (posterior)"]
+    assert ex.values["ALE (prior)"] == before["ALE (prior)"]  # the prior did not change
+
+
+def test_prior_explorer_refuses_nonsense_and_keeps_the_view(prior_explorer):
+    ex = prior_explorer
+    good = ex.shown
+    ex.year_choice.value = 2023
+    ex.remove_button.click()  # 1 -> 0
+    good = ex.shown
+    ex.remove_button.click()  # nothing left to remove
+    assert ex.error is not None and "2023 has no incident to remove" in ex.error
+    assert ex.shown == good and ex.counts[2023].value == 0
+    ex.benchmark_rate.value = -0.5
+    assert ex.error is not None and "benchmark rate" in ex.error
+    assert ex.shown == good
+    ex.effective_years.value = 0
+    ex.benchmark_rate.value = 1.0
+    assert ex.error is not None and "worth a positive number of years" in ex.error
+    ex.effective_years.value = 2.0
+    assert ex.error is None and ex.shown == good
+
+
+def test_a_stronger_prior_moves_less(register):
+    from riskbudget.widgets import PriorExplorer
+
+    history = {2023: 6, 2024: 6}
+    weak = PriorExplorer(register[BEC], rate=1.0, effective_years=1.0, history=history, years=YEARS, seed=SEED)
+    strong = PriorExplorer(register[BEC], rate=1.0, effective_years=50.0, history=history, years=YEARS, seed=SEED)
+    assert weak.values["Posterior rate"] == pytest.approx(13 / 3)
+    assert strong.values["Posterior rate"] == pytest.approx(62 / 52)
+
+
+def test_prior_explorer_reads_incident_data(register):
+    from riskbudget import bayes
+    from riskbudget.widgets import PriorExplorer
+
+    incidents = bayes.read_incidents(rb.io.example_path("incidents.csv"))
+    ex = PriorExplorer(register[BEC], rate=1.0, effective_years=2.0, history=incidents, category="bec_fraud",
+                       years=YEARS, seed=SEED)
+    table = incidents.filter(category="bec_fraud").periods()
+    assert list(ex.counts) == [int(y) for y in table["year"]]
+    assert ex.values["Events"] == int(table["events"].sum())
+    assert ex.posterior == bayes.update_rate(rb.Gamma(2.0, 2.0), events=table["events"].tolist(),
+                                             years=table["exposure"].tolist())
+
+
+def test_prior_explorer_needs_a_history(register):
+    from riskbudget.widgets import PriorExplorer
+
+    with pytest.raises(rb.RiskBudgetError, match="no years"):
+        PriorExplorer(register[BEC], rate=1.0, history={})
