@@ -174,7 +174,9 @@ def read_excel_register(
         formulas_wb.close()
 
     if spec.name == "riskbudget":
-        aliases = {c: f"{c} ({letters[c]})" for c in letters}
+        from .io import CSV_COLUMNS
+
+        aliases = {c: f"{c} ({letters[c]})" if c in letters else c for c in CSV_COLUMNS}
         mapped = rows
     else:
         aliases = {v: f"{k} ({letters[k]})" for k, v in spec.mapping.items() if k in letters}

@@ -125,6 +125,14 @@ class _RowContext:
     def error(self, column: str | None, message: str) -> RegisterError:
         return RegisterError(f"{self.where(column)}: {message}")
 
+    def label(self, column: str) -> str:
+        """The file's name for a riskbudget column (its own header in another tool's layout)."""
+        return self.aliases.get(column, column)
+
+    def has(self, column: str) -> bool:
+        """Whether the file's layout has the column (riskbudget's own layout has them all)."""
+        return not self.aliases or column in self.aliases
+
 
 def _number(ctx: _RowContext, column: str, raw: Any) -> float | None:
     if raw is None:
@@ -173,16 +181,17 @@ def _pert(ctx: _RowContext, group: str, values: dict[str, float]) -> Distributio
 
 def _loss(ctx: _RowContext, group: str, values: dict[str, float]) -> Distribution:
     low_c, mode_c, high_c = _GROUPS[group]
+    pert_hint = f" or add {ctx.label(mode_c)} for PERT" if ctx.has(mode_c) else ""
     for c in (low_c, high_c):
         if c not in values:
-            raise ctx.error(c, f"missing; give {low_c} and {high_c} (a 90% interval) or add {mode_c} for PERT")
+            raise ctx.error(c, f"missing; give {ctx.label(low_c)} and {ctx.label(high_c)} (a 90% interval){pert_hint}")
     low, high = values[low_c], values[high_c]
     if high < low:
-        raise ctx.error(high_c, f"value {high:g} must exceed {low_c} ({low:g}) for a 90% interval; swapped?")
+        raise ctx.error(high_c, f"value {high:g} must exceed {ctx.label(low_c)} ({low:g}) for a 90% interval; swapped?")
     if mode_c in values:
         return _build(ctx, (low_c, mode_c, high_c), lambda: PERT(low, values[mode_c], high))
     if low <= 0:
-        raise ctx.error(low_c, f"value {low:g} must be > 0: a lognormal 90% interval needs positive bounds (or add {mode_c} for PERT)")
+        raise ctx.error(low_c, f"value {low:g} must be > 0: a lognormal 90% interval needs positive bounds{pert_hint.replace(' or', ' (or', 1) + ')' if pert_hint else ''}")
     return _build(ctx, (low_c, high_c), lambda: LogNormal.from_ci(low, high))
 
 

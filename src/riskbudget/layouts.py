@@ -44,6 +44,9 @@ class Layout:
         if self.name == "riskbudget":
             _check_columns(source, columns, CSV_COLUMNS)
             return
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            raise RegisterError(f"{source}: column(s) {dupes} appear more than once")
         unknown = [c for c in columns if c not in self.columns]
         missing = [c for c in self.required if c not in columns]
         if unknown or missing:
