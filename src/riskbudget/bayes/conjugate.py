@@ -716,7 +716,7 @@ def update_severity(prior: SeverityPrior, losses: Any) -> SeverityPrior:
     if bad.size:
         i = int(bad[0])
         raise InvalidParameterError(
-            f"update_severity: losses[{i}] ({x[i]!r}) must be a finite amount > 0 (a lognormal loss is positive)"
+            f"update_severity: losses[{i}] ({float(x[i])!r}) must be a finite amount > 0 (a lognormal loss is positive)"
         )
     y = np.log(x)
     n = y.size
