@@ -208,12 +208,14 @@ class _Explorer:
 
     # -- display --------------------------------------------------------- #
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and "text/plain" in bundle:
+            bundle["text/plain"] = repr(self)  # short and stable (nbval compares it)
+        return bundle
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def __repr__(self) -> str:
+        head = ", ".join(f"{k}={v}" for k, v in list(self._shown.items())[:3])
+        return f"{type(self).__name__}({head})"
 
 
 # --------------------------------------------------------------------------- #
