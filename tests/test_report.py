@@ -349,3 +349,15 @@ def test_package_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
     assert isinstance(Path(rb.io.example_path("appetite.yaml")), Path)
+
+
+def test_report_file_gets_the_usual_permissions(tmp_path, example_register):
+    mask = os.umask(0o022)
+    try:
+        out = report(example_register, years=500, seed=1, out=tmp_path / "r.html").path
+        assert out.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: the board pack is shareable
+        out.chmod(0o640)
+        report(example_register, years=500, seed=1, out=out)
+        assert out.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+    finally:
+        os.umask(mask)

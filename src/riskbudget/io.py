@@ -85,6 +85,15 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give the result the mode a plain open() would
+        # (the existing file's mode, else 0666 minus the umask)
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(tmp, mode)
         if isinstance(data, bytes):
             with os.fdopen(fd, "wb") as fb:
                 fb.write(data)
