@@ -46,6 +46,8 @@ test-venv: $(VENV)/.stamp-test
 
 demo: $(VENV)/.stamp-all
 	$(BIN)/riskbudget simulate data/example/register.csv --years 100000 --seed 7
+	$(BIN)/riskbudget report data/example/register.csv --appetite data/example/appetite.yaml \
+		--controls data/example/controls.csv --out $(OUT)/report.html --years 100000 --seed 7
 
 test: $(VENV)/.stamp-test browser
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks

@@ -361,3 +361,15 @@ def test_report_file_gets_the_usual_permissions(tmp_path, example_register):
         assert out.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
     finally:
         os.umask(mask)
+
+
+def test_command_line_with_controls_prints_both_sides(tmp_path, example_register_path, capsys):
+    pytest.importorskip("riskbudget.controls")
+    out = tmp_path / "report.html"
+    code = main(["report", str(example_register_path), "--appetite", str(APPETITE_PATH), "--controls",
+                 str(rb.io.example_path("controls.csv")), "--out", str(out), "--years", "3000", "--seed", "7"])
+    assert code == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("inherent: ALE ")
+    assert printed[1].startswith("with controls: ALE ") and "reduction" in printed[1]
+    assert "residual" in Page(out.read_text(encoding="utf-8")).sections

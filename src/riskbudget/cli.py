@@ -148,8 +148,17 @@ def _run_report(args: argparse.Namespace) -> int:
     r = board.result
     status = board.appetite_status
     state = "" if status is None else ("; within appetite" if status.ok else "; OUTSIDE appetite")
-    print(f"ALE {money(r.ale())}, VaR95 {money(r.var(0.95))}, TVaR95 {money(r.tvar(0.95))} "
+    label = "inherent: " if board.residual_result is not None else ""
+    print(f"{label}ALE {money(r.ale())}, VaR95 {money(r.var(0.95))}, TVaR95 {money(r.tvar(0.95))} "
           f"({r.years:,} years, seed {r.seed}){state}")
+    if board.residual_result is not None:
+        res = board.residual_result
+        cmp = board.comparison
+        res_status = board.residual_appetite_status
+        res_state = "" if res_status is None else ("; within appetite" if res_status.ok else "; OUTSIDE appetite")
+        print(f"with controls: ALE {money(res.ale())} (reduction {money(cmp.reduction('ale'))} ± "
+              f"{money(cmp.reduction_se('ale'))}), VaR95 {money(res.var(0.95))}, TVaR95 {money(res.tvar(0.95))}"
+              f"{res_state}")
     print(f"wrote the board report to {Path(board.path).resolve()}")  # type: ignore[arg-type]
     return 0
 

@@ -77,6 +77,8 @@ class BoardReport:
     figures : dict of str to bytes
         The embedded PNG figures by name (``lec``, ``scenarios``,
         ``distribution`` and, with controls, ``residual``).
+    residual_appetite_status : AppetiteStatus or None
+        The appetite checked against the residual result.
     """
 
     html: str
@@ -87,6 +89,7 @@ class BoardReport:
     appetite_status: Any
     contributions: Any
     figures: dict[str, bytes] = field(default_factory=dict)
+    residual_appetite_status: Any = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML (atomically) and return the path."""
@@ -487,4 +490,5 @@ def report(
 
         path = atomic_write(out, html)
     return BoardReport(html=html, path=path, result=result, residual_result=residual_result, comparison=comparison,
-                       appetite_status=status, contributions=contrib, figures=figures)
+                       appetite_status=status, contributions=contrib, figures=figures,
+                       residual_appetite_status=residual_status)
