@@ -248,3 +248,14 @@ def test_sensitivity_inputs_rebuild_one_estimate(small_register):
     assert s.primary_loss.productivity == rb.Constant(3e5)
     assert s.primary_loss.response == rb.Constant(5e4)
     assert small_register["Outage"].primary_loss.productivity == dist  # the original is unchanged
+
+
+@pytest.mark.parametrize("module", ["portfolio", "plotting", "excel", "report", "appetite"])
+def test_docstring_examples_run(module, monkeypatch, tmp_path):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    mod = importlib.import_module(f"riskbudget.{module}")
+    outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -64,7 +64,7 @@ class ToleranceCurve:
     points: tuple[tuple[float, float], ...]  # (probability, loss), loss ascending
 
     def __post_init__(self) -> None:
-        pts = []
+        parsed: list[tuple[float, float]] = []
         for i, point in enumerate(self.points):
             try:
                 p, x = point
@@ -72,8 +72,8 @@ class ToleranceCurve:
                 raise RiskBudgetError(
                     f"ToleranceCurve: point {i + 1} ({point!r}) must be a (probability, loss) pair"
                 ) from None
-            pts.append((_number(f"ToleranceCurve: point {i + 1} probability", p), _number(f"ToleranceCurve: point {i + 1} loss", x)))
-        pts = tuple(pts)
+            parsed.append((_number(f"ToleranceCurve: point {i + 1} probability", p), _number(f"ToleranceCurve: point {i + 1} loss", x)))
+        pts = tuple(parsed)
         if len(pts) < 2:
             raise RiskBudgetError(
                 f"ToleranceCurve: needs at least two (probability, loss) points, got {len(pts)}"
@@ -95,7 +95,7 @@ class ToleranceCurve:
         object.__setattr__(self, "points", pts)
 
     @classmethod
-    def from_points(cls, points: Iterable[tuple[float, float]]) -> "ToleranceCurve":
+    def from_points(cls, points: Iterable[tuple[float, float]]) -> ToleranceCurve:
         """A curve through ``(probability, loss)`` points, e.g. ``[(0.5, 1e6), (0.01, 50e6)]``."""
         try:
             pts = tuple((p, x) for p, x in points)
@@ -302,7 +302,7 @@ class Appetite:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "appetite") -> "Appetite":
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "appetite") -> Appetite:
         """Build an appetite from a mapping with the constructor's keywords.
 
         ``tolerance`` is a list of ``[probability, loss]`` points; ``var``,
@@ -346,7 +346,7 @@ class Appetite:
             lines.append(text[:1].upper() + text[1:])
         return lines
 
-    def check(self, result: Any, *, scenario: str | None = None, min_years: int = 10) -> "AppetiteStatus":
+    def check(self, result: Any, *, scenario: str | None = None, min_years: int = 10) -> AppetiteStatus:
         """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses).
 
         Parameters

@@ -50,15 +50,15 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from ._format import money
 from .distributions import Constant, Distribution, as_distribution
-from .exceptions import InvalidParameterError, RiskBudgetError
+from .exceptions import RiskBudgetError
 from .fair import LossForms, Register, Scenario, as_register
 
 __all__ = [
@@ -135,7 +135,7 @@ class CommonShock:
     >>> shock.scenarios
     ('DDoS', 'SaaS breach')
     >>> round(shock.expected_multiplier("DDoS"), 3)  # 1 - p + p E[M]
-    1.225
+    1.183
     """
 
     name: str
@@ -351,7 +351,7 @@ def nearest_correlation(matrix: Any, *, names: Sequence[str] | None = None, tol:
         ds = x - r
         y_new = x.copy()
         np.fill_diagonal(y_new, 1.0)
-        if np.linalg.norm(y_new - y, "fro") <= tol * max(np.linalg.norm(y, "fro"), 1.0):
+        if float(np.linalg.norm(y_new - y, "fro")) <= tol * max(float(np.linalg.norm(y, "fro")), 1.0):
             y = y_new
             break
         y = y_new
@@ -513,6 +513,7 @@ class Dependence:
         df: float | None = None,
         shocks: Iterable[CommonShock] = (),
     ) -> None:
+        names_t: tuple[str, ...]
         if correlation is None:
             if names is not None:
                 raise RiskBudgetError("Dependence: names= describes a correlation matrix, but none was given")
@@ -590,7 +591,7 @@ class Dependence:
     def __bool__(self) -> bool:
         return bool(self.correlated) or bool(self.shocks)
 
-    def with_shocks(self, *shocks: CommonShock) -> "Dependence":
+    def with_shocks(self, *shocks: CommonShock) -> Dependence:
         """A copy with more common shocks."""
         return Dependence(
             self.matrix() if self.names else None, copula=self.copula, df=self.df, shocks=self.shocks + tuple(shocks)
@@ -782,7 +783,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     ale = losses.mean(axis=0)
     ale_total = float(total.mean())
     rows = []
-    for j, name in enumerate(result.names):
+    for j in range(len(result.names)):
         col = losses[:, j]
         rows.append(
             {
@@ -1008,11 +1009,16 @@ def sensitivity_inputs(scenario: Scenario) -> list[tuple[str, Distribution, Call
                     continue
 
                 def rebuild(d: Distribution, f: str = f, form: str = form, forms: LossForms = value) -> Scenario:
-                    return replace(scenario, **{f: replace(forms, **{form: d})})
+                    changes: dict[str, Any] = {f: replace(forms, **{form: d})}
+                    return replace(scenario, **changes)
 
                 out.append((f"{f}.{form}", dist, rebuild))
         elif not isinstance(value, Constant):
-            out.append((f, value, lambda d, f=f: replace(scenario, **{f: d})))
+            def rebuild_factor(d: Distribution, f: str = f) -> Scenario:
+                changes: dict[str, Any] = {f: d}
+                return replace(scenario, **changes)
+
+            out.append((f, value, rebuild_factor))
     for i, adj in enumerate(scenario.adjustments):
         if isinstance(adj.multiplier, Constant):
             continue
@@ -1137,8 +1143,8 @@ def tornado(
 
     def run(r: Register, strict: bool = True) -> Any:
         driver = dependence._driver(r, root, strict=strict) if dependence is not None else None
-        return simulate(r, years=years, seed=root, method=method, n_jobs=n_jobs, progress=False,
-                        keep_counts=False, _driver=driver)  # type: ignore[arg-type]
+        return simulate(r, years=years, seed=root, method=method, n_jobs=n_jobs, progress=False,  # type: ignore[arg-type]
+                        keep_counts=False, _driver=driver)
 
     base = run(reg)
     base_losses = np.array(base.losses.to_numpy(), order="F")

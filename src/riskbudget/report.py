@@ -324,8 +324,8 @@ def report(
     seed_used = result.seed
     residual_result = None
     if residual is not None:
-        residual_result = simulate(residual, years=years, seed=seed_used, method=method, dependence=dependence,
-                                   progress=progress)  # type: ignore[arg-type]
+        residual_result = simulate(residual, years=years, seed=seed_used, method=method,  # type: ignore[arg-type]
+                                   dependence=dependence, progress=progress)
 
     x = result.annual_loss.to_numpy()
     label_q = metrics.quantile_label(q)
