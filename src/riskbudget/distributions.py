@@ -148,11 +148,12 @@ class _BetaQuantile:
         self.a, self.b = a, b
         logc = -float(special.betaln(a, b))
 
-        def pdf(x: np.ndarray) -> np.ndarray:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                la = (a - 1.0) * np.log(x) if a != 1.0 else 0.0
-                lb = (b - 1.0) * np.log1p(-x) if b != 1.0 else 0.0
-                return np.broadcast_to(np.exp(logc + la + lb), np.shape(x))
+        def pdf(x: np.ndarray, *, from_top: bool = False) -> np.ndarray:
+            """Beta density at x, or at 1 - x with ``from_top`` (exact near 1)."""
+            lo, hi = (np.log1p(-x), np.log(x)) if from_top else (np.log(x), np.log1p(-x))
+            la = (a - 1.0) * lo if a != 1.0 else 0.0
+            lb = (b - 1.0) * hi if b != 1.0 else 0.0
+            return np.broadcast_to(np.exp(logc + la + lb), np.shape(x))
 
         n = self.CELLS
         k0 = int(self.TAIL * n)
@@ -169,7 +170,7 @@ class _BetaQuantile:
         q_low = special.betaincinv(a, b, v)  # Q(v)
         q_up = special.betaincinv(b, a, v)  # 1 - Q(1 - v)
         self.low = _hermite(np.log(q_low), v / (q_low * pdf(q_low)) * ds)
-        self.up = _hermite(np.log(q_up), v / (q_up * pdf(1.0 - q_up)) * ds)
+        self.up = _hermite(np.log(q_up), v / (q_up * pdf(q_up, from_top=True)) * ds)
         self.s_min, self.ds = s_min, ds
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
