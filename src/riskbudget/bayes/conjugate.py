@@ -364,7 +364,7 @@ class NegativeBinomial:
         object.__setattr__(self, "p", p)
 
     @classmethod
-    def from_gamma(cls, rate: Gamma, years: float = 1.0) -> "NegativeBinomial":
+    def from_gamma(cls, rate: Gamma, years: float = 1.0) -> NegativeBinomial:
         """Events in ``years`` years when the rate is ``Gamma(a, b)``: ``n = a``, ``p = b / (b + years)``."""
         t = _number("NegativeBinomial.from_gamma", "years", years)
         if t <= 0:
@@ -590,7 +590,7 @@ class SeverityPrior:
     @classmethod
     def from_median_p95(
         cls, median: float, p95: float, *, kappa: float = 1.0, nu: float = 4.0
-    ) -> "SeverityPrior":
+    ) -> SeverityPrior:
         """From a benchmark's typical (median) and extreme (95th percentile) loss per event."""
         return severity_prior(median, p95, kappa=kappa, nu=nu)
 

@@ -197,7 +197,7 @@ class IncidentData:
                 )
         return pd.DataFrame(rows, columns=["year", "group", "events", "observed_fraction", "weight", "exposure"])
 
-    def filter(self, *, category: str | Iterable[str] | None = None, unit: str | Iterable[str] | None = None) -> "IncidentData":
+    def filter(self, *, category: str | Iterable[str] | None = None, unit: str | Iterable[str] | None = None) -> IncidentData:
         """The incidents of some categories and/or units (the window is unchanged).
 
         Examples
@@ -514,11 +514,11 @@ def read_incidents(
     if start_ts is not None and end_ts is not None:
         if end_ts < start_ts:
             raise IncidentDataError(f"{label}: end ({end_ts:%Y-%m-%d}) is before start ({start_ts:%Y-%m-%d}); swapped?")
-        for i in np.flatnonzero(date_ok):
-            d = pd.Timestamp(dates[i])
+        for j in np.flatnonzero(date_ok).tolist():
+            d = pd.Timestamp(dates[j])
             if d.normalize() < start_ts or d.normalize() > end_ts:
                 problems.append(
-                    f"{_where(row_labels, int(i), is_file)}, column date: {d:%Y-%m-%d} is outside the observation "
+                    f"{_where(row_labels, j, is_file)}, column date: {d:%Y-%m-%d} is outside the observation "
                     f"window {start_ts:%Y-%m-%d} to {end_ts:%Y-%m-%d}"
                 )
     if problems:

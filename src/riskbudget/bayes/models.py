@@ -56,7 +56,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -344,9 +344,6 @@ def _make_spec(
             raise InvalidParameterError(
                 f"fit: pooling={pooling!r} needs at least two {pooling} groups; the data has {list(groups)}"
             )
-    if frequency is not None and pooling != "unit" and data.unit_exposure and len(data.units) > 1:
-        # Per-unit weights are summed per year for the company or a category.
-        pass
     return ModelSpec(
         frequency=frequency,
         severity=severity,
@@ -762,6 +759,11 @@ def fit(
         cores = max(1, min(int(chains), os.cpu_count() or 1))
 
     pm, az = _import_pymc()
+    if sampler == "nutpie":
+        try:
+            import nutpie  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise missing_dependency("nutpie", "bayes", "fit(..., sampler='nutpie')") from exc
     show = _progress_enabled(progress)
     model = build_model(data, spec)
     t0 = time.perf_counter()
@@ -812,7 +814,3 @@ def fit(
         )
     return result
 
-
-def with_spec(result: FitResult, **changes: Any) -> ModelSpec:  # pragma: no cover - small helper
-    """A copy of ``result.spec`` with some fields changed (to refit a variant)."""
-    return replace(result.spec, **changes)

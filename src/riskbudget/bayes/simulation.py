@@ -245,7 +245,7 @@ class PosteriorRate(_PosteriorMixin, Distribution):
         out = np.where((qa < 0) | (qa > 1), np.nan, out)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "PosteriorRate":
+    def scaled(self, factor: float) -> PosteriorRate:
         f = float(factor)
         if not math.isfinite(f) or f <= 0:
             raise InvalidParameterError(f"PosteriorRate: scale factor ({factor!r}) must be > 0")
@@ -475,7 +475,7 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
         out = np.where((qa.ravel() < 0) | (qa.ravel() > 1), np.nan, out).reshape(qa.shape)
         return out if np.ndim(out) else float(out)
 
-    def scaled(self, factor: float) -> "PosteriorLoss":
+    def scaled(self, factor: float) -> PosteriorLoss:
         f = float(factor)
         if not math.isfinite(f) or f <= 0:
             raise InvalidParameterError(f"PosteriorLoss: scale factor ({factor!r}) must be > 0")
