@@ -62,7 +62,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..distributions import Gamma
-from ..exceptions import InvalidParameterError, RiskBudgetError, missing_dependency
+from ..exceptions import InvalidParameterError, MissingDependencyError, RiskBudgetError, missing_dependency
 from .conjugate import SeverityPrior
 from .incidents import IncidentData, read_incidents
 
@@ -763,7 +763,11 @@ def fit(
         try:
             import nutpie  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise missing_dependency("nutpie", "bayes", "fit(..., sampler='nutpie')") from exc
+            raise MissingDependencyError(
+                "fit(..., sampler='nutpie') needs the optional package 'nutpie', which is not installed "
+                "(it is not part of riskbudget[bayes]). Install it with: pip install nutpie, "
+                "or use the default sampler='pymc'"
+            ) from exc
     show = _progress_enabled(progress)
     model = build_model(data, spec)
     t0 = time.perf_counter()
