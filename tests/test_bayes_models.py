@@ -424,6 +424,11 @@ def test_hierarchical_fit_recovers_the_generating_parameters(example_data):
     sim = rb.simulate(register, years=100_000, seed=2)
     expected = sum(result.expected_annual_loss(u) for u in example_data.units)
     assert within(sim.ale(), expected, sim.ale_se())
+    grown = bayes.to_register(result, names=lambda u: f"{u} (2025)", exposure={u: 1.1 for u in example_data.units})
+    assert grown.names[0] == "Corporate IT (2025)"
+    assert grown[0].loss_event_frequency.mean() == pytest.approx(1.1 * register[0].loss_event_frequency.mean())
+    with pytest.raises(RiskBudgetError, match=r"exposure has no entry for group 'Corporate IT'"):
+        bayes.to_register(result, exposure={})
     with pytest.raises(RiskBudgetError, match=r"pick one with group=\.\.\., or build them all with bayes\.to_register"):
         bayes.to_scenario(result, "x")
     with pytest.raises(KeyError, match=r"no group 'Mars'"):
@@ -482,13 +487,29 @@ def test_poor_convergence_warns_with_a_numbered_checklist(example_data):
 
 
 @pytest.mark.slow
-def test_frequency_only_and_severity_only_fits_combine_in_to_scenario(example_data):
+def test_frequency_only_fit_pooled_by_category_combines_with_a_given_severity(example_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        freq = bayes.fit(example_data, rate_prior=RATE, severity=None, draws=300, tune=300, seed=2, progress=False)
+        freq = bayes.fit(example_data, rate_prior=RATE, severity=None, pooling="category", draws=300, tune=300,
+                         seed=2, progress=False)
+    assert freq.groups == example_data.categories
+    counts = example_data.frame["category"].value_counts()
+    means = {c: freq.draws("rate", c).mean() for c in freq.groups}
+    assert means["bec_fraud"] > means["web_application"]  # 15 against 2 incidents
+    assert counts["bec_fraud"] == 15 and counts["web_application"] == 2
     with pytest.raises(RiskBudgetError, match=r"the fit has no severity model; pass severity="):
-        bayes.to_scenario(freq, "x")
-    s = bayes.to_scenario(freq, "x", severity=rb.LogNormal.from_ci(20_000, 500_000))
-    assert isinstance(s.loss_event_frequency, PosteriorRate)
+        bayes.to_scenario(freq, "x", group="ransomware")
+    s = freq.to_scenario("Ransomware", group="ransomware", severity=rb.LogNormal.from_ci(200_000, 5_000_000))
+    assert isinstance(s.loss_event_frequency, PosteriorRate) and s.category == "ransomware"
+    sim = rb.simulate(s, years=100_000, seed=1)
+    c = sim.counts["Ransomware"].to_numpy()
+    assert within(c.mean(), freq.draws("rate", "ransomware").mean(), c.std() / math.sqrt(c.size))
     with pytest.raises(RiskBudgetError, match=r"the fit has no severity model"):
-        freq.expected_annual_loss()
+        freq.expected_annual_loss("ransomware")
+
+
+def test_severity_needs_losses(tmp_path):
+    empty = bayes.read_incidents(pd.DataFrame(columns=["date", "unit", "loss", "category"]), start="2023-01-01",
+                                 end="2023-12-31", units=["Ops"])
+    with pytest.raises(InvalidParameterError, match=r"has no incidents, so there are no losses to fit a severity to"):
+        bayes.fit(empty, rate_prior=RATE, severity_prior=SEVERITY)

@@ -327,6 +327,11 @@ def _make_spec(
             "fit: severity_prior must be a bayes.SeverityPrior on the lognormal loss per event "
             f"(got {severity_prior!r}); build one with bayes.severity_prior(median, p95)"
         )
+    if severity is not None and len(data) == 0:
+        raise InvalidParameterError(
+            f"fit: {data.source} has no incidents, so there are no losses to fit a severity to; "
+            f"use severity=None (frequency only) or a prior severity estimate"
+        )
     if severity == "lognormal_gpd":
         if not isinstance(tail, TailPrior):
             raise InvalidParameterError(
