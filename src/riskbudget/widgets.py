@@ -74,7 +74,15 @@ NOW, BEFORE, LIMIT = "#1f77b4", "#9a9a9a", "#d62728"
 # Shared pieces
 # --------------------------------------------------------------------------- #
 class _Chart:
-    """A matplotlib figure drawn off-screen into an ``ipywidgets.Image``."""
+    """A matplotlib figure drawn off-screen into an ``ipywidgets.Image``.
+
+    The axes, ticks, grid, titles and legends are drawn once and kept as a
+    background; the artists registered with :meth:`animate` (the curves that
+    move) are drawn on top of it at each refresh (blitting). Changing the
+    limits or a title through :meth:`set_limits` / :meth:`set_title` redraws
+    the background. A refresh then costs a few milliseconds instead of a full
+    draw, and the image is a pure function of the artists' data and limits.
+    """
 
     def __init__(self, width: float, height: float, *, ncols: int = 1, dpi: int = 80) -> None:
         self.figure = Figure(figsize=(width, height), dpi=dpi)
@@ -87,17 +95,79 @@ class _Chart:
         )
         self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width=f"{int(width * dpi)}px", height="auto"))
         self.image.add_class("rb-chart")
+        self._dynamic: list[Any] = []
+        self._background: Any = None
+
+    def animate(self, *artists: Any) -> None:
+        """Register artists whose data change at each refresh."""
+        for a in artists:
+            a.set_animated(True)
+            self._dynamic.append(a)
+
+    def reset(self, ax: Any) -> None:
+        """Clear an axes (and forget its animated artists) before building it again."""
+        self._dynamic = [a for a in self._dynamic if a.axes is not ax]
+        ax.clear()
+        self._background = None
+
+    def invalidate(self) -> None:
+        self._background = None
+
+    def set_limits(self, ax: Any, *, x: tuple[float, float] | None = None, y: tuple[float, float] | None = None) -> None:
+        if x is not None and tuple(ax.get_xlim()) != tuple(x):
+            ax.set_xlim(*x)
+            self._background = None
+        if y is not None and tuple(ax.get_ylim()) != tuple(y):
+            ax.set_ylim(*y)
+            self._background = None
+
+    def set_title(self, ax: Any, text: str, **kwargs: Any) -> None:
+        if ax.get_title() != text:
+            ax.set_title(text, **kwargs)
+            self._background = None
 
     def refresh(self) -> None:
         from PIL import Image
 
         canvas = self.figure.canvas
-        canvas.draw()
+        if self._background is None:
+            canvas.draw()  # animated artists are left out of the background
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for a in self._dynamic:
+            self.figure.draw_artist(a)
         w, h = canvas.get_width_height()
         img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buf = io.BytesIO()
         img.save(buf, format="PNG", compress_level=1)
         self.image.value = buf.getvalue()
+
+
+def _nice_top(x: float, steps: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)) -> float:
+    """The smallest "nice" number (1, 1.5, 2, 2.5, ... times a power of ten) at or above ``x`` > 0.
+
+    Axis limits rounded this way change only when the data cross a step, so
+    most updates keep the background and the view stays a function of the data.
+    """
+    if not (x > 0 and math.isfinite(x)):
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(x))
+    for s in steps:
+        if s * scale >= x * (1 - 1e-12):
+            return s * scale
+    return 10.0 * scale
+
+
+def _nice_range(values: Any, pad: float = 0.08) -> tuple[float, float]:
+    """Limits covering ``values`` with a margin, rounded outwards to a step of the span's order."""
+    v = np.asarray([x for x in np.ravel(values) if np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return (0.0, 1.0)
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    step = 10.0 ** math.floor(math.log10(span)) / 2.0
+    return (math.floor((lo - pad * span) / step) * step, math.ceil((hi + pad * span) / step) * step)
 
 
 def _money_log_axis(ax: Any, axis: str = "x") -> None:
@@ -110,6 +180,19 @@ def _money_log_axis(ax: Any, axis: str = "x") -> None:
 def _percent_axis(ax: Any) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:g}%"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _log_probability_axis(ax: Any, years: int) -> None:
+    """A log y axis of exceedance probability, fixed from the smallest resolvable one to 100%."""
+    ax.set_yscale("log")
+    ax.set_ylim(max(0.5 / years, 1e-6), 1.5)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _positive_or_nan(p: np.ndarray) -> np.ndarray:
+    return np.where(p > 0, p, np.nan)
 
 
 def _exceedance_on(sorted_losses: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -488,14 +571,16 @@ class ScenarioExplorer(_Explorer):
         positive = base[base > 0]
         lo = float(np.quantile(positive, 0.001)) if positive.size else 1e3
         hi = float(positive.max()) if positive.size else 1e6
-        self._range = (max(lo / 2.0, 1.0), max(hi * 4.0, lo * 100.0))
+        self._base_range = (max(lo / 2.0, 1.0), _nice_top(max(hi * 10.0, lo * 100.0)))
+        self._range = self._base_range
         hist, lec = self.chart.axes
         for ax in (hist, lec):
-            ax.clear()
+            self.chart.reset(ax)
             ax.set_xscale("log")
             _money_log_axis(ax)
-            _percent_axis(ax)
             ax.grid(True, alpha=0.3)
+        _percent_axis(hist)
+        _log_probability_axis(lec, self.years)
         hist.set_title("Annual loss in years with a loss", fontsize=10)
         hist.set_ylabel("share of years")
         lec.set_title("Loss exceedance curve", fontsize=10)
@@ -505,11 +590,13 @@ class ScenarioExplorer(_Explorer):
         self._hist_before = hist.stairs(zeros, edges, color=BEFORE, lw=1.5, label="as loaded")
         self._hist_now = hist.stairs(zeros, edges, color=NOW, fill=True, alpha=0.45, label="now")
         grid = self._grid()
-        (self._lec_before,) = lec.plot(grid, _exceedance_on(base, grid), color=BEFORE, lw=1.5, ls="--", label="as loaded")
-        (self._lec_now,) = lec.plot(grid, _exceedance_on(base, grid), color=NOW, lw=2, label="now")
-        for ax in (hist, lec):
-            ax.legend(fontsize=8, frameon=False, loc="upper right")
+        before = _positive_or_nan(_exceedance_on(base, grid))
+        (self._lec_before,) = lec.plot(grid, before, color=BEFORE, lw=1.5, ls="--", label="as loaded")
+        (self._lec_now,) = lec.plot(grid, before, color=NOW, lw=2, label="now")
+        hist.legend(fontsize=8, frameon=False, loc="upper right")
+        lec.legend(fontsize=8, frameon=False, loc="lower left")
         self._hist_before.set_data(self._histogram(base), edges)
+        self.chart.animate(self._hist_now, self._hist_before, self._lec_before, self._lec_now)
 
     def _edges(self) -> np.ndarray:
         return np.geomspace(*self._range, 61)
@@ -524,21 +611,23 @@ class ScenarioExplorer(_Explorer):
     def _draw(self, now_sorted: np.ndarray) -> None:
         hist, lec = self.chart.axes
         top = float(now_sorted[-1]) if now_sorted.size else 0.0
-        if top > self._range[1]:  # the edit moved losses beyond the chart: widen it
-            self._range = (self._range[0], top * 2.0)
-            edges = self._edges()
-            self._hist_before.set_data(self._histogram(self._baseline_sorted), edges)
+        # The loss axis covers the scenario as loaded; an edit that moves losses
+        # beyond it widens it (to a rounded bound, so small edits keep it).
+        rng = (self._base_range[0], max(self._base_range[1], _nice_top(top * 1.5)))
+        if rng != self._range:
+            self._range = rng
             grid = self._grid()
-            self._lec_before.set_data(grid, _exceedance_on(self._baseline_sorted, grid))
+            self._hist_before.set_data(self._histogram(self._baseline_sorted), self._edges())
+            self._lec_before.set_data(grid, _positive_or_nan(_exceedance_on(self._baseline_sorted, grid)))
             self._lec_now.set_xdata(grid)
         now_hist = self._histogram(now_sorted)
         self._hist_now.set_data(now_hist, self._edges())
-        now_lec = _exceedance_on(now_sorted, self._grid())
-        self._lec_now.set_ydata(now_lec)
+        self._lec_now.set_ydata(_positive_or_nan(_exceedance_on(now_sorted, self._grid())))
         for ax in (hist, lec):
-            ax.set_xlim(*self._range)
-        hist.set_ylim(0, 1.1 * max(float(now_hist.max()), float(self._hist_before.get_data().values.max()), 1e-3))
-        lec.set_ylim(0, 1.05 * max(float(now_lec[0]), float(self._lec_before.get_ydata()[0]), 1e-3))
+            self.chart.set_limits(ax, x=self._range)
+        # Room above the scenario as loaded; raised only when an edit makes the histogram taller.
+        base_top = _nice_top(1.3 * max(float(self._hist_before.get_data().values.max()), 1e-3))
+        self.chart.set_limits(hist, y=(0.0, max(base_top, _nice_top(1.08 * float(now_hist.max())))))
         self.chart.refresh()
 
 
@@ -826,8 +915,9 @@ class PriorExplorer(_Explorer):
         lo = float(np.quantile(positive, 0.001)) if positive.size else 1e3
         hi = float(positive.max()) if positive.size else 1e6
         self._range = (max(lo / 2.0, 1.0), max(hi * 4.0, lo * 100.0))
-        self._rate_max = float(self.prior.ppf(0.999)) * 1.5
-        dens.clear()
+        self._rate_base = _nice_top(float(self.prior.ppf(0.999)) * 1.5)
+        self._rate_max = self._rate_base
+        self.chart.reset(dens)
         dens.set_title("Loss events per year: prior and posterior", fontsize=10)
         dens.set_xlabel("rate (events a year)")
         dens.set_yticks([])
@@ -837,24 +927,24 @@ class PriorExplorer(_Explorer):
         (self._dens_post,) = dens.plot(r, self.prior.to_scipy().pdf(r), color=NOW, lw=2, label="posterior")
         self._observed = dens.axvline(0.0, color=LIMIT, lw=1, ls=":", label="observed rate")
         dens.legend(fontsize=8, frameon=False, loc="upper right")
-        lec.clear()
+        self.chart.reset(lec)
         lec.set_xscale("log")
         _money_log_axis(lec)
-        _percent_axis(lec)
+        _log_probability_axis(lec, self.years)
         lec.grid(True, alpha=0.3)
         lec.set_title("Loss exceedance curve", fontsize=10)
         lec.set_ylabel("P(annual loss > x)")
         grid = np.geomspace(*self._range, 200)
-        (self._lec_prior,) = lec.plot(grid, _exceedance_on(base, grid), color=BEFORE, lw=1.5, ls="--", label="prior")
-        (self._lec_post,) = lec.plot(grid, _exceedance_on(base, grid), color=NOW, lw=2, label="posterior")
-        lec.legend(fontsize=8, frameon=False, loc="upper right")
+        prior_lec = _positive_or_nan(_exceedance_on(base, grid))
+        (self._lec_prior,) = lec.plot(grid, prior_lec, color=BEFORE, lw=1.5, ls="--", label="prior")
+        (self._lec_post,) = lec.plot(grid, prior_lec, color=NOW, lw=2, label="posterior")
+        lec.legend(fontsize=8, frameon=False, loc="lower left")
         lec.set_xlim(*self._range)
+        self.chart.animate(self._dens_prior, self._dens_post, self._observed, self._lec_prior, self._lec_post)
 
     def _draw(self, post_sorted: np.ndarray) -> None:
         dens, lec = self.chart.axes
-        rate_hi = max(self._rate_max, float(self.posterior.ppf(0.999)) * 1.2)
-        if rate_hi > self._rate_max:
-            self._rate_max = rate_hi
+        self._rate_max = max(self._rate_base, _nice_top(float(self.posterior.ppf(0.999)) * 1.2))
         r = np.linspace(0.0, self._rate_max, 300)
         prior_pdf = self.prior.to_scipy().pdf(r)
         post_pdf = self.posterior.to_scipy().pdf(r)
@@ -862,11 +952,9 @@ class PriorExplorer(_Explorer):
         self._dens_post.set_data(r, post_pdf)
         observed = self._values["Observed rate"]
         self._observed.set_xdata([observed, observed] if math.isfinite(observed) else [np.nan, np.nan])
-        dens.set_xlim(0.0, self._rate_max)
         finite = np.concatenate([prior_pdf[np.isfinite(prior_pdf)], post_pdf[np.isfinite(post_pdf)]])
-        dens.set_ylim(0.0, 1.1 * float(finite.max()) if finite.size else 1.0)
+        top = float(finite.max()) if finite.size else 1.0
+        self.chart.set_limits(dens, x=(0.0, self._rate_max), y=(0.0, _nice_top(1.08 * top)))
         grid = self._lec_post.get_xdata()
-        post_lec = _exceedance_on(post_sorted, grid)
-        self._lec_post.set_ydata(post_lec)
-        lec.set_ylim(0, 1.05 * max(float(post_lec[0]), float(self._lec_prior.get_ydata()[0]), 1e-3))
+        self._lec_post.set_ydata(_positive_or_nan(_exceedance_on(post_sorted, grid)))
         self.chart.refresh()
