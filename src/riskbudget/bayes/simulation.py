@@ -86,18 +86,27 @@ def _digest(*arrays: np.ndarray | None, extra: str = "") -> str:
     return h.hexdigest()
 
 
-def _bisect_quantile(cdf: Callable[[np.ndarray], np.ndarray], q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _bisect_quantile(
+    cdf: Callable[[np.ndarray], np.ndarray], q: np.ndarray, lo: np.ndarray, hi: np.ndarray, rtol: float = 1e-12
+) -> np.ndarray:
     """Solve cdf(x) = q for increasing cdf, on a log scale when positive (vectorised)."""
     lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
     use_log = bool(np.all(lo > 0))
-    for _ in range(100):
+    for _ in range(200):
         mid = np.sqrt(lo * hi) if use_log else (lo + hi) / 2.0
         below = cdf(mid) < q
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
-        if np.all(hi - lo <= 1e-12 * np.maximum(np.abs(hi), 1.0)):
+        if np.all(hi - lo <= rtol * np.maximum(np.abs(hi), 1e-300)):
             break
     return hi
+
+
+#: Quantiles of a posterior mixture: up to this many are solved exactly at a time (memory is
+#: draws x block); larger requests interpolate a cached table in logit(q) and log(x).
+_EXACT_BLOCK = 256
+_TABLE_POINTS = 1025
+_TABLE_LOGIT = 20.0  # the table covers q in [expit(-20), expit(20)] = [2.1e-9, 1 - 2.1e-9]
 
 
 class _PosteriorMixin:
@@ -118,6 +127,48 @@ class _PosteriorMixin:
         raise InvalidParameterError(
             f"{type(self).__name__}: a posterior mixture has no scipy.stats equivalent; use cdf, ppf, sample, mean"
         )
+
+    # -- quantiles of the mixture over draws ------------------------------- #
+    def _per_draw_quantiles(self, q: np.ndarray) -> np.ndarray:
+        """Quantile ``q[j]`` of every draw's distribution, shape (draws, len(q))."""
+        raise NotImplementedError
+
+    def _mixture_cdf(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.cdf(x))  # type: ignore[attr-defined]
+
+    def _exact_quantiles(self, q: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+        out = np.empty(q.size)
+        for a in range(0, q.size, _EXACT_BLOCK):
+            block = q[a : a + _EXACT_BLOCK]
+            per = self._per_draw_quantiles(block)
+            lo = np.maximum(per.min(axis=0), 1e-300)
+            hi = np.maximum(per.max(axis=0), lo)
+            out[a : a + _EXACT_BLOCK] = _bisect_quantile(self._mixture_cdf, block, lo, hi, rtol)
+        return out
+
+    def _quantile_table(self) -> tuple[np.ndarray, np.ndarray]:
+        table = self.__dict__.get("_qtable")
+        if table is None:
+            from scipy import special
+
+            z = np.linspace(-_TABLE_LOGIT, _TABLE_LOGIT, _TABLE_POINTS)
+            table = (z, np.log(self._exact_quantiles(special.expit(z), rtol=1e-8)))
+            object.__setattr__(self, "_qtable", table)
+        return table
+
+    def _mixture_quantiles(self, q: np.ndarray) -> np.ndarray:
+        """Quantiles of the mixture for q in (0, 1): exact for small requests, else a cached table."""
+        if q.size <= _EXACT_BLOCK:
+            return self._exact_quantiles(q)
+        from scipy import special
+
+        z_grid, log_x = self._quantile_table()
+        z = special.logit(q)
+        out = np.exp(np.interp(z, z_grid, log_x))
+        outside = np.flatnonzero((z < z_grid[0]) | (z > z_grid[-1]))
+        if outside.size:
+            out[outside] = self._exact_quantiles(q[outside])
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         raise InvalidParameterError(
@@ -234,16 +285,22 @@ class PosteriorRate(_PosteriorMixin, Distribution):
         if self.cv is None:
             out = np.quantile(lam, np.clip(qa, 0.0, 1.0), method="inverted_cdf")
         else:
-            from scipy import special
-
-            shape = 1.0 / np.square(self.cv)
-            flat = np.clip(qa.ravel(), 1e-300, 1 - 1e-16)
-            per = special.gammaincinv(shape[:, None], flat[None, :]) * (lam / shape)[:, None]
-            out = _bisect_quantile(
-                lambda x: np.asarray(self.cdf(x)), flat, np.maximum(per.min(axis=0), 1e-300), per.max(axis=0)
-            ).reshape(qa.shape)
+            flat = qa.ravel()
+            res = np.full(flat.shape, np.nan)
+            inside = (flat > 0) & (flat < 1)
+            res[flat == 0] = 0.0
+            res[flat == 1] = np.inf
+            res[inside] = self._mixture_quantiles(flat[inside])
+            out = res.reshape(qa.shape)
         out = np.where((qa < 0) | (qa > 1), np.nan, out)
         return out if np.ndim(out) else float(out)
+
+    def _per_draw_quantiles(self, q: np.ndarray) -> np.ndarray:
+        from scipy import special
+
+        shape = 1.0 / np.square(self.cv)
+        lam = self.rate * self.exposure
+        return special.gammaincinv(shape[:, None], q[None, :]) * (lam / shape)[:, None]
 
     def scaled(self, factor: float) -> PosteriorRate:
         f = float(factor)
@@ -463,17 +520,19 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
 
     def ppf(self, q: Any) -> Any:
         qa = np.asarray(q, dtype=float)
-        flat = np.clip(qa.ravel(), 0.0, 1.0)
+        flat = qa.ravel()
+        out = np.full(flat.shape, np.nan)
+        inside = (flat > 0) & (flat < 1)
+        out[flat == 0] = self.lower * self.scale
+        out[flat == 1] = np.inf
+        out[inside] = self._mixture_quantiles(flat[inside])
+        result = out.reshape(qa.shape)
+        return result if np.ndim(result) else float(result)
+
+    def _per_draw_quantiles(self, q: np.ndarray) -> np.ndarray:
         k = self.posterior_draws
-        idx = np.repeat(np.arange(k), flat.size)
-        per = self._transform_years(np.tile(flat, k), idx).reshape(k, flat.size)
-        lo = np.maximum(per.min(axis=0), max(self.lower * self.scale, 1e-300))
-        hi = np.maximum(per.max(axis=0), lo)
-        out = _bisect_quantile(lambda x: np.asarray(self.cdf(x)), flat, lo, hi)
-        out = np.where(flat <= 0, self.lower * self.scale, out)
-        out = np.where(flat >= 1, np.inf, out)
-        out = np.where((qa.ravel() < 0) | (qa.ravel() > 1), np.nan, out).reshape(qa.shape)
-        return out if np.ndim(out) else float(out)
+        idx = np.repeat(np.arange(k), q.size)
+        return self._transform_years(np.tile(q, k), idx).reshape(k, q.size)
 
     def scaled(self, factor: float) -> PosteriorLoss:
         f = float(factor)
