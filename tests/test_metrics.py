@@ -19,8 +19,8 @@ def test_definitions_on_a_small_array():
     assert metrics.ale(x) == 16.0
     assert metrics.ale_se(x) == pytest.approx(x.std(ddof=1) / math.sqrt(10))
     assert metrics.var(x, 0.8) == pytest.approx(np.quantile(x, 0.8))
-    v = np.quantile(x, 0.8)
-    assert metrics.tvar(x, 0.8) == pytest.approx(x[x >= v].mean())
+    assert metrics.tvar(x, 0.8) == pytest.approx((30 + 100) / 2)  # the worst 20% of ten years
+    assert metrics.tvar(x, 0.75) == pytest.approx((100 + 30 + 0.5 * 20) / 2.5)  # half a year at the quantile
     assert metrics.exceedance(x, 0) == 0.4
     assert metrics.exceedance(x, 20) == 0.2
     np.testing.assert_allclose(metrics.exceedance(x, [0, 20, 100]), [0.4, 0.2, 0.0])
@@ -28,21 +28,31 @@ def test_definitions_on_a_small_array():
     assert metrics.return_period(0.0) == math.inf
 
 
-def test_expected_shortfall_is_the_rockafellar_uryasev_minimum():
+def test_tvar_is_the_rockafellar_uryasev_minimum():
     rng = np.random.default_rng(1)
     x = rng.lognormal(0, 1, 5_000)
     q = 0.9
     grid = np.linspace(np.quantile(x, 0.85), np.quantile(x, 0.95), 2001)
     ru = min(a + np.maximum(x - a, 0).mean() / (1 - q) for a in grid)
-    assert metrics.expected_shortfall(x, q) == pytest.approx(ru, rel=1e-4)
-    assert metrics.expected_shortfall(x, q) <= metrics.tvar(x, q) + 1e-9
+    assert metrics.tvar(x, q) == pytest.approx(ru, rel=1e-4)
+    assert metrics.expected_shortfall(x, q) == metrics.tvar(x, q)
 
 
-def test_tvar_and_expected_shortfall_differ_on_an_atom():
-    x = np.r_[np.zeros(97), [1.0, 2.0, 3.0]]  # VaR95 = 0: 97% of years have no loss
+def test_tvar_equals_the_mean_at_or_above_var_for_continuous_losses():
+    x = rb.LogNormal(0, 1).sample(10_000, 4)
+    q = 0.95
+    # With n q an integer and no ties, the worst 5% of years are exactly those at or above the lower quantile.
+    lower = np.sort(x)[int(len(x) * q) - 1 + 1]
+    assert metrics.tvar(x, q) == pytest.approx(x[x >= lower].mean(), rel=1e-12)
+
+
+def test_tvar_counts_only_the_worst_years_when_most_years_have_no_loss():
+    x = np.r_[np.zeros(97), [1.0, 2.0, 3.0]]  # 97% of years have no loss: VaR95 = 0
     assert metrics.var(x, 0.95) == 0.0
-    assert metrics.tvar(x, 0.95) == pytest.approx(x.mean())  # the mean of all losses >= 0
-    assert metrics.expected_shortfall(x, 0.95) == pytest.approx(6.0 / 5)
+    assert metrics.tvar(x, 0.95) == pytest.approx(6.0 / 5)  # worst 5 years: 3, 2, 1, 0, 0 - not the ALE
+    w = metrics.tail_weights(x, 0.95)
+    assert w.sum() == pytest.approx(5.0)
+    assert np.all(w[97:] == 1.0) and np.allclose(w[:97], 2 / 97)
 
 
 def test_lognormal_quantiles_and_tail_mean_against_closed_forms():

@@ -300,3 +300,27 @@ def test_bad_scenarios_argument_is_rejected():
         rb.simulate([], years=10)
     with pytest.raises(rb.RiskBudgetError, match="to load a file use riskbudget.read_register"):
         rb.simulate("data/example/register.csv", years=10)
+
+
+def test_a_loss_adjustment_is_one_value_per_year_for_every_form_and_chunk():
+    forms = rb.LossForms(productivity=rb.Constant(3e4), response=rb.Constant(1e4))
+    adj = rb.Adjustment("loss", rb.Uniform(0.0, 1.0), "IR retainer")
+    split = rb.Scenario("S", loss_event_frequency=2, primary_loss=forms,
+                        secondary_loss_probability=0.5, secondary_loss=rb.Constant(2e4), adjustments=(adj,))
+    merged = rb.Scenario("S", loss_event_frequency=2, primary_loss=rb.Constant(4e4),
+                         secondary_loss_probability=0.5, secondary_loss=rb.Constant(2e4), adjustments=(adj,))
+    a = rb.simulate(split, years=5_000, seed=22, chunk_size=1_000)
+    b = rb.simulate(split, years=5_000, seed=22, chunk_size=777)
+    c = rb.simulate(merged, years=5_000, seed=22)
+    assert np.array_equal(a.annual_loss.to_numpy(), b.annual_loss.to_numpy())
+    np.testing.assert_allclose(a.annual_loss.to_numpy(), c.annual_loss.to_numpy(), rtol=1e-12)
+    # One multiplier per year: every loss in a year is scaled by the same draw.
+    x = a.annual_loss.to_numpy()
+    assert within_se(x.mean(), split.expected_annual_loss(), x.std(ddof=1) / math.sqrt(x.size))
+
+
+def test_lef_x_lm_uses_one_vulnerability_number_as_pyfair_does(standard_scenario):
+    r = rb.simulate(standard_scenario, years=20_000, seed=23, method="lef_x_lm")
+    x = r.annual_loss.to_numpy()
+    assert np.all(x > 0)  # vulnerability is P(TCap > RS) in every iteration, never a 0/1 draw
+    assert within_se(r.ale(), standard_scenario.expected_annual_loss(), r.ale_se())

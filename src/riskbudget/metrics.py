@@ -5,20 +5,23 @@ Definitions (``x`` holds one simulated annual loss per year, ``n`` years):
 * ``ale`` - the mean annual loss; ``ale_se = sd / sqrt(n)``.
 * ``var(x, q)`` - value at risk, the q-quantile of annual loss (numpy's
   default linear interpolation between order statistics).
-* ``tvar(x, q)`` - tail value at risk, the mean of the annual losses at or
-  above ``var(x, q)``.
-* ``expected_shortfall(x, q)`` - the Acerbi-Tasche / Rockafellar-Uryasev
-  expected shortfall ``VaR + E[(X - VaR)+] / (1 - q)``; equal to TVaR for a
-  continuous loss, smaller when the quantile falls on an atom (e.g. VaR = 0
-  when more than ``q`` of years have no loss). The optimiser's tail limit uses
-  this form because it is linear on the sample.
+* ``tvar(x, q)`` - tail value at risk: the mean of the worst ``1 - q`` share
+  of years (Acerbi and Tasche 2002; the actuarial TVaR, also called expected
+  shortfall or CVaR). When no two years tie at the quantile - any continuous
+  loss - this is exactly the mean of the annual losses at or above VaR_q.
+  When many years share the quantile's value (typically 0, because more than
+  ``q`` of years have no loss at all), only as many of them count as are needed
+  to make up the ``1 - q`` share, so TVaR is the mean of the worst years and
+  never collapses to the ALE. It equals the Rockafellar-Uryasev form
+  ``v + E[(X - v)+] / (1 - q)`` with ``v`` the lower q-quantile, which is what
+  the optimiser constrains linearly; :func:`expected_shortfall` is the same
+  number.
 * ``exceedance(x, t)`` - P(annual loss > t); the return period is its inverse.
 
 Standard errors are Monte Carlo errors of the estimates, not parameter
 uncertainty: for VaR from the order statistics around ``n q``
-(distribution-free), for TVaR from its influence function
-(``[Var(X | X >= VaR) + (1 - p)(TVaR - VaR)^2] / (n p)`` with ``p`` the share
-of years at or above VaR).
+(distribution-free), for TVaR from its influence function: the standard
+deviation of ``v + (x - v)+ / (1 - q)`` over the years, divided by sqrt(n).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "tvar",
     "tvar_se",
     "expected_shortfall",
+    "tail_weights",
     "exceedance",
     "exceedance_se",
     "return_period",
@@ -118,36 +122,64 @@ def var_se(x: Any, q: float = 0.95) -> float:
     return float((part[hi] - part[lo]) / 2.0)
 
 
-def tvar(x: Any, q: float = 0.95) -> float:
-    """Tail value at risk: the mean annual loss at or above VaR_q."""
+def tail_weights(x: Any, q: float = 0.95) -> np.ndarray:
+    """Each year's weight in TVaR_q: 1 above the lower q-quantile, a share for ties, else 0.
+
+    The weights sum to ``n (1 - q)``; ``TVaR_q = sum(w * x) / (n (1 - q))``.
+    Years tied at the quantile share the remaining weight equally, so the
+    Euler allocation built on these weights does not depend on the order of
+    tied years.
+    """
     a = _array(x)
-    v = var(a, q)
-    return float(a[a >= v].mean())
+    v, above, ties, tie_weight, _m = _tail(a, _level(q))
+    w = above.astype(float)
+    w[ties] = tie_weight
+    return w
+
+
+def _tail(a: np.ndarray, q: float) -> tuple[float, np.ndarray, np.ndarray, float, float]:
+    """(v, years above v, years equal to v, weight of each tied year, n (1 - q))."""
+    n = a.size
+    m = n * (1.0 - q)
+    if abs(m - round(m)) <= 1e-9 * max(1.0, m):
+        m = float(round(m))  # 20,000 x (1 - 0.95) is 1000.0000000000009 in floating point
+    k = min(max(n - int(math.floor(m + 1e-9)) - 1, 0), n - 1)  # the lower (inverted-CDF) q-quantile
+    v = float(np.partition(a, k)[k])
+    above = a > v
+    ties = a == v
+    tie_weight = max(m - int(np.count_nonzero(above)), 0.0) / int(np.count_nonzero(ties))
+    return v, above, ties, tie_weight, m
+
+
+def _tvar_from_tail(a: np.ndarray, q: float) -> tuple[float, float]:
+    v, above, _ties, _w, m = _tail(a, q)
+    c = int(np.count_nonzero(above))
+    return float((a[above].sum() + (m - c) * v) / m), v
+
+
+def tvar(x: Any, q: float = 0.95) -> float:
+    """Tail value at risk: the mean of the worst ``1 - q`` share of years.
+
+    Equal to the mean of the annual losses at or above VaR_q whenever no two
+    years tie at the quantile; see the module notes for years tied at 0.
+    """
+    return _tvar_from_tail(_array(x), _level(q))[0]
 
 
 def tvar_se(x: Any, q: float = 0.95) -> float:
-    """Monte Carlo standard error of TVaR_q (influence-function approximation)."""
+    """Monte Carlo standard error of TVaR_q (influence function ``v + (x - v)+ / (1 - q)``)."""
     a = _array(x)
-    v = var(a, q)
-    tail = a[a >= v]
-    m = tail.size
-    if m < 2:
+    q = _level(q)
+    if a.size < 2:
         return math.nan
-    p = m / a.size
-    t = tail.mean()
-    return float(math.sqrt((tail.var(ddof=1) + (1.0 - p) * (t - v) ** 2) / m))
+    _t, v = _tvar_from_tail(a, q)
+    psi = v + np.maximum(a - v, 0.0) / (1.0 - q)
+    return float(psi.std(ddof=1) / math.sqrt(a.size))
 
 
 def expected_shortfall(x: Any, q: float = 0.95) -> float:
-    """Expected shortfall ``VaR_q + E[(X - VaR_q)+] / (1 - q)`` (Rockafellar-Uryasev CVaR).
-
-    Uses the lower (inverted-CDF) sample quantile, the minimiser of the
-    Rockafellar-Uryasev function on the sample.
-    """
-    a = _array(x)
-    q = _level(q)
-    v = float(np.quantile(a, q, method="inverted_cdf"))
-    return float(v + np.maximum(a - v, 0.0).mean() / (1.0 - q))
+    """Expected shortfall ``v + E[(X - v)+] / (1 - q)``: the same number as :func:`tvar`."""
+    return tvar(x, q)
 
 
 def exceedance(x: Any, threshold: Any) -> Any:
@@ -226,8 +258,6 @@ def describe(x: Any, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: 
     n = a.size
     values, part = _quantiles_sorted_partial(a, qs + [q])
     v = values[-1]
-    tail = a[a >= v]
-    m = tail.size
     mean = float(a.mean())
     sd = float(a.std(ddof=1)) if n > 1 else math.nan
     label = quantile_label(q)
@@ -241,11 +271,11 @@ def describe(x: Any, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: 
         out[f"p{quantile_label(qq)}"] = val
     out[f"var{label}"] = v
     out[f"var{label}_se"] = var_se(part, q)
-    tmean = float(tail.mean())
-    out[f"tvar{label}"] = tmean
-    if m >= 2:
-        share = m / n
-        out[f"tvar{label}_se"] = float(math.sqrt((tail.var(ddof=1) + (1.0 - share) * (tmean - v) ** 2) / m))
+    t, lower_q = _tvar_from_tail(part, q)
+    out[f"tvar{label}"] = t
+    if n >= 2:
+        psi = lower_q + np.maximum(part - lower_q, 0.0) / (1.0 - q)
+        out[f"tvar{label}_se"] = float(psi.std(ddof=1) / math.sqrt(n))
     else:
         out[f"tvar{label}_se"] = math.nan
     out["max"] = float(part.max())

@@ -7,8 +7,12 @@ whether it has secondary effects, and add them up. Years with no event have
 zero loss, which happens with probability ``exp(-rate)``.
 
 ``method="lef_x_lm"`` reproduces the classic per-iteration product
-``LEF x LM`` that pyfair and similar tools report: same mean, thinner tail,
-and no loss-free years. It is here for comparison only.
+``LEF x LM`` that pyfair and similar tools report: each iteration draws every
+factor once and multiplies them (secondary loss as probability x magnitude).
+As in pyfair, a vulnerability derived from threat capability and resistance
+strength is one number, P(TCap > RS), in every iteration. Same mean as the
+aggregate model, a thinner tail, and no loss-free years unless a factor can be
+0. It is here for comparison only.
 
 Random numbers
 --------------
@@ -164,6 +168,7 @@ class _ScenarioKernel:
         for adj in scenario.adjustments:
             self.adjust.setdefault(adj.factor, []).append(adj)
         self.primary = _forms(scenario.primary_loss)  # type: ignore[arg-type]
+        self._vulnerability = scenario.expected_susceptibility() if method == "lef_x_lm" else 1.0
         self.cap_vs_res = (
             _CapabilityVsResistance(scenario.threat_capability, scenario.resistance_strength)  # type: ignore[arg-type]
             if scenario.threat_capability is not None
@@ -202,11 +207,12 @@ class _ScenarioKernel:
             rate = rate * s.probability_of_action.sample(n, self.g("probability_of_action"))  # type: ignore[union-attr]
         return rate
 
-    def _loss_multipliers(self, which: str, suffix: str, n: int) -> np.ndarray | None:
+    def _loss_multipliers(self, which: str, suffix: str, drawn: dict[str, np.ndarray | None]) -> np.ndarray | None:
+        """Product of the "loss", ``which`` and ``which.form`` multipliers already drawn for the chunk."""
         factors = [which, which + suffix] if suffix else [which]
         out: np.ndarray | None = None
         for factor in ["loss", *factors]:
-            m = self._multiplier(factor, n)
+            m = drawn[factor]
             if m is not None:
                 out = m if out is None else out * m
         return out
@@ -253,10 +259,26 @@ class _ScenarioKernel:
         return dist.sample(n, rng)
 
     def _loss_mults(self, n: int) -> dict[tuple[str, str], np.ndarray | None]:
+        """Per-year loss multipliers of every (primary/secondary, form) pair for ``n`` years.
+
+        Each factor's multipliers are drawn once per chunk, so a "loss" adjustment
+        is one value per year, common to every form and to primary and secondary
+        loss, and its stream is consumed in year order whatever the chunk size.
+        """
+        drawn: dict[str, np.ndarray | None] = {}
+
+        def draw(factor: str) -> None:
+            if factor not in drawn:
+                drawn[factor] = self._multiplier(factor, n)
+
+        draw("loss")
         mults: dict[tuple[str, str], np.ndarray | None] = {}
         for which, forms in (("primary_loss", self.primary), ("secondary_loss", self.secondary)):
+            draw(which)
             for suffix, _ in forms:
-                mults[(which, suffix)] = self._loss_multipliers(which, suffix, n)
+                if suffix:
+                    draw(which + suffix)
+                mults[(which, suffix)] = self._loss_multipliers(which, suffix, drawn)
         return mults
 
     def _run_aggregate(
@@ -385,7 +407,13 @@ class _ScenarioKernel:
     def _run_lef_x_lm(
         self, n: int, freq_uniforms: np.ndarray | None, extra_multiplier: np.ndarray | None
     ) -> np.ndarray:
-        """Classic per-iteration LEF x LM (as pyfair): one draw of every factor per year."""
+        """Classic per-iteration LEF x LM (as pyfair): one draw of every factor per year.
+
+        pyfair's ``FairModel``: LEF = TEF x vulnerability, where a vulnerability
+        computed from threat capability vs control strength is the scalar mean of
+        ``TCap > CS`` (``FairCalculations._calculate_step_average``), and loss
+        magnitude = primary loss + secondary loss event frequency x magnitude.
+        """
         s, g = self.s, self.g
         if s.annual_probability is not None:
             lef = s.annual_probability._from_uniform(freq_uniforms) if freq_uniforms is not None else s.annual_probability.sample(n, g("frequency"))
@@ -394,10 +422,10 @@ class _ScenarioKernel:
             if s.susceptibility is not None:
                 lef = lef * s.susceptibility.sample(n, g("susceptibility"))
             elif s.threat_capability is not None:
-                # As pyfair: vulnerability is 1 when this iteration's capability beats its resistance.
-                tcap = s.threat_capability.sample(n, g("threat_capability"))
-                rs = s.resistance_strength.sample(n, g("resistance_strength"))  # type: ignore[union-attr]
-                lef = lef * (tcap > rs)
+                # As pyfair does: vulnerability is one number, P(capability > resistance),
+                # the same in every iteration (pyfair estimates it from its draws; we
+                # use the exact value, so the result does not depend on the run length).
+                lef = lef * self._vulnerability
         for factor in ("frequency", "susceptibility"):
             m = self._multiplier(factor, n)
             if m is not None:

@@ -29,7 +29,9 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     """Each scenario's share of the portfolio ALE and TVaR (Euler allocation).
 
     The TVaR contribution of a scenario is the mean of its annual loss in the
-    years where the portfolio total is at or above VaR_q; the contributions
+    portfolio's worst ``1 - q`` share of years - the years where the total is
+    at or above VaR_q, with years tied at the quantile sharing the remaining
+    weight (see :func:`riskbudget.metrics.tail_weights`); the contributions
     add up to the portfolio TVaR_q, as the ALEs add up to the portfolio ALE.
     A scenario whose large losses fall in the portfolio's bad years gets a
     large share of the tail even if its ALE is modest.
@@ -49,7 +51,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
         ``diversification`` (standalone TVaR minus contribution). The columns
         ``ale`` and ``tvar_contribution`` sum to ``result.ale()`` and
         ``result.tvar(q)``. ``tvar_contribution_se`` is the Monte Carlo error
-        with the tail years held fixed.
+        with the tail weights held fixed.
 
     Examples
     --------
@@ -68,11 +70,13 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     total = result.annual_loss.to_numpy()
     n = total.size
     v = metrics.var(total, q)
-    tail = total >= v
-    m = int(tail.sum())
-    tail_losses = losses[tail]
-    tvar_parts = tail_losses.mean(axis=0)
-    tvar_total = float(total[tail].mean())
+    # Euler allocation of TVaR: each year's weight in the portfolio TVaR (1 in the
+    # worst years, a share for years tied at the quantile) applied to each scenario.
+    weights = metrics.tail_weights(total, q)
+    m_share = n * (1.0 - q)
+    tvar_parts = weights @ losses / m_share
+    tvar_total = float(weights @ total / m_share)
+    m = int(np.count_nonzero(weights))
     ale = losses.mean(axis=0)
     ale_total = float(total.mean())
     rows = []
@@ -84,7 +88,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
                 "ale_se": float(col.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                 "ale_share": float(ale[j] / ale_total) if ale_total > 0 else math.nan,
                 "tvar_contribution": float(tvar_parts[j]),
-                "tvar_contribution_se": float(tail_losses[:, j].std(ddof=1) / math.sqrt(m)) if m > 1 else math.nan,
+                "tvar_contribution_se": _weighted_mean_se(col, weights, float(tvar_parts[j]), m_share),
                 "tvar_share": float(tvar_parts[j] / tvar_total) if tvar_total > 0 else math.nan,
                 "standalone_var": metrics.var(col, q),
                 "standalone_tvar": metrics.tvar(col, q),
@@ -94,6 +98,14 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     out["diversification"] = out["standalone_tvar"] - out["tvar_contribution"]
     out.attrs.update({"q": q, "var": v, "tvar": tvar_total, "ale": ale_total, "tail_years": m})
     return out
+
+
+def _weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, total_weight: float) -> float:
+    """Standard error of a tail-weighted mean, with the tail weights held fixed."""
+    if total_weight <= 1.0:
+        return math.nan
+    dispersion = float(weights @ (values - mean) ** 2) / (total_weight - 1.0)
+    return math.sqrt(dispersion / total_weight)
 
 
 # --------------------------------------------------------------------------- #
@@ -110,14 +122,12 @@ def _var_influence(x: np.ndarray, q: float) -> tuple[float, np.ndarray]:
 
 
 def _tvar_influence(x: np.ndarray, q: float) -> tuple[float, np.ndarray]:
-    """TVaR_q and its influence values ``VaR + (x - VaR) 1{x >= VaR} / p - TVaR``."""
+    """TVaR_q and its influence values ``v + (x - v)+ / (1 - q) - TVaR`` (v the lower q-quantile)."""
     from .. import metrics
 
-    v = metrics.var(x, q)
-    tail = x >= v
-    p = tail.mean()
-    t = float(x[tail].mean())
-    return t, v + (x - v) * tail / p - t
+    t = metrics.tvar(x, q)
+    v = float(np.quantile(x, q, method="inverted_cdf"))
+    return t, v + np.maximum(x - v, 0.0) / (1.0 - q) - t
 
 
 def _paired_se(d: np.ndarray) -> float:
