@@ -468,3 +468,25 @@ def test_dependence_shock_list_errors():
 def test_simulate_rejects_a_non_dependence(four):
     with pytest.raises(rb.RiskBudgetError, match="dependence must be a riskbudget.Dependence, not dict"):
         rb.simulate(four, years=100, seed=1, dependence={("A", "B"): 0.5})
+
+
+def test_expected_frequency_multiplier_of_shocks_matches_simulation_and_report():
+    a = rb.Scenario("A", loss_event_frequency=rb.PERT(0.5, 1, 2), primary_loss=rb.LogNormal.from_ci(1e4, 1e6))
+    b = rb.Scenario("B", loss_event_frequency=rb.PERT(0.5, 1, 2), primary_loss=rb.LogNormal.from_ci(1e4, 1e6))
+    dep = rb.Dependence(shocks=[
+        rb.CommonShock("Outage", ["A"], multiplier=rb.PERT(2, 4, 10), annual_probability=0.1),
+        rb.CommonShock("Breach wave", ["A", "B"], multiplier=2.0, annual_probability=0.2),
+    ])
+    expected = (1 - 0.1 + 0.1 * rb.PERT(2, 4, 10).mean()) * (1 - 0.2 + 0.2 * 2.0)
+    assert dep.expected_frequency_multiplier("A") == pytest.approx(expected)
+    assert dep.expected_frequency_multiplier("B") == pytest.approx(1.2)
+    r = rb.simulate([a, b], years=100_000, seed=3, dependence=dep)
+    exact = a.expected_annual_loss() * expected
+    assert abs(r.ale("A") - exact) <= 4 * r.ale_se("A")
+    from riskbudget._format import money
+
+    rep = rb.report([a, b], years=20_000, seed=3, dependence=dep)
+    shown = money(exact + b.expected_annual_loss() * 1.2)
+    without_shocks = money(a.expected_annual_loss() + b.expected_annual_loss())
+    assert f"the exact value implied by the estimates is {shown}" in " ".join(rep.html.split())
+    assert shown != without_shocks

@@ -447,16 +447,18 @@ def report(
         sources.append(("Controls", controls_source))
     inputs = []
     for s in reg:
+        # Common shocks raise a scenario's mean frequency by 1 - p + p E[M] per shock.
+        shock = dependence.expected_frequency_multiplier(s.name) if dependence is not None else 1.0
         inputs.append({
             "name": s.name, "category": s.category, "frequency": _frequency_text(s),
             "loss": _loss_text(s),
-            "events": s.expected_loss_event_frequency(), "ale": s.expected_annual_loss(),
+            "events": s.expected_loss_event_frequency() * shock, "ale": s.expected_annual_loss() * shock,
             "adjustments": ", ".join(f"{a.source} on {a.factor}" for a in s.adjustments),
         })
     assumptions = {
         "years": result.years, "seed": seed_used, "method": result.method, "scenarios": len(reg),
         "dependence": dep_lines, "sources": sources, "inputs": inputs,
-        "exact_ale": sum(s.expected_annual_loss() for s in reg),
+        "exact_ale": sum(row["ale"] for row in inputs),
         "version": __version__, "python": platform.python_version(), "numpy": np.__version__,
         "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
     }

@@ -531,6 +531,15 @@ class Dependence:
     def __bool__(self) -> bool:
         return bool(self.correlated) or bool(self.shocks)
 
+    def expected_frequency_multiplier(self, scenario: str) -> float:
+        """E[frequency multiplier] of a scenario over all years: the product over the
+        (independent) shocks that hit it of ``1 - p + p E[M]``. Copulas change no mean."""
+        out = 1.0
+        for shock in self.shocks:
+            if scenario in shock.scenarios:
+                out *= shock.expected_multiplier(scenario)
+        return out
+
     def with_shocks(self, *shocks: CommonShock) -> Dependence:
         """A copy with more common shocks."""
         return Dependence(
