@@ -507,10 +507,12 @@ def test_same_seed_same_posterior_and_quiet_output(example_data, capfd):
         a = bayes.fit(example_data, seed=5, **kwargs)
         b = bayes.fit(example_data, seed=5, **kwargs)
         c = bayes.fit(example_data, seed=6, **kwargs)
+        one_core = bayes.fit(example_data, seed=5, cores=1, **kwargs)
     out, err = capfd.readouterr()
     assert out == "" and err == "", (out, err)
     assert logger.level == level
     np.testing.assert_array_equal(a.draws("rate"), b.draws("rate"))
+    np.testing.assert_array_equal(a.draws("rate"), one_core.draws("rate"))  # chains in 2 processes or 1
     assert not np.array_equal(a.draws("rate"), c.draws("rate"))
     assert a.seed == 5
 
