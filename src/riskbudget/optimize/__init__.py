@@ -1,0 +1,59 @@
+"""Budget allocation between security controls and IT projects, exact on the simulated sample.
+
+The pipeline:
+
+1. :func:`precompute` simulates every scenario once for each combination of
+   the controls and projects that touch it, under one seed (common random
+   numbers), giving a :class:`DecisionProblem`.
+2. :func:`optimize` solves a mixed-integer program on those columns (HiGHS via
+   :func:`scipy.optimize.milp`): budget, security/IT caps and shares,
+   dependencies, exclusive alternatives and appetite limits (TVaR/VaR through
+   a Rockafellar-Uryasev CVaR constraint, P(loss > x) through per-year
+   indicators). It returns a :class:`Plan`.
+3. :func:`evaluate` scores any funding choice on the same sample with the same
+   objective; :func:`validate` re-scores a plan on fresh years (another seed);
+   :func:`frontier` solves for each security share of the budget.
+
+For interactive tools, keep the :class:`DecisionProblem`: ``problem.score(funded)``
+and ``problem.total_losses(funding)`` recombine precomputed columns without
+simulating (under a millisecond for the bundled example).
+
+Examples
+--------
+>>> import riskbudget as rb
+>>> from riskbudget.optimize import precompute
+>>> from riskbudget.controls import read_controls, read_projects
+>>> reg = rb.read_register(rb.io.example_path("register.csv"))
+>>> problem = precompute(reg, read_controls(rb.io.example_path("controls.csv")),
+...                      read_projects(rb.io.example_path("projects.csv")), years=2_000, seed=7)
+>>> plan = rb.optimize(problem, budget=6e6)
+>>> s = problem.score(plan.funding)
+>>> abs(s.expected_net_value - plan.expected_net_value) < 1e-6
+True
+"""
+
+from .api import METHODS, Frontier, evaluate, frontier, optimize, plot_frontier, validate
+from .plan import OutOfSample, Plan, build_plan, return_on_controls
+from .problem import DecisionProblem, Funding, Score, precompute
+from .solver import Constraints, TailConstraint, tail_constraints
+
+__all__ = [
+    "optimize",
+    "evaluate",
+    "validate",
+    "frontier",
+    "plot_frontier",
+    "precompute",
+    "Plan",
+    "OutOfSample",
+    "Frontier",
+    "DecisionProblem",
+    "Funding",
+    "Score",
+    "Constraints",
+    "TailConstraint",
+    "tail_constraints",
+    "return_on_controls",
+    "build_plan",
+    "METHODS",
+]

@@ -1,0 +1,359 @@
+"""The :class:`Plan`: what to fund, what it costs, what it delivers, and the risk after."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from .._format import money, percent
+from .problem import DecisionProblem, Funding
+
+__all__ = ["Plan", "OutOfSample", "build_plan", "return_on_controls"]
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A funding plan scored on a simulated sample.
+
+    Attributes
+    ----------
+    funded_controls, funded_projects : tuple of str
+        What is funded.
+    security_by_design : tuple of str
+        Funded projects whose security-by-design option is bought.
+    security_spend, it_spend, total_spend : float
+        Controls plus security-by-design options; projects; both.
+    budget : float or None
+    expected_value : float
+        Expected project value delivered in the budget year.
+    expected_net_value : float
+        ``expected_value - ale - total_spend``: the objective.
+    ale, ale_se, var95, tvar95 : float
+        Annual loss with the plan, on the sample.
+    ale_before, var95_before, tvar95_before : float
+        The status quo (nothing funded), same sample.
+    appetite : AppetiteStatus or None
+        The appetite check on the sample (``None`` without an appetite).
+    feasible : bool
+        True when every appetite limit holds on the sample (or there is none).
+    status : str
+        ``"optimal"``, ``"time_limit"``, ``"heuristic"``, ``"infeasible_appetite"``
+        (the least-risk plan) or ``"evaluated"`` (scored with :func:`evaluate`).
+    solver_gap : float
+        Relative gap between the plan and the solver's bound (NaN for
+        evaluated plans).
+    bound : float
+        Upper bound on the expected net value from the solver (NaN if none).
+    returns : pandas.DataFrame
+        Return on control per control, standalone and marginal (see
+        :func:`return_on_controls`).
+    result : SimulationResult
+        Annual losses per scenario with the plan.
+    problem : DecisionProblem
+        The precomputed sample (for fast re-scoring).
+    notes : tuple of str
+        How each appetite limit was handled, and anything else worth knowing.
+    """
+
+    funding: Funding
+    funded_controls: tuple[str, ...]
+    funded_projects: tuple[str, ...]
+    security_by_design: tuple[str, ...]
+    security_spend: float
+    it_spend: float
+    total_spend: float
+    budget: float | None
+    expected_value: float
+    expected_net_value: float
+    ale: float
+    ale_se: float
+    var95: float
+    tvar95: float
+    ale_before: float
+    var95_before: float
+    tvar95_before: float
+    appetite: Any
+    feasible: bool
+    status: str
+    solver_gap: float
+    bound: float
+    returns: Any
+    result: Any
+    problem: DecisionProblem
+    notes: tuple[str, ...] = ()
+    seconds: float = math.nan
+    shortfall: Any = None
+    appetite_spec: Any = None
+
+    @property
+    def years(self) -> int:
+        return self.problem.years
+
+    @property
+    def seed(self) -> Any:
+        return self.problem.seed
+
+    @property
+    def appetite_ok(self) -> bool | None:
+        return None if self.appetite is None else bool(self.appetite.ok)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (raw numbers)."""
+
+        def num(v: Any) -> Any:
+            v = float(v)
+            return v if math.isfinite(v) else None
+
+        out: dict[str, Any] = {
+            "funded_controls": list(self.funded_controls),
+            "funded_projects": list(self.funded_projects),
+            "security_by_design": list(self.security_by_design),
+            "security_spend": num(self.security_spend),
+            "it_spend": num(self.it_spend),
+            "total_spend": num(self.total_spend),
+            "budget": None if self.budget is None else num(self.budget),
+            "expected_value": num(self.expected_value),
+            "expected_net_value": num(self.expected_net_value),
+            "ale": num(self.ale),
+            "ale_se": num(self.ale_se),
+            "var95": num(self.var95),
+            "tvar95": num(self.tvar95),
+            "ale_before": num(self.ale_before),
+            "var95_before": num(self.var95_before),
+            "tvar95_before": num(self.tvar95_before),
+            "appetite_ok": self.appetite_ok,
+            "appetite": None,
+            "feasible": self.feasible,
+            "status": self.status,
+            "solver_gap": num(self.solver_gap),
+            "bound": num(self.bound),
+            "years": self.years,
+            "seed": self.seed,
+            "notes": list(self.notes),
+            "return_on_control": [
+                {k: (num(v) if isinstance(v, (float, np.floating)) else (bool(v) if isinstance(v, (bool, np.bool_)) else v))
+                 for k, v in row.items()}
+                for row in self.returns.reset_index().to_dict("records")
+            ],
+        }
+        if self.appetite is not None:
+            out["appetite"] = [
+                {"limit": r["limit"], "threshold": num(r["threshold"]), "value": num(r["value"]), "ok": bool(r["ok"])}
+                for r in self.appetite.table.to_dict("records")
+            ]
+        return out
+
+    def describe(self) -> str:
+        """A plain-text summary for people (numbers rounded for display only)."""
+        lines = []
+        head = {
+            "optimal": "Recommended plan (optimal on the sample)",
+            "time_limit": "Best plan found before the time limit",
+            "heuristic": "Recommended plan (heuristic)",
+            "infeasible_appetite": "The appetite cannot be met: least-risk plan",
+            "evaluated": "Plan as given",
+        }.get(self.status, "Plan")
+        lines.append(f"{head} - {self.years:,} simulated years, seed {self.seed}")
+        lines.append(f"  Controls funded ({len(self.funded_controls)}): " + (", ".join(self.funded_controls) or "none"))
+        projs = [p + (" (security by design)" if p in self.security_by_design else "") for p in self.funded_projects]
+        lines.append(f"  Projects funded ({len(projs)}): " + (", ".join(projs) or "none"))
+        budget = f" of {money(self.budget)}" if self.budget is not None else ""
+        share = self.security_spend / self.total_spend if self.total_spend > 0 else 0.0
+        lines.append(
+            f"  Spend: {money(self.total_spend)}{budget} (security {money(self.security_spend)}, {percent(share)}; IT {money(self.it_spend)})"
+        )
+        lines.append(f"  Expected project value delivered: {money(self.expected_value)}")
+        lines.append(f"  ALE:    {money(self.ale_before)} -> {money(self.ale)} (± {money(self.ale_se)})")
+        lines.append(f"  VaR95:  {money(self.var95_before)} -> {money(self.var95)}")
+        lines.append(f"  TVaR95: {money(self.tvar95_before)} -> {money(self.tvar95)}")
+        lines.append(f"  Expected net value (value - ALE - spend): {money(self.expected_net_value)}")
+        if self.appetite is not None:
+            lines.append("  Appetite: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches)))
+        if math.isfinite(self.solver_gap):
+            lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
+        for n in self.notes:
+            lines.append(f"  Note: {n}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan({len(self.funded_controls)} controls, {len(self.funded_projects)} projects, spend={self.total_spend:,.0f}, "
+            f"net={self.expected_net_value:,.0f}, status={self.status!r})"
+        )
+
+
+def _diff_stats(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    d = before - after
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+
+
+def return_on_controls(problem: DecisionProblem, funding: Funding) -> Any:
+    """Return on control, standalone and marginal within a plan, with 95% intervals.
+
+    ``roc = (ALE reduction - cost) / cost``. *Standalone*: the control alone
+    against no control, with the plan's projects. *Marginal*: the plan with
+    the control against the plan without it (for an unfunded control: the
+    plan with it added). Reductions are differences on common random numbers,
+    year by year, so their standard errors are small; the interval is
+    ``reduction ± 1.96 se`` divided by the cost (infinite ROC for a free
+    control is reported as NaN).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by control: ``cost_per_year``, ``funded``,
+        ``ale_reduction_standalone``, ``ale_reduction_standalone_se``,
+        ``roc_standalone``, ``roc_standalone_low``, ``roc_standalone_high``,
+        and the same with ``marginal``.
+    """
+    import pandas as pd
+
+    base = Funding((), funding.projects, funding.security_by_design)
+    x0 = problem.total_losses(base)
+    xp = problem.total_losses(funding)
+    rows = {}
+    for ctrl in problem.controls:
+        alone = problem.total_losses(Funding((ctrl.name,), funding.projects, funding.security_by_design))
+        s_mean, s_se = _diff_stats(x0, alone)
+        if ctrl.name in funding.controls:
+            others = tuple(c for c in funding.controls if c != ctrl.name)
+            without = problem.total_losses(Funding(others, funding.projects, funding.security_by_design))
+            m_mean, m_se = _diff_stats(without, xp)
+        else:
+            added = tuple(c.name for c in problem.controls if c.name in funding.controls or c.name == ctrl.name)
+            with_ = problem.total_losses(Funding(added, funding.projects, funding.security_by_design))
+            m_mean, m_se = _diff_stats(xp, with_)
+        cost = ctrl.cost_per_year
+        row: dict[str, Any] = {"cost_per_year": cost, "funded": ctrl.name in funding.controls}
+        for label, mean, se in (("standalone", s_mean, s_se), ("marginal", m_mean, m_se)):
+            row[f"ale_reduction_{label}"] = mean
+            row[f"ale_reduction_{label}_se"] = se
+            if cost > 0:
+                row[f"roc_{label}"] = (mean - cost) / cost
+                row[f"roc_{label}_low"] = (mean - Z95 * se - cost) / cost
+                row[f"roc_{label}_high"] = (mean + Z95 * se - cost) / cost
+            else:
+                row[f"roc_{label}"] = row[f"roc_{label}_low"] = row[f"roc_{label}_high"] = math.nan
+        rows[ctrl.name] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "control"
+    return out
+
+
+def build_plan(
+    problem: DecisionProblem,
+    funding: Funding,
+    *,
+    appetite: Any = None,
+    budget: float | None = None,
+    status: str = "evaluated",
+    solver_gap: float = math.nan,
+    bound: float = math.nan,
+    notes: tuple[str, ...] = (),
+    seconds: float = math.nan,
+) -> Plan:
+    """Score a funding choice on the problem's sample and wrap it in a :class:`Plan`."""
+    result = problem.result_for(funding)
+    x = result.annual_loss.to_numpy()
+    before = problem.total_losses(Funding())
+    sec, it = problem.spend(funding)
+    ev = problem.expected_value(funding)
+    ale = float(x.mean())
+    status_obj = appetite.check(result) if appetite is not None else None
+    shortfall = None
+    if status_obj is not None and not status_obj.ok:
+        tbl = status_obj.table
+        shortfall = tbl.loc[~tbl["ok"], ["limit", "threshold", "value"]].assign(
+            miss=lambda d: d["value"] - d["threshold"], miss_share=lambda d: (d["value"] - d["threshold"]) / d["threshold"]
+        ).reset_index(drop=True)
+    return Plan(
+        funding=funding,
+        funded_controls=funding.controls,
+        funded_projects=funding.projects,
+        security_by_design=funding.security_by_design,
+        security_spend=sec,
+        it_spend=it,
+        total_spend=sec + it,
+        budget=budget,
+        expected_value=ev,
+        expected_net_value=ev - ale - sec - it,
+        ale=ale,
+        ale_se=metrics.ale_se(x),
+        var95=metrics.var(x, 0.95),
+        tvar95=metrics.tvar(x, 0.95),
+        ale_before=float(before.mean()),
+        var95_before=metrics.var(before, 0.95),
+        tvar95_before=metrics.tvar(before, 0.95),
+        appetite=status_obj,
+        feasible=True if status_obj is None else bool(status_obj.ok),
+        status=status,
+        solver_gap=solver_gap,
+        bound=bound,
+        returns=return_on_controls(problem, funding),
+        result=result,
+        problem=problem,
+        notes=tuple(notes),
+        seconds=seconds,
+        shortfall=shortfall,
+        appetite_spec=appetite,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class OutOfSample:
+    """A plan re-evaluated on fresh simulated years (another seed).
+
+    ``difference = in_sample - out_of_sample`` expected net value; its
+    standard error combines both samples' ALE errors (independent seeds). A
+    positive difference of several standard errors is the optimiser's curse:
+    the plan was tuned to the sample's luck.
+    """
+
+    in_sample_net_value: float
+    out_of_sample_net_value: float
+    difference: float
+    difference_se: float
+    in_sample_ale: float
+    out_of_sample_ale: float
+    out_of_sample_tvar95: float
+    appetite: Any
+    years: int
+    seed: Any
+    result: Any
+
+    @property
+    def z(self) -> float:
+        return self.difference / self.difference_se if self.difference_se > 0 else math.nan
+
+    def describe(self) -> str:
+        lines = [
+            f"Out-of-sample check ({self.years:,} fresh years, seed {self.seed}):",
+            f"  expected net value {money(self.in_sample_net_value)} in sample, {money(self.out_of_sample_net_value)} out of sample",
+            f"  difference {money(self.difference)} ± {money(self.difference_se)} (z = {self.z:.2f})",
+        ]
+        if self.appetite is not None:
+            lines.append("  appetite on fresh years: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches)))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "in_sample_net_value": self.in_sample_net_value,
+            "out_of_sample_net_value": self.out_of_sample_net_value,
+            "difference": self.difference,
+            "difference_se": self.difference_se,
+            "z": self.z,
+            "out_of_sample_ale": self.out_of_sample_ale,
+            "out_of_sample_tvar95": self.out_of_sample_tvar95,
+            "appetite_ok": None if self.appetite is None else bool(self.appetite.ok),
+            "years": self.years,
+            "seed": self.seed,
+        }
