@@ -249,3 +249,222 @@ def test_prior_explorer_needs_a_history(register):
 
     with pytest.raises(rb.RiskBudgetError, match="no years"):
         PriorExplorer(register[BEC], rate=1.0, history={})
+
+
+# --------------------------------------------------------------------------- #
+# BudgetExplorer
+# --------------------------------------------------------------------------- #
+BUDGET_YEARS = 3_000
+
+
+@pytest.fixture(scope="module")
+def decision_inputs():
+    from riskbudget.controls import read_controls, read_projects
+
+    register = rb.read_register(rb.io.example_path("register.csv"))
+    controls = read_controls(rb.io.example_path("controls.csv"))
+    projects = read_projects(rb.io.example_path("projects.csv"))
+    appetite = rb.read_appetite(rb.io.example_path("appetite.yaml"))
+    return register, controls, projects, appetite
+
+
+@pytest.fixture(scope="module")
+def problem(decision_inputs):
+    from riskbudget.optimize import precompute
+
+    register, controls, projects, _ = decision_inputs
+    return precompute(register, controls, projects, years=BUDGET_YEARS, seed=SEED, progress=False)
+
+
+@pytest.fixture
+def budget_explorer(decision_inputs, problem):
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects, appetite = decision_inputs
+    return BudgetExplorer(register, controls, projects, problem=problem, appetite=appetite, budget=6e6,
+                          security_share=0.25, frontier=False)
+
+
+def _evaluate(ex, problem, appetite=None):
+    from riskbudget.optimize import evaluate
+
+    funding = ex.funding
+    return evaluate(problem, funded=list(funding.controls) + list(funding.projects),
+                    security_by_design=funding.security_by_design,
+                    appetite=ex.appetite if appetite is None else appetite, progress=False)
+
+
+def _assert_shows(ex, plan):
+    """The explorer shows exactly the library's numbers for its funded plan."""
+    for key, value in (("ALE", plan.ale), ("VaR95", plan.var95), ("TVaR95", plan.tvar95),
+                       ("Expected net value", plan.expected_net_value), ("Expected project value", plan.expected_value)):
+        assert ex.values[key] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+        assert ex.shown[key] == money(value), key
+    assert ex.shown["Security spend"].startswith(money(plan.security_spend) + " of ")
+    assert ex.shown["IT spend"].startswith(money(plan.it_spend) + " of ")
+    assert ex.values["within appetite"] == plan.appetite.ok
+    assert ex.shown["Appetite"] == ("within appetite" if plan.appetite.ok else "OUTSIDE appetite")
+    assert ex.values["funded"] == list(plan.funded_controls) + list(plan.funded_projects)
+
+
+def test_budget_explorer_shows_the_library_evaluation(budget_explorer, problem):
+    ex = budget_explorer
+    assert ex.error is None
+    plan = _evaluate(ex, problem)
+    _assert_shows(ex, plan)
+    assert plan.security_spend <= 0.25 * 6e6 + 1e-6 and plan.it_spend <= 0.75 * 6e6 + 1e-6
+    assert bytes(ex.chart.image.value).startswith(PNG)
+    assert re.search(f"data-metric='ALE'[^>]*>{re.escape(money(plan.ale))}<", ex.metrics.value)
+
+
+def test_security_share_zero_funds_no_control(budget_explorer, problem):
+    ex = budget_explorer
+    ex.security_share.value = 0.0
+    assert ex.funding.controls == () and ex.funding.security_by_design == ()
+    assert ex.values["Security spend"] == 0.0
+    assert ex.funding.projects  # the whole budget goes to IT
+    _assert_shows(ex, _evaluate(ex, problem))
+    for name in ex.funding.projects:
+        assert ex._status[name].value.count("funded")
+    wanted_controls = [c.name for c in ex.controls if ex.toggles[c.name].value]
+    assert wanted_controls and all("not funded" in ex._status[n].value for n in wanted_controls)
+    assert "over the security budget" in ex._status["Phishing-resistant MFA"].value
+    assert "needs Phishing-resistant MFA" in ex._status["Privileged access management"].value
+
+
+def test_every_split_respects_both_budgets_and_matches_the_library(budget_explorer, problem):
+    ex = budget_explorer
+    for share in (0.1, 0.35, 0.6, 1.0):
+        ex.security_share.value = share
+        plan = _evaluate(ex, problem)
+        assert plan.security_spend <= share * 6e6 + 1e-6
+        assert plan.it_spend <= (1 - share) * 6e6 + 1e-6
+        _assert_shows(ex, plan)
+    assert ex.funding.projects == ()  # 100% security leaves nothing for IT
+
+
+def test_toggle_on_then_off_restores_the_numbers_exactly(budget_explorer):
+    ex = budget_explorer
+    ex.clear_button.click()
+    ex.toggles["Endpoint detection and response (EDR)"].value = True
+    before, png = ex.values, bytes(ex.chart.image.value)
+    box = ex.toggles["Immutable backups"]
+    box.value = True
+    assert "Immutable backups" in ex.values["funded"]
+    assert ex.values["ALE"] < before["ALE"]
+    box.value = False
+    assert ex.values == before
+    assert bytes(ex.chart.image.value) == png
+
+
+def test_nothing_funded_is_the_status_quo(budget_explorer, problem):
+    ex = budget_explorer
+    ex.clear_button.click()
+    assert ex.values["funded"] == []
+    nothing = problem.total_losses(problem.funding([]))
+    assert ex.values["ALE"] == pytest.approx(nothing.mean(), rel=1e-12)
+    assert ex.values["Expected net value"] == pytest.approx(-nothing.mean(), rel=1e-12)
+    assert "nothing" in ex.funded_html.value
+
+
+def test_requires_and_excludes_are_respected(budget_explorer):
+    ex = budget_explorer
+    ex.security_share.value = 0.5
+    ex.toggles["Phishing-resistant MFA"].value = False
+    assert "Privileged access management" not in ex.values["funded"]
+    assert "needs Phishing-resistant MFA" in ex._status["Privileged access management"].value
+    ex.toggles["Phishing-resistant MFA"].value = True
+    assert {"Phishing-resistant MFA", "Privileged access management"} <= set(ex.values["funded"])
+    ex.total_budget.value = 12e6  # room for both, but they exclude each other
+    funded = set(ex.values["funded"])
+    assert len(funded & {"ERP upgrade", "Warehouse automation"}) == 1
+    loser = ({"ERP upgrade", "Warehouse automation"} - funded).pop()
+    assert "cannot go with" in ex._status[loser].value
+
+
+def test_security_by_design_costs_security_budget_and_cuts_the_added_risk(budget_explorer, problem):
+    ex = budget_explorer
+    ex.clear_button.click()
+    ex.security_share.value = 0.3
+    ex.toggles["Customer self-service portal"].value = True
+    without = ex.values
+    design = ex.design_toggles["Customer self-service portal"]
+    assert not design.disabled
+    design.value = True
+    assert ex.values["security by design"] == ["Customer self-service portal"]
+    assert ex.values["Security spend"] == pytest.approx(without["Security spend"] + 120_000)
+    assert ex.values["ALE"] < without["ALE"]
+    assert ex.values["Expected project value"] < without["Expected project value"]  # two months later
+    _assert_shows(ex, _evaluate(ex, problem))
+    ex.toggles["Customer self-service portal"].value = False
+    assert design.disabled and ex.values["security by design"] == []
+
+
+def test_nonsense_inputs_show_a_message_and_keep_the_last_good_view(budget_explorer):
+    ex = budget_explorer
+    good, png = ex.shown, bytes(ex.chart.image.value)
+    ex.total_budget.value = -1_000_000
+    assert ex.error is not None and "cannot be negative" in ex.error
+    assert "Traceback" not in ex.message.value
+    assert ex.shown == good and bytes(ex.chart.image.value) == png
+    ex.total_budget.value = 6e6
+    assert ex.error is None and ex.shown == good
+    ex.thresholds["VaR95"].value = 0
+    assert ex.error is not None and "VaR95 limit" in ex.error and ex.shown == good
+    ex.thresholds["VaR95"].value = 20e6
+    ex.thresholds["P(loss > $50M)"].value = 150  # a probability above 100%
+    assert ex.error is not None and "percentage" in ex.error and ex.shown == good
+    ex.thresholds["P(loss > $50M)"].value = 0.5
+    assert ex.error is None and ex.shown == good
+    ex.security_share.value = 1.5  # the slider cannot go beyond 100%
+    assert ex.security_share.value == 1.0 and ex.error is None
+
+
+def test_a_tighter_appetite_changes_the_status_like_the_library(budget_explorer, problem):
+    ex = budget_explorer
+    ex.thresholds["VaR95"].value = 1e6
+    assert ex.values["within appetite"] is False
+    assert ex.shown["Appetite"] == "OUTSIDE appetite"
+    plan = _evaluate(ex, problem, appetite=rb.Appetite(
+        var95=1e6, tvar99=45e6, exceedance={50e6: 0.005},
+        tolerance=rb.ToleranceCurve.from_points([(0.2, 8e6), (0.01, 4e7)])))
+    _assert_shows(ex, plan)
+    assert "VaR95 is" in ex.metrics.value  # the breach is listed in plain words
+
+
+def test_optimise_sets_the_toggles_to_the_optimal_plan(budget_explorer, problem):
+    from riskbudget.optimize import optimize
+
+    ex = budget_explorer
+    ex.security_share.value = 0.3
+    plan = ex.optimise()
+    expected = optimize(problem, budget=6e6, security_budget=0.3 * 6e6, it_budget=0.7 * 6e6,
+                        appetite=ex.appetite, progress=False)
+    assert plan.funding == expected.funding
+    on = {n for n, box in ex.toggles.items() if box.value}
+    assert on == set(expected.funded_controls) | set(expected.funded_projects)
+    assert {n for n, box in ex.design_toggles.items() if box.value} == set(expected.security_by_design)
+    assert ex.funding == expected.funding
+    assert ex.values["Expected net value"] == pytest.approx(expected.expected_net_value, rel=1e-9)
+    _assert_shows(ex, _evaluate(ex, problem))
+    # the optimum beats what the toggles gave before, on the same sample
+    ex.all_button.click()
+    assert ex.values["Expected net value"] <= expected.expected_net_value + 1e-6
+
+
+def test_frontier_and_the_current_point(decision_inputs, problem):
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects, appetite = decision_inputs
+    ex = BudgetExplorer(register, controls, projects, problem=problem, appetite=appetite, budget=6e6,
+                        security_share=0.2, frontier=True, frontier_points=3)
+    table = ex.frontier.table
+    assert list(table["security_share"]) == [0.0, 0.5, 1.0]
+    # the frontier's plans are the best at each split, so none of the explorer's plans at that split beat them
+    ex.security_share.value = 0.5
+    assert ex.values["Expected net value"] <= table.loc[1, "expected_net_value"] + 1e-6
+    assert tuple(ex._point.get_xdata()) == (ex.values["TVaR95"],)
+    ex.total_budget.value = 5e6
+    assert "Optimise to refresh" in ex._front_note.get_text()
+    ex.optimise()
+    assert ex.frontier.budget == 5e6 and ex._front_note.get_text() == ""

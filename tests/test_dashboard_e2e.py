@@ -1,0 +1,185 @@
+"""End-to-end: the budget dashboard served by Voila, driven in headless Chromium with Playwright.
+
+Starts Voila on a free loopback port with ``notebooks/05_budget_explorer.ipynb``,
+opens it in Debian's Chromium (``/usr/bin/chromium``; ``make test`` installs it,
+and ``playwright install`` is never run), drags the security-share slider, and
+checks that the metrics on the page change and equal the library's evaluation
+of the plan the page says is funded. Saves a screenshot to
+``out/dashboard.png`` and stops the server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "05_budget_explorer.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: The notebook builds the explorer with these; the test evaluates the same sample.
+YEARS, SEED, BUDGET = 20_000, 7, 6_000_000
+LOAD_TIMEOUT_MS = 180_000
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the server listens (a TCP connect: requesting the page would start a kernel)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with status {proc.returncode} before listening on port {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"voila did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    """A running Voila server on 127.0.0.1 (stopped at the end); yields its URL."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium)")
+    voila = Path(sys.executable).with_name("voila")
+    if not voila.exists():
+        pytest.fail("voila is not installed in this environment: pip install 'riskbudget[notebooks]'")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    env = {**os.environ, "RISKBUDGET_PROGRESS": "0", "PYTHONHASHSEED": "0"}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", str(NOTEBOOK)],
+            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    try:
+        _wait_for_port(port, proc)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+            print(log.read_text()[-3000:])
+
+
+def _metric(page, key: str) -> str:
+    return page.inner_text(f"[data-metric='{key}']").strip()
+
+
+def _funded(page) -> tuple[list[str], list[str]]:
+    items = page.locator("[data-metric='funded'] li").all_inner_texts()
+    names, design = [], []
+    for text in items:
+        text = text.strip()
+        if text.endswith("(security by design)"):
+            text = text[: -len("(security by design)")].strip()
+            design.append(text)
+        names.append(text)
+    return names, design
+
+
+def _drag_slider_to(page, fraction: float) -> None:
+    """Drag the security-share slider's handle to a fraction of its track, as a person would."""
+    slider = page.locator(".rb-security-share .noUi-target")
+    handle = page.locator(".rb-security-share .noUi-handle")
+    track = slider.bounding_box()
+    knob = handle.bounding_box()
+    assert track and knob, "the security-share slider is not on the page"
+    page.mouse.move(knob["x"] + knob["width"] / 2, knob["y"] + knob["height"] / 2)
+    page.mouse.down()
+    target_x = track["x"] + fraction * track["width"]
+    page.mouse.move(target_x, knob["y"] + knob["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the test extra: pip install playwright")
+    from riskbudget._format import money
+    from riskbudget.controls import read_controls, read_projects
+    from riskbudget.optimize import evaluate
+
+    import riskbudget as rb
+
+    started = time.monotonic()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2400})  # tall: the whole explorer is painted
+            page.goto(dashboard, wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_selector(".rb-security-share .noUi-handle", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_function("n => document.querySelectorAll('.rb-toggle').length === n", arg=23,
+                                   timeout=LOAD_TIMEOUT_MS)  # every control and project is on the page
+            readout = page.locator(".rb-security-share .widget-readout")
+            assert readout.inner_text().strip() == "25%"
+            before = {k: _metric(page, k) for k in ("ALE", "VaR95", "TVaR95", "Expected net value")}
+
+            _drag_slider_to(page, 0.05)
+            page.wait_for_function(
+                "old => document.querySelector(\"[data-metric='ALE']\").innerText.trim() !== old",
+                arg=before["ALE"], timeout=30_000,
+            )
+            share_text = readout.inner_text().strip()
+            shown = {k: _metric(page, k) for k in ("ALE", "VaR95", "TVaR95", "Expected net value", "Appetite",
+                                                   "Security spend")}
+            funded, design = _funded(page)
+            out = ROOT / "out"
+            out.mkdir(exist_ok=True)
+            page.wait_for_timeout(500)  # let the new chart image paint
+            page.locator(".rb-budget-explorer").screenshot(path=str(out / "dashboard.png"))
+        finally:
+            browser.close()
+    browser_seconds = time.monotonic() - started
+
+    share = float(share_text.rstrip("%")) / 100.0
+    assert 0.0 <= share < 0.25, f"the slider did not move left (readout {share_text})"
+    assert shown["ALE"] != before["ALE"]
+
+    # The library's evaluation of the plan the page says is funded, on the notebook's sample.
+    plan = evaluate(
+        rb.read_register(rb.io.example_path("register.csv")),
+        read_controls(rb.io.example_path("controls.csv")),
+        read_projects(rb.io.example_path("projects.csv")),
+        funded=funded, security_by_design=design,
+        appetite=rb.read_appetite(rb.io.example_path("appetite.yaml")),
+        years=YEARS, seed=SEED, progress=False,
+    )
+    assert shown["ALE"] == money(plan.ale)
+    assert shown["VaR95"] == money(plan.var95)
+    assert shown["TVaR95"] == money(plan.tvar95)
+    assert shown["Expected net value"] == money(plan.expected_net_value)
+    assert shown["Appetite"] == ("within appetite" if plan.appetite.ok else "OUTSIDE appetite")
+    # the funded plan fits the smaller security budget the slider set
+    assert plan.security_spend <= share * BUDGET + 1e-6
+    assert shown["Security spend"] == f"{money(plan.security_spend)} of {money(share * BUDGET)}"
+    assert re.fullmatch(r"\d+%", share_text)
+    print(f"browser part: {browser_seconds:.1f} s (page load, drag, screenshot)")
