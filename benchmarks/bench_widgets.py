@@ -94,13 +94,14 @@ def bench_scenario(register: Any, n: int) -> list[float]:
     high = ex.estimates["primary_loss"]["high"]
     tef = ex.estimates["threat_event_frequency"]["mode"]
 
+    # Every change sets a value not seen before, so nothing is served from a cache.
     def loss_edits() -> Iterator[Callable[[], Any]]:
-        for v in itertools.cycle([14e6, 18e6, 24e6, 12e6]):
-            yield lambda v=v: setattr(high, "value", v)
+        for i in itertools.count():
+            yield lambda v=10e6 + 37_000.0 * i + 250_000.0 * (i % 7): setattr(high, "value", v)
 
     def freq_edits() -> Iterator[Callable[[], Any]]:
-        for v in itertools.cycle([0.5, 0.8, 1.2, 0.6]):
-            yield lambda v=v: setattr(tef, "value", v)
+        for i in itertools.count():
+            yield lambda v=0.3 + 0.0071 * i + 0.1 * (i % 5): setattr(tef, "value", v)
 
     out = measure("ScenarioExplorer: primary loss high bound", ex, loss_edits, n)
     out += measure("ScenarioExplorer: threat event frequency mode", ex, freq_edits, n)
@@ -133,13 +134,13 @@ def bench_budget(register: Any, n: int) -> list[float]:
           f"({ex.years:,} years, {len(ex.toggles)} toggles)")
 
     def share() -> Iterator[Callable[[], Any]]:
-        for v in itertools.cycle([0.2, 0.35, 0.5, 0.65, 0.8, 0.5]):
-            yield lambda v=v: setattr(ex.security_share, "value", v)
+        for i in itertools.count():  # 0%, 37%, 74%, 11%, ... : every step of the slider
+            yield lambda v=((37 * i) % 101) / 100: setattr(ex.security_share, "value", v)
 
     def budget() -> Iterator[Callable[[], Any]]:
         base = ex.total_budget.value
-        for f in itertools.cycle([0.6, 0.8, 1.2, 1.0]):
-            yield lambda f=f: setattr(ex.total_budget, "value", base * f)
+        for i in itertools.count():
+            yield lambda v=base * (0.5 + ((29 * i) % 97) / 97): setattr(ex.total_budget, "value", v)
 
     names = list(ex.toggles)
 

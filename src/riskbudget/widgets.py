@@ -45,6 +45,7 @@ import html
 import io
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from typing import Any
@@ -522,14 +523,37 @@ class ScenarioExplorer(_Explorer):
             self._updating -= 1
         self.update()
 
+    def _expectations(self, scenario: Scenario) -> tuple[float, float]:
+        """Exact expected loss events a year and loss per event.
+
+        The same product as :meth:`Scenario.expected_loss_event_frequency`, with
+        the susceptibility cached by its estimates: P(capability > resistance)
+        is a numerical integral, and most edits do not touch it.
+        """
+        cache = self.__dict__.setdefault("_susceptibility_cache", OrderedDict())
+        key = (scenario.susceptibility, scenario.threat_capability, scenario.resistance_strength)
+        susceptibility = cache.get(key)
+        if susceptibility is None:
+            susceptibility = cache[key] = scenario.expected_susceptibility()
+            if len(cache) > 64:
+                cache.popitem(last=False)
+        lef = (
+            scenario.expected_frequency()
+            * scenario.multiplier_mean("frequency")
+            * susceptibility
+            * scenario.multiplier_mean("susceptibility")
+        )
+        return lef, scenario.expected_loss_per_event()
+
     def _numbers(self, scenario: Scenario, losses: np.ndarray) -> dict[str, float]:
+        lef, per_event = self._expectations(scenario)
         return {
             "ALE": metrics.ale(losses),
             "VaR95": metrics.var(losses, 0.95),
             "TVaR95": metrics.tvar(losses, 0.95),
             "P(loss > 0)": float(metrics.exceedance(losses, 0.0)),
-            "Loss events / year": scenario.expected_loss_event_frequency(),
-            "Loss per event": scenario.expected_loss_per_event(),
+            "Loss events / year": lef,
+            "Loss per event": per_event,
         }
 
     @staticmethod
