@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
             continue
         over = elapsed > args.budget
-        print(f"{rel}: executed in {elapsed:.1f} s{'  (over the budget of %.0f s)' % args.budget if over else ''}")
+        note = f"  (over the budget of {args.budget:.0f} s)" if over else ""
+        print(f"{rel}: executed in {elapsed:.1f} s{note}")
         status |= int(over)
         missing = missing_outputs(nbformat.read(path, as_version=4))
         if missing:

@@ -122,12 +122,14 @@ def _drag_slider_to(page, fraction: float) -> None:
 
 
 def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the test extra: pip install playwright")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("Playwright is missing: pip install 'riskbudget[test]' (never `playwright install`)")
+    import riskbudget as rb
     from riskbudget._format import money
     from riskbudget.controls import read_controls, read_projects
     from riskbudget.optimize import evaluate
-
-    import riskbudget as rb
 
     started = time.monotonic()
     with sync_api.sync_playwright() as p:

@@ -130,7 +130,7 @@ class _Chart:
     def refresh(self) -> None:
         from PIL import Image
 
-        canvas = self.figure.canvas
+        canvas: Any = self.figure.canvas  # a FigureCanvasAgg (blitting and the RGBA buffer)
         if self._background is None:
             canvas.draw()  # animated artists are left out of the background
             self._background = canvas.copy_from_bbox(self.figure.bbox)
@@ -650,7 +650,7 @@ class ScenarioExplorer(_Explorer):
         for ax in (hist, lec):
             self.chart.set_limits(ax, x=self._range)
         # Room above the scenario as loaded; raised only when an edit makes the histogram taller.
-        base_top = _nice_top(1.3 * max(float(self._hist_before.get_data().values.max()), 1e-3))
+        base_top = _nice_top(1.3 * max(float(self._hist_before.get_data().values.max()), 1e-3))  # type: ignore[attr-defined]
         self.chart.set_limits(hist, y=(0.0, max(base_top, _nice_top(1.08 * float(now_hist.max())))))
         self.chart.refresh()
 
@@ -979,7 +979,7 @@ class PriorExplorer(_Explorer):
         finite = np.concatenate([prior_pdf[np.isfinite(prior_pdf)], post_pdf[np.isfinite(post_pdf)]])
         top = float(finite.max()) if finite.size else 1.0
         self.chart.set_limits(dens, x=(0.0, self._rate_max), y=(0.0, _nice_top(1.08 * top)))
-        grid = self._lec_post.get_xdata()
+        grid = np.asarray(self._lec_post.get_xdata(), dtype=float)
         self._lec_post.set_ydata(_positive_or_nan(_exceedance_on(post_sorted, grid)))
         self.chart.refresh()
 
@@ -1131,7 +1131,7 @@ class BudgetExplorer(_Explorer):
                     self.thresholds[key] = W.FloatText(
                         value=x, description=f"1-in-{1 / p:.0f}-yr loss ≤ ($)", continuous_update=False
                     )
-            for key, box in self.thresholds.items():
+            for box in self.thresholds.values():
                 box.style.description_width = "170px"
                 box.layout.width = "300px"
                 box.add_class("rb-threshold")
@@ -1209,7 +1209,7 @@ class BudgetExplorer(_Explorer):
     # -- construction helpers ------------------------------------------- #
     @classmethod
     def example(cls, *, years: int = 20_000, seed: int = 7, budget: float = 6_000_000, security_share: float = 0.25,
-                **kwargs: Any) -> "BudgetExplorer":
+                **kwargs: Any) -> BudgetExplorer:
         """The explorer on the bundled example: register, controls, projects and appetite."""
         from .appetite import read_appetite
         from .controls import read_controls, read_projects
