@@ -1411,6 +1411,7 @@ class BudgetExplorer(_Explorer):
         """Solve for the best plan within the budget, split and appetite; set the toggles to it."""
         total, sec_budget, it_budget = self.budgets()
         appetite = self.current_appetite()
+        self._say("Solving for the best plan within this budget, split and appetite...", "info")
         plan = self._opt.optimize(
             self.problem,
             budget=total,
