@@ -468,3 +468,15 @@ def test_frontier_and_the_current_point(decision_inputs, problem):
     assert "Optimise to refresh" in ex._front_note.get_text()
     ex.optimise()
     assert ex.frontier.budget == 5e6 and ex._front_note.get_text() == ""
+
+
+def test_optimise_notes_stay_until_the_next_change(budget_explorer):
+    ex = budget_explorer
+    ex.thresholds["VaR95"].value = 1e6  # no plan can meet this
+    ex.optimise_button.click()
+    assert ex.error is None and "least-risk plan" in ex.message.value and "rb-info" in ex.message.value
+    ex.security_share.value = 0.3
+    assert ex.message.value == ""
+    ex.thresholds["VaR95"].value = 20e6
+    ex.optimise_button.click()
+    assert ex.message.value == ""  # an optimal plan needs no note

@@ -243,6 +243,7 @@ class _Explorer:
         self._values: dict[str, Any] = {}
         self._shown: dict[str, str] = {}
         self._error: str | None = None
+        self._said = False
         self._updating = 0
 
     # -- state seen by tests, benchmarks and people --------------------- #
@@ -263,10 +264,16 @@ class _Explorer:
 
     def _say(self, text: str, kind: str = "error") -> None:
         self._error = text if text and kind == "error" else None
+        self._said = True
         self.message.value = _message_html(text, kind)
 
     def _run(self, action: Callable[[], Any]) -> bool:
-        """Run an update; on bad input show a message and keep the last good view."""
+        """Run an update; on bad input show a message and keep the last good view.
+
+        A message from an earlier change is cleared once a change succeeds,
+        unless the change itself said something (e.g. Optimise's notes).
+        """
+        self._said = False
         try:
             action()
         except RiskBudgetError as exc:
@@ -279,7 +286,8 @@ class _Explorer:
             log.exception("riskbudget explorer update failed")
             self._say(f"Something went wrong ({type(exc).__name__}: {_plain(exc)}); showing the last valid figures.")
             return False
-        self._say("")
+        if not self._said:
+            self._say("")
         return True
 
     def _observe(self, widget: W.Widget, handler: Callable[[], Any]) -> None:
@@ -1441,6 +1449,8 @@ class BudgetExplorer(_Explorer):
         elif plan.status == "time_limit":
             self._say(f"The solver stopped at its time limit; this plan is within {percent(plan.solver_gap, digits=2)} "
                       "of the best possible.", "info")
+        else:
+            self._say("")
         return plan
 
     # -- frontier ---------------------------------------------------------- #
