@@ -422,6 +422,8 @@ def frontier(
         Shares evenly spaced from 0% to 100% (21 points: every 5%).
     shares : sequence of float, optional
         Explicit shares instead of ``points``.
+    n_jobs : int, optional
+        Threads for the shares (default: up to 2).
     **constraints
         Passed to :func:`optimize` (``include``, ``exclude``, ``requires``,
         ``exclusive``, ``var_method``, ``time_limit``, ...).
@@ -448,18 +450,34 @@ def frontier(
         if bad in constraints:
             raise RiskBudgetError(f"frontier: {bad} is set by each share of the budget; do not pass it")
     problem = _problem(register, controls, projects, years, seed, n_jobs, progress)
-    plans = []
-    pool: dict[str, Any] = {}
+    # Shares are solved in contiguous runs, one thread per run (HiGHS releases the
+    # GIL); each run keeps its own pool of tail cuts, valid for every share, so the
+    # result does not depend on thread timing.
+    workers = max(1, min(int(n_jobs) if n_jobs is not None else min(os.cpu_count() or 1, 2), grid.size))
+    runs = [list(r) for r in np.array_split(np.arange(grid.size), workers)]
+    plans_by_index: dict[int, Plan] = {}
     bar = _bar(_progress_enabled(progress, 10**9), grid.size, "frontier")
-    try:
-        for s in grid:
-            plans.append(
-                optimize(problem, budget=b, appetite=appetite, security_budget=s * b, it_budget=(1.0 - s) * b,
-                         progress=False, _cut_pool=pool, **constraints)
-            )
+
+    def run(indices: list[int]) -> None:
+        pool: dict[str, Any] = {}
+        for i in indices:
+            s = float(grid[i])
+            plans_by_index[i] = optimize(problem, budget=b, appetite=appetite, security_budget=s * b, it_budget=(1.0 - s) * b,
+                                         progress=False, _cut_pool=pool, **constraints)
             bar.update(1)
+
+    try:
+        if workers == 1:
+            run(runs[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                for f in [ex.submit(run, r) for r in runs]:
+                    f.result()
     finally:
         bar.close()
+    plans = [plans_by_index[i] for i in range(grid.size)]
     rows = []
     for s, p in zip(grid, plans):
         rows.append(
