@@ -39,6 +39,9 @@ from .io import read_register, write_register
 from .portfolio import CommonShock, Dependence
 from .report import report
 from .simulate import SimulationResult, simulate
+from . import gordon_loeb, voi
+from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
+from .optimize import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize, plot_frontier, validate
 
 __version__ = "0.1.0"
 
@@ -74,6 +77,24 @@ __all__ = [
     "ScenarioError",
     "RegisterError",
     "MissingDependencyError",
+    "Control",
+    "Project",
+    "ResponseSLA",
+    "RiskChange",
+    "SecurityByDesign",
+    "read_controls",
+    "read_projects",
+    "optimize",
+    "evaluate",
+    "validate",
+    "frontier",
+    "plot_frontier",
+    "Plan",
+    "Frontier",
+    "Funding",
+    "OutOfSample",
+    "gordon_loeb",
+    "voi",
     "__version__",
 ]
 

@@ -163,9 +163,168 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- #
+# optimize and frontier
+# --------------------------------------------------------------------------- #
+def _money(text: str) -> float:
+    units = {"k": 1e3, "m": 1e6, "b": 1e9}
+    t = text.strip().lower().replace(",", "").lstrip("$")
+    factor = 1.0
+    if t and t[-1] in units:
+        factor, t = units[t[-1]], t[:-1]
+    try:
+        value = float(t) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of money (e.g. 6000000, 6e6 or 6M)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite amount >= 0")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text.strip().rstrip("%")) / (100.0 if text.strip().endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share (e.g. 0.15 or 15%)") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0, 1] (or 0%..100%)")
+    return value
+
+
+def _decision_arguments(p: Any) -> None:
+    p.add_argument("--register", required=True, help="register file (.csv, .xlsx, .yaml, .json)")
+    p.add_argument("--controls", required=True, help="controls CSV (see data/example/controls.csv)")
+    p.add_argument("--projects", required=True, help="projects CSV (see data/example/projects.csv)")
+    p.add_argument("--budget", required=True, type=_money, help="total budget per year (e.g. 6e6 or 6M)")
+    p.add_argument("--appetite-var95", type=_money, default=None, help="largest acceptable VaR95 of annual loss")
+    p.add_argument("--appetite-tvar95", type=_money, default=None, help="largest acceptable TVaR95 of annual loss")
+    p.add_argument("--appetite-var99", type=_money, default=None, help="largest acceptable VaR99 of annual loss")
+    p.add_argument("--var-method", choices=("cvar", "exact"), default="cvar",
+                   help="VaR limits through the tail mean (conservative, fast; default) or per-year indicators")
+    p.add_argument("--years", type=_positive_int, default=20_000, help="simulated years (default 20000)")
+    p.add_argument("--seed", type=_seed, default=7, help="random seed (default 7)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per solver call (default: none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _decision_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
+    from . import io
+    from .appetite import Appetite
+    from .controls import read_controls, read_projects
+
+    register = io.read_register(args.register)
+    controls = read_controls(args.controls)
+    projects = read_projects(args.projects)
+    limits = {k: getattr(args, f"appetite_{k}") for k in ("var95", "tvar95", "var99")}
+    appetite = Appetite(**{k: v for k, v in limits.items() if v is not None}) if any(v is not None for v in limits.values()) else None
+    return register, controls, projects, appetite
+
+
+def _add_optimize(sub: Any) -> None:
+    p = sub.add_parser(
+        "optimize",
+        help="find the best funded set of controls and projects within a budget and risk appetite",
+        description="Exact optimisation on the simulated years (mixed-integer program, HiGHS): expected project value "
+        "delivered - expected annual loss - spend, subject to the budget and the appetite. Prints the plan, "
+        "return on control, and an out-of-sample check on fresh years.",
+    )
+    _decision_arguments(p)
+    p.add_argument("--min-security-share", type=_share, default=None, help="minimum security share of spend (e.g. 10%%)")
+    p.add_argument("--max-security-share", type=_share, default=None, help="maximum security share of spend")
+    p.add_argument("--validate-seed", type=_seed, default=None, help="seed of the out-of-sample check (default: seed + 1)")
+
+
+def _run_optimize(args: argparse.Namespace) -> int:
+    from ._format import money, percent
+    from .optimize import optimize, validate
+
+    register, controls, projects, appetite = _decision_inputs(args)
+    plan = optimize(
+        register, controls, projects, budget=args.budget, appetite=appetite, years=args.years, seed=args.seed,
+        min_security_share=args.min_security_share, max_security_share=args.max_security_share,
+        var_method=args.var_method, time_limit=args.time_limit,
+    )
+    oos = validate(plan, seed=args.validate_seed)
+    if args.json:
+        out = plan.to_dict()
+        out["out_of_sample"] = oos.to_dict()
+        _print_json({k: _jsonable(v) for k, v in out.items()})
+        return 0
+    print(plan.describe())
+    print()
+    print(oos.describe())
+    print()
+    print("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
+    header = f"  {'control':45s} {'cost':>8s} {'funded':>6s} {'standalone':>22s} {'marginal in plan':>22s}"
+    print(header)
+    for name, r in plan.returns.iterrows():
+        def roc(kind: str) -> str:
+            v = r[f"roc_{kind}"]
+            if not math.isfinite(v):
+                return "n/a"
+            return f"{v:+.0%} [{r[f'roc_{kind}_low']:+.0%}, {r[f'roc_{kind}_high']:+.0%}]"
+        label = name if len(name) <= 45 else name[:42] + "..."
+        print(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc('standalone'):>22s} {roc('marginal'):>22s}")
+    return 0
+
+
+def _add_frontier(sub: Any) -> None:
+    p = sub.add_parser(
+        "frontier",
+        help="best plan for each security share of the budget (efficient frontier)",
+        description="For each security share of the budget (0%%..100%%), the best plan with security spend capped at "
+        "that share and IT spend at the rest; expected net value against TVaR95, best appetite-feasible split marked.",
+    )
+    _decision_arguments(p)
+    p.add_argument("--points", type=_positive_int, default=21, help="number of shares from 0%% to 100%% (default 21)")
+    p.add_argument("--plot", default=None, help="write the frontier plot to this image file (PNG, SVG, PDF)")
+
+
+def _run_frontier(args: argparse.Namespace) -> int:
+    from ._format import money, percent
+    from .optimize import frontier, plot_frontier
+
+    if args.points < 2:
+        raise RiskBudgetError(f"frontier: --points ({args.points}) must be at least 2")
+    register, controls, projects, appetite = _decision_inputs(args)
+    front = frontier(register, controls, projects, budget=args.budget, appetite=appetite, points=args.points,
+                     years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .io import atomic_write
+
+        ax = plot_frontier(front)
+        buf = __import__("io").BytesIO()
+        fmt = args.plot.rsplit(".", 1)[-1].lower() if "." in args.plot else "png"
+        ax.figure.savefig(buf, format=fmt, bbox_inches="tight", dpi=120)
+        plt.close(ax.figure)
+        atomic_write(args.plot, buf.getvalue())
+    if args.json:
+        _print_json(front.to_dict())
+        return 0
+    print(f"Efficient frontier, budget {money(front.budget)}, {args.years:,} years, seed {args.seed}")
+    print(f"  {'share':>6s} {'security':>9s} {'IT':>9s} {'net value':>10s} {'ALE':>9s} {'TVaR95':>9s} {'appetite':>9s}")
+    for _, r in front.table.iterrows():
+        mark = " <- best split" if r["best"] else ""
+        ok = "ok" if r["feasible"] else "missed"
+        print(f"  {percent(r['security_share'], digits=0):>6s} {money(r['security_spend']):>9s} {money(r['it_spend']):>9s} "
+              f"{money(r['expected_net_value']):>10s} {money(r['ale']):>9s} {money(r['tvar95']):>9s} {ok:>9s}{mark}")
+    if front.best_index is None:
+        print("No split meets the appetite; each row holds the least-risk plan at that share.")
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
     ("simulate", _add_simulate, _run_simulate),
     ("report", _add_report, _run_report),
+    ("optimize", _add_optimize, _run_optimize),
+    ("frontier", _add_frontier, _run_frontier),
 ]
 
 

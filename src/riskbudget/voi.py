@@ -99,8 +99,9 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
     Returns
     -------
     pandas.DataFrame
-        Indexed by input, sorted by ``evppi`` (descending): ``evppi``,
-        ``noise_floor``, ``share_of_evpi``, ``rank``.
+        Indexed by input: ``evppi``, ``noise_floor`` (mean EVPPI of the input
+        shuffled), ``above_noise`` (``evppi - noise_floor``; the ranking key),
+        ``share_of_evpi`` and ``rank`` (1 = most worth measuring).
     """
     import pandas as pd
 
@@ -120,9 +121,14 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
         order = np.argsort(x, kind="stable")
         value = _binned(a, order, int(bins))
         floor = float(np.mean([_binned(a, rng.permutation(n), int(bins)) for _ in range(permutations)])) if permutations else math.nan
-        rows[str(name)] = {"evppi": value, "noise_floor": floor, "share_of_evpi": value / total if total > 0 else math.nan}
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["evppi", "noise_floor", "share_of_evpi"])
-    out = out.sort_values("evppi", ascending=False)
+        rows[str(name)] = {
+            "evppi": value,
+            "noise_floor": floor,
+            "above_noise": value - floor if permutations else value,
+            "share_of_evpi": value / total if total > 0 else math.nan,
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["evppi", "noise_floor", "above_noise", "share_of_evpi"])
+    out = out.sort_values(["above_noise", "evppi"], ascending=False)
     out["rank"] = np.arange(1, len(out) + 1)
     out.index.name = "input"
     return out
