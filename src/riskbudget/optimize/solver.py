@@ -290,13 +290,15 @@ class _Model:
         sig = ncol - 1
         blocks = [sp.csr_matrix((self.A.data, self.A.indices, self.A.indptr), shape=(self.A.shape[0], ncol))]
         rl, ru = [self.rl], [self.ru]
-        extra = []
+        extra: list[np.ndarray] = []
+        erl: list[float] = []
+        eru: list[float] = []
         for coef, rhs, scoef in cuts:
             v = np.zeros(ncol)
             v[: self.ncol] = coef
             if sigma:
                 v[sig] = -scoef
-            extra.append(v); rl.append(np.array([-np.inf])); ru.append(np.array([rhs]))
+            extra.append(v); erl.append(-np.inf); eru.append(rhs)
         b0 = self.ncol
         for cs in counts:
             ys = np.asarray(cs.years, dtype=int)
@@ -311,14 +313,16 @@ class _Model:
             v[b0 : b0 + ys.size] = 1.0
             if sigma:
                 v[sig] = -float(max(cs.allowed, 1))
-            extra.append(v); rl.append(np.array([-np.inf])); ru.append(np.array([float(cs.allowed - cs.forced)]))
+            extra.append(v); erl.append(-np.inf); eru.append(float(cs.allowed - cs.forced))
             b0 += ys.size
         if sigma_cap is not None:
             v = np.zeros(ncol)
             v[sig] = 1.0
-            extra.append(v); rl.append(np.array([-np.inf])); ru.append(np.array([sigma_cap]))
+            extra.append(v); erl.append(-np.inf); eru.append(float(sigma_cap))
         if extra:
+            # rows after the indicator blocks, bounds in the same order
             blocks.append(sp.csr_matrix(np.vstack(extra)))
+            rl.append(np.array(erl)); ru.append(np.array(eru))
         A = sp.vstack(blocks, format="csr")
         c = np.zeros(ncol)
         base = self.c if objective is None else objective
@@ -374,6 +378,51 @@ def _violations(model: _Model, tails: list[TailConstraint], counts: dict[int, _C
             over = np.flatnonzero(x > tc.threshold)
             out.append((k, (over.size - tc.allowed) / max(tc.allowed, 1), over))
     return out
+
+
+def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Funding:
+    """Drop funded controls or options that do not pay (within the solver's tolerance).
+
+    The solver stops within ``mip_rel_gap`` (and an absolute tolerance of about
+    a dollar), so a control that removes nothing but costs a dollar could stay
+    funded. Each removal is kept only if it strictly raises the net value and
+    every constraint and limit still holds on the sample.
+    """
+    p = model.p
+    cons = model.cons
+
+    def ok(f: Funding) -> bool:
+        on = set(f.names)
+        if any(n not in on for n in cons.include):
+            return False
+        items = [p.controls[p.control_index[n]] for n in f.controls] + [p.projects[p.project_index[n]] for n in f.projects]
+        if any(r not in on for it in items for r in it.requires) or any(a in on and b not in on for a, b in cons.requires):
+            return False
+        sec, it = p.spend(f)
+        tot = sec + it
+        if cons.min_security_share is not None and sec < cons.min_security_share * tot - 1e-9:
+            return False
+        if cons.max_security_share is not None and sec > cons.max_security_share * tot + 1e-9:
+            return False
+        x = p.total_losses(f)
+        return all(v <= 1e-12 for _, v, _ in _violations(model, tails, {}, x))
+
+    def net(f: Funding) -> float:
+        sec, it = p.spend(f)
+        return p.expected_value(f) - float(p.total_losses(f).mean()) - sec - it
+
+    best, best_net = funding, net(funding)
+    improved = True
+    while improved:
+        improved = False
+        candidates = [Funding(tuple(c for c in best.controls if c != name), best.projects, best.security_by_design) for name in best.controls]
+        candidates += [Funding(best.controls, best.projects, tuple(x for x in best.security_by_design if x != name)) for name in best.security_by_design]
+        for f in candidates:
+            v = net(f)
+            if v > best_net + 1e-9 * max(1.0, abs(best_net)) and ok(f):
+                best, best_net, improved = f, v, True
+                break
+    return best
 
 
 def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailConstraint], *,
@@ -468,7 +517,7 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
     if tails:
         notes.append(f"tail limits enforced with {len(cuts)} cut(s) and {sum(len(c.years) for c in counts.values())} indicator year(s) in {rounds} round(s)")
     if res.x is not None and res.status in (0, 1):
-        funding = model.decode(res.x)
+        funding = _polish(model, tails, model.decode(res.x))
         gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
         dual = getattr(res, "mip_dual_bound", None)
         bound = model.net_of(dual) if dual is not None and np.isfinite(dual) else math.nan

@@ -1,0 +1,440 @@
+"""Optimisation: exact on the sample (vs exhaustive enumeration), constraints, appetite, frontier, CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import riskbudget as rb
+from riskbudget import metrics
+from riskbudget.controls import RiskChange, SecurityByDesign
+from riskbudget.optimize import (
+    DecisionProblem,
+    Funding,
+    evaluate,
+    frontier,
+    optimize,
+    plot_frontier,
+    precompute,
+    validate,
+)
+
+from .conftest import EXAMPLE
+
+YEARS = 3_000
+SEED = 11
+
+
+def small_instance() -> tuple[rb.Register, list[rb.Control], list[rb.Project]]:
+    reg = rb.Register(
+        [
+            rb.Scenario("Ransomware", threat_event_frequency=rb.PERT(0.2, 0.8, 2.5), susceptibility=rb.PERT(0.2, 0.4, 0.7),
+                        primary_loss=rb.LogNormal.from_ci(2e5, 6e6), category="ransomware"),
+            rb.Scenario("BEC", threat_event_frequency=rb.PERT(5, 15, 30), susceptibility=rb.PERT(0.01, 0.03, 0.06),
+                        primary_loss=rb.LogNormal.from_ci(1e4, 4e5), category="fraud"),
+            rb.Scenario("Cloud leak", loss_event_frequency=rb.PERT(0.05, 0.2, 0.6), primary_loss=rb.LogNormal.from_ci(1e5, 4e6),
+                        secondary_loss_probability=0.4, secondary_loss=rb.LogNormal.from_ci(1e5, 3e6), category="cloud"),
+            rb.Scenario("Web breach", loss_event_frequency=rb.PERT(0.1, 0.4, 1.0), primary_loss=rb.LogNormal.from_ci(5e4, 2e6),
+                        category="web"),
+            rb.Scenario("Laptop", loss_event_frequency=1.0, primary_loss=rb.PERT(2e3, 1e4, 1e5), category="device"),
+        ]
+    )
+    controls = [
+        rb.Control("EDR", 150_000, applies_to="ransomware", resistance=rb.PERT(0.3, 0.5, 0.7), coverage=0.95),
+        rb.Control("Backups", 90_000, applies_to="ransomware", response=rb.PERT(0.3, 0.5, 0.7), loss_factor="primary_loss"),
+        rb.Control("MFA", 80_000, applies_to="fraud;cloud", resistance=rb.PERT(0.3, 0.5, 0.7), coverage=0.9),
+        rb.Control("CSPM", 70_000, applies_to="cloud", avoidance=rb.PERT(0.2, 0.4, 0.6)),
+        rb.Control("WAF", 40_000, applies_to="web", resistance=rb.PERT(0.2, 0.5, 0.8), requires="MFA"),
+        rb.Control("Encryption", 20_000, applies_to="device", response=rb.PERT(0.4, 0.6, 0.8)),
+    ]
+    projects = [
+        rb.Project("Portal", 300_000, value_per_year=rb.PERT(2e5, 5e5, 1.2e6), probability_of_failure=0.2,
+                   risk_changes=[RiskChange("web", rb.PERT(0.3, 0.8, 1.5))],
+                   security_by_design=SecurityByDesign(60_000, delay_months=2, risk_removed=rb.PERT(0.5, 0.7, 0.9))),
+        rb.Project("Cloud move", 400_000, value_per_year=rb.PERT(3e5, 6e5, 1e6), probability_of_failure=0.1,
+                   risk_changes=[RiskChange("cloud", rb.PERT(0.5, 1.0, 2.0))],
+                   security_by_design=SecurityByDesign(50_000, delay_months=1, risk_removed=0.6)),
+        rb.Project("App", 150_000, value_per_year=rb.PERT(1e5, 2.5e5, 5e5), probability_of_failure=0.3,
+                   new_scenarios=[rb.Scenario("App abuse", loss_event_frequency=rb.PERT(0.1, 0.3, 0.8),
+                                              primary_loss=rb.LogNormal.from_ci(2e4, 1e6), category="web")],
+                   excludes="Cloud move"),
+    ]
+    return reg, controls, projects
+
+
+@pytest.fixture(scope="module")
+def instance() -> tuple[rb.Register, list[rb.Control], list[rb.Project]]:
+    return small_instance()
+
+
+@pytest.fixture(scope="module")
+def problem(instance) -> DecisionProblem:
+    reg, controls, projects = instance
+    return precompute(reg, controls, projects, years=YEARS, seed=SEED, n_jobs=2, progress=False)
+
+
+def all_fundings(problem: DecisionProblem):
+    nc = len(problem.controls)
+    radix = [3 if p.security_by_design else 2 for p in problem.projects]
+    for xc in itertools.product([False, True], repeat=nc):
+        for sp in itertools.product(*[range(r) for r in radix]):
+            yield problem.from_vectors(xc, sp)
+
+
+def structurally_ok(problem: DecisionProblem, f: Funding, budget: float) -> bool:
+    on = set(f.names)
+    items = [problem.controls[problem.control_index[n]] for n in f.controls] + [
+        problem.projects[problem.project_index[n]] for n in f.projects
+    ]
+    if any(r not in on for it in items for r in it.requires) or any(x in on for it in items for x in it.excludes):
+        return False
+    sec, it = problem.spend(f)
+    return sec + it <= budget + 1e-6
+
+
+def enumerate_best(problem: DecisionProblem, budget: float, appetite: rb.Appetite | None = None) -> tuple[float, Funding]:
+    best = (-math.inf, Funding())
+    for f in all_fundings(problem):
+        if not structurally_ok(problem, f, budget):
+            continue
+        if appetite is not None and not appetite.check(problem.total_losses(f)).ok:
+            continue
+        s = problem.score(f)
+        if s.expected_net_value > best[0]:
+            best = (s.expected_net_value, f)
+    return best
+
+
+# --------------------------------------------------------------------------- #
+# The precomputed problem
+# --------------------------------------------------------------------------- #
+def test_precomputed_columns_equal_simulating_the_funded_register(problem):
+    f = problem.funding(["EDR", "MFA", "WAF", "Portal", "App"], security_by_design=["Portal"])
+    plan_result = problem.result_for(f)
+    direct = rb.simulate(problem.register_for(f), years=YEARS, seed=SEED)
+    assert list(plan_result.losses.columns) == list(direct.losses.columns)
+    assert np.array_equal(plan_result.losses.to_numpy(), direct.losses.to_numpy())
+    assert "App abuse" in plan_result.names
+    assert "App abuse" not in problem.result_for(problem.funding(["EDR"])).names
+
+
+def test_combination_counts(problem):
+    counts = dict(zip(problem.names, problem.n_combinations))
+    assert counts == {"Ransomware": 4, "BEC": 2, "Cloud leak": 2 * 2 * 3, "Web breach": 2 * 3, "Laptop": 2, "App abuse": 2 * 2}
+
+
+def test_score_matches_evaluate(problem, instance):
+    reg, controls, projects = instance
+    s = problem.score(["EDR", "Backups", "Cloud move"], security_by_design=["Cloud move"])
+    plan = evaluate(reg, controls, projects, funded=["EDR", "Backups", "Cloud move"], security_by_design=["Cloud move"],
+                    years=YEARS, seed=SEED, progress=False)
+    assert plan.expected_net_value == pytest.approx(s.expected_net_value, rel=1e-12)
+    assert plan.status == "evaluated" and math.isnan(plan.solver_gap)
+    assert plan.tvar95 == pytest.approx(s.tvar95) and plan.var95 == pytest.approx(s.var95)
+    assert plan.security_spend == 150_000 + 90_000 + 50_000 and plan.it_spend == 400_000
+
+
+# --------------------------------------------------------------------------- #
+# Exactness
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("budget", [300_000, 700_000, 1_200_000])
+def test_milp_equals_exhaustive_enumeration(problem, budget):
+    value, best = enumerate_best(problem, budget)
+    plan = optimize(problem, budget=budget)
+    assert plan.status == "optimal"
+    assert plan.expected_net_value == pytest.approx(value, rel=1e-9, abs=1e-6)
+    assert plan.funding == best
+    assert plan.solver_gap <= 1e-6
+
+
+@pytest.mark.parametrize(
+    "appetite",
+    [rb.Appetite(tvar95=4.3e6), rb.Appetite(exceedance={2.5e6: 0.045}), rb.Appetite(tvar95=4.35e6, exceedance={2e6: 0.065})],
+    ids=["tvar", "exceedance", "both"],
+)
+def test_milp_with_appetite_equals_enumeration(problem, appetite):
+    budget = 1_000_000
+    value, best = enumerate_best(problem, budget, appetite)
+    assert math.isfinite(value), "test appetite must be feasible"
+    unconstrained = enumerate_best(problem, budget)[0]
+    assert value < unconstrained, "test appetite must bind"
+    plan = optimize(problem, budget=budget, appetite=appetite)
+    assert plan.status == "optimal" and plan.feasible and plan.appetite.ok
+    assert plan.expected_net_value == pytest.approx(value, rel=1e-9, abs=1e-6)
+    assert plan.funding == best
+
+
+def test_exact_var_method_matches_enumeration(problem):
+    appetite = rb.Appetite(var95=2.3e6)
+    value, best = enumerate_best(problem, 1_000_000, appetite)
+    plan = optimize(problem, budget=1_000_000, appetite=appetite, var_method="exact")
+    assert plan.appetite.ok
+    # exact up to interpolation between two order statistics: never better than enumeration
+    assert plan.expected_net_value <= value + 1e-6
+    assert plan.expected_net_value == pytest.approx(value, rel=1e-9, abs=1e-6)
+
+
+def test_cvar_form_of_var_is_conservative(problem):
+    m = YEARS - math.ceil((YEARS - 1) * 0.95)
+    # a VaR limit enforced through the tail mean: the plan's tail mean, hence its VaR, is within the limit
+    plan = optimize(problem, budget=1_000_000, appetite=rb.Appetite(var95=4.3e6))
+    x = plan.result.annual_loss.to_numpy()
+    assert plan.status == "optimal" and plan.appetite.ok
+    assert metrics.var(x, 0.95) <= np.sort(x)[-m:].mean() <= 4.3e6 * (1 + 1e-9)
+    # a tight VaR limit that only plans with a larger tail mean meet: reported, with the way out
+    appetite = rb.Appetite(var95=2.3e6)
+    plan = optimize(problem, budget=1_000_000, appetite=appetite)
+    exact = enumerate_best(problem, 1_000_000, appetite)[0]
+    assert plan.status == "infeasible_appetite" and plan.appetite.ok and plan.feasible
+    assert any("var_method='exact'" in n for n in plan.notes)
+    assert plan.expected_net_value <= exact + 1e-6
+
+
+# --------------------------------------------------------------------------- #
+# Properties
+# --------------------------------------------------------------------------- #
+@settings(max_examples=12, deadline=None)
+@given(budget=st.floats(0, 1.5e6), extra=st.floats(1, 5e5))
+def test_budget_is_respected_and_more_budget_never_hurts(problem, budget, extra):
+    a = optimize(problem, budget=budget)
+    b = optimize(problem, budget=budget + extra)
+    assert a.total_spend <= budget + 1e-6
+    assert b.total_spend <= budget + extra + 1e-6
+    assert b.expected_net_value >= a.expected_net_value - 1e-6
+
+
+@settings(max_examples=8, deadline=None)
+@given(budget=st.floats(1e5, 2e6), cost=st.floats(1, 1e5), function=st.sampled_from(["resistance", "avoidance", "response"]))
+def test_a_zero_effect_control_with_a_cost_is_never_funded(instance, budget, cost, function):
+    reg, controls, projects = instance
+    dud = rb.Control("Dud", cost, applies_to="*", **{function: 0.0})
+    p = precompute(reg, controls + [dud], projects, years=1_000, seed=3, progress=False)
+    plan = optimize(p, budget=budget)
+    assert "Dud" not in plan.funded_controls
+    row = plan.returns.loc["Dud"]
+    assert row["ale_reduction_standalone"] == 0.0 and row["ale_reduction_marginal"] == 0.0
+
+
+@settings(max_examples=8, deadline=None)
+@given(limit=st.floats(3.0e6, 8e6))
+def test_appetite_limits_hold_on_the_sample(problem, limit):
+    appetite = rb.Appetite(tvar95=limit, exceedance={limit: 0.05})
+    plan = optimize(problem, budget=1_500_000, appetite=appetite)
+    if plan.status == "optimal":
+        x = plan.result.annual_loss.to_numpy()
+        assert metrics.tvar(x, 0.95) <= limit and metrics.exceedance(x, limit) <= 0.05
+        assert plan.appetite.ok
+    else:
+        assert plan.status == "infeasible_appetite"
+
+
+def test_dependencies_and_exclusions(problem):
+    plan = optimize(problem, budget=5e6, include=["WAF", "App"])
+    assert {"WAF", "MFA"} <= set(plan.funded_controls)  # WAF requires MFA
+    assert "App" in plan.funded_projects and "Cloud move" not in plan.funded_projects  # App excludes Cloud move
+    plan = optimize(problem, budget=5e6, exclude=["MFA"])
+    assert "MFA" not in plan.funded_controls and "WAF" not in plan.funded_controls
+    plan = optimize(problem, budget=5e6, exclusive=[("EDR", "Backups")], requires=[("Encryption", "CSPM")])
+    assert not {"EDR", "Backups"} <= set(plan.funded_controls)
+    assert "Encryption" not in plan.funded_controls or "CSPM" in plan.funded_controls
+
+
+def test_security_share_and_budget_caps(problem):
+    plan = optimize(problem, budget=1.2e6, min_security_share=0.5)
+    assert plan.security_spend >= 0.5 * plan.total_spend - 1e-6
+    plan = optimize(problem, budget=1.2e6, max_security_share=0.2)
+    assert plan.security_spend <= 0.2 * plan.total_spend + 1e-6
+    plan = optimize(problem, budget=1.2e6, security_budget=100_000, it_budget=500_000)
+    assert plan.security_spend <= 100_000 and plan.it_spend <= 500_000
+
+
+def test_infeasible_appetite_reports_least_risk_plan(problem):
+    appetite = rb.Appetite(tvar95=5e5)
+    plan = optimize(problem, budget=600_000, appetite=appetite)
+    assert plan.status == "infeasible_appetite" and not plan.feasible
+    assert plan.shortfall is not None and (plan.shortfall["miss"] > 0).all()
+    assert any("cannot be met" in n for n in plan.notes)
+    # least risk: no plan within budget has a smaller tail mean
+    m = YEARS - math.ceil((YEARS - 1) * 0.95)
+
+    def tail(f):
+        return np.sort(problem.total_losses(f))[-m:].mean()
+
+    best_tail = min(tail(f) for f in all_fundings(problem) if structurally_ok(problem, f, 600_000))
+    assert tail(plan.funding) == pytest.approx(best_tail, rel=1e-9)
+
+
+def test_return_on_control_table(problem):
+    plan = optimize(problem, budget=800_000)
+    r = plan.returns
+    assert set(r.index) == {c.name for c in problem.controls}
+    for name, row in r.iterrows():
+        assert row["roc_standalone_low"] <= row["roc_standalone"] <= row["roc_standalone_high"]
+        assert row["funded"] == (name in plan.funded_controls)
+    funded = plan.funded_controls[0]
+    others = Funding(tuple(c for c in plan.funded_controls if c != funded), plan.funded_projects, plan.security_by_design)
+    expected = problem.total_losses(others).mean() - problem.total_losses(plan.funding).mean()
+    assert r.loc[funded, "ale_reduction_marginal"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_plan_numbers_and_dict(problem):
+    plan = optimize(problem, budget=900_000)
+    assert plan.total_spend == pytest.approx(plan.security_spend + plan.it_spend)
+    assert plan.expected_net_value == pytest.approx(plan.expected_value - plan.ale - plan.total_spend)
+    assert plan.ale_before == pytest.approx(problem.total_losses(Funding()).mean())
+    d = plan.to_dict()
+    for key in ("funded_controls", "funded_projects", "security_spend", "it_spend", "total_spend", "expected_net_value",
+                "ale", "var95", "tvar95", "appetite_ok"):
+        assert key in d
+    json.dumps(d)
+    assert "Recommended plan" in plan.describe()
+
+
+def test_same_seed_same_plan(instance):
+    reg, controls, projects = instance
+    a = optimize(reg, controls, projects, budget=800_000, years=1_500, seed=5, progress=False)
+    b = optimize(reg, controls, projects, budget=800_000, years=1_500, seed=5, progress=False)
+    assert a.funding == b.funding and a.expected_net_value == b.expected_net_value
+
+
+def test_out_of_sample_check(problem):
+    plan = optimize(problem, budget=900_000)
+    oos = validate(plan, seed=SEED + 100)
+    assert oos.years == YEARS and oos.seed == SEED + 100
+    assert oos.difference == pytest.approx(oos.in_sample_net_value - oos.out_of_sample_net_value)
+    assert oos.difference_se > 0 and abs(oos.z) < 4
+    assert oos.appetite is None
+
+
+def test_heuristic_is_close_and_bounded(problem, instance):
+    reg, controls, projects = instance
+    exact = optimize(problem, budget=900_000)
+    h = optimize(reg, controls, projects, budget=900_000, years=YEARS, seed=SEED, method="heuristic", progress=False)
+    assert h.status == "heuristic"
+    assert h.expected_net_value <= exact.expected_net_value + 1e-6
+    assert h.bound >= exact.expected_net_value - 1e-6
+    assert h.solver_gap >= 0
+    assert h.total_spend <= 900_000
+
+
+# --------------------------------------------------------------------------- #
+# Frontier
+# --------------------------------------------------------------------------- #
+def test_frontier(problem):
+    appetite = rb.Appetite(tvar95=4.5e6)
+    front = frontier(problem, budget=1_000_000, appetite=appetite, points=5)
+    t = front.table
+    assert list(t["security_share"]) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert (t["security_spend"] <= t["security_budget"] + 1e-6).all() and (t["it_spend"] <= t["it_budget"] + 1e-6).all()
+    assert front.best_index is not None and t.loc[front.best_index, "best"]
+    feasible = t[t["feasible"]]
+    assert t.loc[front.best_index, "expected_net_value"] == feasible["expected_net_value"].max()
+    # the best split is no better than the unsplit optimum under the same appetite
+    assert front.best.expected_net_value <= optimize(problem, budget=1_000_000, appetite=appetite).expected_net_value + 1e-6
+    same = frontier(problem, budget=1_000_000, appetite=appetite, points=5, n_jobs=1)
+    assert same.table["expected_net_value"].tolist() == t["expected_net_value"].tolist()
+    ax = plot_frontier(front)
+    assert ax.get_xlabel().startswith("TVaR95") and len(ax.collections) >= 2
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
+
+
+# --------------------------------------------------------------------------- #
+# Errors
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"budget": -1}, r"budget \(-1\) must be a finite amount >= 0"),
+        ({"budget": 1e6, "include": ["Firewall"]}, r"include names \['Firewall'\], which are neither controls nor projects"),
+        ({"budget": 1e6, "min_security_share": 0.6, "max_security_share": 0.4}, r"min_security_share \(0.6\) exceeds max_security_share \(0.4\)"),
+        ({"budget": 1e6, "min_security_share": 1.5}, r"min_security_share \(1.5\) must be a share in \[0, 1\]"),
+        ({"budget": 1e6, "method": "magic"}, "method 'magic' is not one of"),
+        ({"budget": 1e6, "appetite": {"var95": 1}}, "appetite must be a riskbudget.Appetite"),
+        ({"budget": 1e6, "requires": [("EDR",)]}, "requires takes \\(A, B\\) pairs"),
+        ({"budget": 1e6, "include": ["EDR"], "exclude": ["EDR"]}, r"\['EDR'\] are both included and excluded"),
+    ],
+)
+def test_optimize_errors(problem, kwargs, message):
+    with pytest.raises(rb.RiskBudgetError, match=message):
+        optimize(problem, **kwargs)
+
+
+def test_structurally_infeasible_is_an_error(problem):
+    with pytest.raises(rb.RiskBudgetError, match="no plan satisfies the budget and the structural constraints"):
+        optimize(problem, budget=100_000, include=["Cloud move"])
+
+
+def test_funding_errors(problem):
+    with pytest.raises(rb.RiskBudgetError, match=r"funded names \['Firewall'\] are neither controls"):
+        problem.score(["Firewall"])
+    with pytest.raises(rb.RiskBudgetError, match="security_by_design names 'Portal', but the project is not funded"):
+        problem.score(["EDR"], security_by_design=["Portal"])
+    with pytest.raises(rb.RiskBudgetError, match="Project 'App': has no security-by-design option"):
+        problem.score(["App"], security_by_design=["App"])
+    with pytest.raises(rb.RiskBudgetError, match=r"requires names \['Ghost'\]"):
+        reg, controls, projects = small_instance()
+        precompute(reg, controls + [rb.Control("X", 1, applies_to="web", resistance=0.1, requires="Ghost")], projects, years=100, seed=1)
+
+
+def test_frontier_errors(problem):
+    with pytest.raises(rb.RiskBudgetError, match=r"points \(1\) must be a whole number >= 2"):
+        frontier(problem, budget=1e6, points=1)
+    with pytest.raises(rb.RiskBudgetError, match="security_budget is set by each share"):
+        frontier(problem, budget=1e6, security_budget=5)
+
+
+# --------------------------------------------------------------------------- #
+# Bundled example and CLI
+# --------------------------------------------------------------------------- #
+def test_bundled_example_optimises(example_register):
+    controls = rb.read_controls(EXAMPLE / "controls.csv")
+    projects = rb.read_projects(EXAMPLE / "projects.csv")
+    plan = optimize(example_register, controls, projects, budget=6e6, years=2_000, seed=7, progress=False)
+    assert plan.status == "optimal" and plan.total_spend <= 6e6 and plan.ale < plan.ale_before
+    assert len(plan.result.names) >= len(example_register)
+
+
+def test_cli_optimize_json(capsys):
+    from riskbudget.cli import main
+
+    code = main(["optimize", "--register", str(EXAMPLE / "register.csv"), "--controls", str(EXAMPLE / "controls.csv"),
+                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6M", "--appetite-var95", "30e6",
+                 "--years", "2000", "--seed", "3", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("funded_controls", "funded_projects", "security_spend", "it_spend", "total_spend", "expected_net_value",
+                "ale", "var95", "tvar95", "appetite_ok", "out_of_sample"):
+        assert key in out
+    assert out["total_spend"] <= 6e6 and out["appetite_ok"] is True
+
+
+def test_cli_frontier_text_and_plot(tmp_path, capsys):
+    from riskbudget.cli import main
+
+    png = tmp_path / "frontier.png"
+    code = main(["frontier", "--register", str(EXAMPLE / "register.csv"), "--controls", str(EXAMPLE / "controls.csv"),
+                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6e6", "--points", "3", "--years", "1500",
+                 "--plot", str(png)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Efficient frontier" in text and "best split" in text
+    assert png.stat().st_size > 1000
+
+
+def test_cli_bad_controls_file(tmp_path, capsys):
+    from riskbudget.cli import main
+
+    bad = tmp_path / "controls.csv"
+    bad.write_text("name,cost_per_year,applies_to,resistance_low,resistance_mode,resistance_high,coverage\nEDR,1,*,0.1,0.2,0.3,2\n")
+    code = main(["optimize", "--register", str(EXAMPLE / "register.csv"), "--controls", str(bad),
+                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6e6", "--years", "100"])
+    assert code == 1
+    assert "line 2, control 'EDR', column coverage" in capsys.readouterr().err
