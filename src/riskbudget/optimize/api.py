@@ -450,11 +450,13 @@ def frontier(
         if bad in constraints:
             raise RiskBudgetError(f"frontier: {bad} is set by each share of the budget; do not pass it")
     problem = _problem(register, controls, projects, years, seed, n_jobs, progress)
-    # Shares are solved in contiguous runs, one thread per run (HiGHS releases the
-    # GIL); each run keeps its own pool of tail cuts, valid for every share, so the
-    # result does not depend on thread timing.
+    # Shares are dealt to threads in turn (HiGHS releases the GIL), each thread
+    # going from the largest share down, so the cuts of the easy, feasible shares
+    # are in its pool before the hard ones. Each thread keeps its own pool of tail
+    # cuts (valid for every share), so the result does not depend on timing.
     workers = max(1, min(int(n_jobs) if n_jobs is not None else min(os.cpu_count() or 1, 2), grid.size))
-    runs = [list(r) for r in np.array_split(np.arange(grid.size), workers)]
+    order = list(np.argsort(-grid, kind="stable"))
+    runs = [order[w::workers] for w in range(workers)]
     plans_by_index: dict[int, Plan] = {}
     bar = _bar(_progress_enabled(progress, 10**9), grid.size, "frontier")
 
