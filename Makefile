@@ -48,6 +48,8 @@ demo: $(VENV)/.stamp-all
 	$(BIN)/riskbudget simulate data/example/register.csv --years 100000 --seed 7
 	$(BIN)/riskbudget report data/example/register.csv --appetite data/example/appetite.yaml \
 		--controls data/example/controls.csv --out $(OUT)/report.html --years 100000 --seed 7
+	$(BIN)/riskbudget optimize --register data/example/register.csv --controls data/example/controls.csv \
+		--projects data/example/projects.csv --budget 6e6 --appetite-tvar95 18e6 --years 20000 --seed 7
 
 test: $(VENV)/.stamp-test browser
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
@@ -66,6 +68,7 @@ dashboard: $(VENV)/.stamp-all
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_optimize.py
 
 # Resolve the newest compatible versions in a throw-away venv and pin them all.
 lock:
