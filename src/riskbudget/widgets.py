@@ -1094,11 +1094,12 @@ class BudgetExplorer(_Explorer):
         time_limit: float | None = 30.0,
     ) -> None:
         super().__init__()
-        from . import optimize as _opt
+        import importlib
 
-        self._opt = _opt
+        # The module, not the function: ``riskbudget.optimize`` is also exported as the function.
+        self._opt = importlib.import_module(".optimize", __package__)
         if problem is None:
-            problem = _opt.precompute(register, controls, projects, years=years, seed=seed, progress=False)
+            problem = self._opt.precompute(register, controls, projects, years=years, seed=seed, progress=False)
         self.problem = problem
         self.register = problem.register
         self.controls = tuple(problem.controls)
@@ -1109,7 +1110,7 @@ class BudgetExplorer(_Explorer):
             budget = 0.5 * (sum(c.cost_per_year for c in self.controls) + sum(p.cost_per_year for p in self.projects))
         self._appetite0 = appetite
         self.appetite = appetite
-        self._nothing = problem.total_losses(_opt.Funding())
+        self._nothing = problem.total_losses(self._opt.Funding())
         self._nothing_sorted = np.sort(self._nothing)
         self._nothing_tvar = metrics.tvar(self._nothing, 0.95)
         self._rank_items()
