@@ -396,3 +396,12 @@ def test_project_new_scenario_columns(tmp_path):
         read_projects(_write(tmp_path, "q.csv", header + "App,1,1,2,3,,web,0.5,1000,100000\n"))
     with pytest.raises(ProjectError, match=r"column new_loss_high: value 10 must exceed new_loss_low"):
         read_projects(_write(tmp_path, "r.csv", header + "App,1,1,2,3,App abuse,web,0.5,1000,10\n"))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import riskbudget.controls as mod
+
+    outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -165,3 +165,10 @@ def test_allocation_accepts_a_mapping_and_validates():
         gl.allocate([], 5)
     with pytest.raises(rb.RiskBudgetError, match=r"names \['A'\] appear more than once"):
         gl.allocate([{"name": "A", "v": 0.5, "loss": 1, "alpha": 1}] * 2, 5)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    outcome = doctest.testmod(gl, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -438,3 +438,13 @@ def test_cli_bad_controls_file(tmp_path, capsys):
                  "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6e6", "--years", "100"])
     assert code == 1
     assert "line 2, control 'EDR', column coverage" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["riskbudget.optimize", "riskbudget.optimize.api", "riskbudget.optimize.problem", "riskbudget.optimize.plan"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(module)
+    outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.failed == 0

@@ -116,3 +116,12 @@ def test_value_of_information_errors(plan):
         value_of_information(42)
     v = value_of_information(plan.problem, alternatives=[[], ["EDR"], ["EDR", "Backups"]])
     assert len(v.alternatives) == 3
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import riskbudget.voi as mod
+
+    outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0

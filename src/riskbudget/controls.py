@@ -773,7 +773,7 @@ class Project:
     ...                risk_changes=[RiskChange("web_application", rb.PERT(0.2, 0.5, 1.0))],
     ...                security_by_design=SecurityByDesign(150_000, delay_months=2, risk_removed=rb.PERT(0.5, 0.7, 0.9)))
     >>> p.expected_value(), round(p.expected_value(security_by_design=True))
-    (1720000.0, 1433333)
+    (1733333.3333333333, 1444444)
     """
 
     name: str
