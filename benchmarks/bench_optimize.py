@@ -39,13 +39,17 @@ def main() -> None:
     reg = rb.read_register(rb.io.example_path("register.csv"))
     controls = read_controls(rb.io.example_path("controls.csv"))
     projects = read_projects(rb.io.example_path("projects.csv"))
-    print(f"bundled example: {len(controls)} controls, {len(projects)} projects, {len(reg)} register scenarios; "
-          f"{args.years:,} years, seed {args.seed}, budget {args.budget:,.0f}, {os.cpu_count()} CPUs")
+    print(
+        f"bundled example: {len(controls)} controls, {len(projects)} projects, {len(reg)} register scenarios; "
+        f"{args.years:,} years, seed {args.seed}, budget {args.budget:,.0f}, {os.cpu_count()} CPUs"
+    )
 
     t = time.perf_counter()
     plan = optimize(reg, controls, projects, budget=args.budget, years=args.years, seed=args.seed, progress=False)
     total = time.perf_counter() - t
-    print(f"optimize end to end (precompute + MILP + plan): {total:6.2f} s   gap {plan.solver_gap:.1e}   status {plan.status}")
+    print(
+        f"optimize end to end (precompute + MILP + plan): {total:6.2f} s   gap {plan.solver_gap:.1e}   status {plan.status}"
+    )
 
     t = time.perf_counter()
     problem = precompute(reg, controls, projects, years=args.years, seed=args.seed, progress=False)
@@ -58,14 +62,20 @@ def main() -> None:
     ):
         t = time.perf_counter()
         p = optimize(problem, budget=args.budget, appetite=appetite)
-        print(f"optimize, {label:28s} {time.perf_counter() - t:6.2f} s   gap {p.solver_gap:.1e}   status {p.status}   "
-              f"net {p.expected_net_value:,.0f}   TVaR95 {p.tvar95:,.0f}")
+        print(
+            f"optimize, {label:28s} {time.perf_counter() - t:6.2f} s   gap {p.solver_gap:.1e}   status {p.status}   "
+            f"net {p.expected_net_value:,.0f}   TVaR95 {p.tvar95:,.0f}"
+        )
 
     t = time.perf_counter()
     front = frontier(problem, budget=args.budget, appetite=rb.Appetite(tvar95=args.tvar95), points=args.points)
     gaps = front.table["solver_gap"]
-    print(f"frontier ({args.points} points, TVaR95 limit):        {time.perf_counter() - t:6.2f} s   max gap {gaps.max():.1e}   "
-          f"best split {front.table.loc[front.best_index, 'security_share']:.0%}" if front.best_index is not None else "   no feasible split")
+    print(
+        f"frontier ({args.points} points, TVaR95 limit):        {time.perf_counter() - t:6.2f} s   max gap {gaps.max():.1e}   "
+        f"best split {front.table.loc[front.best_index, 'security_share']:.0%}"
+        if front.best_index is not None
+        else "   no feasible split"
+    )
 
     funding = plan.funding
     n = 200
@@ -75,8 +85,10 @@ def main() -> None:
     print(f"DecisionProblem.score per call:              {1000 * (time.perf_counter() - t) / n:6.2f} ms")
 
     oos = validate(plan, seed=args.seed + 1)
-    print(f"out of sample (seed {args.seed + 1}): net {oos.out_of_sample_net_value:,.0f} vs {oos.in_sample_net_value:,.0f} in sample, "
-          f"difference {oos.difference:,.0f} ± {oos.difference_se:,.0f}")
+    print(
+        f"out of sample (seed {args.seed + 1}): net {oos.out_of_sample_net_value:,.0f} vs {oos.in_sample_net_value:,.0f} in sample, "
+        f"difference {oos.difference:,.0f} ± {oos.difference_se:,.0f}"
+    )
 
 
 if __name__ == "__main__":

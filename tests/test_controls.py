@@ -47,16 +47,32 @@ def tef_scenario(name: str = "T", category: str = "ransomware") -> rb.Scenario:
 # Imperfection and the multiplier
 # --------------------------------------------------------------------------- #
 def test_reliability_and_effective_strength_follow_the_formula():
-    c = rb.Control("EDR", 1, applies_to="*", resistance=rb.PERT(0.3, 0.5, 0.7), coverage=0.9,
-                   lapses_per_year=6, days_per_lapse=3, strength_when_lapsed=0.1)
+    c = rb.Control(
+        "EDR",
+        1,
+        applies_to="*",
+        resistance=rb.PERT(0.3, 0.5, 0.7),
+        coverage=0.9,
+        lapses_per_year=6,
+        days_per_lapse=3,
+        strength_when_lapsed=0.1,
+    )
     rel = (1 - 6 / 365) ** 3
     assert c.reliability == pytest.approx(rel, rel=1e-15)
     assert c.effective_strength("resistance") == pytest.approx(0.9 * (rel * 0.5 + (1 - rel) * 0.1), rel=1e-15)
 
 
 def test_multiplier_sample_mean_and_support():
-    c = rb.Control("X", 1, applies_to="*", avoidance=rb.PERT(0.2, 0.4, 0.9), deterrence=rb.Uniform(0.0, 0.3),
-                   coverage=0.8, lapses_per_year=2, days_per_lapse=5)
+    c = rb.Control(
+        "X",
+        1,
+        applies_to="*",
+        avoidance=rb.PERT(0.2, 0.4, 0.9),
+        deterrence=rb.Uniform(0.0, 0.3),
+        coverage=0.8,
+        lapses_per_year=2,
+        days_per_lapse=5,
+    )
     m = ControlMultiplier(c, ("avoidance", "deterrence"))
     x = m.sample(50_000, np.random.default_rng(1))
     lo, hi = m.support()
@@ -82,13 +98,18 @@ def test_layered_controls_multiply_what_gets_through():
 
 def test_effect_on_threat_level_scenario_hits_the_right_factors():
     s = tef_scenario()
-    c = rb.Control("C", 1, applies_to="ransomware", avoidance=0.2, resistance=0.5, response=0.4, loss_factor="primary_loss")
+    c = rb.Control(
+        "C", 1, applies_to="ransomware", avoidance=0.2, resistance=0.5, response=0.4, loss_factor="primary_loss"
+    )
     adj = {a.factor for a in c.adjustments_for(s)}
     assert adj == {"frequency", "susceptibility", "primary_loss"}
     reg = apply_controls(rb.Register([s]), [c])
     base = s.without_adjustments()
-    expected = base.expected_loss_event_frequency() * 0.8 * 0.5 * (
-        0.6 * base.primary_loss.mean() + 0.3 * base.secondary_loss.mean()
+    expected = (
+        base.expected_loss_event_frequency()
+        * 0.8
+        * 0.5
+        * (0.6 * base.primary_loss.mean() + 0.3 * base.secondary_loss.mean())
     )
     assert reg["T"].expected_annual_loss() == pytest.approx(expected, rel=1e-12)
     res = rb.simulate(reg, years=20_000, seed=11)
@@ -105,8 +126,15 @@ def test_effect_on_threat_level_scenario_hits_the_right_factors():
 )
 def test_a_control_with_effect_zero_leaves_the_simulation_bit_identical(seed, coverage, lapses, days, function):
     reg = rb.Register([tef_scenario(), lef_scenario(category="ransomware")])
-    c = rb.Control("Nothing", 5e4, applies_to="ransomware", coverage=coverage, lapses_per_year=lapses,
-                   days_per_lapse=days, **{function: 0.0})
+    c = rb.Control(
+        "Nothing",
+        5e4,
+        applies_to="ransomware",
+        coverage=coverage,
+        lapses_per_year=lapses,
+        days_per_lapse=days,
+        **{function: 0.0},
+    )
     with_c = apply_controls(reg, [c])
     assert all(s.adjustments for s in with_c)
     a = rb.simulate(reg, years=3_000, seed=seed)
@@ -125,7 +153,9 @@ def test_a_control_draws_one_strength_per_year_shared_by_its_scenarios():
 
 
 def test_chunk_size_never_changes_results_with_controls():
-    reg = apply_controls(rb.Register([tef_scenario()]), [rb.Control("C", 1, applies_to="*", resistance=rb.PERT(0.1, 0.4, 0.8))])
+    reg = apply_controls(
+        rb.Register([tef_scenario()]), [rb.Control("C", 1, applies_to="*", resistance=rb.PERT(0.1, 0.4, 0.8))]
+    )
     a = rb.simulate(reg, years=5_000, seed=4, chunk_size=5_000)
     b = rb.simulate(reg, years=5_000, seed=4, chunk_size=777)
     assert np.array_equal(a.column(), b.column())
@@ -193,7 +223,10 @@ def test_unknown_applies_to_is_an_error_naming_it(example_register):
     "kwargs, message",
     [
         ({"coverage": 1.4, "resistance": 0.3}, r"Control 'EDR': coverage \(1.4\) must lie in \[0, 1\]"),
-        ({"resistance": rb.PERT(0.5, 0.9, 1.2)}, r"resistance .* takes values in \[0.5, 1.2\]; a share removed must lie in \[0, 1\]"),
+        (
+            {"resistance": rb.PERT(0.5, 0.9, 1.2)},
+            r"resistance .* takes values in \[0.5, 1.2\]; a share removed must lie in \[0, 1\]",
+        ),
         ({}, "no effect given"),
         ({"resistance": 0.3, "lapses_per_year": 400}, r"lapses_per_year \(400\) must be at most 365"),
         ({"resistance": 0.3, "days_per_lapse": -1}, r"days_per_lapse \(-1\) must be >= 0"),
@@ -234,8 +267,13 @@ def test_secondary_loss_effect_needs_a_secondary_loss():
 # Projects
 # --------------------------------------------------------------------------- #
 def test_project_value_failure_and_delay():
-    p = rb.Project("P", 1e5, value_per_year=rb.PERT(1e5, 2e5, 6e5), probability_of_failure=0.25,
-                   security_by_design=SecurityByDesign(2e4, delay_months=3, risk_removed=0.5))
+    p = rb.Project(
+        "P",
+        1e5,
+        value_per_year=rb.PERT(1e5, 2e5, 6e5),
+        probability_of_failure=0.25,
+        security_by_design=SecurityByDesign(2e4, delay_months=3, risk_removed=0.5),
+    )
     assert p.expected_value() == pytest.approx(0.75 * 250_000)
     assert p.expected_value(security_by_design=True) == pytest.approx(0.75 * 250_000 * 0.75)
     assert p.cost(security_by_design=True) == 1.2e5
@@ -246,8 +284,13 @@ def test_project_value_failure_and_delay():
 
 def test_project_risk_and_security_by_design():
     s = lef_scenario()
-    p = rb.Project("Portal", 1, value_per_year=1, risk_changes=[RiskChange("web", rb.PERT(0.2, 0.5, 0.8))],
-                   security_by_design=SecurityByDesign(1, 1, risk_removed=0.6))
+    p = rb.Project(
+        "Portal",
+        1,
+        value_per_year=1,
+        risk_changes=[RiskChange("web", rb.PERT(0.2, 0.5, 0.8))],
+        security_by_design=SecurityByDesign(1, 1, risk_removed=0.6),
+    )
     reg = apply_projects(rb.Register([s]), [p])
     assert reg["A"].expected_annual_loss() == pytest.approx(s.expected_annual_loss() * 1.5, rel=1e-9)
     reg2 = apply_projects(rb.Register([s]), [p], security_by_design=["Portal"])
@@ -301,7 +344,11 @@ def test_risk_change_and_sbd_rules():
 
 def test_names_must_be_unique_across_controls_and_projects():
     with pytest.raises(rb.RiskBudgetError, match="already used by a control"):
-        apply_controls(rb.Register([lef_scenario()]), [rb.Control("X", 1, applies_to="*", resistance=0.1)], projects=[rb.Project("X", 1)])
+        apply_controls(
+            rb.Register([lef_scenario()]),
+            [rb.Control("X", 1, applies_to="*", resistance=0.1)],
+            projects=[rb.Project("X", 1)],
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -312,7 +359,12 @@ def test_example_files_load_and_apply(example_register):
     projects = read_projects(EXAMPLE / "projects.csv")
     assert len(controls) == 15 and len(projects) == 8
     names = {c.name for c in controls}
-    assert {"Phishing-resistant MFA", "Endpoint detection and response (EDR)", "Immutable backups", "Incident-response retainer"} <= names
+    assert {
+        "Phishing-resistant MFA",
+        "Endpoint detection and response (EDR)",
+        "Immutable backups",
+        "Incident-response retainer",
+    } <= names
     assert any(c.response_sla is not None for c in controls)
     assert any(p.new_scenarios for p in projects) and any(p.security_by_design for p in projects)
     reg = apply_controls(example_register, controls, projects=projects)
@@ -330,10 +382,19 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize(
     "row, message",
     [
-        ("EDR,1000,ransomware,0.3,0.5,0.7,1.4", r"line 2, control 'EDR', column coverage: value 1.4: Control 'EDR': coverage \(1.4\) must lie in \[0, 1\]"),
-        ("EDR,lots,ransomware,0.3,0.5,0.7,1", r"line 2, control 'EDR', column cost_per_year: value 'lots' is not a number"),
+        (
+            "EDR,1000,ransomware,0.3,0.5,0.7,1.4",
+            r"line 2, control 'EDR', column coverage: value 1.4: Control 'EDR': coverage \(1.4\) must lie in \[0, 1\]",
+        ),
+        (
+            "EDR,lots,ransomware,0.3,0.5,0.7,1",
+            r"line 2, control 'EDR', column cost_per_year: value 'lots' is not a number",
+        ),
         ("EDR,1000,ransomware,0.3,,0.7,1", r"line 2, control 'EDR', column resistance_mode: missing"),
-        ("EDR,1000,ransomware,0.7,0.5,0.3,1", r"column resistance_low, resistance_mode, resistance_high: values \(0.7, 0.5, 0.3\)"),
+        (
+            "EDR,1000,ransomware,0.7,0.5,0.3,1",
+            r"column resistance_low, resistance_mode, resistance_high: values \(0.7, 0.5, 0.3\)",
+        ),
         ("EDR,1000,,0.3,0.5,0.7,1", r"line 2, control 'EDR', column applies_to: is empty"),
         (",1000,ransomware,0.3,0.5,0.7,1", r"line 2, column name: is empty"),
         ("EDR,1000,ransomware,,,,1", "no effect given"),

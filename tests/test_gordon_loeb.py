@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize as sopt
 
@@ -103,12 +103,21 @@ def numeric_allocation(assets, budget):
     n = len(assets)
 
     def neg(z):
-        return -sum(gl.expected_net_benefit(max(zi, 0.0), a["v"], a["loss"], a["alpha"], a.get("beta", 1.0), a.get("class", "I"))
-                    for zi, a in zip(z, assets))
+        return -sum(
+            gl.expected_net_benefit(
+                max(zi, 0.0), a["v"], a["loss"], a["alpha"], a.get("beta", 1.0), a.get("class", "I")
+            )
+            for zi, a in zip(z, assets)
+        )
 
-    res = sopt.minimize(neg, x0=np.full(n, budget / n / 2), method="SLSQP", bounds=[(0, budget)] * n,
-                        constraints=[{"type": "ineq", "fun": lambda z: budget - z.sum()}],
-                        options={"ftol": 1e-12, "maxiter": 1000})
+    res = sopt.minimize(
+        neg,
+        x0=np.full(n, budget / n / 2),
+        method="SLSQP",
+        bounds=[(0, budget)] * n,
+        constraints=[{"type": "ineq", "fun": lambda z: budget - z.sum()}],
+        options={"ftol": 1e-12, "maxiter": 1000},
+    )
     return res.x, -res.fun
 
 
@@ -120,7 +129,9 @@ def test_allocation_kkt_and_numerical_optimum(budget):
     lam = a.shadow_price
     for name, zi in a.investment.items():
         asset = next(x for x in ASSETS if x["name"] == name)
-        mb = gl.marginal_benefit(zi, asset["v"], asset["loss"], asset["alpha"], asset.get("beta", 1.0), asset.get("class", "I"))
+        mb = gl.marginal_benefit(
+            zi, asset["v"], asset["loss"], asset["alpha"], asset.get("beta", 1.0), asset.get("class", "I")
+        )
         if zi > 1e-9:
             assert mb == pytest.approx(1 + lam, rel=1e-6)
         else:
@@ -136,7 +147,9 @@ def test_allocation_unconstrained_when_budget_is_ample():
     a = gl.allocate(ASSETS, 1e9)
     assert a.shadow_price == 0.0
     for asset in ASSETS:
-        z = gl.optimal_investment(asset["v"], asset["loss"], asset["alpha"], asset.get("beta", 1.0), asset.get("class", "I"))
+        z = gl.optimal_investment(
+            asset["v"], asset["loss"], asset["alpha"], asset.get("beta", 1.0), asset.get("class", "I")
+        )
         assert a.investment[asset["name"]] == pytest.approx(z)
     assert a.table.loc["ERP", "unconstrained"] == pytest.approx(a.investment["ERP"])
 

@@ -34,36 +34,79 @@ SEED = 11
 def small_instance() -> tuple[rb.Register, list[rb.Control], list[rb.Project]]:
     reg = rb.Register(
         [
-            rb.Scenario("Ransomware", threat_event_frequency=rb.PERT(0.2, 0.8, 2.5), susceptibility=rb.PERT(0.2, 0.4, 0.7),
-                        primary_loss=rb.LogNormal.from_ci(2e5, 6e6), category="ransomware"),
-            rb.Scenario("BEC", threat_event_frequency=rb.PERT(5, 15, 30), susceptibility=rb.PERT(0.01, 0.03, 0.06),
-                        primary_loss=rb.LogNormal.from_ci(1e4, 4e5), category="fraud"),
-            rb.Scenario("Cloud leak", loss_event_frequency=rb.PERT(0.05, 0.2, 0.6), primary_loss=rb.LogNormal.from_ci(1e5, 4e6),
-                        secondary_loss_probability=0.4, secondary_loss=rb.LogNormal.from_ci(1e5, 3e6), category="cloud"),
-            rb.Scenario("Web breach", loss_event_frequency=rb.PERT(0.1, 0.4, 1.0), primary_loss=rb.LogNormal.from_ci(5e4, 2e6),
-                        category="web"),
+            rb.Scenario(
+                "Ransomware",
+                threat_event_frequency=rb.PERT(0.2, 0.8, 2.5),
+                susceptibility=rb.PERT(0.2, 0.4, 0.7),
+                primary_loss=rb.LogNormal.from_ci(2e5, 6e6),
+                category="ransomware",
+            ),
+            rb.Scenario(
+                "BEC",
+                threat_event_frequency=rb.PERT(5, 15, 30),
+                susceptibility=rb.PERT(0.01, 0.03, 0.06),
+                primary_loss=rb.LogNormal.from_ci(1e4, 4e5),
+                category="fraud",
+            ),
+            rb.Scenario(
+                "Cloud leak",
+                loss_event_frequency=rb.PERT(0.05, 0.2, 0.6),
+                primary_loss=rb.LogNormal.from_ci(1e5, 4e6),
+                secondary_loss_probability=0.4,
+                secondary_loss=rb.LogNormal.from_ci(1e5, 3e6),
+                category="cloud",
+            ),
+            rb.Scenario(
+                "Web breach",
+                loss_event_frequency=rb.PERT(0.1, 0.4, 1.0),
+                primary_loss=rb.LogNormal.from_ci(5e4, 2e6),
+                category="web",
+            ),
             rb.Scenario("Laptop", loss_event_frequency=1.0, primary_loss=rb.PERT(2e3, 1e4, 1e5), category="device"),
         ]
     )
     controls = [
         rb.Control("EDR", 150_000, applies_to="ransomware", resistance=rb.PERT(0.3, 0.5, 0.7), coverage=0.95),
-        rb.Control("Backups", 90_000, applies_to="ransomware", response=rb.PERT(0.3, 0.5, 0.7), loss_factor="primary_loss"),
+        rb.Control(
+            "Backups", 90_000, applies_to="ransomware", response=rb.PERT(0.3, 0.5, 0.7), loss_factor="primary_loss"
+        ),
         rb.Control("MFA", 80_000, applies_to="fraud;cloud", resistance=rb.PERT(0.3, 0.5, 0.7), coverage=0.9),
         rb.Control("CSPM", 70_000, applies_to="cloud", avoidance=rb.PERT(0.2, 0.4, 0.6)),
         rb.Control("WAF", 40_000, applies_to="web", resistance=rb.PERT(0.2, 0.5, 0.8), requires="MFA"),
         rb.Control("Encryption", 20_000, applies_to="device", response=rb.PERT(0.4, 0.6, 0.8)),
     ]
     projects = [
-        rb.Project("Portal", 300_000, value_per_year=rb.PERT(2e5, 5e5, 1.2e6), probability_of_failure=0.2,
-                   risk_changes=[RiskChange("web", rb.PERT(0.3, 0.8, 1.5))],
-                   security_by_design=SecurityByDesign(60_000, delay_months=2, risk_removed=rb.PERT(0.5, 0.7, 0.9))),
-        rb.Project("Cloud move", 400_000, value_per_year=rb.PERT(3e5, 6e5, 1e6), probability_of_failure=0.1,
-                   risk_changes=[RiskChange("cloud", rb.PERT(0.5, 1.0, 2.0))],
-                   security_by_design=SecurityByDesign(50_000, delay_months=1, risk_removed=0.6)),
-        rb.Project("App", 150_000, value_per_year=rb.PERT(1e5, 2.5e5, 5e5), probability_of_failure=0.3,
-                   new_scenarios=[rb.Scenario("App abuse", loss_event_frequency=rb.PERT(0.1, 0.3, 0.8),
-                                              primary_loss=rb.LogNormal.from_ci(2e4, 1e6), category="web")],
-                   excludes="Cloud move"),
+        rb.Project(
+            "Portal",
+            300_000,
+            value_per_year=rb.PERT(2e5, 5e5, 1.2e6),
+            probability_of_failure=0.2,
+            risk_changes=[RiskChange("web", rb.PERT(0.3, 0.8, 1.5))],
+            security_by_design=SecurityByDesign(60_000, delay_months=2, risk_removed=rb.PERT(0.5, 0.7, 0.9)),
+        ),
+        rb.Project(
+            "Cloud move",
+            400_000,
+            value_per_year=rb.PERT(3e5, 6e5, 1e6),
+            probability_of_failure=0.1,
+            risk_changes=[RiskChange("cloud", rb.PERT(0.5, 1.0, 2.0))],
+            security_by_design=SecurityByDesign(50_000, delay_months=1, risk_removed=0.6),
+        ),
+        rb.Project(
+            "App",
+            150_000,
+            value_per_year=rb.PERT(1e5, 2.5e5, 5e5),
+            probability_of_failure=0.3,
+            new_scenarios=[
+                rb.Scenario(
+                    "App abuse",
+                    loss_event_frequency=rb.PERT(0.1, 0.3, 0.8),
+                    primary_loss=rb.LogNormal.from_ci(2e4, 1e6),
+                    category="web",
+                )
+            ],
+            excludes="Cloud move",
+        ),
     ]
     return reg, controls, projects
 
@@ -98,7 +141,9 @@ def structurally_ok(problem: DecisionProblem, f: Funding, budget: float) -> bool
     return sec + it <= budget + 1e-6
 
 
-def enumerate_best(problem: DecisionProblem, budget: float, appetite: rb.Appetite | None = None) -> tuple[float, Funding]:
+def enumerate_best(
+    problem: DecisionProblem, budget: float, appetite: rb.Appetite | None = None
+) -> tuple[float, Funding]:
     best = (-math.inf, Funding())
     for f in all_fundings(problem):
         if not structurally_ok(problem, f, budget):
@@ -126,14 +171,29 @@ def test_precomputed_columns_equal_simulating_the_funded_register(problem):
 
 def test_combination_counts(problem):
     counts = dict(zip(problem.names, problem.n_combinations))
-    assert counts == {"Ransomware": 4, "BEC": 2, "Cloud leak": 2 * 2 * 3, "Web breach": 2 * 3, "Laptop": 2, "App abuse": 2 * 2}
+    assert counts == {
+        "Ransomware": 4,
+        "BEC": 2,
+        "Cloud leak": 2 * 2 * 3,
+        "Web breach": 2 * 3,
+        "Laptop": 2,
+        "App abuse": 2 * 2,
+    }
 
 
 def test_score_matches_evaluate(problem, instance):
     reg, controls, projects = instance
     s = problem.score(["EDR", "Backups", "Cloud move"], security_by_design=["Cloud move"])
-    plan = evaluate(reg, controls, projects, funded=["EDR", "Backups", "Cloud move"], security_by_design=["Cloud move"],
-                    years=YEARS, seed=SEED, progress=False)
+    plan = evaluate(
+        reg,
+        controls,
+        projects,
+        funded=["EDR", "Backups", "Cloud move"],
+        security_by_design=["Cloud move"],
+        years=YEARS,
+        seed=SEED,
+        progress=False,
+    )
     assert plan.expected_net_value == pytest.approx(s.expected_net_value, rel=1e-12)
     assert plan.status == "evaluated" and math.isnan(plan.solver_gap)
     assert plan.tvar95 == pytest.approx(s.tvar95) and plan.var95 == pytest.approx(s.var95)
@@ -155,7 +215,11 @@ def test_milp_equals_exhaustive_enumeration(problem, budget):
 
 @pytest.mark.parametrize(
     "appetite",
-    [rb.Appetite(tvar95=4.3e6), rb.Appetite(exceedance={2.5e6: 0.045}), rb.Appetite(tvar95=4.35e6, exceedance={2e6: 0.065})],
+    [
+        rb.Appetite(tvar95=4.3e6),
+        rb.Appetite(exceedance={2.5e6: 0.045}),
+        rb.Appetite(tvar95=4.35e6, exceedance={2e6: 0.065}),
+    ],
     ids=["tvar", "exceedance", "both"],
 )
 def test_milp_with_appetite_equals_enumeration(problem, appetite):
@@ -210,7 +274,11 @@ def test_budget_is_respected_and_more_budget_never_hurts(problem, budget, extra)
 
 
 @settings(max_examples=8, deadline=None)
-@given(budget=st.floats(1e5, 2e6), cost=st.floats(1, 1e5), function=st.sampled_from(["resistance", "avoidance", "response"]))
+@given(
+    budget=st.floats(1e5, 2e6),
+    cost=st.floats(1, 1e5),
+    function=st.sampled_from(["resistance", "avoidance", "response"]),
+)
 def test_a_zero_effect_control_with_a_cost_is_never_funded(instance, budget, cost, function):
     reg, controls, projects = instance
     dud = rb.Control("Dud", cost, applies_to="*", **{function: 0.0})
@@ -278,7 +346,9 @@ def test_return_on_control_table(problem):
         assert row["roc_standalone_low"] <= row["roc_standalone"] <= row["roc_standalone_high"]
         assert row["funded"] == (name in plan.funded_controls)
     funded = plan.funded_controls[0]
-    others = Funding(tuple(c for c in plan.funded_controls if c != funded), plan.funded_projects, plan.security_by_design)
+    others = Funding(
+        tuple(c for c in plan.funded_controls if c != funded), plan.funded_projects, plan.security_by_design
+    )
     expected = problem.total_losses(others).mean() - problem.total_losses(plan.funding).mean()
     assert r.loc[funded, "ale_reduction_marginal"] == pytest.approx(expected, rel=1e-9)
 
@@ -289,8 +359,18 @@ def test_plan_numbers_and_dict(problem):
     assert plan.expected_net_value == pytest.approx(plan.expected_value - plan.ale - plan.total_spend)
     assert plan.ale_before == pytest.approx(problem.total_losses(Funding()).mean())
     d = plan.to_dict()
-    for key in ("funded_controls", "funded_projects", "security_spend", "it_spend", "total_spend", "expected_net_value",
-                "ale", "var95", "tvar95", "appetite_ok"):
+    for key in (
+        "funded_controls",
+        "funded_projects",
+        "security_spend",
+        "it_spend",
+        "total_spend",
+        "expected_net_value",
+        "ale",
+        "var95",
+        "tvar95",
+        "appetite_ok",
+    ):
         assert key in d
     json.dumps(d)
     assert "Recommended plan" in plan.describe()
@@ -336,7 +416,10 @@ def test_frontier(problem):
     feasible = t[t["feasible"]]
     assert t.loc[front.best_index, "expected_net_value"] == feasible["expected_net_value"].max()
     # the best split is no better than the unsplit optimum under the same appetite
-    assert front.best.expected_net_value <= optimize(problem, budget=1_000_000, appetite=appetite).expected_net_value + 1e-6
+    assert (
+        front.best.expected_net_value
+        <= optimize(problem, budget=1_000_000, appetite=appetite).expected_net_value + 1e-6
+    )
     same = frontier(problem, budget=1_000_000, appetite=appetite, points=5, n_jobs=1)
     assert same.table["expected_net_value"].tolist() == t["expected_net_value"].tolist()
     ax = plot_frontier(front)
@@ -353,8 +436,14 @@ def test_frontier(problem):
     "kwargs, message",
     [
         ({"budget": -1}, r"budget \(-1\) must be a finite amount >= 0"),
-        ({"budget": 1e6, "include": ["Firewall"]}, r"include names \['Firewall'\], which are neither controls nor projects"),
-        ({"budget": 1e6, "min_security_share": 0.6, "max_security_share": 0.4}, r"min_security_share \(0.6\) exceeds max_security_share \(0.4\)"),
+        (
+            {"budget": 1e6, "include": ["Firewall"]},
+            r"include names \['Firewall'\], which are neither controls nor projects",
+        ),
+        (
+            {"budget": 1e6, "min_security_share": 0.6, "max_security_share": 0.4},
+            r"min_security_share \(0.6\) exceeds max_security_share \(0.4\)",
+        ),
         ({"budget": 1e6, "min_security_share": 1.5}, r"min_security_share \(1.5\) must be a share in \[0, 1\]"),
         ({"budget": 1e6, "method": "magic"}, "method 'magic' is not one of"),
         ({"budget": 1e6, "appetite": {"var95": 1}}, "appetite must be a riskbudget.Appetite"),
@@ -381,7 +470,13 @@ def test_funding_errors(problem):
         problem.score(["App"], security_by_design=["App"])
     with pytest.raises(rb.RiskBudgetError, match=r"requires names \['Ghost'\]"):
         reg, controls, projects = small_instance()
-        precompute(reg, controls + [rb.Control("X", 1, applies_to="web", resistance=0.1, requires="Ghost")], projects, years=100, seed=1)
+        precompute(
+            reg,
+            controls + [rb.Control("X", 1, applies_to="web", resistance=0.1, requires="Ghost")],
+            projects,
+            years=100,
+            seed=1,
+        )
 
 
 def test_frontier_errors(problem):
@@ -405,13 +500,41 @@ def test_bundled_example_optimises(example_register):
 def test_cli_optimize_json(capsys):
     from riskbudget.cli import main
 
-    code = main(["optimize", "--register", str(EXAMPLE / "register.csv"), "--controls", str(EXAMPLE / "controls.csv"),
-                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6M", "--appetite-var95", "30e6",
-                 "--years", "2000", "--seed", "3", "--json"])
+    code = main(
+        [
+            "optimize",
+            "--register",
+            str(EXAMPLE / "register.csv"),
+            "--controls",
+            str(EXAMPLE / "controls.csv"),
+            "--projects",
+            str(EXAMPLE / "projects.csv"),
+            "--budget",
+            "6M",
+            "--appetite-var95",
+            "30e6",
+            "--years",
+            "2000",
+            "--seed",
+            "3",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("funded_controls", "funded_projects", "security_spend", "it_spend", "total_spend", "expected_net_value",
-                "ale", "var95", "tvar95", "appetite_ok", "out_of_sample"):
+    for key in (
+        "funded_controls",
+        "funded_projects",
+        "security_spend",
+        "it_spend",
+        "total_spend",
+        "expected_net_value",
+        "ale",
+        "var95",
+        "tvar95",
+        "appetite_ok",
+        "out_of_sample",
+    ):
         assert key in out
     assert out["total_spend"] <= 6e6 and out["appetite_ok"] is True
 
@@ -420,9 +543,25 @@ def test_cli_frontier_text_and_plot(tmp_path, capsys):
     from riskbudget.cli import main
 
     png = tmp_path / "frontier.png"
-    code = main(["frontier", "--register", str(EXAMPLE / "register.csv"), "--controls", str(EXAMPLE / "controls.csv"),
-                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6e6", "--points", "3", "--years", "1500",
-                 "--plot", str(png)])
+    code = main(
+        [
+            "frontier",
+            "--register",
+            str(EXAMPLE / "register.csv"),
+            "--controls",
+            str(EXAMPLE / "controls.csv"),
+            "--projects",
+            str(EXAMPLE / "projects.csv"),
+            "--budget",
+            "6e6",
+            "--points",
+            "3",
+            "--years",
+            "1500",
+            "--plot",
+            str(png),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "Efficient frontier" in text and "best split" in text
@@ -433,14 +572,32 @@ def test_cli_bad_controls_file(tmp_path, capsys):
     from riskbudget.cli import main
 
     bad = tmp_path / "controls.csv"
-    bad.write_text("name,cost_per_year,applies_to,resistance_low,resistance_mode,resistance_high,coverage\nEDR,1,*,0.1,0.2,0.3,2\n")
-    code = main(["optimize", "--register", str(EXAMPLE / "register.csv"), "--controls", str(bad),
-                 "--projects", str(EXAMPLE / "projects.csv"), "--budget", "6e6", "--years", "100"])
+    bad.write_text(
+        "name,cost_per_year,applies_to,resistance_low,resistance_mode,resistance_high,coverage\nEDR,1,*,0.1,0.2,0.3,2\n"
+    )
+    code = main(
+        [
+            "optimize",
+            "--register",
+            str(EXAMPLE / "register.csv"),
+            "--controls",
+            str(bad),
+            "--projects",
+            str(EXAMPLE / "projects.csv"),
+            "--budget",
+            "6e6",
+            "--years",
+            "100",
+        ]
+    )
     assert code == 1
     assert "line 2, control 'EDR', column coverage" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["riskbudget.optimize", "riskbudget.optimize.api", "riskbudget.optimize.problem", "riskbudget.optimize.plan"])
+@pytest.mark.parametrize(
+    "module",
+    ["riskbudget.optimize", "riskbudget.optimize.api", "riskbudget.optimize.problem", "riskbudget.optimize.plan"],
+)
 def test_docstring_examples_run(module):
     import doctest
     import importlib

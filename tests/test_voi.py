@@ -95,7 +95,9 @@ def test_value_of_information_on_a_plan(plan):
 
 
 def test_inputs_are_the_draws_the_simulation_used():
-    reg = rb.Register([rb.Scenario("Rate", loss_event_frequency=rb.Uniform(20, 100), primary_loss=rb.Constant(1_000), category="x")])
+    reg = rb.Register(
+        [rb.Scenario("Rate", loss_event_frequency=rb.Uniform(20, 100), primary_loss=rb.Constant(1_000), category="x")]
+    )
     ctrl = rb.Control("Shaky", 1, applies_to="x", avoidance=rb.Uniform(0, 1))
     problem = precompute(reg, [ctrl], [], years=3_000, seed=9, progress=False)
     inputs = decision_inputs(problem)

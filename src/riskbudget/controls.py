@@ -55,7 +55,7 @@ import io as _io
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -167,7 +167,9 @@ def _from_uniform(dist: Distribution, u: np.ndarray) -> np.ndarray:
 def _check_factor(owner: str, factor: str, err: type[RiskBudgetError]) -> str:
     factor = str(factor).strip()
     base, _, form = factor.partition(".")
-    if base not in ADJUSTABLE_FACTORS or (form and (base not in ("primary_loss", "secondary_loss") or form not in FORMS_OF_LOSS)):
+    if base not in ADJUSTABLE_FACTORS or (
+        form and (base not in ("primary_loss", "secondary_loss") or form not in FORMS_OF_LOSS)
+    ):
         raise err(
             f"{owner}: factor {factor!r} is not adjustable; use one of {list(ADJUSTABLE_FACTORS)} or "
             f"'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}"
@@ -241,10 +243,14 @@ class ResponseSLA:
             object.__setattr__(self, name, d)
         factor = _check_factor(owner, self.factor, ControlError)
         if factor in ("frequency", "susceptibility"):
-            raise ControlError(f"{owner}: factor {factor!r} is not a loss; an SLA acts on 'loss', 'primary_loss', 'secondary_loss' or one of their forms")
+            raise ControlError(
+                f"{owner}: factor {factor!r} is not a loss; an SLA acts on 'loss', 'primary_loss', 'secondary_loss' or one of their forms"
+            )
         object.__setattr__(self, "factor", factor)
         if self.disruption_share is not None:
-            object.__setattr__(self, "disruption_share", _in_unit(owner, "disruption_share", self.disruption_share, ControlError))
+            object.__setattr__(
+                self, "disruption_share", _in_unit(owner, "disruption_share", self.disruption_share, ControlError)
+            )
         elif "." not in factor and self.cost_per_hour is None:
             raise ControlError(
                 f"{owner}: give disruption_share (the share of the {factor} that scales with hours to contain) "
@@ -314,7 +320,7 @@ class ControlMultiplier:
     compared, and drawing n then m years equals drawing n + m.
     """
 
-    control: "Control"
+    control: Control
     terms: tuple[Any, ...]
 
     family: ClassVar[str] = "control_multiplier"
@@ -330,6 +336,7 @@ class ControlMultiplier:
             if isinstance(term, tuple):
                 _, share = term
                 sla = c.response_sla
+                assert sla is not None
                 h0 = _from_uniform(sla.hours_to_contain, u[:, 5])
                 h1 = _from_uniform(sla.hours_to_contain_with_control, u[:, 6])
                 out.append(share * (1.0 - np.minimum(h0, h1) / h0))
@@ -356,6 +363,7 @@ class ControlMultiplier:
         if isinstance(term, tuple):
             share = term[1]
             sla = c.response_sla
+            assert sla is not None
             h0_lo, h0_hi = sla.hours_to_contain.support()
             h1_lo, h1_hi = sla.hours_to_contain_with_control.support()
             r_lo = min(1.0, h1_lo / h0_hi) if math.isfinite(h0_hi) else 0.0
@@ -375,7 +383,9 @@ class ControlMultiplier:
         out = 1.0
         for term in self.terms:
             if isinstance(term, tuple):
-                s = term[1] * self.control.response_sla.mean_reduction()
+                sla = self.control.response_sla
+                assert sla is not None
+                s = term[1] * sla.mean_reduction()
             else:
                 s = getattr(self.control, term).mean()
             out *= 1.0 - self._effective(s)
@@ -405,7 +415,7 @@ class ProjectMultiplier:
     run-level stream.
     """
 
-    project: "Project"
+    project: Project
     increases: tuple[int, ...]
     security_by_design: bool = False
 
@@ -554,7 +564,9 @@ class Control:
                 object.__setattr__(self, fn, _share_estimate(who, fn, value, ControlError))
         object.__setattr__(self, "loss_factor", _check_factor(who, self.loss_factor, ControlError))
         if self.loss_factor in ("frequency", "susceptibility"):
-            raise ControlError(f"{who}: loss_factor ({self.loss_factor!r}) must be a loss: 'loss', 'primary_loss', 'secondary_loss' or a form")
+            raise ControlError(
+                f"{who}: loss_factor ({self.loss_factor!r}) must be a loss: 'loss', 'primary_loss', 'secondary_loss' or a form"
+            )
         if self.response_sla is not None and not isinstance(self.response_sla, ResponseSLA):
             raise ControlError(f"{who}: response_sla must be a ResponseSLA, not {type(self.response_sla).__name__}")
         if not self.effects:
@@ -608,7 +620,9 @@ class Control:
             s = share * self.response_sla.mean_reduction()
         else:
             if function not in FUNCTIONS:
-                raise ControlError(f"Control {self.name!r}: unknown function {function!r}; use one of {list(FUNCTIONS)}")
+                raise ControlError(
+                    f"Control {self.name!r}: unknown function {function!r}; use one of {list(FUNCTIONS)}"
+                )
             d = getattr(self, function)
             if d is None:
                 raise ControlError(f"Control {self.name!r}: has no {function} effect")
@@ -651,20 +665,34 @@ class Control:
                     f"form of {base}; use 'loss' or '{base}', or leave the scenario out of applies_to"
                 )
 
-    def with_effect(self, **changes: Any) -> "Control":
+    def with_effect(self, **changes: Any) -> Control:
         """A copy with some fields changed (e.g. ``resistance=0``)."""
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "cost_per_year": self.cost_per_year, "applies_to": list(self.applies_to)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "cost_per_year": self.cost_per_year,
+            "applies_to": list(self.applies_to),
+        }
         for fn in FUNCTIONS:
             d = getattr(self, fn)
             if d is not None:
                 out[fn] = d.to_dict()
         if self.response_sla is not None:
             out["response_sla"] = self.response_sla.to_dict()
-        for f in ("loss_factor", "coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed",
-                  "requires", "excludes", "category", "owner", "description"):
+        for f in (
+            "loss_factor",
+            "coverage",
+            "lapses_per_year",
+            "days_per_lapse",
+            "strength_when_lapsed",
+            "requires",
+            "excludes",
+            "category",
+            "owner",
+            "description",
+        ):
             value = getattr(self, f)
             out[f] = list(value) if isinstance(value, tuple) else value
         return out
@@ -706,7 +734,9 @@ class RiskChange:
         object.__setattr__(self, "increase", d)
         factor = _check_factor("RiskChange", self.factor, ProjectError)
         if factor == "susceptibility":
-            raise ProjectError("RiskChange: susceptibility can only be lowered; raise 'frequency' to model new attack surface")
+            raise ProjectError(
+                "RiskChange: susceptibility can only be lowered; raise 'frequency' to model new attack surface"
+            )
         object.__setattr__(self, "factor", factor)
 
 
@@ -803,7 +833,9 @@ class Project:
             raise ProjectError(f"{who}: value_per_year ({value}) can be negative; state a value >= 0")
         object.__setattr__(self, "value_per_year", value)
         object.__setattr__(
-            self, "probability_of_failure", _in_unit(who, "probability_of_failure", self.probability_of_failure, ProjectError)
+            self,
+            "probability_of_failure",
+            _in_unit(who, "probability_of_failure", self.probability_of_failure, ProjectError),
         )
         changes = tuple(self.risk_changes)
         for rc in changes:
@@ -820,7 +852,9 @@ class Project:
             raise ProjectError(f"{who}: new scenario names must be unique")
         object.__setattr__(self, "new_scenarios", scenarios)
         if self.security_by_design is not None and not isinstance(self.security_by_design, SecurityByDesign):
-            raise ProjectError(f"{who}: security_by_design must be a SecurityByDesign, not {type(self.security_by_design).__name__}")
+            raise ProjectError(
+                f"{who}: security_by_design must be a SecurityByDesign, not {type(self.security_by_design).__name__}"
+            )
         object.__setattr__(self, "requires", _names(self.requires))
         object.__setattr__(self, "excludes", _names(self.excludes))
         if self.name in self.requires or self.name in self.excludes:
@@ -873,7 +907,8 @@ class Project:
             "value_per_year": self.value_per_year.to_dict(),
             "probability_of_failure": self.probability_of_failure,
             "risk_changes": [
-                {"targets": list(r.targets), "increase": r.increase.to_dict(), "factor": r.factor} for r in self.risk_changes
+                {"targets": list(r.targets), "increase": r.increase.to_dict(), "factor": r.factor}
+                for r in self.risk_changes
             ],
             "new_scenarios": [s.to_dict() for s in self.new_scenarios],
             "requires": list(self.requires),
@@ -958,7 +993,9 @@ def _as_controls(controls: Any) -> tuple[Control, ...]:
     out = tuple(controls)
     for c in out:
         if not isinstance(c, Control):
-            raise ControlError(f"expected Control objects, got {type(c).__name__}; read a file with read_controls(path)")
+            raise ControlError(
+                f"expected Control objects, got {type(c).__name__}; read a file with read_controls(path)"
+            )
     return out
 
 
@@ -968,7 +1005,9 @@ def _as_projects(projects: Any) -> tuple[Project, ...]:
     out = tuple(projects)
     for p in out:
         if not isinstance(p, Project):
-            raise ProjectError(f"expected Project objects, got {type(p).__name__}; read a file with read_projects(path)")
+            raise ProjectError(
+                f"expected Project objects, got {type(p).__name__}; read a file with read_projects(path)"
+            )
     return out
 
 
@@ -993,7 +1032,9 @@ def project_targets(register: Register, projects: Sequence[Project]) -> dict[str
     return out
 
 
-def project_adjustments(project: Project, scenario: Scenario, indices: tuple[int, ...], *, security_by_design: bool) -> tuple[Adjustment, ...]:
+def project_adjustments(
+    project: Project, scenario: Scenario, indices: tuple[int, ...], *, security_by_design: bool
+) -> tuple[Adjustment, ...]:
     """The adjustments a funded project puts on one scenario (one per factor)."""
     by_factor: dict[str, list[int]] = {}
     for i in indices:
@@ -1002,11 +1043,15 @@ def project_adjustments(project: Project, scenario: Scenario, indices: tuple[int
     for factor, idx in by_factor.items():
         base, _, form = factor.partition(".")
         if base == "secondary_loss" and scenario.secondary_loss is None:
-            raise ProjectError(f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} has no secondary loss")
+            raise ProjectError(
+                f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} has no secondary loss"
+            )
         if form:
             target = scenario.primary_loss if base == "primary_loss" else scenario.secondary_loss
             if not isinstance(target, LossForms) or form not in target:
-                raise ProjectError(f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} states no {form!r} form")
+                raise ProjectError(
+                    f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} states no {form!r} form"
+                )
         out.append(Adjustment(factor, ProjectMultiplier(project, tuple(idx), security_by_design), project.name))
     return tuple(out)
 
@@ -1018,7 +1063,9 @@ def new_scenario_adjustments(project: Project, *, security_by_design: bool) -> t
     return (Adjustment("frequency", ProjectMultiplier(project, (), True), project.name),)
 
 
-def apply_controls(register: Any, controls: Iterable[Control] | Control, *, projects: Iterable[Project] = ()) -> Register:
+def apply_controls(
+    register: Any, controls: Iterable[Control] | Control, *, projects: Iterable[Project] = ()
+) -> Register:
     """The register with each control's effects added to the scenarios it covers.
 
     Parameters
@@ -1129,13 +1176,23 @@ def apply_projects(
 # --------------------------------------------------------------------------- #
 _TRIPLE = ("low", "mode", "high")
 _CONTROL_TEXT = ("applies_to", "loss_factor", "sla_factor", "requires", "excludes", "category", "owner", "description")
-_CONTROL_NUMBERS = ("cost_per_year", "coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed", "disruption_share")
+_CONTROL_NUMBERS = (
+    "cost_per_year",
+    "coverage",
+    "lapses_per_year",
+    "days_per_lapse",
+    "strength_when_lapsed",
+    "disruption_share",
+)
 _CONTROL_ESTIMATES = tuple(FUNCTIONS) + ("contain_hours", "contain_hours_with_control", "cost_per_hour")
 #: Every column a controls file may have.
 CONTROL_COLUMNS: tuple[str, ...] = (
-    ("name",) + _CONTROL_NUMBERS[:1] + _CONTROL_TEXT[:1]
+    ("name",)
+    + _CONTROL_NUMBERS[:1]
+    + _CONTROL_TEXT[:1]
     + tuple(f"{e}_{t}" for e in _CONTROL_ESTIMATES for t in _TRIPLE)
-    + _CONTROL_NUMBERS[1:] + _CONTROL_TEXT[1:]
+    + _CONTROL_NUMBERS[1:]
+    + _CONTROL_TEXT[1:]
 )
 
 _PROJECT_TEXT = ("adds_risk_to", "risk_factor", "requires", "excludes", "category", "owner", "description")
@@ -1157,9 +1214,11 @@ def _new_scenario_columns() -> dict[str, str]:
 
 #: Every column a projects file may have (``new_*`` columns describe a new scenario as in a register).
 PROJECT_COLUMNS: tuple[str, ...] = (
-    ("name",) + _PROJECT_NUMBERS[:2]
+    ("name",)
+    + _PROJECT_NUMBERS[:2]
     + tuple(f"{e}_{t}" for e in _PROJECT_ESTIMATES for t in _TRIPLE)
-    + _PROJECT_NUMBERS[2:] + _PROJECT_TEXT
+    + _PROJECT_NUMBERS[2:]
+    + _PROJECT_TEXT
 )
 
 
@@ -1183,7 +1242,9 @@ class _Row:
         try:
             value = float(text)
         except ValueError:
-            raise self.error(column, f"value {text!r} is not a number (write plain numbers such as 250000 or 2.5e5)") from None
+            raise self.error(
+                column, f"value {text!r} is not a number (write plain numbers such as 250000 or 2.5e5)"
+            ) from None
         if not math.isfinite(value):
             raise self.error(column, f"value {text!r} must be a finite number")
         return value
@@ -1195,7 +1256,10 @@ class _Row:
             return None
         missing = [c for c, v in zip(cols, values) if v is None]
         if missing:
-            raise self.error(", ".join(missing), f"missing; an estimate needs all of {', '.join(cols)} (equal values for a known number)")
+            raise self.error(
+                ", ".join(missing),
+                f"missing; an estimate needs all of {', '.join(cols)} (equal values for a known number)",
+            )
         low, mode, high = values  # type: ignore[misc]
         if low == mode == high:
             return Constant(low)  # type: ignore[arg-type]
@@ -1211,7 +1275,9 @@ class _Row:
             raise self.error(column, str(exc)) from None
 
 
-def _read_rows(path: str | os.PathLike[str], allowed: Sequence[str], err: type[RiskBudgetError], what: str, extra_ok: Any = None) -> tuple[str, list[tuple[int, dict[str, str]]]]:
+def _read_rows(
+    path: str | os.PathLike[str], allowed: Sequence[str], err: type[RiskBudgetError], what: str, extra_ok: Any = None
+) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     p = Path(path)
     source = str(p)
     if not p.exists():
@@ -1226,7 +1292,9 @@ def _read_rows(path: str | os.PathLike[str], allowed: Sequence[str], err: type[R
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise err(f"{source}: the file is empty; expected a header row with at least 'name' and 'cost_per_year'") from None
+        raise err(
+            f"{source}: the file is empty; expected a header row with at least 'name' and 'cost_per_year'"
+        ) from None
     unknown = [h for h in header if h not in allowed and not (extra_ok and extra_ok(h))]
     if unknown:
         raise err(f"{source}: unknown column(s) {unknown}; the allowed columns are {', '.join(allowed)}")
@@ -1252,7 +1320,9 @@ def _unique_names(source: str, rows: list[tuple[int, Any]], err: type[RiskBudget
     first: dict[str, int] = {}
     for line, item in rows:
         if item.name in first:
-            raise err(f"{source}, line {line}, column name: {kind} {item.name!r} already appears on line {first[item.name]}; names must be unique")
+            raise err(
+                f"{source}, line {line}, column name: {kind} {item.name!r} already appears on line {first[item.name]}; names must be unique"
+            )
         first[item.name] = line
 
 
@@ -1301,12 +1371,17 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
         kwargs["cost_per_year"] = cost
         applies = (row.get("applies_to") or "").strip()
         if not applies:
-            raise ctx.error("applies_to", "is empty; name the scenarios or categories it covers, separated by ';' ('*' for all)")
+            raise ctx.error(
+                "applies_to", "is empty; name the scenarios or categories it covers, separated by ';' ('*' for all)"
+            )
         kwargs["applies_to"] = applies
         for fn in FUNCTIONS:
             d = ctx.estimate(row, fn)
             if d is not None:
-                kwargs[fn] = ctx.wrap(f"{fn}_low, {fn}_mode, {fn}_high", lambda d=d, fn=fn: _share_estimate(f"Control {name!r}", fn, d, ControlError))
+                kwargs[fn] = ctx.wrap(
+                    f"{fn}_low, {fn}_mode, {fn}_high",
+                    lambda d=d, fn=fn, name=name: _share_estimate(f"Control {name!r}", fn, d, ControlError),
+                )
         h0 = ctx.estimate(row, "contain_hours")
         h1 = ctx.estimate(row, "contain_hours_with_control")
         cph = ctx.estimate(row, "cost_per_hour")
@@ -1315,22 +1390,24 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
         if h0 is not None or h1 is not None or cph is not None or share is not None or sla_factor:
             if h0 is None or h1 is None:
                 missing = "contain_hours_low/mode/high" if h0 is None else "contain_hours_with_control_low/mode/high"
-                raise ctx.error(missing, "missing; an incident-response SLA needs hours to contain today and with the control")
+                raise ctx.error(
+                    missing, "missing; an incident-response SLA needs hours to contain today and with the control"
+                )
             sla_kwargs: dict[str, Any] = {"cost_per_hour": cph, "disruption_share": share}
             if sla_factor:
                 sla_kwargs["factor"] = sla_factor
             kwargs["response_sla"] = ctx.wrap(
                 "contain_hours_*, contain_hours_with_control_*, cost_per_hour_*, disruption_share, sla_factor",
-                lambda: ResponseSLA(h0, h1, **sla_kwargs),
+                lambda h0=h0, h1=h1, kw=sla_kwargs: ResponseSLA(h0, h1, **kw),
             )
         for col in ("coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed"):
             v = ctx.number(row, col)
             if v is not None:
                 kwargs[col] = v
         for col in ("loss_factor", "requires", "excludes", "category", "owner", "description"):
-            v = (row.get(col) or "").strip()
-            if v:
-                kwargs[col] = v
+            text = (row.get(col) or "").strip()
+            if text:
+                kwargs[col] = text
         control = _build_item(ctx, Control, kwargs)
         out.append((line, control))
     _unique_names(source, out, ControlError, "control")
@@ -1338,9 +1415,21 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
 
 
 _FIELD_OF_MESSAGE = (
-    "cost_per_year", "coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed", "loss_factor",
-    "applies_to", "requires", "excludes", "probability_of_failure", "value_per_year", "delay_months", "risk_removed",
-    "increase", "factor",
+    "cost_per_year",
+    "coverage",
+    "lapses_per_year",
+    "days_per_lapse",
+    "strength_when_lapsed",
+    "loss_factor",
+    "applies_to",
+    "requires",
+    "excludes",
+    "probability_of_failure",
+    "value_per_year",
+    "delay_months",
+    "risk_removed",
+    "increase",
+    "factor",
 )
 
 
@@ -1406,7 +1495,9 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
         kwargs["cost_per_year"] = cost
         value = ctx.estimate(row, "value")
         if value is None:
-            raise ctx.error("value_low, value_mode, value_high", "missing; give the business value per year if delivered")
+            raise ctx.error(
+                "value_low, value_mode, value_high", "missing; give the business value per year if delivered"
+            )
         kwargs["value_per_year"] = value
         pf = ctx.number(row, "probability_of_failure")
         if pf is not None:
@@ -1415,28 +1506,43 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
         increase = ctx.estimate(row, "risk_increase")
         factor = (row.get("risk_factor") or "").strip() or "frequency"
         if targets and increase is None:
-            raise ctx.error("risk_increase_low, risk_increase_mode, risk_increase_high", f"missing; adds_risk_to ({targets!r}) needs the relative increase")
+            raise ctx.error(
+                "risk_increase_low, risk_increase_mode, risk_increase_high",
+                f"missing; adds_risk_to ({targets!r}) needs the relative increase",
+            )
         if increase is not None and not targets:
             raise ctx.error("adds_risk_to", "is empty; name the scenarios or categories whose risk the project raises")
         if targets:
             kwargs["risk_changes"] = (
-                ctx.wrap("adds_risk_to, risk_factor, risk_increase_*", lambda: RiskChange(targets, increase, factor)),
+                ctx.wrap(
+                    "adds_risk_to, risk_factor, risk_increase_*",
+                    lambda t=targets, inc=increase, f=factor: RiskChange(t, inc, f),
+                ),
             )
         sbd_cost = ctx.number(row, "sbd_cost_per_year")
         sbd_delay = ctx.number(row, "sbd_delay_months")
         sbd_removed = ctx.estimate(row, "sbd_risk_removed")
         if sbd_cost is not None or sbd_delay is not None or sbd_removed is not None:
             if sbd_cost is None or sbd_removed is None:
-                missing = "sbd_cost_per_year" if sbd_cost is None else "sbd_risk_removed_low, sbd_risk_removed_mode, sbd_risk_removed_high"
-                raise ctx.error(missing, "missing; a security-by-design option needs its cost and the share of added risk it removes")
+                missing = (
+                    "sbd_cost_per_year"
+                    if sbd_cost is None
+                    else "sbd_risk_removed_low, sbd_risk_removed_mode, sbd_risk_removed_high"
+                )
+                raise ctx.error(
+                    missing,
+                    "missing; a security-by-design option needs its cost and the share of added risk it removes",
+                )
             kwargs["security_by_design"] = ctx.wrap(
                 "sbd_cost_per_year, sbd_delay_months, sbd_risk_removed_*",
-                lambda: SecurityByDesign(sbd_cost, sbd_delay or 0.0, sbd_removed),
+                lambda c=sbd_cost, d=sbd_delay, r=sbd_removed: SecurityByDesign(c, d or 0.0, r),
             )
         new_values = {new_cols[c]: v for c, v in row.items() if c in new_cols and str(v).strip()}
         if new_values:
             if "name" not in new_values:
-                raise ctx.error("new_scenario", "is empty, but other new_* columns are filled; name the project's new scenario")
+                raise ctx.error(
+                    "new_scenario", "is empty, but other new_* columns are filled; name the project's new scenario"
+                )
             aliases = {reg: col for col, reg in new_cols.items()}
             try:
                 scenario = scenario_from_row(new_values, source=source, line=line, aliases=aliases)

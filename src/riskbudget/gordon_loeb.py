@@ -97,13 +97,17 @@ def breach_probability(z: float, v: float, alpha: float, beta: float = 1.0, brea
     return v ** (alpha * z + 1.0)
 
 
-def expected_net_benefit(z: float, v: float, loss: float, alpha: float, beta: float = 1.0, breach_class: str = "I") -> float:
+def expected_net_benefit(
+    z: float, v: float, loss: float, alpha: float, beta: float = 1.0, breach_class: str = "I"
+) -> float:
     """``ENBIS(z) = [v - S(z, v)] L - z``."""
     _check(v, loss, alpha, beta, breach_class)
     return (v - breach_probability(z, v, alpha, beta, breach_class)) * loss - z
 
 
-def marginal_benefit(z: float, v: float, loss: float, alpha: float, beta: float = 1.0, breach_class: str = "I") -> float:
+def marginal_benefit(
+    z: float, v: float, loss: float, alpha: float, beta: float = 1.0, breach_class: str = "I"
+) -> float:
     """``-dS/dz x L``: expected loss avoided by the next dollar invested at ``z``."""
     v, loss, alpha, beta, cls = _check(v, loss, alpha, beta, breach_class)
     if cls == "I":
@@ -197,11 +201,15 @@ def _assets(assets: Any) -> list[dict[str, Any]]:
     allowed = {"name", "v", "loss", "alpha", "beta", "class", "breach_class"}
     for i, a in enumerate(items):
         if not isinstance(a, Mapping):
-            raise RiskBudgetError(f"allocate: asset #{i + 1} must be a mapping with v, loss, alpha (and beta, class), not {a!r}")
+            raise RiskBudgetError(
+                f"allocate: asset #{i + 1} must be a mapping with v, loss, alpha (and beta, class), not {a!r}"
+            )
         name = str(a.get("name", f"asset {i + 1}"))
         unknown = set(a) - allowed
         if unknown:
-            raise RiskBudgetError(f"allocate: asset {name!r} has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+            raise RiskBudgetError(
+                f"allocate: asset {name!r} has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+            )
         missing = [k for k in ("v", "loss", "alpha") if k not in a]
         if missing:
             raise RiskBudgetError(f"allocate: asset {name!r} lacks {missing}")
@@ -211,7 +219,7 @@ def _assets(assets: Any) -> list[dict[str, Any]]:
         except RiskBudgetError as exc:
             raise RiskBudgetError(f"allocate: asset {name!r}: {exc}") from None
         out.append({"name": name, "v": v, "loss": loss, "alpha": alpha, "beta": beta, "class": cls})
-    names = [a["name"] for a in out]
+    names: list[str] = [str(a["name"]) for a in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise RiskBudgetError(f"allocate: asset names {dupes} appear more than once")
@@ -270,8 +278,14 @@ def allocate(assets: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any
     for a, zi, zu in zip(items, z, unconstrained):
         rows.append(
             {
-                "name": a["name"], "v": a["v"], "loss": a["loss"], "alpha": a["alpha"], "beta": a["beta"], "class": a["class"],
-                "unconstrained": zu, "investment": zi,
+                "name": a["name"],
+                "v": a["v"],
+                "loss": a["loss"],
+                "alpha": a["alpha"],
+                "beta": a["beta"],
+                "class": a["class"],
+                "unconstrained": zu,
+                "investment": zi,
                 "marginal_benefit": marginal_benefit(zi, a["v"], a["loss"], a["alpha"], a["beta"], a["class"]),
                 "expected_net_benefit": expected_net_benefit(zi, a["v"], a["loss"], a["alpha"], a["beta"], a["class"]),
             }

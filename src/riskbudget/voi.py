@@ -120,7 +120,11 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
             raise RiskBudgetError(f"evppi: input {name!r} holds NaN or infinite values")
         order = np.argsort(x, kind="stable")
         value = _binned(a, order, int(bins))
-        floor = float(np.mean([_binned(a, rng.permutation(n), int(bins)) for _ in range(permutations)])) if permutations else math.nan
+        floor = (
+            float(np.mean([_binned(a, rng.permutation(n), int(bins)) for _ in range(permutations)]))
+            if permutations
+            else math.nan
+        )
         rows[str(name)] = {
             "evppi": value,
             "noise_floor": floor,
@@ -159,7 +163,9 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
         value = np.zeros(problem.years)
         for name in f.projects:
             p = problem.projects[problem.project_index[name]]
-            value += p.sample_value(problem.years, _value_stream(problem, name), security_by_design=name in f.security_by_design)
+            value += p.sample_value(
+                problem.years, _value_stream(problem, name), security_by_design=name in f.security_by_design
+            )
         cols.append(value - sec - it - problem.total_losses(f))
     return np.column_stack(cols)
 
@@ -203,7 +209,9 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
             if rc.increase._base_kind != "none":
                 out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = _from_uniform(rc.increase, u[:, i])
         if p.security_by_design is not None and p.security_by_design.risk_removed._base_kind != "none":
-            out[f"risk removed by security by design of {p.name}"] = _from_uniform(p.security_by_design.risk_removed, u[:, -1])
+            out[f"risk removed by security by design of {p.name}"] = _from_uniform(
+                p.security_by_design.risk_removed, u[:, -1]
+            )
     return out
 
 
@@ -234,8 +242,10 @@ class ValueOfInformation:
     def describe(self, top: int = 10) -> str:
         from ._format import money
 
-        lines = [f"EVPI (value of knowing everything before deciding): {money(self.evpi)} per year",
-                 f"Inputs worth measuring (EVPPI; noise floor in brackets), top {top}:"]
+        lines = [
+            f"EVPI (value of knowing everything before deciding): {money(self.evpi)} per year",
+            f"Inputs worth measuring (EVPPI; noise floor in brackets), top {top}:",
+        ]
         for name, r in self.table.head(top).iterrows():
             lines.append(f"  {int(r['rank']):2d}. {name}: {money(r['evppi'])} [{money(r['noise_floor'])}]")
         return "\n".join(lines)
@@ -279,7 +289,7 @@ def value_of_information(
     of re-optimising the whole portfolio for every possible state of the
     world is not computed (it needs one optimisation per year).
     """
-    from .optimize import DecisionProblem, Funding, Plan
+    from .optimize import DecisionProblem, Plan
 
     if isinstance(plan_or_problem, Plan):
         plan = plan_or_problem
@@ -287,7 +297,9 @@ def value_of_information(
     elif isinstance(plan_or_problem, DecisionProblem):
         plan, problem = None, plan_or_problem
     else:
-        raise RiskBudgetError(f"value_of_information: expected a Plan or a DecisionProblem, not {type(plan_or_problem).__name__}")
+        raise RiskBudgetError(
+            f"value_of_information: expected a Plan or a DecisionProblem, not {type(plan_or_problem).__name__}"
+        )
     if alternatives is None:
         if plan is None:
             raise RiskBudgetError("value_of_information: give alternatives (funding choices) for a DecisionProblem")
@@ -302,8 +314,12 @@ def value_of_information(
     means = pd.Series(nb.mean(axis=0), index=[_label(a) for a in alts], name="expected_net_benefit")
     table = evppi(nb, decision_inputs(problem), bins=bins, permutations=permutations, seed=seed)
     return ValueOfInformation(
-        evpi=evpi(nb), table=table, alternatives=tuple(alts), expected_net_benefit=means,
-        best=int(np.argmax(nb.mean(axis=0))), years=problem.years,
+        evpi=evpi(nb),
+        table=table,
+        alternatives=tuple(alts),
+        expected_net_benefit=means,
+        best=int(np.argmax(nb.mean(axis=0))),
+        years=problem.years,
     )
 
 
@@ -323,7 +339,9 @@ def _neighbours(problem: Any, plan: Any) -> list[Any]:
         items = [problem.controls[problem.control_index[n]] for n in f.controls] + [
             problem.projects[problem.project_index[n]] for n in f.projects
         ]
-        if any(r not in on for it_ in items for r in it_.requires) or any(x in on for it_ in items for x in it_.excludes):
+        if any(r not in on for it_ in items for r in it_.requires) or any(
+            x in on for it_ in items for x in it_.excludes
+        ):
             return
         sec, it = problem.spend(f)
         if sec + it <= budget + 1e-6:
@@ -335,7 +353,13 @@ def _neighbours(problem: Any, plan: Any) -> list[Any]:
         add(Funding(tuple(x.name for x in problem.controls if x.name in names), base.projects, base.security_by_design))
     for p in problem.projects:
         if p.name in base.projects:
-            add(Funding(base.controls, tuple(x for x in base.projects if x != p.name), tuple(x for x in base.security_by_design if x != p.name)))
+            add(
+                Funding(
+                    base.controls,
+                    tuple(x for x in base.projects if x != p.name),
+                    tuple(x for x in base.security_by_design if x != p.name),
+                )
+            )
             if p.security_by_design is not None:
                 sbd = set(base.security_by_design) ^ {p.name}
                 add(Funding(base.controls, base.projects, tuple(x.name for x in problem.projects if x.name in sbd)))

@@ -16,7 +16,7 @@ from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError
 from .plan import OutOfSample, Plan, build_plan
-from .problem import DecisionProblem, Funding, precompute
+from .problem import DecisionProblem, precompute
 from .solver import Constraints, solve_heuristic, solve_milp, tail_constraints
 
 __all__ = ["optimize", "evaluate", "validate", "frontier", "Frontier", "plot_frontier", "METHODS"]
@@ -46,10 +46,14 @@ def _share_arg(name: str, value: Any) -> float | None:
     return x
 
 
-def _problem(register: Any, controls: Any, projects: Any, years: int, seed: Any, n_jobs: Any, progress: Any, lazy: bool = False) -> DecisionProblem:
+def _problem(
+    register: Any, controls: Any, projects: Any, years: int, seed: Any, n_jobs: Any, progress: Any, lazy: bool = False
+) -> DecisionProblem:
     if isinstance(register, DecisionProblem):
         if tuple(controls) or tuple(projects):
-            raise RiskBudgetError("optimize: give either a DecisionProblem or a register with controls and projects, not both")
+            raise RiskBudgetError(
+                "optimize: give either a DecisionProblem or a register with controls and projects, not both"
+            )
         return register
     return precompute(register, controls, projects, years=years, seed=seed, n_jobs=n_jobs, progress=progress, lazy=lazy)
 
@@ -73,7 +77,9 @@ def _constraints(
         names = (names,) if isinstance(names, str) else tuple(str(n) for n in names)
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise RiskBudgetError(f"optimize: {what} names {unknown}, which are neither controls nor projects; known: {sorted(known)}")
+            raise RiskBudgetError(
+                f"optimize: {what} names {unknown}, which are neither controls nor projects; known: {sorted(known)}"
+            )
         return names
 
     inc, exc = check(include, "include"), check(exclude, "exclude")
@@ -81,8 +87,8 @@ def _constraints(
     if both:
         raise RiskBudgetError(f"optimize: {both} are both included and excluded")
     req: list[tuple[str, str]] = []
-    for pair in requires:
-        pair = tuple(pair)
+    for raw in requires:
+        pair = tuple(raw)
         if len(pair) != 2:
             raise RiskBudgetError(f"optimize: requires takes (A, B) pairs meaning 'A requires B', not {pair!r}")
         req.append(check(pair, "requires"))  # type: ignore[arg-type]
@@ -92,7 +98,10 @@ def _constraints(
             req.append((item.name, b))
         for b in item.excludes:
             groups.append((item.name, b))
-    smin, smax = _share_arg("min_security_share", min_security_share), _share_arg("max_security_share", max_security_share)
+    smin, smax = (
+        _share_arg("min_security_share", min_security_share),
+        _share_arg("max_security_share", max_security_share),
+    )
     if smin is not None and smax is not None and smin > smax:
         raise RiskBudgetError(f"optimize: min_security_share ({smin:g}) exceeds max_security_share ({smax:g})")
     return Constraints(
@@ -112,7 +121,9 @@ def _appetite(appetite: Any) -> Appetite | None:
     if appetite is None:
         return None
     if not isinstance(appetite, Appetite):
-        raise RiskBudgetError(f"optimize: appetite must be a riskbudget.Appetite, e.g. Appetite(var95=20e6), not {type(appetite).__name__}")
+        raise RiskBudgetError(
+            f"optimize: appetite must be a riskbudget.Appetite, e.g. Appetite(var95=20e6), not {type(appetite).__name__}"
+        )
     return appetite if appetite else None
 
 
@@ -217,30 +228,56 @@ def optimize(
         else:
             raise
     cons = _constraints(
-        problem, budget=budget, security_budget=security_budget, it_budget=it_budget,
-        min_security_share=min_security_share, max_security_share=max_security_share,
-        include=include, exclude=exclude, requires=requires, exclusive=exclusive,
+        problem,
+        budget=budget,
+        security_budget=security_budget,
+        it_budget=it_budget,
+        min_security_share=min_security_share,
+        max_security_share=max_security_share,
+        include=include,
+        exclude=exclude,
+        requires=requires,
+        exclusive=exclusive,
     )
     tails = tail_constraints(app, problem.years, var_method=var_method)
     use_milp = method == "milp" or (method == "auto" and not problem.lazy)
     if use_milp and problem.lazy:
         raise RiskBudgetError("optimize: method='milp' needs every combination precomputed; use method='heuristic'")
     if use_milp:
-        sol = solve_milp(problem, cons, tails, time_limit=time_limit, mip_rel_gap=mip_rel_gap,
-                         max_indicator_years=max_indicator_years, cut_pool=_cut_pool)
+        sol = solve_milp(
+            problem,
+            cons,
+            tails,
+            time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap,
+            max_indicator_years=max_indicator_years,
+            cut_pool=_cut_pool,
+        )
     else:
         sol = solve_heuristic(problem, cons, app, tails, time_limit=time_limit, progress=progress)
     plan = build_plan(
-        problem, sol.funding, appetite=app, budget=cons.budget, status=sol.status, solver_gap=sol.gap,
-        bound=sol.bound, notes=tuple(sol.notes), seconds=time.perf_counter() - t0,
+        problem,
+        sol.funding,
+        appetite=app,
+        budget=cons.budget,
+        status=sol.status,
+        solver_gap=sol.gap,
+        bound=sol.bound,
+        notes=tuple(sol.notes),
+        seconds=time.perf_counter() - t0,
     )
     if sol.status == "infeasible_appetite" and plan.feasible:
         from dataclasses import replace
 
-        plan = replace(plan, notes=plan.notes + (
-            "this plan does meet every limit on the sample: the program enforces some limits conservatively "
-            "(VaR through the tail mean, or exceedance limits through CVaR), so a plan with more net value may "
-            "exist; try var_method='exact' with a time_limit",))
+        plan = replace(
+            plan,
+            notes=plan.notes
+            + (
+                "this plan does meet every limit on the sample: the program enforces some limits conservatively "
+                "(VaR through the tail mean, or exceedance limits through CVaR), so a plan with more net value may "
+                "exist; try var_method='exact' with a time_limit",
+            ),
+        )
     return plan
 
 
@@ -303,7 +340,9 @@ def evaluate(
     return plan
 
 
-def validate(plan: Plan, *, seed: int | None = None, years: int | None = None, progress: bool | None = None) -> OutOfSample:
+def validate(
+    plan: Plan, *, seed: int | None = None, years: int | None = None, progress: bool | None = None
+) -> OutOfSample:
     """Re-evaluate a plan on fresh simulated years (another seed): the out-of-sample check.
 
     Parameters
@@ -388,7 +427,16 @@ class Frontier:
     def to_dict(self) -> dict[str, Any]:
         rows = []
         for r in self.table.to_dict("records"):
-            rows.append({k: (None if isinstance(v, float) and not math.isfinite(v) else (bool(v) if isinstance(v, (bool, np.bool_)) else v)) for k, v in r.items()})
+            rows.append(
+                {
+                    k: (
+                        None
+                        if isinstance(v, float) and not math.isfinite(v)
+                        else (bool(v) if isinstance(v, (bool, np.bool_)) else v)
+                    )
+                    for k, v in r.items()
+                }
+            )
         return {"budget": self.budget, "best_index": self.best_index, "points": rows}
 
 
@@ -464,8 +512,16 @@ def frontier(
         pool: dict[str, Any] = {}
         for i in indices:
             s = float(grid[i])
-            plans_by_index[i] = optimize(problem, budget=b, appetite=appetite, security_budget=s * b, it_budget=(1.0 - s) * b,
-                                         progress=False, _cut_pool=pool, **constraints)
+            plans_by_index[i] = optimize(
+                problem,
+                budget=b,
+                appetite=appetite,
+                security_budget=s * b,
+                it_budget=(1.0 - s) * b,
+                progress=False,
+                _cut_pool=pool,
+                **constraints,
+            )
             bar.update(1)
 
     try:
@@ -508,7 +564,9 @@ def frontier(
     table["best"] = False
     if best is not None:
         table.loc[best, "best"] = True
-    return Frontier(table=table, plans=tuple(plans), best_index=best, budget=b, appetite=appetite, seconds=time.perf_counter() - t0)
+    return Frontier(
+        table=table, plans=tuple(plans), best_index=best, budget=b, appetite=appetite, seconds=time.perf_counter() - t0
+    )
 
 
 def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
@@ -534,17 +592,41 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
     t = frontier.table
     ax.plot(t["tvar95"], t["expected_net_value"], "-", color="0.6", lw=1, zorder=1)
     ok = t["feasible"].to_numpy()
-    ax.scatter(t.loc[ok, "tvar95"], t.loc[ok, "expected_net_value"], color="C0", zorder=2, label="within appetite" if frontier.appetite else "best plan at share")
+    ax.scatter(
+        t.loc[ok, "tvar95"],
+        t.loc[ok, "expected_net_value"],
+        color="C0",
+        zorder=2,
+        label="within appetite" if frontier.appetite else "best plan at share",
+    )
     if (~ok).any():
-        ax.scatter(t.loc[~ok, "tvar95"], t.loc[~ok, "expected_net_value"], facecolors="none", edgecolors="C3", zorder=2,
-                   label="appetite not met (least-risk plan)")
+        ax.scatter(
+            t.loc[~ok, "tvar95"],
+            t.loc[~ok, "expected_net_value"],
+            facecolors="none",
+            edgecolors="C3",
+            zorder=2,
+            label="appetite not met (least-risk plan)",
+        )
     for i in range(0, len(t), max(1, len(t) // 5)):
-        ax.annotate(f"{t['security_share'].iloc[i]:.0%}", (t["tvar95"].iloc[i], t["expected_net_value"].iloc[i]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(
+            f"{t['security_share'].iloc[i]:.0%}",
+            (t["tvar95"].iloc[i], t["expected_net_value"].iloc[i]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
     if frontier.best_index is not None:
         r = t.iloc[frontier.best_index]
-        ax.scatter([r["tvar95"]], [r["expected_net_value"]], marker="*", s=250, color="C2", zorder=3,
-                   label=f"best split: {r['security_share']:.0%} security")
+        ax.scatter(
+            [r["tvar95"]],
+            [r["expected_net_value"]],
+            marker="*",
+            s=250,
+            color="C2",
+            zorder=3,
+            label=f"best split: {r['security_share']:.0%} security",
+        )
     if frontier.appetite is not None:
         for lim in frontier.appetite.limits:
             if lim.kind == "tvar" and lim.param == 0.95:

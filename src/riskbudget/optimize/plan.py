@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -137,8 +137,14 @@ class Plan:
             "seed": self.seed,
             "notes": list(self.notes),
             "return_on_control": [
-                {k: (num(v) if isinstance(v, (float, np.floating)) else (bool(v) if isinstance(v, (bool, np.bool_)) else v))
-                 for k, v in row.items()}
+                {
+                    k: (
+                        num(v)
+                        if isinstance(v, (float, np.floating))
+                        else (bool(v) if isinstance(v, (bool, np.bool_)) else v)
+                    )
+                    for k, v in row.items()
+                }
                 for row in self.returns.reset_index().to_dict("records")
             ],
         }
@@ -174,7 +180,9 @@ class Plan:
         lines.append(f"  TVaR95: {money(self.tvar95_before)} -> {money(self.tvar95)}")
         lines.append(f"  Expected net value (value - ALE - spend): {money(self.expected_net_value)}")
         if self.appetite is not None:
-            lines.append("  Appetite: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches)))
+            lines.append(
+                "  Appetite: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches))
+            )
         if math.isfinite(self.solver_gap):
             lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
         for n in self.notes:
@@ -272,9 +280,14 @@ def build_plan(
     shortfall = None
     if status_obj is not None and not status_obj.ok:
         tbl = status_obj.table
-        shortfall = tbl.loc[~tbl["ok"], ["limit", "threshold", "value"]].assign(
-            miss=lambda d: d["value"] - d["threshold"], miss_share=lambda d: (d["value"] - d["threshold"]) / d["threshold"]
-        ).reset_index(drop=True)
+        shortfall = (
+            tbl.loc[~tbl["ok"], ["limit", "threshold", "value"]]
+            .assign(
+                miss=lambda d: d["value"] - d["threshold"],
+                miss_share=lambda d: (d["value"] - d["threshold"]) / d["threshold"],
+            )
+            .reset_index(drop=True)
+        )
     return Plan(
         funding=funding,
         funded_controls=funding.controls,
@@ -341,7 +354,10 @@ class OutOfSample:
             f"  difference {money(self.difference)} ± {money(self.difference_se)} (z = {self.z:.2f})",
         ]
         if self.appetite is not None:
-            lines.append("  appetite on fresh years: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches)))
+            lines.append(
+                "  appetite on fresh years: "
+                + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches))
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

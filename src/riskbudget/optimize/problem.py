@@ -11,12 +11,11 @@ bit for bit, in well under a millisecond per scenario.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -159,9 +158,13 @@ class DecisionProblem:
         self.radix: list[tuple[int, ...]] = []
         for s in self.universe:
             t: list[tuple[str, int]] = [("control", i) for i, c in enumerate(controls) if s.name in ctargets[c.name]]
-            t += [("project", k) for k, p in enumerate(projects) if s.name in ptargets[p.name] or owner.get(s.name) == k]
+            t += [
+                ("project", k) for k, p in enumerate(projects) if s.name in ptargets[p.name] or owner.get(s.name) == k
+            ]
             self.touching.append(tuple(t))
-            self.radix.append(tuple(2 if kind == "control" else (3 if projects[i].security_by_design else 2) for kind, i in t))
+            self.radix.append(
+                tuple(2 if kind == "control" else (3 if projects[i].security_by_design else 2) for kind, i in t)
+            )
         self.n_combinations = [int(math.prod(r)) for r in self.radix]
         for s, n in zip(self.universe, self.n_combinations):
             if n > MAX_COMBINATIONS_PER_SCENARIO and not lazy:
@@ -212,7 +215,7 @@ class DecisionProblem:
         on = dict(zip(self.touching[j], states))
         if s.name in self.owner and on.get(("project", self.owner[s.name]), 0) == 0:
             return None
-        adjs = []
+        adjs: list[Any] = []
         for (kind, i), st in on.items():
             if kind == "control" and st:
                 adjs.extend(self.controls[i].adjustments_for(s))
@@ -273,11 +276,13 @@ class DecisionProblem:
     # ------------------------------------------------------------------ #
     def funding(self, funded: Any = (), security_by_design: Iterable[str] = ()) -> Funding:
         """Normalise a funding choice (a Funding, a Plan, or names) and check the names."""
-        if hasattr(funded, "funding") and isinstance(getattr(funded, "funding"), Funding):
+        if hasattr(funded, "funding") and isinstance(funded.funding, Funding):
             funded = funded.funding
         if isinstance(funded, Funding):
             names = list(funded.names)
-            sbd = list(funded.security_by_design) + [s for s in security_by_design if s not in funded.security_by_design]
+            sbd = list(funded.security_by_design) + [
+                s for s in security_by_design if s not in funded.security_by_design
+            ]
         else:
             if isinstance(funded, str):
                 funded = [funded]
@@ -293,7 +298,9 @@ class DecisionProblem:
             raise RiskBudgetError(f"funded names {dupes} appear more than once")
         for n in sbd:
             if n not in self.project_index:
-                raise RiskBudgetError(f"security_by_design names {n!r}, which is not a project; projects are {list(self.project_index)}")
+                raise RiskBudgetError(
+                    f"security_by_design names {n!r}, which is not a project; projects are {list(self.project_index)}"
+                )
             if n not in names:
                 raise RiskBudgetError(f"security_by_design names {n!r}, but the project is not funded; fund it too")
             if self.projects[self.project_index[n]].security_by_design is None:
@@ -313,7 +320,7 @@ class DecisionProblem:
             sp[self.project_index[n]] = 2 if n in funding.security_by_design else 1
         return xc, sp
 
-    def from_vectors(self, controls_on: Sequence[bool], project_state: Sequence[int]) -> Funding:
+    def from_vectors(self, controls_on: Any, project_state: Any) -> Funding:
         controls = tuple(c.name for c, on in zip(self.controls, controls_on) if on)
         projects = tuple(p.name for p, st in zip(self.projects, project_state) if st)
         sbd = tuple(p.name for p, st in zip(self.projects, project_state) if st == 2)
@@ -341,8 +348,12 @@ class DecisionProblem:
 
     def spend(self, funding: Funding) -> tuple[float, float]:
         """(security spend, IT spend); security-by-design options count as security spend."""
-        sec = sum(self.controls[self.control_index[n]].cost_per_year for n in funding.controls)
-        sec += sum(self.projects[self.project_index[n]].security_by_design.cost_per_year for n in funding.security_by_design)  # type: ignore[union-attr]
+        sec = 0.0
+        for n in funding.controls:
+            sec += self.controls[self.control_index[n]].cost_per_year
+        for n in funding.security_by_design:
+            sbd = self.projects[self.project_index[n]].security_by_design
+            sec += sbd.cost_per_year if sbd is not None else 0.0
         it = sum(self.projects[self.project_index[n]].cost_per_year for n in funding.projects)
         return float(sec), float(it)
 
@@ -392,7 +403,9 @@ class DecisionProblem:
         losses = np.empty((self.years, len(reg)), order="F")
         for i, name in enumerate(reg.names):
             losses[:, i] = cols[name]
-        return SimulationResult._from_arrays(losses, None, register=reg, years=self.years, seed=self.root, method="aggregate")
+        return SimulationResult._from_arrays(
+            losses, None, register=reg, years=self.years, seed=self.root, method="aggregate"
+        )
 
     def __repr__(self) -> str:
         return (

@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .. import metrics
 from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
 
@@ -92,28 +92,63 @@ def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list
         raise RiskBudgetError(f"var_method ({var_method!r}) must be 'cvar' or 'exact'")
     for lim in appetite.limits:
         if lim.kind == "tvar":
-            out.append(TailConstraint(lim.label, "cvar", m=_m_of(n, lim.param), threshold=lim.limit,
-                                      note=f"{lim.label}: sample CVaR (mean of the {_m_of(n, lim.param)} largest years), exact"))
+            out.append(
+                TailConstraint(
+                    lim.label,
+                    "cvar",
+                    m=_m_of(n, lim.param),
+                    threshold=lim.limit,
+                    note=f"{lim.label}: sample CVaR (mean of the {_m_of(n, lim.param)} largest years), exact",
+                )
+            )
         elif lim.kind == "var":
             m = _m_of(n, lim.param)
             if var_method == "cvar":
-                out.append(TailConstraint(lim.label, "cvar", m=m, threshold=lim.limit,
-                                          note=f"{lim.label}: through the CVaR of the same tail (conservative: the tail mean is at least VaR)"))
+                out.append(
+                    TailConstraint(
+                        lim.label,
+                        "cvar",
+                        m=m,
+                        threshold=lim.limit,
+                        note=f"{lim.label}: through the CVaR of the same tail (conservative: the tail mean is at least VaR)",
+                    )
+                )
             else:
-                out.append(TailConstraint(lim.label, "count", threshold=lim.limit, allowed=m - 1,
-                                          note=f"{lim.label}: per-year indicators, at most {m - 1} years above the limit (exact up to interpolation)"))
+                out.append(
+                    TailConstraint(
+                        lim.label,
+                        "count",
+                        threshold=lim.limit,
+                        allowed=m - 1,
+                        note=f"{lim.label}: per-year indicators, at most {m - 1} years above the limit (exact up to interpolation)",
+                    )
+                )
         else:
             allowed = int(math.floor(lim.limit * n + 1e-9))
-            out.append(TailConstraint(lim.label, "count", threshold=lim.param, allowed=allowed,
-                                      note=f"{lim.label}: per-year indicators, at most {allowed} of {n} years above {lim.param:,.0f}"))
+            out.append(
+                TailConstraint(
+                    lim.label,
+                    "count",
+                    threshold=lim.param,
+                    allowed=allowed,
+                    note=f"{lim.label}: per-year indicators, at most {allowed} of {n} years above {lim.param:,.0f}",
+                )
+            )
     if appetite.tolerance is not None:
         for p in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001):
             if p * n < 20:
                 continue
             x = float(appetite.tolerance.loss_at(p))
             allowed = int(math.floor(p * n + 1e-9))
-            out.append(TailConstraint(f"tolerance at P={p:g}", "count", threshold=x, allowed=allowed,
-                                      note=f"tolerance curve checked at P(loss > {x:,.0f}) <= {p:g}; between these points only the final check applies"))
+            out.append(
+                TailConstraint(
+                    f"tolerance at P={p:g}",
+                    "count",
+                    threshold=x,
+                    allowed=allowed,
+                    note=f"tolerance curve checked at P(loss > {x:,.0f}) <= {p:g}; between these points only the final check applies",
+                )
+            )
     return out
 
 
@@ -154,12 +189,15 @@ class _Model:
         nc, npj = len(problem.controls), len(problem.projects)
         self.scale = S = 1e6
         col = 0
-        self.xc = list(range(col, col + nc)); col += nc
-        self.xp = list(range(col, col + npj)); col += npj
+        self.xc = list(range(col, col + nc))
+        col += nc
+        self.xp = list(range(col, col + npj))
+        col += npj
         self.w: dict[int, int] = {}
         for k, proj in enumerate(problem.projects):
             if proj.security_by_design is not None:
-                self.w[k] = col; col += 1
+                self.w[k] = col
+                col += 1
         n_dec = col
         const = np.zeros(n)
         lo = np.zeros(n)
@@ -172,12 +210,16 @@ class _Model:
             ncomb = problem.n_combinations[j]
             if ncomb == 1:
                 c0 = problem.column(j, 0)
-                const += c0; lo += c0; hi += c0
+                const += c0
+                lo += c0
+                hi += c0
                 continue
             if j in lb_only:
                 c_lb = problem.combination(j, np.ones(nc, dtype=bool), np.zeros(npj, dtype=np.int64))
                 colv = problem.column(j, c_lb)
-                const += colv; lo += colv; hi += colv
+                const += colv
+                lo += colv
+                hi += colv
                 continue
             L = np.column_stack([problem.column(j, c) for c in range(ncomb)]) if problem.lazy else problem.losses[j]
             self.blocks.append((j, col, ncomb))
@@ -188,7 +230,11 @@ class _Model:
             col += ncomb
         self.ncol = col
         self.const, self.lo, self.hi = const, lo, hi
-        self.ycols = np.concatenate([np.arange(f, f + c) for (_, f, c) in self.blocks]) if self.blocks else np.zeros(0, dtype=int)
+        self.ycols = (
+            np.concatenate([np.arange(f, f + c) for (_, f, c) in self.blocks])
+            if self.blocks
+            else np.zeros(0, dtype=int)
+        )
         self.L = np.hstack(mats) if mats else np.zeros((n, 0))
 
         c_obj = np.zeros(col)
@@ -199,8 +245,8 @@ class _Model:
             if k in self.w:
                 lost = proj.expected_value() - proj.expected_value(security_by_design=True)
                 c_obj[self.w[k]] = (proj.security_by_design.cost_per_year + lost) / S  # type: ignore[union-attr]
-        for (j, first, cnt), m in zip(self.blocks, means):
-            c_obj[first:first + cnt] = m / S
+        for (_j, first, cnt), m in zip(self.blocks, means):
+            c_obj[first : first + cnt] = m / S
         self.c = c_obj
         self.const_mean = float(const.mean())
 
@@ -209,16 +255,16 @@ class _Model:
         def row(coefs: dict[int, float], lo_: float, hi_: float) -> None:
             rows.append((coefs, lo_, hi_))
 
-        for (j, first, cnt) in self.blocks:
+        for j, first, cnt in self.blocks:
             row({first + c: 1.0 for c in range(cnt)}, 1.0, 1.0)
             states = np.array([problem.combination_states(j, c) for c in range(cnt)])
             for pos, ((kind, i), r) in enumerate(zip(problem.touching[j], problem.radix[j])):
                 x = self.xc[i] if kind == "control" else self.xp[i]
-                coefs = {first + c: 1.0 for c in np.flatnonzero(states[:, pos] >= 1)}
+                coefs = {int(first + c): 1.0 for c in np.flatnonzero(states[:, pos] >= 1)}
                 coefs[x] = -1.0
                 row(coefs, 0.0, 0.0)
                 if r == 3:
-                    coefs = {first + c: 1.0 for c in np.flatnonzero(states[:, pos] == 2)}
+                    coefs = {int(first + c): 1.0 for c in np.flatnonzero(states[:, pos] == 2)}
                     coefs[self.w[i]] = -1.0
                     row(coefs, 0.0, 0.0)
         for k, wcol in self.w.items():
@@ -264,9 +310,14 @@ class _Model:
         data, ri, ci, rl, ru = [], [], [], [], []
         for r, (coefs, l_, u_) in enumerate(rows):
             for k_, v in coefs.items():
-                ri.append(r); ci.append(k_); data.append(v)
-            rl.append(l_); ru.append(u_)
-        self.A = sp.csr_matrix((np.array(data, dtype=float), (np.array(ri, dtype=int), np.array(ci, dtype=int))), shape=(len(rows), col))
+                ri.append(r)
+                ci.append(k_)
+                data.append(v)
+            rl.append(l_)
+            ru.append(u_)
+        self.A = sp.csr_matrix(
+            (np.array(data, dtype=float), (np.array(ri, dtype=int), np.array(ci, dtype=int))), shape=(len(rows), col)
+        )
         self.rl = np.array(rl, dtype=float)
         self.ru = np.array(ru, dtype=float)
 
@@ -278,9 +329,19 @@ class _Model:
         out[self.ycols] = (L.sum(axis=0) if L.ndim == 2 else L) / self.scale
         return out
 
-    def solve(self, cuts: list[tuple[np.ndarray, float, float]], counts: list["_CountState"], *,
-              objective: np.ndarray | None = None, sigma: bool = False, sigma_cap: float | None = None,
-              minimize_sigma: bool = False, relax: bool = False, time_limit: float | None, mip_rel_gap: float) -> Any:
+    def solve(
+        self,
+        cuts: list[tuple[np.ndarray, float, float]],
+        counts: list[_CountState],
+        *,
+        objective: np.ndarray | None = None,
+        sigma: bool = False,
+        sigma_cap: float | None = None,
+        minimize_sigma: bool = False,
+        relax: bool = False,
+        time_limit: float | None,
+        mip_rel_gap: float,
+    ) -> Any:
         """Solve with the given cuts ``(coef, rhs, sigma_coef)`` and indicator years."""
         import scipy.sparse as sp
         from scipy.optimize import Bounds, LinearConstraint, milp
@@ -298,7 +359,9 @@ class _Model:
             v[: self.ncol] = coef
             if sigma:
                 v[sig] = -scoef
-            extra.append(v); erl.append(-np.inf); eru.append(rhs)
+            extra.append(v)
+            erl.append(-np.inf)
+            eru.append(rhs)
         b0 = self.ncol
         for cs in counts:
             ys = np.asarray(cs.years, dtype=int)
@@ -308,21 +371,27 @@ class _Model:
                 A[np.arange(ys.size), b0 + np.arange(ys.size)] = -(self.hi[ys] - cs.threshold) / self.scale
                 blocks_rows = sp.csr_matrix(A)
                 blocks.append(blocks_rows)
-                rl.append(np.full(ys.size, -np.inf)); ru.append((cs.threshold - self.const[ys]) / self.scale)
+                rl.append(np.full(ys.size, -np.inf))
+                ru.append((cs.threshold - self.const[ys]) / self.scale)
             v = np.zeros(ncol)
             v[b0 : b0 + ys.size] = 1.0
             if sigma:
                 v[sig] = -float(max(cs.allowed, 1))
-            extra.append(v); erl.append(-np.inf); eru.append(float(cs.allowed - cs.forced))
+            extra.append(v)
+            erl.append(-np.inf)
+            eru.append(float(cs.allowed - cs.forced))
             b0 += ys.size
         if sigma_cap is not None:
             v = np.zeros(ncol)
             v[sig] = 1.0
-            extra.append(v); erl.append(-np.inf); eru.append(float(sigma_cap))
+            extra.append(v)
+            erl.append(-np.inf)
+            eru.append(float(sigma_cap))
         if extra:
             # rows after the indicator blocks, bounds in the same order
             blocks.append(sp.csr_matrix(np.vstack(extra)))
-            rl.append(np.array(erl)); ru.append(np.array(eru))
+            rl.append(np.array(erl))
+            ru.append(np.array(eru))
         A = sp.vstack(blocks, format="csr")
         c = np.zeros(ncol)
         base = self.c if objective is None else objective
@@ -336,8 +405,13 @@ class _Model:
         options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "presolve": True}
         if time_limit is not None:
             options["time_limit"] = max(float(time_limit), 1e-3)
-        return milp(c, constraints=LinearConstraint(A, np.concatenate(rl), np.concatenate(ru)),
-                    integrality=np.zeros_like(integ) if relax else integ, bounds=Bounds(lb, ub), options=options)
+        return milp(
+            c,
+            constraints=LinearConstraint(A, np.concatenate(rl), np.concatenate(ru)),
+            integrality=np.zeros_like(integ) if relax else integ,
+            bounds=Bounds(lb, ub),
+            options=options,
+        )
 
     def decode(self, x: np.ndarray) -> Funding:
         p = self.p
@@ -366,7 +440,9 @@ def _status_message(res: Any) -> str:
     return f"HiGHS status {res.status}: {res.message}"
 
 
-def _violations(model: _Model, tails: list[TailConstraint], counts: dict[int, _CountState], x: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
+def _violations(
+    model: _Model, tails: list[TailConstraint], counts: dict[int, _CountState], x: np.ndarray
+) -> list[tuple[int, float, np.ndarray]]:
     """(tail index, relative violation, offending years) for each limit of a solution's losses ``x``."""
     out = []
     for k, tc in enumerate(tails):
@@ -395,8 +471,12 @@ def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Fun
         on = set(f.names)
         if any(n not in on for n in cons.include):
             return False
-        items = [p.controls[p.control_index[n]] for n in f.controls] + [p.projects[p.project_index[n]] for n in f.projects]
-        if any(r not in on for it in items for r in it.requires) or any(a in on and b not in on for a, b in cons.requires):
+        items = [p.controls[p.control_index[n]] for n in f.controls] + [
+            p.projects[p.project_index[n]] for n in f.projects
+        ]
+        if any(r not in on for it in items for r in it.requires) or any(
+            a in on and b not in on for a, b in cons.requires
+        ):
             return False
         sec, it = p.spend(f)
         tot = sec + it
@@ -415,8 +495,14 @@ def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Fun
     improved = True
     while improved:
         improved = False
-        candidates = [Funding(tuple(c for c in best.controls if c != name), best.projects, best.security_by_design) for name in best.controls]
-        candidates += [Funding(best.controls, best.projects, tuple(x for x in best.security_by_design if x != name)) for name in best.security_by_design]
+        candidates = [
+            Funding(tuple(c for c in best.controls if c != name), best.projects, best.security_by_design)
+            for name in best.controls
+        ]
+        candidates += [
+            Funding(best.controls, best.projects, tuple(x for x in best.security_by_design if x != name))
+            for name in best.security_by_design
+        ]
         for f in candidates:
             v = net(f)
             if v > best_net + 1e-9 * max(1.0, abs(best_net)) and ok(f):
@@ -425,9 +511,17 @@ def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Fun
     return best
 
 
-def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailConstraint], *,
-               time_limit: float | None = None, mip_rel_gap: float = 1e-6, max_indicator_years: int = 2000,
-               max_rounds: int = 200, cut_pool: dict[str, Any] | None = None) -> SolveResult:
+def solve_milp(
+    problem: DecisionProblem,
+    cons: Constraints,
+    tails: list[TailConstraint],
+    *,
+    time_limit: float | None = None,
+    mip_rel_gap: float = 1e-6,
+    max_indicator_years: int = 2000,
+    max_rounds: int = 200,
+    cut_pool: dict[str, Any] | None = None,
+) -> SolveResult:
     """Solve the program exactly on the sample (up to ``mip_rel_gap``), adding tail cuts as needed.
 
     ``cut_pool`` (a dict kept by the caller) carries cuts and indicator years
@@ -457,8 +551,15 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
         gap = max(mip_rel_gap, 1e-2) if tails else mip_rel_gap
         while True:
             rounds += 1
-            res = model.solve(cuts, list(counts.values()), sigma=sigma, sigma_cap=sigma_cap, minimize_sigma=minimize_sigma,
-                              time_limit=remaining(), mip_rel_gap=gap)
+            res = model.solve(
+                cuts,
+                list(counts.values()),
+                sigma=sigma,
+                sigma_cap=sigma_cap,
+                minimize_sigma=minimize_sigma,
+                time_limit=remaining(),
+                mip_rel_gap=gap,
+            )
             if res.x is None or not tails:
                 return res, rounds
             funding = model.decode(res.x)
@@ -497,7 +598,9 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
                     continue
                 return res, rounds
             if rounds >= max_rounds:
-                raise RiskBudgetError(f"optimize: tail cuts did not converge in {max_rounds} rounds; raise max_rounds or simplify the appetite")
+                raise RiskBudgetError(
+                    f"optimize: tail cuts did not converge in {max_rounds} rounds; raise max_rounds or simplify the appetite"
+                )
             if time_limit is not None and remaining() <= 0:  # type: ignore[operator]
                 return res, rounds
 
@@ -515,7 +618,9 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
     for k, cs in counts.items():
         pool["years"][k] = list(cs.years)
     if tails:
-        notes.append(f"tail limits enforced with {len(cuts)} cut(s) and {sum(len(c.years) for c in counts.values())} indicator year(s) in {rounds} round(s)")
+        notes.append(
+            f"tail limits enforced with {len(cuts)} cut(s) and {sum(len(c.years) for c in counts.values())} indicator year(s) in {rounds} round(s)"
+        )
     if res.x is not None and res.status in (0, 1):
         funding = _polish(model, tails, model.decode(res.x))
         gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
@@ -539,8 +644,16 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
             f"(every limit missed by at most {sigma_star:.1%} of its value), best in net value among those"
         )
         net = model.net_of(float(np.dot(model.c, best.x[: model.ncol])))
-        return SolveResult(funding, "infeasible_appetite", float(getattr(best, "mip_gap", 0.0) or 0.0), math.nan, net,
-                           notes, time.perf_counter() - t0, shortfall=sigma_star)
+        return SolveResult(
+            funding,
+            "infeasible_appetite",
+            float(getattr(best, "mip_gap", 0.0) or 0.0),
+            math.nan,
+            net,
+            notes,
+            time.perf_counter() - t0,
+            shortfall=sigma_star,
+        )
     raise RiskBudgetError(
         "optimize: no plan satisfies the budget and the structural constraints (include/exclude, requires, exclusive, "
         f"security budgets); {_status_message(res)}"
@@ -550,9 +663,17 @@ def solve_milp(problem: DecisionProblem, cons: Constraints, tails: list[TailCons
 # --------------------------------------------------------------------------- #
 # Heuristic for problems too large to enumerate
 # --------------------------------------------------------------------------- #
-def solve_heuristic(problem: DecisionProblem, cons: Constraints, appetite: Any, tails: list[TailConstraint], *,
-                    enumeration_cap: int = 256, max_rounds: int = 200, time_limit: float | None = None,
-                    progress: bool | None = None) -> SolveResult:
+def solve_heuristic(
+    problem: DecisionProblem,
+    cons: Constraints,
+    appetite: Any,
+    tails: list[TailConstraint],
+    *,
+    enumeration_cap: int = 256,
+    max_rounds: int = 200,
+    time_limit: float | None = None,
+    progress: bool | None = None,
+) -> SolveResult:
     """Greedy construction plus first-improvement local search (flips and swaps), with an LP bound.
 
     Every candidate is scored exactly on the sample (combinations are simulated
@@ -569,7 +690,9 @@ def solve_heuristic(problem: DecisionProblem, cons: Constraints, appetite: Any, 
     sbd_ok = [p.security_by_design is not None for p in problem.projects]
 
     def names_on(xc: np.ndarray, sp_: np.ndarray) -> set[str]:
-        return {problem.controls[i].name for i in range(nc) if xc[i]} | {problem.projects[k].name for k in range(npj) if sp_[k]}
+        return {problem.controls[i].name for i in range(nc) if xc[i]} | {
+            problem.projects[k].name for k in range(npj) if sp_[k]
+        }
 
     deps: list[tuple[str, str]] = list(cons.requires)
     excl: list[tuple[str, ...]] = list(cons.exclusive)
@@ -624,12 +747,14 @@ def solve_heuristic(problem: DecisionProblem, cons: Constraints, appetite: Any, 
 
     def moves(xc: np.ndarray, sp_: np.ndarray):  # noqa: ANN202
         for i in range(nc):
-            y = xc.copy(); y[i] = not y[i]
+            y = xc.copy()
+            y[i] = not y[i]
             yield y, sp_
         for k in range(npj):
             for st in range(3 if sbd_ok[k] else 2):
                 if st != sp_[k]:
-                    s2 = sp_.copy(); s2[k] = st
+                    s2 = sp_.copy()
+                    s2[k] = st
                     yield xc, s2
 
     bar = _bar(_progress_enabled(progress, 10**9), max_rounds, "heuristic search")
@@ -652,7 +777,9 @@ def solve_heuristic(problem: DecisionProblem, cons: Constraints, appetite: Any, 
                 off_c = [i for i in range(nc) if not xc[i]]
                 for i in on_c:
                     for k in off_c:
-                        y = xc.copy(); y[i] = False; y[k] = True
+                        y = xc.copy()
+                        y[i] = False
+                        y[k] = True
                         if structural_ok(y, sp_):
                             candidates.append((evaluate(y, sp_), y, sp_))
             if candidates:
@@ -670,7 +797,9 @@ def solve_heuristic(problem: DecisionProblem, cons: Constraints, appetite: Any, 
     relax = model.solve([], [], relax=True, time_limit=time_limit, mip_rel_gap=1e-9)
     bound = model.net_of(relax.fun) if relax.x is not None else math.inf
     gap = (bound - net) / max(abs(net), 1.0) if math.isfinite(bound) else math.inf
-    notes = [f"heuristic (greedy + local search, {rounds} rounds); bound from the LP relaxation without the appetite"
-             + (f" with {len(big)} scenario(s) at their pointwise smallest loss" if big else "")]
+    notes = [
+        f"heuristic (greedy + local search, {rounds} rounds); bound from the LP relaxation without the appetite"
+        + (f" with {len(big)} scenario(s) at their pointwise smallest loss" if big else "")
+    ]
     status = "heuristic" if best[0] == 0 else "infeasible_appetite"
     return SolveResult(funding, status, max(gap, 0.0), bound, net, notes, time.perf_counter() - t0, shortfall=best[0])
