@@ -605,3 +605,12 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
     outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert outcome.failed == 0
+
+
+def test_too_many_indicator_years_falls_back_to_a_checked_heuristic(problem):
+    appetite = rb.Appetite(exceedance={2.5e6: 0.045})
+    best = enumerate_best(problem, 1_000_000, appetite)[0]
+    plan = optimize(problem, budget=1_000_000, appetite=appetite, max_indicator_years=0)
+    assert plan.status == "heuristic" and plan.appetite.ok
+    assert plan.expected_net_value <= best + 1e-6 <= plan.bound + 2e-6
+    assert plan.solver_gap >= 0 and any("conservative form" in n for n in plan.notes)

@@ -148,7 +148,7 @@ def optimize(
     var_method: str = "cvar",
     time_limit: float | None = None,
     mip_rel_gap: float = 1e-6,
-    max_indicator_years: int = 2000,
+    max_indicator_years: int = 500,
     n_jobs: int | None = None,
     progress: bool | None = None,
     _cut_pool: dict[str, Any] | None = None,
@@ -194,9 +194,12 @@ def optimize(
         Seconds for the solver; the best plan so far is returned with its gap.
     mip_rel_gap : float, default 1e-6
         Relative optimality gap at which HiGHS stops.
-    max_indicator_years : int, default 2000
-        Above this many uncertain years an exceedance limit is enforced
-        through a conservative CVaR constraint instead of per-year binaries.
+    max_indicator_years : int, default 500
+        Above this many years needing indicators, an exceedance (or exact VaR)
+        limit is enforced through a conservative CVaR constraint instead of
+        per-year binaries; the plan is then improved by a local search that
+        checks every limit exactly, and ``status`` is ``"heuristic"`` with the
+        gap to the optimum without the appetite.
 
     Returns
     -------

@@ -29,7 +29,9 @@ The program, on the simulated sample of a :class:`DecisionProblem`:
     whose loss can fall on either side of ``x`` under some plan; when those
     years exceed ``max_indicator_years`` the limit is replaced by the
     conservative CVaR constraint (mean of the ``floor(p n) + 1`` largest
-    losses <= x).
+    losses <= x), after which the plan is improved by a local search that
+    checks every limit exactly, and its gap is reported against the optimum
+    without the appetite (status ``"heuristic"``).
 
 Years whose loss is below the tail under every plan are left out of the
 tail constraints (their ``u_t`` is 0 anyway), using pointwise lower and upper
@@ -436,6 +438,43 @@ class _CountState:
     years: list[int] = field(default_factory=list)
 
 
+def _after_switch(
+    model: _Model,
+    exact_tails: list[TailConstraint],
+    funding: Funding,
+    notes: list[str],
+    switched: list[str],
+    t0: float,
+    time_limit: float | None,
+    mip_rel_gap: float,
+) -> SolveResult:
+    """Improve a plan found with conservatively enforced limits, checking the limits exactly, and bound it.
+
+    The bound is the optimum without any appetite limit (a relaxation), so the
+    reported gap is an upper bound on how far the plan can be from the optimum.
+    """
+    p = model.p
+    best = _local_search(model, exact_tails, funding, add=True)
+    sec, it = p.spend(best)
+    net = p.expected_value(best) - float(p.total_losses(best).mean()) - sec - it
+    free = model.solve(
+        [],
+        [],
+        time_limit=None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1.0),
+        mip_rel_gap=mip_rel_gap,
+    )
+    bound = model.net_of(free.fun) if free.x is not None else math.inf
+    if free.x is not None:
+        bound = max(bound, net)
+    gap = (bound - net) / max(abs(net), 1.0) if math.isfinite(bound) else math.inf
+    notes.append(
+        f"{', '.join(switched)}: too many years needed indicators, so the program used a conservative form; the plan "
+        f"was then improved by local search with every limit checked exactly on the sample. Gap to the optimum without "
+        f"the appetite (an upper bound): {gap:.1%}"
+    )
+    return SolveResult(best, "heuristic", gap, bound, net, notes, time.perf_counter() - t0)
+
+
 def _status_message(res: Any) -> str:
     return f"HiGHS status {res.status}: {res.message}"
 
@@ -456,34 +495,48 @@ def _violations(
     return out
 
 
-def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Funding:
-    """Drop funded controls or options that do not pay (within the solver's tolerance).
+def _structural_ok(model: _Model, f: Funding) -> bool:
+    """Budget, caps, shares, dependencies, exclusions and include/exclude of a funding choice."""
+    p, cons = model.p, model.cons
+    on = set(f.names)
+    if any(n not in on for n in cons.include) or any(n in on for n in cons.exclude):
+        return False
+    items = [p.controls[p.control_index[n]] for n in f.controls] + [p.projects[p.project_index[n]] for n in f.projects]
+    if any(r not in on for it in items for r in it.requires) or any(x in on for it in items for x in it.excludes):
+        return False
+    if any(a in on and b not in on for a, b in cons.requires) or any(
+        sum(g in on for g in grp) > 1 for grp in cons.exclusive
+    ):
+        return False
+    sec, it = p.spend(f)
+    tot = sec + it
+    if tot > cons.budget * (1 + 1e-12) + 1e-6:
+        return False
+    if cons.security_budget is not None and sec > cons.security_budget * (1 + 1e-12) + 1e-6:
+        return False
+    if cons.it_budget is not None and it > cons.it_budget * (1 + 1e-12) + 1e-6:
+        return False
+    if cons.min_security_share is not None and sec < cons.min_security_share * tot - 1e-9:
+        return False
+    if cons.max_security_share is not None and sec > cons.max_security_share * tot + 1e-9:
+        return False
+    return True
 
-    The solver stops within ``mip_rel_gap`` (and an absolute tolerance of about
-    a dollar), so a control that removes nothing but costs a dollar could stay
-    funded. Each removal is kept only if it strictly raises the net value and
-    every constraint and limit still holds on the sample.
+
+def _local_search(
+    model: _Model, tails: list[TailConstraint], funding: Funding, *, add: bool, max_rounds: int = 100
+) -> Funding:
+    """Best-improvement search over one-change moves, each checked exactly on the sample.
+
+    With ``add=False`` only removals are tried: HiGHS stops within its tolerances
+    (relative gap and about a dollar absolute), so a control that removes nothing
+    but costs a dollar could stay funded; this drops it. With ``add=True`` every
+    one-change move and every swap of two controls is tried (used after a limit
+    had to be enforced conservatively).
     """
     p = model.p
-    cons = model.cons
 
-    def ok(f: Funding) -> bool:
-        on = set(f.names)
-        if any(n not in on for n in cons.include):
-            return False
-        items = [p.controls[p.control_index[n]] for n in f.controls] + [
-            p.projects[p.project_index[n]] for n in f.projects
-        ]
-        if any(r not in on for it in items for r in it.requires) or any(
-            a in on and b not in on for a, b in cons.requires
-        ):
-            return False
-        sec, it = p.spend(f)
-        tot = sec + it
-        if cons.min_security_share is not None and sec < cons.min_security_share * tot - 1e-9:
-            return False
-        if cons.max_security_share is not None and sec > cons.max_security_share * tot + 1e-9:
-            return False
+    def limits_ok(f: Funding) -> bool:
         x = p.total_losses(f)
         return all(v <= 1e-12 for _, v, _ in _violations(model, tails, {}, x))
 
@@ -492,23 +545,42 @@ def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Fun
         return p.expected_value(f) - float(p.total_losses(f).mean()) - sec - it
 
     best, best_net = funding, net(funding)
-    improved = True
-    while improved:
-        improved = False
-        candidates = [
-            Funding(tuple(c for c in best.controls if c != name), best.projects, best.security_by_design)
-            for name in best.controls
-        ]
-        candidates += [
-            Funding(best.controls, best.projects, tuple(x for x in best.security_by_design if x != name))
-            for name in best.security_by_design
-        ]
-        for f in candidates:
+    for _ in range(max_rounds):
+        xc, sp_ = p.vectors(best)
+        moves = []
+        for i in range(len(p.controls)):
+            if xc[i] or add:
+                y = xc.copy()
+                y[i] = not y[i]
+                moves.append((y, sp_))
+        for k, proj in enumerate(p.projects):
+            for st in range(3 if proj.security_by_design is not None else 2):
+                if st != sp_[k] and (add or st < sp_[k]):
+                    s2 = sp_.copy()
+                    s2[k] = st
+                    moves.append((xc, s2))
+        if add:
+            for i in np.flatnonzero(xc):
+                for j in np.flatnonzero(~xc):
+                    y = xc.copy()
+                    y[i], y[j] = False, True
+                    moves.append((y, sp_))
+        found = None
+        for y, s2 in moves:
+            f = p.from_vectors(y, s2)
             v = net(f)
-            if v > best_net + 1e-9 * max(1.0, abs(best_net)) and ok(f):
-                best, best_net, improved = f, v, True
-                break
+            if v > best_net + 1e-9 * max(1.0, abs(best_net)) and (found is None or v > found[1]):
+                if _structural_ok(model, f) and limits_ok(f):
+                    found = (f, v)
+        if found is None:
+            break
+        best, best_net = found
     return best
+
+
+def _polish(model: _Model, tails: list[TailConstraint], funding: Funding) -> Funding:
+    """Drop funded controls or options that do not pay within the solver's tolerance."""
+    return _local_search(model, tails, funding, add=False)
 
 
 def solve_milp(
@@ -518,7 +590,7 @@ def solve_milp(
     *,
     time_limit: float | None = None,
     mip_rel_gap: float = 1e-6,
-    max_indicator_years: int = 2000,
+    max_indicator_years: int = 500,
     max_rounds: int = 200,
     cut_pool: dict[str, Any] | None = None,
 ) -> SolveResult:
@@ -531,7 +603,9 @@ def solve_milp(
     t0 = time.perf_counter()
     model = _Model(problem, cons)
     notes: list[str] = []
+    exact_tails = list(tails)
     tails = list(tails)
+    switched: list[str] = []
     counts: dict[int, _CountState] = {}
     for k, tc in enumerate(tails):
         if tc.kind == "count":
@@ -588,6 +662,7 @@ def solve_milp(
                             f"enforced conservatively as the mean of the {m} largest years <= {tc.threshold:,.0f}"
                         )
                         del counts[k]
+                        switched.append(tc.label)
                         added = True
                         continue
                     cs.years.extend(new)
@@ -621,6 +696,8 @@ def solve_milp(
         notes.append(
             f"tail limits enforced with {len(cuts)} cut(s) and {sum(len(c.years) for c in counts.values())} indicator year(s) in {rounds} round(s)"
         )
+    if res.x is not None and res.status in (0, 1) and switched:
+        return _after_switch(model, exact_tails, model.decode(res.x), notes, switched, t0, time_limit, mip_rel_gap)
     if res.x is not None and res.status in (0, 1):
         funding = _polish(model, tails, model.decode(res.x))
         gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
@@ -639,6 +716,11 @@ def solve_milp(
         r2, _ = loop(True, sigma_star * (1 + 1e-6) + 1e-9, cuts)
         best = r2 if r2.x is not None else r1
         funding = model.decode(best.x)
+        if switched and all(
+            v <= 1e-12 for _, v, _ in _violations(model, exact_tails, {}, problem.total_losses(funding))
+        ):
+            # the conservative form was infeasible, but this plan meets the limits as stated
+            return _after_switch(model, exact_tails, funding, notes, switched, t0, time_limit, mip_rel_gap)
         notes.append(
             f"the appetite cannot be met within the budget on this sample; this is the least-risk plan "
             f"(every limit missed by at most {sigma_star:.1%} of its value), best in net value among those"
