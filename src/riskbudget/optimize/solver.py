@@ -692,6 +692,9 @@ def solve_milp(
     res, rounds = loop(False, None, cuts)
     for k, cs in counts.items():
         pool["years"][k] = list(cs.years)
+    if switched:
+        # cuts of a conservative stand-in are not valid for the limit as stated: start afresh next time
+        pool.clear()
     if tails:
         notes.append(
             f"tail limits enforced with {len(cuts)} cut(s) and {sum(len(c.years) for c in counts.values())} indicator year(s) in {rounds} round(s)"
