@@ -16,26 +16,30 @@ The program, on the simulated sample of a :class:`DecisionProblem`:
   (``x_A + x_B <= 1``), and appetite limits on the sample:
 
   - TVaR_q <= limit: the mean of the ``m = n - ceil((n - 1) q)`` largest
-    annual losses, written in Rockafellar-Uryasev form
-    ``eta + sum_t u_t / m <= limit``, ``u_t >= loss_t - eta``, ``u_t >= 0``.
-    It implies :func:`riskbudget.metrics.tvar` <= limit exactly (equal when
-    no ties), and is exact for continuous losses;
+    annual losses <= limit (the Rockafellar-Uryasev CVaR of the sample). It
+    implies :func:`riskbudget.metrics.tvar` <= limit exactly (equal when no
+    ties), and is exact for continuous losses. It enters as cuts
+    ``(1/m) sum_{t in T} loss_t <= limit`` for the ``m`` worst years ``T`` of
+    each solution found (valid for every plan), added round by round until
+    the solution meets the limit on the whole sample (Kunzi-Bay and Mayer's
+    cutting-plane form of the CVaR program, much faster here than one
+    ``u_t`` row per year);
   - VaR_q <= limit: by default the same constraint (conservative: it bounds
     the mean of the tail, which is at least VaR); with
     ``var_method="exact"`` through per-year indicators like an exceedance
     limit;
   - P(loss > x) <= p: per-year binaries ``b_t`` with
-    ``loss_t - x <= M_t b_t`` and ``sum b_t <= floor(p n)``, only for years
-    whose loss can fall on either side of ``x`` under some plan; when those
+    ``loss_t - x <= M_t b_t`` and ``sum b_t <= floor(p n)``, added only for
+    years some solution put above ``x`` (years above ``x`` under every plan
+    count as forced); when those
     years exceed ``max_indicator_years`` the limit is replaced by the
     conservative CVaR constraint (mean of the ``floor(p n) + 1`` largest
     losses <= x), after which the plan is improved by a local search that
     checks every limit exactly, and its gap is reported against the optimum
     without the appetite (status ``"heuristic"``).
 
-Years whose loss is below the tail under every plan are left out of the
-tail constraints (their ``u_t`` is 0 anyway), using pointwise lower and upper
-bounds of each year's loss over all combinations.
+Pointwise lower and upper bounds of each year's loss over all combinations
+give the forced years and the big-M constants.
 """
 
 from __future__ import annotations
