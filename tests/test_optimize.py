@@ -614,3 +614,21 @@ def test_too_many_indicator_years_falls_back_to_a_checked_heuristic(problem):
     assert plan.status == "heuristic" and plan.appetite.ok
     assert plan.expected_net_value <= best + 1e-6 <= plan.bound + 2e-6
     assert plan.solver_gap >= 0 and any("conservative form" in n for n in plan.notes)
+
+
+def test_auto_switches_to_the_heuristic_when_combinations_explode(instance, monkeypatch):
+    import importlib
+
+    problem_module = importlib.import_module("riskbudget.optimize.problem")
+
+    reg, controls, projects = instance
+    monkeypatch.setattr(problem_module, "MAX_COMBINATIONS_PER_SCENARIO", 4)
+    with pytest.raises(rb.RiskBudgetError, match=r"Scenario 'Cloud leak': 12 combinations .* exceed 4"):
+        precompute(reg, controls, projects, years=500, seed=1)
+    plan = optimize(reg, controls, projects, budget=900_000, years=YEARS, seed=SEED, progress=False)
+    assert plan.status == "heuristic" and plan.problem.lazy
+    exact = optimize(
+        precompute(reg, controls, projects, years=YEARS, seed=SEED, lazy=True), budget=900_000, method="heuristic"
+    )
+    assert exact.funding == plan.funding
+    assert plan.total_spend <= 900_000 and plan.bound >= plan.expected_net_value - 1e-6
