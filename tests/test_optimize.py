@@ -632,3 +632,17 @@ def test_auto_switches_to_the_heuristic_when_combinations_explode(instance, monk
     )
     assert exact.funding == plan.funding
     assert plan.total_spend <= 900_000 and plan.bound >= plan.expected_net_value - 1e-6
+
+
+def test_frontier_check_mode(problem):
+    appetite = rb.Appetite(tvar95=4.5e6)
+    checked = frontier(problem, budget=1_000_000, appetite=appetite, points=5, appetite_mode="check")
+    free = frontier(problem, budget=1_000_000, points=5)
+    assert checked.table["expected_net_value"].tolist() == free.table["expected_net_value"].tolist()
+    for plan, ok in zip(checked.plans, checked.table["feasible"]):
+        assert ok == appetite.check(plan.result).ok
+    if checked.best_index is not None:
+        feasible = checked.table[checked.table["feasible"]]
+        assert checked.table.loc[checked.best_index, "expected_net_value"] == feasible["expected_net_value"].max()
+    with pytest.raises(rb.RiskBudgetError, match="appetite_mode \\('both'\\) must be"):
+        frontier(problem, budget=1e6, appetite_mode="both")

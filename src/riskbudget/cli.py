@@ -278,6 +278,12 @@ def _add_frontier(sub: Any) -> None:
     _decision_arguments(p)
     p.add_argument("--points", type=_positive_int, default=21, help="number of shares from 0%% to 100%% (default 21)")
     p.add_argument("--plot", default=None, help="write the frontier plot to this image file (PNG, SVG, PDF)")
+    p.add_argument(
+        "--appetite-mode",
+        choices=("constraint", "check"),
+        default="constraint",
+        help="best plan within the appetite at each share (default), or best plan regardless, checked against it",
+    )
 
 
 def _run_frontier(args: argparse.Namespace) -> int:
@@ -288,6 +294,7 @@ def _run_frontier(args: argparse.Namespace) -> int:
         raise RiskBudgetError(f"frontier: --points ({args.points}) must be at least 2")
     register, controls, projects, appetite = _decision_inputs(args)
     front = frontier(register, controls, projects, budget=args.budget, appetite=appetite, points=args.points,
+                     appetite_mode=args.appetite_mode,
                      years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit)
     if args.plot:
         import matplotlib
@@ -314,7 +321,10 @@ def _run_frontier(args: argparse.Namespace) -> int:
         print(f"  {percent(r['security_share'], digits=0):>6s} {money(r['security_spend']):>9s} {money(r['it_spend']):>9s} "
               f"{money(r['expected_net_value']):>10s} {money(r['ale']):>9s} {money(r['tvar95']):>9s} {ok:>9s}{mark}")
     if front.best_index is None:
-        print("No split meets the appetite; each row holds the least-risk plan at that share.")
+        if front.appetite_mode == "constraint":
+            print("No split meets the appetite; each row holds the least-risk plan at that share.")
+        else:
+            print("No share's best plan meets the appetite; try --appetite-mode constraint.")
     if args.plot:
         print(f"plot written to {args.plot}")
     return 0

@@ -414,6 +414,8 @@ class Frontier:
         Row of the best appetite-feasible split (None when no split is feasible).
     budget : float
     appetite : Appetite or None
+    appetite_mode : str
+        ``"constraint"`` or ``"check"`` (see :func:`frontier`).
     """
 
     table: Any
@@ -422,6 +424,7 @@ class Frontier:
     budget: float
     appetite: Any
     seconds: float = math.nan
+    appetite_mode: str = "constraint"
 
     @property
     def best(self) -> Plan | None:
@@ -450,6 +453,7 @@ def frontier(
     *,
     budget: float,
     appetite: Appetite | None = None,
+    appetite_mode: str = "constraint",
     points: int = 21,
     shares: Sequence[float] | None = None,
     years: int = 20_000,
@@ -469,6 +473,12 @@ def frontier(
 
     Parameters
     ----------
+    appetite_mode : {"constraint", "check"}, default "constraint"
+        ``"constraint"``: each share's plan is the best *within* the appetite
+        (points gather near the limit). ``"check"``: each share's plan is the
+        best regardless of the appetite (the pure trade-off curve) and is only
+        checked against it; the best split is then the best plan that happens
+        to meet it.
     points : int, default 21
         Shares evenly spaced from 0% to 100% (21 points: every 5%).
     shares : sequence of float, optional
@@ -497,6 +507,9 @@ def frontier(
         grid = np.asarray([_share_arg("share", s) for s in shares], dtype=float)
         if grid.size == 0:
             raise RiskBudgetError("frontier: shares is empty")
+    if appetite_mode not in ("constraint", "check"):
+        raise RiskBudgetError(f"frontier: appetite_mode ({appetite_mode!r}) must be 'constraint' or 'check'")
+    app = _appetite(appetite)
     for bad in ("security_budget", "it_budget"):
         if bad in constraints:
             raise RiskBudgetError(f"frontier: {bad} is set by each share of the budget; do not pass it")
@@ -515,16 +528,29 @@ def frontier(
         pool: dict[str, Any] = {}
         for i in indices:
             s = float(grid[i])
-            plans_by_index[i] = optimize(
+            plan = optimize(
                 problem,
                 budget=b,
-                appetite=appetite,
+                appetite=app if appetite_mode == "constraint" else None,
                 security_budget=s * b,
                 it_budget=(1.0 - s) * b,
                 progress=False,
                 _cut_pool=pool,
                 **constraints,
             )
+            if appetite_mode == "check" and app is not None:
+                plan = build_plan(
+                    problem,
+                    plan.funding,
+                    appetite=app,
+                    budget=b,
+                    status=plan.status,
+                    solver_gap=plan.solver_gap,
+                    bound=plan.bound,
+                    notes=plan.notes,
+                    seconds=plan.seconds,
+                )
+            plans_by_index[i] = plan
             bar.update(1)
 
     try:
@@ -568,7 +594,13 @@ def frontier(
     if best is not None:
         table.loc[best, "best"] = True
     return Frontier(
-        table=table, plans=tuple(plans), best_index=best, budget=b, appetite=appetite, seconds=time.perf_counter() - t0
+        table=table,
+        plans=tuple(plans),
+        best_index=best,
+        budget=b,
+        appetite=app,
+        seconds=time.perf_counter() - t0,
+        appetite_mode=appetite_mode,
     )
 
 
@@ -609,7 +641,7 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
             facecolors="none",
             edgecolors="C3",
             zorder=2,
-            label="appetite not met (least-risk plan)",
+            label="appetite not met" + (" (least-risk plan)" if frontier.appetite_mode == "constraint" else ""),
         )
     for i in range(0, len(t), max(1, len(t) // 5)):
         ax.annotate(
@@ -638,6 +670,8 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
     money_axis(ax, "y")
     ax.set_xlabel("TVaR95 of annual loss")
     ax.set_ylabel("Expected net value per year")
-    ax.set_title(f"Efficient frontier, budget {frontier.budget:,.0f}")
+    from .._format import money
+
+    ax.set_title(f"Efficient frontier, budget {money(frontier.budget)}")
     ax.legend(fontsize=8, loc="best")
     return ax
