@@ -270,18 +270,55 @@ def optimize(
         seconds=time.perf_counter() - t0,
     )
     if sol.status == "infeasible_appetite" and plan.feasible:
-        from dataclasses import replace
-
-        plan = replace(
-            plan,
-            notes=plan.notes
-            + (
-                "this plan does meet every limit on the sample: the program enforces some limits conservatively "
-                "(VaR through the tail mean, or exceedance limits through CVaR), so a plan with more net value may "
-                "exist; try var_method='exact' with a time_limit",
-            ),
+        plan = _recover_conservative_infeasibility(
+            plan, problem, cons, app, sol, var_method=var_method, use_milp=use_milp, time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap, max_indicator_years=max_indicator_years, t0=t0,
         )
     return plan
+
+
+def _recover_conservative_infeasibility(
+    plan: Plan,
+    problem: DecisionProblem,
+    cons: Any,
+    app: Appetite | None,
+    sol: Any,
+    *,
+    var_method: str,
+    use_milp: bool,
+    time_limit: float | None,
+    mip_rel_gap: float,
+    max_indicator_years: int,
+    t0: float,
+) -> Plan:
+    """The conservative program was infeasible, yet its least-risk plan meets every limit.
+
+    VaR limits enforced through the tail mean (and exceedance limits through
+    CVaR) are restrictions of the true limits, so their infeasibility proves
+    nothing. Re-solve with VaR checked exactly (per-year indicators; a checked
+    heuristic on large samples); keep whichever feasible plan has more net
+    value; and never report "cannot be met" for a plan that meets the appetite.
+    """
+    from dataclasses import replace
+
+    cannot = "the appetite cannot be met"
+    notes = tuple(n for n in plan.notes if not n.startswith(cannot))
+    best = replace(plan, status="heuristic", notes=notes + (
+        "the conservative program (VaR through the tail mean, exceedance through CVaR) was infeasible, but this "
+        "plan meets every limit exactly on the sample; it is feasible but not proven optimal",
+    ))
+    if use_milp and var_method == "cvar" and app is not None and any(lim.kind == "var" for lim in app.limits):
+        exact_tails = tail_constraints(app, problem.years, var_method="exact")
+        sol2 = solve_milp(problem, cons, exact_tails, time_limit=time_limit or 60.0, mip_rel_gap=mip_rel_gap,
+                          max_indicator_years=max_indicator_years)
+        plan2 = build_plan(
+            problem, sol2.funding, appetite=app, budget=cons.budget, status=sol2.status, solver_gap=sol2.gap,
+            bound=sol2.bound, seconds=time.perf_counter() - t0,
+            notes=tuple(sol2.notes) + ("VaR limits re-solved exactly after the conservative tail-mean form was infeasible",),
+        )
+        if plan2.feasible and sol2.status != "infeasible_appetite" and plan2.expected_net_value >= best.expected_net_value:
+            return plan2
+    return best
 
 
 def evaluate(
