@@ -15,7 +15,9 @@ widgets and PyMC are imported when first used.
 
 from __future__ import annotations
 
+from . import gordon_loeb, voi
 from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve, read_appetite
+from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
 from .distributions import (
     PERT,
     Beta,
@@ -36,12 +38,10 @@ from .exceptions import (
 )
 from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
 from .io import read_register, write_register
+from .optimize import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize, plot_frontier, validate
 from .portfolio import CommonShock, Dependence
 from .report import report
 from .simulate import SimulationResult, simulate
-from . import gordon_loeb, voi
-from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
-from .optimize import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize, plot_frontier, validate
 
 __version__ = "0.1.0"
 

@@ -235,7 +235,7 @@ def _add_optimize(sub: Any) -> None:
 
 
 def _run_optimize(args: argparse.Namespace) -> int:
-    from ._format import money, percent
+    from ._format import money
     from .optimize import optimize, validate
 
     register, controls, projects, appetite = _decision_inputs(args)
@@ -257,14 +257,15 @@ def _run_optimize(args: argparse.Namespace) -> int:
     print("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
     header = f"  {'control':45s} {'cost':>8s} {'funded':>6s} {'standalone':>22s} {'marginal in plan':>22s}"
     print(header)
+    def roc(r: Any, kind: str) -> str:
+        v = r[f"roc_{kind}"]
+        if not math.isfinite(v):
+            return "n/a"
+        return f"{v:+.0%} [{r[f'roc_{kind}_low']:+.0%}, {r[f'roc_{kind}_high']:+.0%}]"
+
     for name, r in plan.returns.iterrows():
-        def roc(kind: str) -> str:
-            v = r[f"roc_{kind}"]
-            if not math.isfinite(v):
-                return "n/a"
-            return f"{v:+.0%} [{r[f'roc_{kind}_low']:+.0%}, {r[f'roc_{kind}_high']:+.0%}]"
         label = name if len(name) <= 45 else name[:42] + "..."
-        print(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc('standalone'):>22s} {roc('marginal'):>22s}")
+        print(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
     return 0
 
 

@@ -425,7 +425,6 @@ class PERT(Distribution):
         return (self.low, self.high)
 
     def ppf(self, q: Any) -> Any:
-        from scipy import special
 
         return self.low + (self.high - self.low) * _betaincinv(self.alpha, self.beta, q)
 
@@ -759,7 +758,6 @@ class Beta(Distribution):
         return (0.0, 1.0)
 
     def ppf(self, q: Any) -> Any:
-        from scipy import special
 
         return _betaincinv(self.a, self.b, q)
 

@@ -47,9 +47,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -516,7 +517,7 @@ def simulate(
     progress: bool | None = None,
     dependence: Any = None,
     _driver: ChunkDriver | None = None,
-) -> "SimulationResult":
+) -> SimulationResult:
     """Simulate the annual loss of one or several scenarios.
 
     Parameters
@@ -663,7 +664,7 @@ class SimulationResult:
         years: int,
         seed: np.random.SeedSequence,
         method: str,
-    ) -> "SimulationResult":
+    ) -> SimulationResult:
         import pandas as pd
 
         columns = pd.Index(list(register.names), name="scenario")
@@ -757,7 +758,7 @@ class SimulationResult:
 
         return metrics.lec(self.column(scenario), losses=losses, points=points)
 
-    def select(self, names: Iterable[str]) -> "SimulationResult":
+    def select(self, names: Iterable[str]) -> SimulationResult:
         """The result restricted to some scenarios (total re-summed year by year)."""
         import pandas as pd
 
