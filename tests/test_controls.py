@@ -466,3 +466,48 @@ def test_docstring_examples_run():
 
     outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+# --------------------------------------------------------------------------- #
+# Exact expectations when one source's draw is shared by several factors
+# --------------------------------------------------------------------------- #
+def test_project_multiplier_mean_integrates_the_shared_removed_share():
+    from riskbudget.controls import ProjectMultiplier, RiskChange, SecurityByDesign
+
+    proj = rb.Project(
+        "Portal", cost_per_year=1.0,
+        risk_changes=(RiskChange(("S",), rb.Uniform(1, 3)), RiskChange(("S",), rb.Uniform(1, 3))),
+        security_by_design=SecurityByDesign(cost_per_year=1.0, risk_removed=rb.Uniform(0, 1)),
+    )
+    m = ProjectMultiplier(proj, (0, 1), security_by_design=True)
+    # E[(1 + 2 s)^2] with s = 1 - r uniform on [0, 1]: 1 + 4/2 + 4/3
+    assert m.mean() == pytest.approx(1 + 2 + 4 / 3, rel=1e-9)
+    x = m.sample(400_000, 1)
+    assert abs(x.mean() - m.mean()) <= 4 * x.std() / math.sqrt(x.size)
+
+
+def test_expected_annual_loss_is_exact_when_one_source_acts_on_frequency_and_loss():
+    from riskbudget.controls import RiskChange, SecurityByDesign, apply_projects
+
+    s = rb.Scenario("S", loss_event_frequency=rb.PERT(0.5, 1, 3), primary_loss=rb.LogNormal.from_ci(1e4, 1e6))
+    proj = rb.Project(
+        "Portal", cost_per_year=1.0,
+        risk_changes=(RiskChange(("S",), rb.Uniform(0.5, 2.5), "frequency"), RiskChange(("S",), rb.Uniform(0.5, 2.5), "loss")),
+        security_by_design=SecurityByDesign(cost_per_year=1.0, risk_removed=rb.Uniform(0, 1)),
+    )
+    reg = apply_projects(rb.Register([s]), [proj], security_by_design=["Portal"])
+    scen = reg["S"]
+    naive = scen.expected_loss_event_frequency() * scen.expected_loss_per_event()
+    r = rb.simulate(reg, years=200_000, seed=4)
+    assert abs(r.ale() - scen.expected_annual_loss()) <= 4 * r.ale_se()
+    assert abs(r.ale() - naive) > 4 * r.ale_se()  # the product of separate means is visibly off
+
+
+def test_expected_annual_loss_is_exact_for_a_control_on_susceptibility_and_loss():
+    s = rb.Scenario("S", threat_event_frequency=rb.PERT(1, 3, 8), susceptibility=rb.PERT(0.2, 0.4, 0.7),
+                    primary_loss=rb.LogNormal.from_ci(1e4, 1e6), category="c")
+    edr = rb.Control("EDR", cost_per_year=1.0, resistance=rb.Uniform(0.0, 1.0), detection=rb.Uniform(0.0, 1.0))
+    reg = rb.controls.apply_controls(rb.Register([s]), [edr])
+    scen = reg["S"]
+    r = rb.simulate(reg, years=200_000, seed=5)
+    assert abs(r.ale() - scen.expected_annual_loss()) <= 4 * r.ale_se()

@@ -349,14 +349,20 @@ class ControlMultiplier:
         rel = c.reliability
         return c.coverage * (rel * s + (1.0 - rel) * c.strength_when_lapsed)
 
-    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        """``n`` yearly multipliers in [0, 1]."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        u = rng.random((int(n), len(_CONTROL_COMPONENTS)))
-        out = np.ones(int(n))
+    #: Uniforms drawn per simulated year (one row per year, shared by every factor).
+    n_uniforms: ClassVar[int] = len(_CONTROL_COMPONENTS)
+
+    def _from_uniforms(self, u: np.ndarray) -> np.ndarray:
+        """Multipliers for rows of uniforms (``u.shape == (n, n_uniforms)``)."""
+        out = np.ones(u.shape[0])
         for s in self._strengths(u):
             out *= 1.0 - self._effective(s)
         return out
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """``n`` yearly multipliers in [0, 1]."""
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return self._from_uniforms(rng.random((int(n), self.n_uniforms)))
 
     def _term_range(self, term: Any) -> tuple[float, float]:
         c = self.control
@@ -434,17 +440,26 @@ class ProjectMultiplier:
             return 0.0
         return _from_uniform(sbd.risk_removed, u[:, -1])
 
-    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        u = rng.random((int(n), self._columns()))
+    @property
+    def n_uniforms(self) -> int:
+        """Uniforms drawn per simulated year (one per risk change, one for security by design)."""
+        return self._columns()
+
+    def _from_uniforms(self, u: np.ndarray) -> np.ndarray:
+        """Multipliers for rows of uniforms (``u.shape == (n, n_uniforms)``)."""
+        n = u.shape[0]
         removed = self._removed(u)
         if not self.increases:
-            return np.ones(int(n)) * (1.0 - removed)
-        out = np.ones(int(n))
+            return np.ones(n) * (1.0 - removed)
+        out = np.ones(n)
         for i in self.increases:
             inc = _from_uniform(self.project.risk_changes[i].increase, u[:, i])
             out *= 1.0 + inc * (1.0 - removed)
         return out
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return self._from_uniforms(rng.random((int(n), self._columns())))
 
     def support(self) -> tuple[float, float]:
         sbd = self.project.security_by_design
@@ -459,11 +474,22 @@ class ProjectMultiplier:
         return (low, high)
 
     def mean(self) -> float:
+        """E[multiplier]: exact in closed form without security by design; with it, the
+        removed share is one draw common to every increase, so
+        E[prod (1 + inc_i (1 - r))] = E_r[prod (1 + E[inc_i] (1 - r))] is integrated over r."""
         sbd = self.project.security_by_design
-        r = sbd.risk_removed.mean() if (self.security_by_design and sbd is not None) else 0.0
-        if not self.increases:
-            return 1.0 - r
-        return float(math.prod(1.0 + self.project.risk_changes[i].increase.mean() * (1.0 - r) for i in self.increases))
+        incs = [self.project.risk_changes[i].increase.mean() for i in self.increases]
+        if not (self.security_by_design and sbd is not None):
+            return float(math.prod(1.0 + m for m in incs))
+        if not incs:
+            return 1.0 - sbd.risk_removed.mean()
+        # Gauss-Legendre in the removed share's quantile scale: the integrand is a
+        # polynomial in r of the removed share's quantile function.
+        nodes, weights = np.polynomial.legendre.leggauss(64)
+        u = 0.5 * (nodes + 1.0)
+        r = _from_uniform(sbd.risk_removed, u)
+        values = np.prod([1.0 + m * (1.0 - r) for m in incs], axis=0)
+        return float(0.5 * weights @ values)
 
     def to_dict(self) -> dict[str, Any]:
         return {

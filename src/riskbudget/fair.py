@@ -33,6 +33,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, overload
 
+import numpy as np
+
 from .distributions import Distribution, as_distribution, from_dict
 from .exceptions import InvalidParameterError, RiskBudgetError, ScenarioError
 
@@ -435,9 +437,38 @@ class Scenario:
         return None
 
     def multiplier_mean(self, factor: str) -> float:
-        """Product of the mean multipliers of the adjustments on ``factor``."""
-        return math.prod(a.mean() for a in self.adjustments if a.factor == factor)
+        """E[product of the multipliers of the adjustments on ``factor``] (see :meth:`multiplier_expectation`)."""
+        return self.multiplier_expectation([factor])
 
+    def multiplier_expectation(self, factors: Iterable[str]) -> float:
+        """E[product of every adjustment multiplier acting on any of ``factors``] in a year.
+
+        Adjustments drawn from their own streams are independent, so their
+        means multiply. Multipliers that declare the same ``shared_stream``
+        (one control's or project's per-year draw, shared across the factors
+        it acts on) are functions of the same uniforms; their joint
+        expectation is integrated over those uniforms (scrambled Sobol points,
+        2**16 of them, error far below any Monte Carlo standard error).
+        """
+        wanted = set(factors)
+        independent = 1.0
+        shared: dict[tuple[str, int], list[Any]] = {}
+        seen: dict[tuple[str, str], int] = {}
+        for adj in self.adjustments:
+            key = getattr(adj.multiplier, "shared_stream", None)
+            # The i-th multiplier of a shared stream on one factor reads the same
+            # rows as the i-th on another factor (the kernel keeps one generator per
+            # stream and factor), so group by (stream, position on the factor).
+            position = seen.get((key, adj.factor), 0) if key else 0
+            if key:
+                seen[(key, adj.factor)] = position + 1
+            if adj.factor not in wanted:
+                continue
+            if key:
+                shared.setdefault((key, position), []).append(adj.multiplier)
+            else:
+                independent *= adj.mean()
+        return independent * math.prod(_joint_mean(ms) for ms in shared.values())
     def expected_susceptibility(self) -> float:
         """E[P(loss event | threat event)] before adjustments; 1 for loss-level frequencies.
 
@@ -463,34 +494,53 @@ class Scenario:
         """Expected loss events per year, adjustments included."""
         return (
             self.expected_frequency()
-            * self.multiplier_mean("frequency")
             * self.expected_susceptibility()
-            * self.multiplier_mean("susceptibility")
+            * self.multiplier_expectation(["frequency", "susceptibility"])
         )
 
+    def _loss_terms(self) -> list[tuple[float, tuple[str, ...]]]:
+        """(E[loss of one form] x P(that loss occurs | loss event), factors scaling it) per form."""
+        terms: list[tuple[float, tuple[str, ...]]] = []
+        for which in ("primary_loss", "secondary_loss"):
+            est = getattr(self, which)
+            if est is None:
+                continue
+            share = 1.0 if which == "primary_loss" else self.secondary_loss_probability.mean()  # type: ignore[union-attr]
+            if isinstance(est, LossForms):
+                for k, d in est.items():
+                    terms.append((share * d.mean(), ("loss", which, f"{which}.{k}")))
+            else:
+                terms.append((share * est.mean(), ("loss", which)))
+        return terms
+
     def _expected_form_loss(self, which: str) -> float:
+        """E[``which`` loss ("primary_loss" or "secondary_loss") of one loss event that has it]."""
         est = getattr(self, which)
         if est is None:
             return 0.0
-        common = self.multiplier_mean("loss") * self.multiplier_mean(which)
         if isinstance(est, LossForms):
-            return common * sum(d.mean() * self.multiplier_mean(f"{which}.{k}") for k, d in est.items())
-        return common * est.mean()
+            return sum(d.mean() * self.multiplier_expectation(("loss", which, f"{which}.{k}")) for k, d in est.items())
+        return est.mean() * self.multiplier_expectation(("loss", which))
 
     def expected_loss_per_event(self) -> float:
         """Expected loss per loss event (primary + probability x secondary), adjustments included."""
-        secondary = 0.0
-        if self.secondary_loss_probability is not None:
-            secondary = self.secondary_loss_probability.mean() * self._expected_form_loss("secondary_loss")
-        return self._expected_form_loss("primary_loss") + secondary
+        return sum(m * self.multiplier_expectation(factors) for m, factors in self._loss_terms())
 
     def expected_annual_loss(self) -> float:
         """Exact expected annual loss of the aggregate (and LEF x LM) model.
 
-        Every factor is drawn independently, so the mean is the product of
-        the means: E[LEF] x E[loss per event].
+        Rate, susceptibility, losses and secondary probability are drawn
+        independently, so their means multiply; the per-year adjustment
+        multipliers on frequency, susceptibility and loss are taken jointly
+        (:meth:`multiplier_expectation`), because one control's or project's
+        draw is shared by every factor it acts on. It equals
+        ``expected_loss_event_frequency() * expected_loss_per_event()`` when no
+        shared source acts on both the frequency side and the loss side.
         """
-        return self.expected_loss_event_frequency() * self.expected_loss_per_event()
+        base = self.expected_frequency() * self.expected_susceptibility()
+        return base * sum(
+            m * self.multiplier_expectation(("frequency", "susceptibility", *factors)) for m, factors in self._loss_terms()
+        )
 
     # ------------------------------------------------------------------ #
     def with_adjustments(self, *adjustments: Adjustment) -> Scenario:
@@ -562,6 +612,30 @@ class Scenario:
             else:
                 kwargs[key] = value
         return cls(**kwargs)
+
+
+def _joint_mean(multipliers: list[Any]) -> float:
+    """E[product of multipliers that are functions of the same per-year uniforms].
+
+    Each multiplier of a shared stream draws ``n_uniforms`` uniforms per year
+    (the same rows for every factor) and maps them with ``_from_uniforms``.
+    """
+    if len(multipliers) == 1:
+        return float(multipliers[0].mean())
+    widths = {getattr(m, "n_uniforms", None) for m in multipliers}
+    if None in widths or len(widths) != 1 or not all(hasattr(m, "_from_uniforms") for m in multipliers):
+        raise ScenarioError(
+            "multipliers sharing a stream must declare n_uniforms and _from_uniforms so their joint mean can be "
+            "integrated; got " + ", ".join(type(m).__name__ for m in multipliers)
+        )
+    from scipy.stats import qmc
+
+    (k,) = widths
+    u = qmc.Sobol(d=int(k), scramble=True, seed=20261128).random_base2(16)
+    prod = np.ones(u.shape[0])
+    for m in multipliers:
+        prod *= m._from_uniforms(u)
+    return float(prod.mean())
 
 
 def _prob_greater(x: Distribution, y: Distribution) -> float:
