@@ -631,7 +631,7 @@ def _joint_mean(multipliers: list[Any]) -> float:
     from scipy.stats import qmc
 
     (k,) = widths
-    u = qmc.Sobol(d=int(k), scramble=True, seed=20261128).random_base2(16)
+    u = qmc.Sobol(d=int(k or 1), scramble=True, seed=20261128).random_base2(16)
     prod = np.ones(u.shape[0])
     for m in multipliers:
         prod *= m._from_uniforms(u)
