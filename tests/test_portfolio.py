@@ -259,3 +259,10 @@ def test_docstring_examples_run(module, monkeypatch, tmp_path):
     mod = importlib.import_module(f"riskbudget.{module}")
     outcome = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+@pytest.mark.parametrize("q", [0.9, 0.95, 0.99])
+def test_contribution_never_exceeds_standalone_tvar(example_result, q):
+    """No undercut: with TVaR the mean of the worst (1 - q) share of years, Euler contributions are bounded."""
+    table = pf.contributions(example_result, q=q)
+    assert (table["diversification"] >= -1e-9 * table["standalone_tvar"]).all()
