@@ -1,0 +1,103 @@
+"""Shared pieces of the controls package: errors, FAIR-CAM functions and value checks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..distributions import Distribution, as_distribution
+from ..exceptions import RiskBudgetError
+from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS
+
+#: FAIR-CAM functions of a control and the factor each one lowers by default.
+FUNCTIONS: dict[str, str] = {
+    "avoidance": "frequency",
+    "deterrence": "frequency",
+    "resistance": "susceptibility",
+    "detection": "loss",
+    "response": "loss",
+}
+#: Wildcard in ``applies_to`` / ``adds_risk_to``: every scenario.
+ALL = "*"
+
+
+class ControlError(RiskBudgetError):
+    """A control, or a row of a controls file, breaks a rule."""
+
+
+class ProjectError(RiskBudgetError):
+    """A project, or a row of a projects file, breaks a rule."""
+
+
+# --------------------------------------------------------------------------- #
+# Helpers
+# --------------------------------------------------------------------------- #
+def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
+    if isinstance(value, bool):
+        raise err(f"{owner}: {name} ({value!r}) must be a number")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise err(f"{owner}: {name} ({value!r}) must be a number") from None
+    if not math.isfinite(x):
+        raise err(f"{owner}: {name} ({value!r}) must be finite, not NaN or inf")
+    return x
+
+
+def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
+    x = _number(owner, name, value, err)
+    if not 0.0 <= x <= 1.0:
+        raise err(f"{owner}: {name} ({x:g}) must lie in [0, 1]")
+    return x
+
+
+def _nonnegative(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
+    x = _number(owner, name, value, err)
+    if x < 0:
+        raise err(f"{owner}: {name} ({x:g}) must be >= 0")
+    return x
+
+
+def _share_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> Distribution:
+    try:
+        d = as_distribution(value, what=f"{owner}: {name}")
+    except RiskBudgetError as exc:
+        raise err(str(exc)) from None
+    low, high = d.support()
+    if low < 0 or high > 1:
+        raise err(f"{owner}: {name} ({d}) takes values in [{low:g}, {high:g}]; a share removed must lie in [0, 1]")
+    return d
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(";")]
+        return tuple(p for p in parts if p)
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _from_uniform(dist: Distribution, u: np.ndarray) -> np.ndarray:
+    """Draws of ``dist`` from uniforms ``u`` (fast transform where the family samples by inversion)."""
+    kind = dist._base_kind
+    if kind == "uniform":
+        return np.asarray(dist._transform(u.copy()), dtype=float)
+    if kind == "none":
+        return np.full(u.shape, dist.mean())
+    return np.asarray(dist._from_uniform(u), dtype=float)
+
+
+def _check_factor(owner: str, factor: str, err: type[RiskBudgetError]) -> str:
+    factor = str(factor).strip()
+    base, _, form = factor.partition(".")
+    if base not in ADJUSTABLE_FACTORS or (
+        form and (base not in ("primary_loss", "secondary_loss") or form not in FORMS_OF_LOSS)
+    ):
+        raise err(
+            f"{owner}: factor {factor!r} is not adjustable; use one of {list(ADJUSTABLE_FACTORS)} or "
+            f"'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}"
+        )
+    return factor

@@ -1,0 +1,260 @@
+"""Applying controls and projects to a register: targets and adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..exceptions import RiskBudgetError
+from ..fair import Adjustment, LossForms, Register, Scenario, as_register
+from ._common import ALL, ControlError, ProjectError, _names
+from .control import Control
+from .effects import ProjectMultiplier
+from .project import Project
+
+
+# --------------------------------------------------------------------------- #
+# Applying controls and projects to a register
+# --------------------------------------------------------------------------- #
+def resolve_targets(
+    owner: str, targets: Sequence[str], scenarios: Sequence[Scenario], err: type[RiskBudgetError] = RiskBudgetError
+) -> tuple[str, ...]:
+    """Scenario names matched by ``targets`` (names, ids or categories; ``"*"`` for all), in register order.
+
+    Unknown names are an error that names them and lists what exists.
+    """
+    names = [s.name for s in scenarios]
+    ids = {s.id: s.name for s in scenarios if s.id}
+    cats: dict[str, list[str]] = {}
+    for s in scenarios:
+        if s.category:
+            cats.setdefault(s.category, []).append(s.name)
+    chosen: set[str] = set()
+    unknown = []
+    for t in targets:
+        if t == ALL:
+            chosen.update(names)
+        elif t in names:
+            chosen.add(t)
+        elif t in ids:
+            chosen.add(ids[t])
+        elif t in cats:
+            chosen.update(cats[t])
+        else:
+            unknown.append(t)
+    if unknown:
+        raise err(
+            f"{owner}: unknown scenario(s) or category(ies) {unknown}; the register has categories "
+            f"{sorted(cats)} and scenarios {names}"
+        )
+    return tuple(n for n in names if n in chosen)
+
+
+def _universe(register: Register, projects: Sequence[Project]) -> list[Scenario]:
+    out = list(register)
+    seen = set(register.names)
+    for p in projects:
+        for s in p.new_scenarios:
+            if s.name in seen:
+                raise ProjectError(
+                    f"Project {p.name!r}: new scenario {s.name!r} has the name of an existing scenario; names must be unique"
+                )
+            seen.add(s.name)
+            out.append(s)
+    return out
+
+
+def _check_unique(controls: Sequence[Control], projects: Sequence[Project]) -> None:
+    seen: dict[str, str] = {}
+    for kind, items in (("control", controls), ("project", projects)):
+        for item in items:
+            if item.name in seen:
+                raise RiskBudgetError(
+                    f"{kind} {item.name!r}: the name is already used by a {seen[item.name]}; controls and projects "
+                    f"need unique names (they key the random streams)"
+                )
+            seen[item.name] = kind
+
+
+def _as_controls(controls: Any) -> tuple[Control, ...]:
+    if isinstance(controls, Control):
+        return (controls,)
+    out = tuple(controls)
+    for c in out:
+        if not isinstance(c, Control):
+            raise ControlError(
+                f"expected Control objects, got {type(c).__name__}; read a file with read_controls(path)"
+            )
+    return out
+
+
+def _as_projects(projects: Any) -> tuple[Project, ...]:
+    if isinstance(projects, Project):
+        return (projects,)
+    out = tuple(projects)
+    for p in out:
+        if not isinstance(p, Project):
+            raise ProjectError(
+                f"expected Project objects, got {type(p).__name__}; read a file with read_projects(path)"
+            )
+    return out
+
+
+def control_targets(
+    register: Register, controls: Sequence[Control], projects: Sequence[Project] = ()
+) -> dict[str, tuple[str, ...]]:
+    """Control name -> the scenarios it covers (project scenarios count as known)."""
+    universe = _universe(register, projects)
+    return {c.name: resolve_targets(f"Control {c.name!r}", c.applies_to, universe, ControlError) for c in controls}
+
+
+def project_targets(register: Register, projects: Sequence[Project]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Project name -> {scenario name: indices of its risk changes on that scenario}."""
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    base = list(register)
+    for p in projects:
+        hit: dict[str, list[int]] = {}
+        for i, rc in enumerate(p.risk_changes):
+            for name in resolve_targets(f"Project {p.name!r}", rc.targets, base, ProjectError):
+                hit.setdefault(name, []).append(i)
+        out[p.name] = {n: tuple(v) for n, v in hit.items()}
+    return out
+
+
+def project_adjustments(
+    project: Project, scenario: Scenario, indices: tuple[int, ...], *, security_by_design: bool
+) -> tuple[Adjustment, ...]:
+    """The adjustments a funded project puts on one scenario (one per factor)."""
+    by_factor: dict[str, list[int]] = {}
+    for i in indices:
+        by_factor.setdefault(project.risk_changes[i].factor, []).append(i)
+    out = []
+    for factor, idx in by_factor.items():
+        base, _, form = factor.partition(".")
+        if base == "secondary_loss" and scenario.secondary_loss is None:
+            raise ProjectError(
+                f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} has no secondary loss"
+            )
+        if form:
+            target = scenario.primary_loss if base == "primary_loss" else scenario.secondary_loss
+            if not isinstance(target, LossForms) or form not in target:
+                raise ProjectError(
+                    f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} states no {form!r} form"
+                )
+        out.append(Adjustment(factor, ProjectMultiplier(project, tuple(idx), security_by_design), project.name))
+    return tuple(out)
+
+
+def new_scenario_adjustments(project: Project, *, security_by_design: bool) -> tuple[Adjustment, ...]:
+    """The adjustment the security-by-design option puts on the project's own new scenarios."""
+    if not security_by_design or project.security_by_design is None:
+        return ()
+    return (Adjustment("frequency", ProjectMultiplier(project, (), True), project.name),)
+
+
+def apply_controls(
+    register: Any, controls: Iterable[Control] | Control, *, projects: Iterable[Project] = ()
+) -> Register:
+    """The register with each control's effects added to the scenarios it covers.
+
+    Parameters
+    ----------
+    register : Register (or scenarios)
+    controls : sequence of Control
+        Applied in order; each adds at most one :class:`~riskbudget.Adjustment`
+        per factor and scenario, with ``source`` = the control's name.
+    projects : sequence of Project, optional
+        Only to recognise the names and categories of the projects' new
+        scenarios in ``applies_to`` (nothing of the projects is applied).
+
+    Returns
+    -------
+    Register
+
+    Raises
+    ------
+    ControlError
+        If ``applies_to`` names an unknown scenario or category, or an effect
+        targets a loss the scenario does not state.
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> reg = rb.Register([rb.Scenario("A", loss_event_frequency=2, primary_loss=rb.PERT(1, 2, 3), category="web")])
+    >>> waf = rb.Control("WAF", 10_000, applies_to="web", resistance=0.5)
+    >>> apply_controls(reg, [waf])["A"].expected_annual_loss()
+    2.0
+    """
+    reg = as_register(register)
+    ctrls = _as_controls(controls)
+    projs = _as_projects(projects)
+    _check_unique(ctrls, projs)
+    targets = control_targets(reg, ctrls, projs)
+    out = reg
+    for s in reg:
+        adjs: list[Adjustment] = []
+        for c in ctrls:
+            if s.name in targets[c.name]:
+                adjs.extend(c.adjustments_for(s))
+        if adjs:
+            out = out.replace(s.with_adjustments(*adjs))
+    return out
+
+
+def apply_projects(
+    register: Any,
+    projects: Iterable[Project] | Project,
+    *,
+    security_by_design: Iterable[str] = (),
+    controls: Iterable[Control] = (),
+) -> Register:
+    """The register with the projects' added risk and new scenarios.
+
+    Parameters
+    ----------
+    register : Register
+    projects : sequence of Project
+        The funded projects.
+    security_by_design : iterable of str
+        Names of the projects whose security-by-design option is bought.
+    controls : sequence of Control, optional
+        Controls to apply to the projects' *new* scenarios (existing scenarios
+        are left as they are; apply controls to them with :func:`apply_controls`).
+
+    Returns
+    -------
+    Register
+        Scenarios in the register's order, then each project's new scenarios.
+    """
+    reg = as_register(register)
+    projs = _as_projects(projects)
+    ctrls = _as_controls(controls)
+    sbd = set(_names(security_by_design))
+    known = {p.name for p in projs}
+    for name in sbd:
+        if name not in known:
+            raise ProjectError(f"security_by_design names {name!r}, which is not among the projects {sorted(known)}")
+        p = next(p for p in projs if p.name == name)
+        if p.security_by_design is None:
+            raise ProjectError(f"Project {name!r}: has no security-by-design option to buy")
+    _check_unique(ctrls, projs)
+    ptargets = project_targets(reg, projs)
+    out = reg
+    for s in reg:
+        adjs: list[Adjustment] = []
+        for p in projs:
+            idx = ptargets[p.name].get(s.name)
+            if idx:
+                adjs.extend(project_adjustments(p, s, idx, security_by_design=p.name in sbd))
+        if adjs:
+            out = out.replace(s.with_adjustments(*adjs))
+    ctargets = control_targets(reg, ctrls, projs) if ctrls else {}
+    for p in projs:
+        for s in p.new_scenarios:
+            adjs = []
+            for c in ctrls:
+                if s.name in ctargets[c.name]:
+                    adjs.extend(c.adjustments_for(s))
+            adjs.extend(new_scenario_adjustments(p, security_by_design=p.name in sbd))
+            out = out.replace(s.with_adjustments(*adjs) if adjs else s)
+    return out

@@ -1,0 +1,230 @@
+"""A security control: its cost, where it acts and how strongly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..fair import Adjustment, LossForms, Scenario
+from ._common import ALL, FUNCTIONS, ControlError, _check_factor, _in_unit, _names, _nonnegative, _share_estimate
+from .effects import ControlMultiplier, ResponseSLA
+
+
+# --------------------------------------------------------------------------- #
+# Control
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Control:
+    """A security control: its cost, where it acts and how strongly.
+
+    Parameters
+    ----------
+    name : str
+        Unique name; it keys the control's random stream.
+    cost_per_year : float
+        Annual cost (licences, people, services), >= 0.
+    applies_to : str or sequence of str
+        Scenario names, scenario ids or categories it covers (``"*"``: all).
+    avoidance, deterrence : Distribution, optional
+        Share of threat events removed (lowers ``"frequency"``).
+    resistance : Distribution, optional
+        Share of threat events that no longer become loss events (lowers
+        ``"susceptibility"``; thins loss events of loss-level scenarios).
+    detection, response : Distribution, optional
+        Share of the loss per event removed, on ``loss_factor``.
+    loss_factor : str, default "loss"
+        The loss that detection and response act on: ``"loss"``,
+        ``"primary_loss"``, ``"secondary_loss"`` or a form such as
+        ``"primary_loss.productivity"``.
+    response_sla : ResponseSLA, optional
+        An incident-response SLA (hours to contain x cost per hour).
+    coverage : float, default 1
+        Share of the assets covered, in [0, 1].
+    lapses_per_year, days_per_lapse : float, default 0
+        How often the control lapses and for how long; reliability is
+        ``(1 - lapses_per_year / 365) ** days_per_lapse``.
+    strength_when_lapsed : float, default 0
+        Strength left while lapsed, in [0, 1].
+    requires, excludes : sequence of str
+        Names of controls or projects this one needs, or cannot go with.
+    category, owner, description : str
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> edr = rb.Control("EDR", 180_000, applies_to="ransomware", resistance=rb.PERT(0.3, 0.5, 0.7),
+    ...                  coverage=0.95, lapses_per_year=4, days_per_lapse=2)
+    >>> round(edr.reliability, 4)
+    0.9782
+    >>> round(edr.effective_strength("resistance"), 3)
+    0.465
+    """
+
+    name: str
+    cost_per_year: float
+    applies_to: tuple[str, ...] = (ALL,)
+    avoidance: Any = None
+    deterrence: Any = None
+    resistance: Any = None
+    detection: Any = None
+    response: Any = None
+    loss_factor: str = "loss"
+    response_sla: ResponseSLA | None = None
+    coverage: float = 1.0
+    lapses_per_year: float = 0.0
+    days_per_lapse: float = 0.0
+    strength_when_lapsed: float = 0.0
+    requires: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    category: str = ""
+    owner: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ControlError(f"Control name must be a non-empty string, not {self.name!r}")
+        object.__setattr__(self, "name", self.name.strip())
+        who = f"Control {self.name!r}"
+        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ControlError))
+        applies = _names(self.applies_to)
+        if not applies:
+            raise ControlError(f"{who}: applies_to is empty; name the scenarios or categories it covers ('*' for all)")
+        object.__setattr__(self, "applies_to", applies)
+        for fn in FUNCTIONS:
+            value = getattr(self, fn)
+            if value is not None:
+                object.__setattr__(self, fn, _share_estimate(who, fn, value, ControlError))
+        object.__setattr__(self, "loss_factor", _check_factor(who, self.loss_factor, ControlError))
+        if self.loss_factor in ("frequency", "susceptibility"):
+            raise ControlError(
+                f"{who}: loss_factor ({self.loss_factor!r}) must be a loss: 'loss', 'primary_loss', 'secondary_loss' or a form"
+            )
+        if self.response_sla is not None and not isinstance(self.response_sla, ResponseSLA):
+            raise ControlError(f"{who}: response_sla must be a ResponseSLA, not {type(self.response_sla).__name__}")
+        if not self.effects:
+            raise ControlError(
+                f"{who}: no effect given; state at least one of avoidance, deterrence, resistance, detection, "
+                f"response (a share removed, e.g. PERT(0.3, 0.5, 0.7)) or a response_sla"
+            )
+        object.__setattr__(self, "coverage", _in_unit(who, "coverage", self.coverage, ControlError))
+        lapses = _nonnegative(who, "lapses_per_year", self.lapses_per_year, ControlError)
+        if lapses > 365:
+            raise ControlError(f"{who}: lapses_per_year ({lapses:g}) must be at most 365 (one a day)")
+        object.__setattr__(self, "lapses_per_year", lapses)
+        days = _nonnegative(who, "days_per_lapse", self.days_per_lapse, ControlError)
+        if days > 365:
+            raise ControlError(f"{who}: days_per_lapse ({days:g}) must be at most 365")
+        object.__setattr__(self, "days_per_lapse", days)
+        object.__setattr__(
+            self, "strength_when_lapsed", _in_unit(who, "strength_when_lapsed", self.strength_when_lapsed, ControlError)
+        )
+        object.__setattr__(self, "requires", _names(self.requires))
+        object.__setattr__(self, "excludes", _names(self.excludes))
+        if self.name in self.requires or self.name in self.excludes:
+            raise ControlError(f"{who}: a control cannot require or exclude itself")
+        for f in ("category", "owner", "description"):
+            value = getattr(self, f)
+            object.__setattr__(self, f, "" if value is None else str(value))
+
+    # ------------------------------------------------------------------ #
+    @property
+    def reliability(self) -> float:
+        """Chance the control works on a given day: ``(1 - lapses/365) ** days_per_lapse``."""
+        return (1.0 - self.lapses_per_year / 365.0) ** self.days_per_lapse
+
+    @property
+    def effects(self) -> dict[str, str]:
+        """Function -> factor for every effect stated (``"response_sla"`` included)."""
+        out = {}
+        for fn, factor in FUNCTIONS.items():
+            if getattr(self, fn) is not None:
+                out[fn] = self.loss_factor if factor == "loss" else factor
+        if self.response_sla is not None:
+            out["response_sla"] = self.response_sla.factor
+        return out
+
+    def effective_strength(self, function: str) -> float:
+        """Expected effective strength of one function (coverage and reliability included)."""
+        if function == "response_sla":
+            if self.response_sla is None:
+                raise ControlError(f"Control {self.name!r}: has no response_sla")
+            share = self.response_sla.disruption_share if self.response_sla.disruption_share is not None else 1.0
+            s = share * self.response_sla.mean_reduction()
+        else:
+            if function not in FUNCTIONS:
+                raise ControlError(
+                    f"Control {self.name!r}: unknown function {function!r}; use one of {list(FUNCTIONS)}"
+                )
+            d = getattr(self, function)
+            if d is None:
+                raise ControlError(f"Control {self.name!r}: has no {function} effect")
+            s = d.mean()
+        rel = self.reliability
+        return self.coverage * (rel * s + (1.0 - rel) * self.strength_when_lapsed)
+
+    def adjustments_for(self, scenario: Scenario) -> tuple[Adjustment, ...]:
+        """The control's adjustments on one scenario (one per factor, in a fixed order)."""
+        by_factor: dict[str, list[Any]] = {}
+        loss_level = scenario.susceptibility_kind is None
+        for fn in FUNCTIONS:
+            if getattr(self, fn) is None:
+                continue
+            factor = self.effects[fn]
+            if fn == "resistance" and loss_level:
+                factor = "frequency"
+            by_factor.setdefault(factor, []).append(fn)
+        if self.response_sla is not None:
+            share = self.response_sla.share_for(scenario, self.name)
+            by_factor.setdefault(self.response_sla.factor, []).append(("sla", share))
+        out = []
+        for factor, terms in by_factor.items():
+            self._check_target(scenario, factor)
+            out.append(Adjustment(factor, ControlMultiplier(self, tuple(terms)), self.name))
+        return tuple(out)
+
+    def _check_target(self, scenario: Scenario, factor: str) -> None:
+        base, _, form = factor.partition(".")
+        if base == "secondary_loss" and scenario.secondary_loss is None:
+            raise ControlError(
+                f"Control {self.name!r}: acts on {factor}, but scenario {scenario.name!r} has no secondary loss; "
+                f"use loss_factor 'loss' or 'primary_loss', or leave the scenario out of applies_to"
+            )
+        if form:
+            target = scenario.primary_loss if base == "primary_loss" else scenario.secondary_loss
+            if not isinstance(target, LossForms) or form not in target:
+                raise ControlError(
+                    f"Control {self.name!r}: acts on {factor}, but scenario {scenario.name!r} states no {form!r} "
+                    f"form of {base}; use 'loss' or '{base}', or leave the scenario out of applies_to"
+                )
+
+    def with_effect(self, **changes: Any) -> Control:
+        """A copy with some fields changed (e.g. ``resistance=0``)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "cost_per_year": self.cost_per_year,
+            "applies_to": list(self.applies_to),
+        }
+        for fn in FUNCTIONS:
+            d = getattr(self, fn)
+            if d is not None:
+                out[fn] = d.to_dict()
+        if self.response_sla is not None:
+            out["response_sla"] = self.response_sla.to_dict()
+        for f in (
+            "loss_factor",
+            "coverage",
+            "lapses_per_year",
+            "days_per_lapse",
+            "strength_when_lapsed",
+            "requires",
+            "excludes",
+            "category",
+            "owner",
+            "description",
+        ):
+            value = getattr(self, f)
+            out[f] = list(value) if isinstance(value, tuple) else value
+        return out

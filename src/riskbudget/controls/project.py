@@ -1,0 +1,239 @@
+"""IT projects: their value, the risk they add and the security-by-design option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..distributions import as_distribution
+from ..exceptions import RiskBudgetError
+from ..fair import Scenario
+from ._common import ProjectError, _check_factor, _from_uniform, _in_unit, _names, _nonnegative, _share_estimate
+
+
+# --------------------------------------------------------------------------- #
+# Projects
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class RiskChange:
+    """Risk a project adds to existing scenarios: ``factor`` x (1 + ``increase``).
+
+    Parameters
+    ----------
+    targets : str or sequence of str
+        Scenario names, ids or categories (``"*"``: all).
+    increase : Distribution
+        Relative increase, >= 0 (``PERT(0.1, 0.3, 0.6)`` is +10% to +60%).
+    factor : str, default "frequency"
+        ``"frequency"`` (new attack surface), ``"loss"``, ``"primary_loss"``,
+        ``"secondary_loss"`` or a form. Susceptibility cannot be raised.
+    """
+
+    targets: tuple[str, ...]
+    increase: Any
+    factor: str = "frequency"
+
+    def __post_init__(self) -> None:
+        targets = _names(self.targets)
+        if not targets:
+            raise ProjectError("RiskChange: targets is empty; name the scenarios or categories whose risk rises")
+        object.__setattr__(self, "targets", targets)
+        try:
+            d = as_distribution(self.increase, what="RiskChange: increase")
+        except RiskBudgetError as exc:
+            raise ProjectError(str(exc)) from None
+        if d.support()[0] < 0:
+            raise ProjectError(f"RiskChange: increase ({d}) can be negative; a project's added risk must be >= 0")
+        object.__setattr__(self, "increase", d)
+        factor = _check_factor("RiskChange", self.factor, ProjectError)
+        if factor == "susceptibility":
+            raise ProjectError(
+                "RiskChange: susceptibility can only be lowered; raise 'frequency' to model new attack surface"
+            )
+        object.__setattr__(self, "factor", factor)
+
+
+@dataclass(frozen=True)
+class SecurityByDesign:
+    """A project's security-by-design option.
+
+    Parameters
+    ----------
+    cost_per_year : float
+        Extra cost in the budget year (counted as security spend).
+    delay_months : float
+        Go-live delay; the project delivers ``delay_months / 12`` less of its
+        first year's value.
+    risk_removed : Distribution
+        Share of the project's added risk removed, in [0, 1]: each increase
+        becomes ``increase x (1 - removed)`` and each new scenario's frequency
+        is multiplied by ``1 - removed``.
+    """
+
+    cost_per_year: float
+    delay_months: float = 0.0
+    risk_removed: Any = 0.5
+
+    def __post_init__(self) -> None:
+        who = "SecurityByDesign"
+        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ProjectError))
+        delay = _nonnegative(who, "delay_months", self.delay_months, ProjectError)
+        if delay > 12:
+            raise ProjectError(f"{who}: delay_months ({delay:g}) must be at most 12 (the budget year)")
+        object.__setattr__(self, "delay_months", delay)
+        object.__setattr__(self, "risk_removed", _share_estimate(who, "risk_removed", self.risk_removed, ProjectError))
+
+
+@dataclass(frozen=True)
+class Project:
+    """An IT project competing for the budget.
+
+    Parameters
+    ----------
+    name : str
+        Unique name (also among controls); it keys the project's random stream.
+    cost_per_year : float
+        Spend in the budget year.
+    value_per_year : Distribution or float
+        Business value delivered in a year if the project succeeds.
+    probability_of_failure : float, default 0
+        Chance it fails to deliver (the cost is spent, no value comes).
+    risk_changes : sequence of RiskChange
+        Risk it adds to existing scenarios (applies whenever it is funded,
+        delivered or not).
+    new_scenarios : sequence of Scenario
+        Scenarios that exist only if the project is funded.
+    security_by_design : SecurityByDesign, optional
+        The option to buy; whether to buy it is a decision.
+    requires, excludes : sequence of str
+        Names of projects or controls it needs, or cannot go with.
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> p = rb.Project("Customer portal", 900_000, value_per_year=rb.PERT(1e6, 2e6, 4e6),
+    ...                probability_of_failure=0.2,
+    ...                risk_changes=[RiskChange("web_application", rb.PERT(0.2, 0.5, 1.0))],
+    ...                security_by_design=SecurityByDesign(150_000, delay_months=2, risk_removed=rb.PERT(0.5, 0.7, 0.9)))
+    >>> p.expected_value(), round(p.expected_value(security_by_design=True))
+    (1733333.3333333333, 1444444)
+    """
+
+    name: str
+    cost_per_year: float
+    value_per_year: Any = 0.0
+    probability_of_failure: float = 0.0
+    risk_changes: tuple[RiskChange, ...] = ()
+    new_scenarios: tuple[Scenario, ...] = ()
+    security_by_design: SecurityByDesign | None = None
+    requires: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    category: str = ""
+    owner: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ProjectError(f"Project name must be a non-empty string, not {self.name!r}")
+        object.__setattr__(self, "name", self.name.strip())
+        who = f"Project {self.name!r}"
+        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ProjectError))
+        try:
+            value = as_distribution(self.value_per_year, what=f"{who}: value_per_year")
+        except RiskBudgetError as exc:
+            raise ProjectError(str(exc)) from None
+        if value.support()[0] < 0:
+            raise ProjectError(f"{who}: value_per_year ({value}) can be negative; state a value >= 0")
+        object.__setattr__(self, "value_per_year", value)
+        object.__setattr__(
+            self,
+            "probability_of_failure",
+            _in_unit(who, "probability_of_failure", self.probability_of_failure, ProjectError),
+        )
+        changes = tuple(self.risk_changes)
+        for rc in changes:
+            if not isinstance(rc, RiskChange):
+                raise ProjectError(f"{who}: risk_changes must be RiskChange objects, not {rc!r}")
+        object.__setattr__(self, "risk_changes", changes)
+        scenarios = tuple(self.new_scenarios)
+        for s in scenarios:
+            if not isinstance(s, Scenario):
+                raise ProjectError(f"{who}: new_scenarios must be Scenario objects, not {s!r}")
+            if s.adjustments:
+                raise ProjectError(f"{who}: new scenario {s.name!r} must not carry adjustments")
+        if len({s.name for s in scenarios}) != len(scenarios):
+            raise ProjectError(f"{who}: new scenario names must be unique")
+        object.__setattr__(self, "new_scenarios", scenarios)
+        if self.security_by_design is not None and not isinstance(self.security_by_design, SecurityByDesign):
+            raise ProjectError(
+                f"{who}: security_by_design must be a SecurityByDesign, not {type(self.security_by_design).__name__}"
+            )
+        object.__setattr__(self, "requires", _names(self.requires))
+        object.__setattr__(self, "excludes", _names(self.excludes))
+        if self.name in self.requires or self.name in self.excludes:
+            raise ProjectError(f"{who}: a project cannot require or exclude itself")
+        for f in ("category", "owner", "description"):
+            v = getattr(self, f)
+            object.__setattr__(self, f, "" if v is None else str(v))
+
+    # ------------------------------------------------------------------ #
+    @property
+    def has_security_by_design(self) -> bool:
+        return self.security_by_design is not None
+
+    def expected_value(self, *, security_by_design: bool = False) -> float:
+        """Expected value delivered in the budget year: ``(1 - p_fail) x E[value] x (1 - delay/12)``."""
+        ev = (1.0 - self.probability_of_failure) * self.value_per_year.mean()
+        if security_by_design:
+            if self.security_by_design is None:
+                raise ProjectError(f"Project {self.name!r}: has no security-by-design option")
+            ev *= 1.0 - self.security_by_design.delay_months / 12.0
+        return float(ev)
+
+    def cost(self, *, security_by_design: bool = False) -> float:
+        """Total spend: the project plus, if bought, its security-by-design option."""
+        extra = 0.0
+        if security_by_design:
+            if self.security_by_design is None:
+                raise ProjectError(f"Project {self.name!r}: has no security-by-design option")
+            extra = self.security_by_design.cost_per_year
+        return self.cost_per_year + extra
+
+    def sample_value(self, n: int, rng: np.random.Generator, *, security_by_design: bool = False) -> np.ndarray:
+        """Value delivered in ``n`` simulated years (0 in years it fails).
+
+        Draws two uniforms per year (value, failure) from ``rng``, so the
+        same generator gives the same years with or without the option.
+        """
+        u = rng.random((int(n), 2))
+        value = _from_uniform(self.value_per_year, u[:, 0]) * (u[:, 1] >= self.probability_of_failure)
+        if security_by_design:
+            if self.security_by_design is None:
+                raise ProjectError(f"Project {self.name!r}: has no security-by-design option")
+            value = value * (1.0 - self.security_by_design.delay_months / 12.0)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "cost_per_year": self.cost_per_year,
+            "value_per_year": self.value_per_year.to_dict(),
+            "probability_of_failure": self.probability_of_failure,
+            "risk_changes": [
+                {"targets": list(r.targets), "increase": r.increase.to_dict(), "factor": r.factor}
+                for r in self.risk_changes
+            ],
+            "new_scenarios": [s.to_dict() for s in self.new_scenarios],
+            "requires": list(self.requires),
+            "excludes": list(self.excludes),
+        }
+        if self.security_by_design is not None:
+            sbd = self.security_by_design
+            out["security_by_design"] = {
+                "cost_per_year": sbd.cost_per_year,
+                "delay_months": sbd.delay_months,
+                "risk_removed": sbd.risk_removed.to_dict(),
+            }
+        return out

@@ -1,0 +1,265 @@
+"""Shared pieces of the explorers: the off-screen chart, axis helpers, HTML and the explorer base."""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+from .._format import money
+from ..exceptions import RiskBudgetError
+
+# The package's name, as when the explorers were one module.
+log = logging.getLogger("riskbudget.widgets")
+
+#: Colours shared by the explorers' charts.
+NOW, BEFORE, LIMIT = "#1f77b4", "#9a9a9a", "#d62728"
+
+
+# --------------------------------------------------------------------------- #
+# Shared pieces
+# --------------------------------------------------------------------------- #
+class _Chart:
+    """A matplotlib figure drawn off-screen into an ``ipywidgets.Image``.
+
+    The axes, ticks, grid, titles and legends are drawn once and kept as a
+    background; the artists registered with :meth:`animate` (the curves that
+    move) are drawn on top of it at each refresh (blitting). Changing the
+    limits or a title through :meth:`set_limits` / :meth:`set_title` redraws
+    the background. A refresh then costs a few milliseconds instead of a full
+    draw, and the image is a pure function of the artists' data and limits.
+    """
+
+    def __init__(self, width: float, height: float, *, ncols: int = 1, dpi: int = 80) -> None:
+        self.figure = Figure(figsize=(width, height), dpi=dpi)
+        FigureCanvasAgg(self.figure)
+        self.axes = [self.figure.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+        # Fixed margins in inches: a layout engine would cost more than the drawing.
+        self.figure.subplots_adjust(
+            left=0.8 / width, right=1 - 0.3 / width, bottom=0.45 / height, top=1 - 0.35 / height,
+            wspace=0.9 * ncols / width if ncols > 1 else 0.2,
+        )
+        self.image = W.Image(format="png", layout=W.Layout(width="100%", max_width=f"{int(width * dpi)}px", height="auto"))
+        self.image.add_class("rb-chart")
+        self._dynamic: list[Any] = []
+        self._background: Any = None
+
+    def animate(self, *artists: Any) -> None:
+        """Register artists whose data change at each refresh."""
+        for a in artists:
+            a.set_animated(True)
+            self._dynamic.append(a)
+
+    def reset(self, ax: Any) -> None:
+        """Clear an axes (and forget its animated artists) before building it again."""
+        self._dynamic = [a for a in self._dynamic if a.axes is not ax]
+        ax.clear()
+        self._background = None
+
+    def invalidate(self) -> None:
+        self._background = None
+
+    def set_limits(self, ax: Any, *, x: tuple[float, float] | None = None, y: tuple[float, float] | None = None) -> None:
+        if x is not None and tuple(ax.get_xlim()) != tuple(x):
+            ax.set_xlim(*x)
+            self._background = None
+        if y is not None and tuple(ax.get_ylim()) != tuple(y):
+            ax.set_ylim(*y)
+            self._background = None
+
+    def set_title(self, ax: Any, text: str, **kwargs: Any) -> None:
+        if ax.get_title() != text:
+            ax.set_title(text, **kwargs)
+            self._background = None
+
+    def refresh(self) -> None:
+        from PIL import Image
+
+        canvas: Any = self.figure.canvas  # a FigureCanvasAgg (blitting and the RGBA buffer)
+        if self._background is None:
+            canvas.draw()  # animated artists are left out of the background
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for a in self._dynamic:
+            self.figure.draw_artist(a)
+        w, h = canvas.get_width_height()
+        img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        self.image.value = buf.getvalue()
+
+
+def _nice_top(x: float, steps: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)) -> float:
+    """The smallest "nice" number (1, 1.5, 2, 2.5, ... times a power of ten) at or above ``x`` > 0.
+
+    Axis limits rounded this way change only when the data cross a step, so
+    most updates keep the background and the view stays a function of the data.
+    """
+    if not (x > 0 and math.isfinite(x)):
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(x))
+    for s in steps:
+        if s * scale >= x * (1 - 1e-12):
+            return s * scale
+    return 10.0 * scale
+
+
+def _nice_range(values: Any, pad: float = 0.08) -> tuple[float, float]:
+    """Limits covering ``values`` with a margin, rounded outwards to a step of the span's order."""
+    v = np.asarray([x for x in np.ravel(values) if np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return (0.0, 1.0)
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    step = 10.0 ** math.floor(math.log10(span)) / 2.0
+    return (math.floor((lo - pad * span) / step) * step, math.ceil((hi + pad * span) / step) * step)
+
+
+def _money_log_axis(ax: Any, axis: str = "x") -> None:
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: money(v, digits=2)))
+    target.set_minor_formatter(NullFormatter())
+    target.set_minor_locator(NullLocator())  # minor ticks of a log axis cost most of a redraw
+
+
+def _percent_axis(ax: Any) -> None:
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _log_probability_axis(ax: Any, years: int) -> None:
+    """A log y axis of exceedance probability, fixed from the smallest resolvable one to 100%."""
+    ax.set_yscale("log")
+    ax.set_ylim(max(0.5 / years, 1e-6), 1.5)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _positive_or_nan(p: np.ndarray) -> np.ndarray:
+    return np.where(p > 0, p, np.nan)
+
+
+def _exceedance_on(sorted_losses: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """P(annual loss > x) for each x of ``grid``, from ascending losses."""
+    n = sorted_losses.size
+    return (n - np.searchsorted(sorted_losses, grid, side="right")) / n
+
+
+def _metric_table(rows: list[tuple[str, str, str]], title: str = "") -> str:
+    """HTML of (key, label, shown value) rows; each value cell carries ``data-metric=key``."""
+    head = f"<div class='rb-title' style='font-weight:600;margin-bottom:4px'>{html.escape(title)}</div>" if title else ""
+    body = "".join(
+        f"<tr><td style='padding:2px 12px 2px 0;color:#444'>{html.escape(label)}</td>"
+        f"<td data-metric='{html.escape(key)}' style='padding:2px 0;font-weight:600;text-align:right'>"
+        f"{html.escape(value)}</td></tr>"
+        for key, label, value in rows
+    )
+    return f"{head}<table class='rb-metrics' style='border-collapse:collapse'>{body}</table>"
+
+
+def _message_html(text: str, kind: str = "error") -> str:
+    if not text:
+        return ""
+    colour = {"error": "#a94442", "info": "#31708f", "ok": "#3c763d"}[kind]
+    background = {"error": "#f2dede", "info": "#d9edf7", "ok": "#dff0d8"}[kind]
+    return (
+        f"<div class='rb-message rb-{kind}' style='color:{colour};background:{background};"
+        f"padding:6px 10px;border-radius:4px'>{html.escape(text)}</div>"
+    )
+
+
+def _plain(exc: BaseException) -> str:
+    """A person-readable one-line message for an exception."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+class _Explorer:
+    """Shared behaviour: the message line, the last good view, display."""
+
+    #: The top-level container; set by subclasses.
+    widget: W.Widget
+
+    def __init__(self) -> None:
+        self.message = W.HTML(value="")
+        self.message.add_class("rb-message-box")
+        self._values: dict[str, Any] = {}
+        self._shown: dict[str, str] = {}
+        self._error: str | None = None
+        self._said = False
+        self._updating = 0
+
+    # -- state seen by tests, benchmarks and people --------------------- #
+    @property
+    def values(self) -> dict[str, Any]:
+        """Raw numbers of the view on screen (the last good one)."""
+        return dict(self._values)
+
+    @property
+    def shown(self) -> dict[str, str]:
+        """The rounded strings on screen, by label (the last good view)."""
+        return dict(self._shown)
+
+    @property
+    def error(self) -> str | None:
+        """The plain message on screen when the last input made no sense, else None."""
+        return self._error
+
+    def _say(self, text: str, kind: str = "error") -> None:
+        self._error = text if text and kind == "error" else None
+        self._said = True
+        self.message.value = _message_html(text, kind)
+
+    def _run(self, action: Callable[[], Any]) -> bool:
+        """Run an update; on bad input show a message and keep the last good view.
+
+        A message from an earlier change is cleared once a change succeeds,
+        unless the change itself said something (e.g. Optimise's notes).
+        """
+        self._said = False
+        try:
+            action()
+        except RiskBudgetError as exc:
+            self._say(_plain(exc) + " - showing the last valid figures.")
+            return False
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            self._say(f"That input cannot be used ({_plain(exc)}) - showing the last valid figures.")
+            return False
+        except Exception as exc:  # never let a traceback reach the screen
+            log.exception("riskbudget explorer update failed")
+            self._say(f"Something went wrong ({type(exc).__name__}: {_plain(exc)}); showing the last valid figures.")
+            return False
+        if not self._said:
+            self._say("")
+        return True
+
+    def _observe(self, widget: W.Widget, handler: Callable[[], Any]) -> None:
+        def on_change(_change: Any) -> None:
+            if self._updating:
+                return
+            self._run(handler)
+
+        widget.observe(on_change, names="value")
+
+    # -- display --------------------------------------------------------- #
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict) and "text/plain" in bundle:
+            bundle["text/plain"] = repr(self)  # short and stable (nbval compares it)
+        return bundle
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{k}={v}" for k, v in list(self._shown.items())[:3])
+        return f"{type(self).__name__}({head})"
+
