@@ -28,6 +28,7 @@ scenarios with unique names.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -638,6 +639,7 @@ def _joint_mean(multipliers: list[Any]) -> float:
     return float(prod.mean())
 
 
+@functools.lru_cache(maxsize=1024)
 def _prob_greater(x: Distribution, y: Distribution) -> float:
     """P(X > Y) for independent X and Y, by quadrature of F_Y(x) dF_X(x)."""
     from scipy import integrate

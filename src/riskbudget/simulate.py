@@ -46,6 +46,7 @@ losses with some events removed, year by year.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,10 @@ from .fair import LossForms, Register, Scenario, as_register
 __all__ = ["simulate", "SimulationResult", "METHODS", "DEFAULT_CHUNK_SIZE"]
 
 METHODS = ("aggregate", "lef_x_lm")
-DEFAULT_CHUNK_SIZE = 1 << 15
+DEFAULT_CHUNK_SIZE = 1 << 15  # kept for backwards compatibility; see _default_chunk_size
+#: Target number of threat events per chunk for the busiest scenario (about 2 MB per array).
+CHUNK_EVENTS = 1 << 18
+CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1 << 10, 1 << 17
 #: Above this many scenario-years the default progress bar is shown.
 PROGRESS_THRESHOLD = 20_000_000
 
@@ -113,9 +117,9 @@ class _CapabilityVsResistance:
     ``U_r < h(U_c)`` with ``h = F_RS o F_TC^-1``, a non-decreasing map of
     [0, 1] onto itself. ``h`` is tabulated on a grid; inside a grid cell it
     lies between the values at the cell's ends, which settles all but about
-    one event in ``GRID``. Those are decided by computing both quantiles
-    exactly. The result equals drawing both values for every event and
-    comparing them, at a fraction of the cost.
+    one event in ``GRID``. Those are decided by drawing both values with the
+    sampler. The result equals drawing both values for every event and
+    comparing them (up to the sampler's u-error of 5e-11), at a fraction of the cost.
     """
 
     GRID = 4096
@@ -147,7 +151,8 @@ class _CapabilityVsResistance:
         hit = b_res < lower
         unsure = np.flatnonzero((b_res >= lower) & (b_res < self.upper[cell]))
         if unsure.size:
-            hit[unsure] = np.asarray(self.tcap.ppf(b_cap[unsure])) > np.asarray(self.rs.ppf(b_res[unsure]))
+            # The same values the sampler gives these uniforms (exact to its u-error).
+            hit[unsure] = self.tcap._transform(b_cap[unsure]) > self.rs._transform(b_res[unsure])
         return hit
 
 
@@ -461,6 +466,60 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+_ALLOCATOR_TUNED = False
+
+
+def _tune_allocator() -> None:
+    """Let glibc's malloc recycle the run's short-lived arrays instead of returning them to the OS.
+
+    A simulation allocates and frees thousands of arrays of a few hundred KB
+    to a few MB. With glibc's start-up thresholds each is a fresh ``mmap``,
+    paid for page by page, and the page faults serialise the two threads.
+    Setting ``M_MMAP_THRESHOLD`` to 32 MB and ``M_TRIM_THRESHOLD`` to 64 MB -
+    where glibc's own dynamic tuning ends up after a while - makes runs about
+    30% faster. Done once, only on glibc, and never when the user has set
+    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` or
+    ``RISKBUDGET_TUNE_MALLOC=0``. The cost is that the process may keep up
+    to 64 MB of freed memory for reuse.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    if os.environ.get("RISKBUDGET_TUNE_MALLOC", "1").strip().lower() in ("0", "false", "no", "off"):
+        return
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 32 * 2**20)
+        libc.mallopt(m_trim_threshold, 64 * 2**20)
+    except (OSError, AttributeError):  # pragma: no cover - no glibc after all
+        pass
+
+
+def _default_chunk_size(register: Register) -> int:
+    """Years per chunk so that the busiest scenario draws about CHUNK_EVENTS threat events."""
+    busiest = 0.0
+    for s in register:
+        try:
+            rate = s.expected_frequency() * s.multiplier_expectation(["frequency"])
+        except Exception:  # noqa: BLE001 - a sizing heuristic must never fail a run
+            rate = 0.0
+        if math.isfinite(rate):
+            busiest = max(busiest, rate)
+    if busiest <= 0:
+        return CHUNK_YEARS_MAX
+    return int(min(max(CHUNK_EVENTS / busiest, CHUNK_YEARS_MIN), CHUNK_YEARS_MAX))
+
+
 def _root_sequence(seed: Any) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
@@ -511,7 +570,7 @@ def simulate(
     years: int = 100_000,
     seed: int | np.random.SeedSequence | None = None,
     method: Method = "aggregate",
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     n_jobs: int | None = None,
     keep_counts: bool = True,
     progress: bool | None = None,
@@ -532,8 +591,11 @@ def simulate(
     method : {"aggregate", "lef_x_lm"}, default "aggregate"
         ``"aggregate"`` counts events and sums their losses each year;
         ``"lef_x_lm"`` is the classic per-iteration product, for comparison.
-    chunk_size : int, default 32768
-        Years simulated at a time; bounds memory, never changes results.
+    chunk_size : int, optional
+        Years simulated at a time; bounds memory, never changes results. By
+        default it is chosen so that a chunk holds about 2**18 threat events
+        of the busiest scenario (between 1,024 and 131,072 years), which keeps
+        the intermediate arrays to a few MB per thread whatever the event rates.
     n_jobs : int, optional
         Threads used across scenarios (default: the number of CPUs).
     keep_counts : bool, default True
@@ -565,8 +627,9 @@ def simulate(
     register = as_register(scenarios)
     if len(register) == 0:
         raise RiskBudgetError("simulate: there are no scenarios to simulate")
+    _tune_allocator()
     years = _check_int("years", years, 1)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    chunk_size = _default_chunk_size(register) if chunk_size is None else _check_int("chunk_size", chunk_size, 1)
     if method not in METHODS:
         raise RiskBudgetError(f"simulate: method {method!r} is not one of {list(METHODS)}")
     if n_jobs is None:
