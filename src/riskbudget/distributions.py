@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .exceptions import InvalidParameterError
+from .exceptions import InvalidParameterError, check_finite
 
 __all__ = [
     "Distribution",
@@ -70,15 +70,7 @@ def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def _finite(family: str, name: str, value: Any) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"{family}: {name} ({value!r}) must be a number"
-        ) from None
-    if not math.isfinite(x):
-        raise InvalidParameterError(f"{family}: {name} ({value!r}) must be finite, not NaN or inf")
-    return x
+    return check_finite(family, name, value)
 
 
 def _positive(family: str, name: str, value: float) -> None:

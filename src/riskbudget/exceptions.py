@@ -8,6 +8,9 @@ value and the rule it breaks.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 __all__ = [
     "RiskBudgetError",
     "InvalidParameterError",
@@ -43,3 +46,21 @@ def missing_dependency(package: str, extra: str, purpose: str) -> MissingDepende
         f"{purpose} needs the optional package '{package}', which is not installed. "
         f"Install it with: pip install 'riskbudget[{extra}]'"
     )
+
+
+def check_finite(where: str, name: str, value: Any, error: type[RiskBudgetError] = InvalidParameterError) -> float:
+    """``float(value)``, or ``error`` naming where, the parameter, its value and the rule.
+
+    The one place that decides what counts as a number in riskbudget: booleans
+    are refused, text that is not a number is refused, NaN and infinities are
+    refused.
+    """
+    if isinstance(value, bool):
+        raise error(f"{where}: {name} ({value!r}) must be a number, not a boolean")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{where}: {name} ({value!r}) must be a number") from None
+    if not math.isfinite(x):
+        raise error(f"{where}: {name} ({value!r}) must be finite, not NaN or inf")
+    return x

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import RiskBudgetError
+from .exceptions import RiskBudgetError, check_finite
 
 __all__ = [
     "breach_probability",
@@ -60,15 +60,7 @@ BREACH_CLASSES = ("I", "II")
 
 def _check(v: Any, loss: Any, alpha: Any, beta: Any, breach_class: Any) -> tuple[float, float, float, float, str]:
     def num(name: str, x: Any) -> float:
-        if isinstance(x, bool):
-            raise RiskBudgetError(f"Gordon-Loeb: {name} ({x!r}) must be a number")
-        try:
-            f = float(x)
-        except (TypeError, ValueError):
-            raise RiskBudgetError(f"Gordon-Loeb: {name} ({x!r}) must be a number") from None
-        if not math.isfinite(f):
-            raise RiskBudgetError(f"Gordon-Loeb: {name} ({x!r}) must be finite")
-        return f
+        return check_finite("Gordon-Loeb", name, x, RiskBudgetError)
 
     cls = str(breach_class).strip().upper()
     if cls not in BREACH_CLASSES:

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..distributions import Z90, Beta, Gamma, LogNormal
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, check_finite
 
 __all__ = [
     "update_rate",
@@ -71,15 +71,7 @@ __all__ = [
 # Validation helpers (fast paths for plain Python numbers)
 # --------------------------------------------------------------------------- #
 def _number(where: str, name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise InvalidParameterError(f"{where}: {name} ({value!r}) must be a number, not a boolean")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"{where}: {name} ({value!r}) must be a number") from None
-    if not math.isfinite(x):
-        raise InvalidParameterError(f"{where}: {name} ({value!r}) must be finite, not NaN or inf")
-    return x
+    return check_finite(where, name, value)
 
 
 def _count(where: str, name: str, value: Any) -> int:

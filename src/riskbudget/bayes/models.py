@@ -62,7 +62,13 @@ from typing import Any, Literal
 import numpy as np
 
 from ..distributions import Gamma
-from ..exceptions import InvalidParameterError, MissingDependencyError, RiskBudgetError, missing_dependency
+from ..exceptions import (
+    InvalidParameterError,
+    MissingDependencyError,
+    RiskBudgetError,
+    check_finite,
+    missing_dependency,
+)
 from .conjugate import SeverityPrior
 from .incidents import IncidentData, read_incidents
 
@@ -177,13 +183,7 @@ class TailPrior:
 
     def __post_init__(self) -> None:
         def num(name: str, v: Any) -> float:
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                raise InvalidParameterError(f"TailPrior: {name} ({v!r}) must be a number") from None
-            if not math.isfinite(x):
-                raise InvalidParameterError(f"TailPrior: {name} ({v!r}) must be finite")
-            return x
+            return check_finite("TailPrior", name, v)
 
         thr = num("threshold", self.threshold)
         if thr <= 0:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ..distributions import Distribution, as_distribution
-from ..exceptions import RiskBudgetError
+from ..exceptions import RiskBudgetError, check_finite
 from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS
 
 #: FAIR-CAM functions of a control and the factor each one lowers by default.
@@ -35,15 +34,7 @@ class ProjectError(RiskBudgetError):
 # Helpers
 # --------------------------------------------------------------------------- #
 def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
-    if isinstance(value, bool):
-        raise err(f"{owner}: {name} ({value!r}) must be a number")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise err(f"{owner}: {name} ({value!r}) must be a number") from None
-    if not math.isfinite(x):
-        raise err(f"{owner}: {name} ({value!r}) must be finite, not NaN or inf")
-    return x
+    return check_finite(owner, name, value, err)
 
 
 def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
