@@ -511,3 +511,12 @@ def test_expected_annual_loss_is_exact_for_a_control_on_susceptibility_and_loss(
     scen = reg["S"]
     r = rb.simulate(reg, years=200_000, seed=5)
     assert abs(r.ale() - scen.expected_annual_loss()) <= 4 * r.ale_se()
+
+
+def test_project_raising_a_loss_form_the_scenario_lacks_is_an_error():
+    from riskbudget.controls import ProjectError, RiskChange, apply_projects
+
+    s = rb.Scenario("S", loss_event_frequency=1, primary_loss=rb.PERT(1, 2, 3))
+    proj = rb.Project("Portal", cost_per_year=1.0, risk_changes=(RiskChange(("S",), rb.Uniform(0.1, 0.5), "secondary_loss"),))
+    with pytest.raises(ProjectError, match="Project 'Portal': raises secondary_loss, but scenario 'S' has no secondary loss"):
+        apply_projects(rb.Register([s]), [proj])

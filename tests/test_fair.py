@@ -130,9 +130,9 @@ def test_adjustment_must_fit_the_scenario():
     s = scenario(loss_event_frequency=1)
     with pytest.raises(rb.ScenarioError, match="acts on susceptibility, but the scenario states loss_event_frequency"):
         s.with_adjustments(rb.Adjustment("susceptibility", 0.5, "Patch"))
-    with pytest.raises(rb.ScenarioError, match="acts on secondary_loss, which the scenario lacks"):
+    with pytest.raises(rb.ScenarioError, match="acts on secondary_loss, but scenario 'X' has no secondary loss"):
         s.with_adjustments(rb.Adjustment("secondary_loss", 0.5, "PR firm"))
-    with pytest.raises(rb.ScenarioError, match="has no form 'reputation'"):
+    with pytest.raises(rb.ScenarioError, match="acts on primary_loss.reputation, but scenario 'X' states no 'reputation' form of primary_loss"):
         s.with_adjustments(rb.Adjustment("primary_loss.reputation", 0.5, "PR firm"))
     with pytest.raises(rb.ScenarioError, match=r"annual_probability \(up to 0.6\) times the frequency multipliers \(up to 2\) can exceed 1"):
         scenario(annual_probability=0.6).with_adjustments(rb.Adjustment("frequency", 2.0, "New portal"))

@@ -399,17 +399,9 @@ class Scenario:
                     f"Scenario {name!r}: adjustment from {adj.source!r} acts on susceptibility, but the scenario "
                     f"states {self.frequency_kind}; adjust 'frequency' instead"
                 )
-            if base == "secondary_loss" and self.secondary_loss is None:
-                raise ScenarioError(
-                    f"Scenario {name!r}: adjustment from {adj.source!r} acts on secondary_loss, which the scenario lacks"
-                )
-            if form:
-                target = self.primary_loss if base == "primary_loss" else self.secondary_loss
-                if not isinstance(target, LossForms) or form not in target:
-                    raise ScenarioError(
-                        f"Scenario {name!r}: adjustment from {adj.source!r} acts on {adj.factor}, but {base} "
-                        f"has no form {form!r}"
-                    )
+            problem = self.loss_target_problem(adj.factor)
+            if problem:
+                raise ScenarioError(f"Scenario {name!r}: adjustment from {adj.source!r} acts on {adj.factor}, but {problem}")
         if self.annual_probability is not None:
             p_high = self.annual_probability.support()[1]
             m_high = math.prod(a.multiplier.support()[1] for a in self.adjustments if a.factor == "frequency")
@@ -418,6 +410,17 @@ class Scenario:
                     f"Scenario {name!r}: annual_probability (up to {p_high:g}) times the frequency multipliers "
                     f"(up to {m_high:g}) can exceed 1; state the scenario as a rate (loss_event_frequency) to raise it"
                 )
+
+    def loss_target_problem(self, factor: str) -> str | None:
+        """Why a loss factor ("secondary_loss", "primary_loss.<form>", ...) does not exist here, or None."""
+        base, _, form = factor.partition(".")
+        if base == "secondary_loss" and self.secondary_loss is None:
+            return f"scenario {self.name!r} has no secondary loss"
+        if form and base in ("primary_loss", "secondary_loss"):
+            target = self.primary_loss if base == "primary_loss" else self.secondary_loss
+            if not isinstance(target, LossForms) or form not in target:
+                return f"scenario {self.name!r} states no {form!r} form of {base}"
+        return None
 
     # ------------------------------------------------------------------ #
     @property

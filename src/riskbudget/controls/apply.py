@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..exceptions import RiskBudgetError
-from ..fair import Adjustment, LossForms, Register, Scenario, as_register
+from ..fair import Adjustment, Register, Scenario, as_register
 from ._common import ALL, ControlError, ProjectError, _names
 from .control import Control
 from .effects import ProjectMultiplier
@@ -130,17 +130,9 @@ def project_adjustments(
         by_factor.setdefault(project.risk_changes[i].factor, []).append(i)
     out = []
     for factor, idx in by_factor.items():
-        base, _, form = factor.partition(".")
-        if base == "secondary_loss" and scenario.secondary_loss is None:
-            raise ProjectError(
-                f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} has no secondary loss"
-            )
-        if form:
-            target = scenario.primary_loss if base == "primary_loss" else scenario.secondary_loss
-            if not isinstance(target, LossForms) or form not in target:
-                raise ProjectError(
-                    f"Project {project.name!r}: raises {factor}, but scenario {scenario.name!r} states no {form!r} form"
-                )
+        problem = scenario.loss_target_problem(factor)
+        if problem:
+            raise ProjectError(f"Project {project.name!r}: raises {factor}, but {problem}")
         out.append(Adjustment(factor, ProjectMultiplier(project, tuple(idx), security_by_design), project.name))
     return tuple(out)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..fair import Adjustment, LossForms, Scenario
+from ..fair import Adjustment, Scenario
 from ._common import ALL, FUNCTIONS, ControlError, _check_factor, _in_unit, _names, _nonnegative, _share_estimate
 from .effects import ControlMultiplier, ResponseSLA
 
@@ -183,19 +183,13 @@ class Control:
         return tuple(out)
 
     def _check_target(self, scenario: Scenario, factor: str) -> None:
-        base, _, form = factor.partition(".")
-        if base == "secondary_loss" and scenario.secondary_loss is None:
+        problem = scenario.loss_target_problem(factor)
+        if problem:
+            base = factor.partition(".")[0]
+            fix = "use loss_factor 'loss' or 'primary_loss'" if base == "secondary_loss" and "." not in factor else f"use 'loss' or '{base}'"
             raise ControlError(
-                f"Control {self.name!r}: acts on {factor}, but scenario {scenario.name!r} has no secondary loss; "
-                f"use loss_factor 'loss' or 'primary_loss', or leave the scenario out of applies_to"
+                f"Control {self.name!r}: acts on {factor}, but {problem}; {fix}, or leave the scenario out of applies_to"
             )
-        if form:
-            target = scenario.primary_loss if base == "primary_loss" else scenario.secondary_loss
-            if not isinstance(target, LossForms) or form not in target:
-                raise ControlError(
-                    f"Control {self.name!r}: acts on {factor}, but scenario {scenario.name!r} states no {form!r} "
-                    f"form of {base}; use 'loss' or '{base}', or leave the scenario out of applies_to"
-                )
 
     def with_effect(self, **changes: Any) -> Control:
         """A copy with some fields changed (e.g. ``resistance=0``)."""
