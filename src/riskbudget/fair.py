@@ -46,6 +46,8 @@ __all__ = [
     "Scenario",
     "Register",
     "ADJUSTABLE_FACTORS",
+    "ESTIMATE_FIELDS",
+    "FREQUENCY_AND_SUSCEPTIBILITY_FIELDS",
 ]
 
 #: The six forms of loss of Open FAIR.
@@ -69,6 +71,13 @@ _FREQUENCY_FIELDS = (
     "annual_probability",
 )
 _SUSCEPTIBILITY_FIELDS = ("susceptibility", "threat_capability", "resistance_strength")
+#: Every FAIR factor field of a Scenario that holds an estimate, in tree order.
+FREQUENCY_AND_SUSCEPTIBILITY_FIELDS: tuple[str, ...] = _FREQUENCY_FIELDS + _SUSCEPTIBILITY_FIELDS
+ESTIMATE_FIELDS: tuple[str, ...] = FREQUENCY_AND_SUSCEPTIBILITY_FIELDS + (
+    "primary_loss",
+    "secondary_loss_probability",
+    "secondary_loss",
+)
 _PROBABILITY_FIELDS = (
     "probability_of_action",
     "annual_probability",

@@ -10,26 +10,14 @@ import numpy as np
 
 from ..distributions import Constant, Distribution
 from ..exceptions import RiskBudgetError
-from ..fair import LossForms, Register, Scenario, as_register
+from ..fair import ESTIMATE_FIELDS, LossForms, Register, Scenario, as_register
 from .attribution import _level, _paired_se
 from .dependence import Dependence
 
 # --------------------------------------------------------------------------- #
 # Tornado sensitivity
 # --------------------------------------------------------------------------- #
-_FACTORS = (
-    "threat_event_frequency",
-    "contact_frequency",
-    "probability_of_action",
-    "loss_event_frequency",
-    "annual_probability",
-    "susceptibility",
-    "threat_capability",
-    "resistance_strength",
-    "primary_loss",
-    "secondary_loss_probability",
-    "secondary_loss",
-)
+_FACTORS = ESTIMATE_FIELDS
 
 
 def sensitivity_inputs(scenario: Scenario) -> list[tuple[str, Distribution, Callable[[Distribution], Scenario]]]:

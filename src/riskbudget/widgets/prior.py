@@ -15,7 +15,7 @@ from .. import metrics
 from .._format import money, percent
 from ..distributions import Distribution
 from ..exceptions import RiskBudgetError
-from ..fair import Scenario
+from ..fair import FREQUENCY_AND_SUSCEPTIBILITY_FIELDS, Scenario
 from ..simulate import simulate
 from ._common import (
     BEFORE,
@@ -34,16 +34,6 @@ from ._common import (
 # --------------------------------------------------------------------------- #
 # PriorExplorer
 # --------------------------------------------------------------------------- #
-_FREQUENCY_AND_SUSCEPTIBILITY = (
-    "threat_event_frequency",
-    "contact_frequency",
-    "probability_of_action",
-    "loss_event_frequency",
-    "annual_probability",
-    "susceptibility",
-    "threat_capability",
-    "resistance_strength",
-)
 
 
 def with_rate(scenario: Scenario, rate: Distribution) -> Scenario:
@@ -53,7 +43,7 @@ def with_rate(scenario: Scenario, rate: Distribution) -> Scenario:
     branch (threat event frequency and susceptibility); the loss estimates and
     any adjustments (controls) stay.
     """
-    changes: dict[str, Any] = {f: None for f in _FREQUENCY_AND_SUSCEPTIBILITY}
+    changes: dict[str, Any] = {f: None for f in FREQUENCY_AND_SUSCEPTIBILITY_FIELDS}
     changes["loss_event_frequency"] = rate
     return replace(scenario, **changes)
 
