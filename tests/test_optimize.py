@@ -648,3 +648,19 @@ def test_frontier_check_mode(problem):
         assert checked.table.loc[checked.best_index, "expected_net_value"] == feasible["expected_net_value"].max()
     with pytest.raises(rb.RiskBudgetError, match="appetite_mode \\('both'\\) must be"):
         frontier(problem, budget=1e6, appetite_mode="both")
+
+
+@pytest.mark.parametrize("limit", [2.6e6, 3.0e6, 3.5e6, 4.5e6])
+def test_tvar_limit_holds_when_n_times_1_minus_q_is_fractional(instance, limit):
+    """1,001 years: TVaR95 averages 50.05 worst years; the program must enforce exactly metrics.tvar."""
+    reg, controls, projects = instance
+    prob = precompute(reg, controls, projects, years=1_001, seed=SEED, n_jobs=1, progress=False)
+    plan = optimize(prob, budget=1_000_000, appetite=rb.Appetite(tvar95=limit))
+    if plan.status == "infeasible_appetite":
+        assert not plan.feasible
+        return
+    x = plan.result.annual_loss.to_numpy()
+    assert metrics.tvar(x, 0.95) <= limit * (1 + 1e-9)
+    assert plan.appetite.ok and plan.feasible
+    value, _ = enumerate_best(prob, 1_000_000, rb.Appetite(tvar95=limit))
+    assert plan.expected_net_value == pytest.approx(value, rel=1e-9, abs=1e-6)

@@ -15,13 +15,14 @@ The program, on the simulated sample of a :class:`DecisionProblem`:
   dependencies (``A requires B``: ``x_A <= x_B``), exclusions
   (``x_A + x_B <= 1``), and appetite limits on the sample:
 
-  - TVaR_q <= limit: the mean of the ``m = n - ceil((n - 1) q)`` largest
-    annual losses <= limit (the Rockafellar-Uryasev CVaR of the sample). It
-    implies :func:`riskbudget.metrics.tvar` <= limit exactly (equal when no
-    ties), and is exact for continuous losses. It enters as cuts
-    ``(1/m) sum_{t in T} loss_t <= limit`` for the ``m`` worst years ``T`` of
-    each solution found (valid for every plan), added round by round until
-    the solution meets the limit on the whole sample (Kunzi-Bay and Mayer's
+  - TVaR_q <= limit: the mean of the worst ``m = n (1 - q)`` share of years
+    <= limit, the last year counted with the fractional weight ``m - floor(m)``
+    (the Rockafellar-Uryasev CVaR of the sample), which is exactly
+    :func:`riskbudget.metrics.tvar`. It enters as cuts
+    ``(1/m) sum_t w_t loss_t <= limit`` with the weights ``w`` of the worst
+    years of each solution found (valid for every plan, since the plan's own
+    worst years give the largest such sum), added round by round until the
+    solution meets the limit on the whole sample (Kunzi-Bay and Mayer's
     cutting-plane form of the CVaR program, much faster here than one
     ``u_t`` row per year);
   - VaR_q <= limit: by default the same constraint (conservative: it bounds
@@ -103,8 +104,8 @@ class TailConstraint:
     """One appetite limit as the program sees it."""
 
     label: str
-    kind: str  # "cvar" (mean of the m largest <= limit) or "count" (#{loss > threshold} <= allowed)
-    m: int = 0
+    kind: str  # "cvar" (mean of the worst m years <= limit) or "count" (#{loss > threshold} <= allowed)
+    m: float = 0.0  # "cvar": the number of worst years, n (1 - q), possibly fractional
     threshold: float = 0.0
     allowed: int = 0
     note: str = ""
@@ -112,6 +113,25 @@ class TailConstraint:
 
 def _m_of(n: int, q: float) -> int:
     return n - int(math.ceil((n - 1) * q))
+
+
+def _mass_of(n: int, q: float) -> float:
+    """n (1 - q), the (possibly fractional) number of years TVaR_q averages (as metrics.tvar)."""
+    m = n * (1.0 - q)
+    return float(round(m)) if abs(m - round(m)) <= 1e-9 * max(1.0, m) else m
+
+
+def _tail_weights(x: np.ndarray, m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(years, weights) of the worst ``m`` years of ``x``: weight 1, the last ``m - floor(m)``."""
+    k = int(math.floor(m + 1e-9))
+    frac = m - k
+    take = min(k + (1 if frac > 1e-12 else 0), x.size)
+    top = np.argpartition(x, x.size - take)[x.size - take :]
+    top = top[np.argsort(x[top])[::-1]]
+    w = np.ones(take)
+    if take > k:
+        w[-1] = frac
+    return top, w
 
 
 def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list[TailConstraint]:
@@ -123,13 +143,14 @@ def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list
         raise RiskBudgetError(f"var_method ({var_method!r}) must be 'cvar' or 'exact'")
     for lim in appetite.limits:
         if lim.kind == "tvar":
+            mass = _mass_of(n, lim.param)
             out.append(
                 TailConstraint(
                     lim.label,
                     "cvar",
-                    m=_m_of(n, lim.param),
+                    m=mass,
                     threshold=lim.limit,
-                    note=f"{lim.label}: sample CVaR (mean of the {_m_of(n, lim.param)} largest years), exact",
+                    note=f"{lim.label}: sample CVaR (mean of the worst {mass:g} years), exact",
                 )
             )
         elif lim.kind == "var":
@@ -139,7 +160,7 @@ def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list
                     TailConstraint(
                         lim.label,
                         "cvar",
-                        m=m,
+                        m=_mass_of(n, lim.param),
                         threshold=lim.limit,
                         note=f"{lim.label}: through the CVaR of the same tail (conservative: the tail mean is at least VaR)",
                     )
@@ -353,11 +374,15 @@ class _Model:
         self.ru = np.array(ru, dtype=float)
 
     # -- cuts ------------------------------------------------------------- #
-    def year_row(self, t: np.ndarray | int) -> np.ndarray:
-        """Coefficients (over the core columns) of the summed loss of years ``t``, scaled."""
+    def year_row(self, t: np.ndarray | int, weights: np.ndarray | None = None) -> np.ndarray:
+        """Coefficients (over the core columns) of the (weighted) summed loss of years ``t``, scaled."""
         out = np.zeros(self.ncol)
         L = self.L[t]
-        out[self.ycols] = (L.sum(axis=0) if L.ndim == 2 else L) / self.scale
+        if L.ndim == 2:
+            total = L.sum(axis=0) if weights is None else weights @ L
+        else:
+            total = L if weights is None else float(weights) * L
+        out[self.ycols] = total / self.scale
         return out
 
     def solve(
@@ -516,8 +541,8 @@ def _violations(
     out = []
     for k, tc in enumerate(tails):
         if tc.kind == "cvar":
-            top = np.argpartition(x, x.size - tc.m)[x.size - tc.m :]
-            mean = float(x[top].mean())
+            top, w = _tail_weights(x, tc.m)
+            mean = float(w @ x[top]) / tc.m
             out.append((k, mean / tc.threshold - 1.0, top))
         else:
             over = np.flatnonzero(x > tc.threshold)
@@ -675,8 +700,9 @@ def solve_milp(
                     continue
                 tc = tails[k]
                 if tc.kind == "cvar":
-                    coef = model.year_row(years) / tc.m
-                    rhs = (tc.threshold - model.const[years].sum() / tc.m) / model.scale
+                    _top, w = _tail_weights(losses, tc.m)  # years come sorted worst first with these weights
+                    coef = model.year_row(years, w) / tc.m
+                    rhs = (tc.threshold - float(w @ model.const[years]) / tc.m) / model.scale
                     cuts.append((coef, rhs, tc.threshold / model.scale))
                     added = True
                 else:
