@@ -77,7 +77,11 @@ def execute(path: Path, timeout: int) -> float:
     for cell in nb.cells:  # one output per stream, however the kernel happened to flush it
         if cell.cell_type == "code":
             cell.outputs = coalesce_streams(cell.outputs)
-    nbformat.write(nb, path)
+    # Written atomically: an interrupted run never leaves a half-written notebook.
+    from riskbudget.io import atomic_write
+
+    text = nbformat.writes(nb)
+    atomic_write(path, text if text.endswith("\n") else text + "\n")
     return elapsed
 
 

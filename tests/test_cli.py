@@ -53,3 +53,25 @@ def test_usage_errors_exit_with_2(capsys):
         main(["simulate", "x.csv", "--years", "0"])
     assert exc.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_non_integer_years_and_bad_time_limits_are_usage_errors(capsys):
+    for argv in (["simulate", "x.csv", "--years", "2.5e0"], ["simulate", "x.csv", "--years", "2.5"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert "is not a whole number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["optimize", "--register", "r.csv", "--controls", "c.csv", "--projects", "p.csv", "--budget", "1e6",
+              "--time-limit", "-1"])
+    assert "must be more than 0 seconds" in capsys.readouterr().err
+    assert main(["simulate", "data/example/register.csv", "--years", "1e3", "--seed", "1", "--json"]) == 0
+
+
+def test_writing_over_a_directory_is_a_clean_error(tmp_path, example_register_path, capsys):
+    target = tmp_path / "adir"
+    target.mkdir()
+    code = main(["report", str(example_register_path), "--years", "500", "--seed", "1", "--out", str(target)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("riskbudget report: error:") and "Traceback" not in err

@@ -173,3 +173,17 @@ def test_scenario_dict_round_trip_keeps_every_factor():
     )
     assert rb.Scenario.from_dict(s.to_dict()) == s
 
+
+
+def test_the_same_source_cannot_adjust_a_factor_twice():
+    s = scenario(loss_event_frequency=1)
+    adj = rb.Adjustment("frequency", 0.5, "MFA")
+    with pytest.raises(rb.ScenarioError, match=r"'MFA' adjusts frequency 2 times; a control or project acts once on a factor"):
+        s.with_adjustments(adj, adj)
+
+
+def test_register_rejects_duplicate_ids():
+    a = rb.Scenario("A", loss_event_frequency=1, primary_loss=LOSS, id="R1")
+    b = rb.Scenario("B", loss_event_frequency=1, primary_loss=LOSS, id="R1")
+    with pytest.raises(rb.ScenarioError, match="scenario id 'R1' is used by both 'A' and 'B'"):
+        rb.Register([a, b])

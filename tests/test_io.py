@@ -155,3 +155,24 @@ def test_atomic_write_never_leaves_a_half_written_file(tmp_path, example_registe
         atomic_write(target, Boom())  # type: ignore[arg-type]
     assert target.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["reg.csv"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("id,name,frequency,loss_low,loss_high\nR1,A,1,10,100\nR1,B,1,10,100\n", r"line 3, scenario 'B', column id: id 'R1' is already used on line 2"),
+        (HEADER + "\nTotal,1,10,100\n", r"line 2, scenario 'Total': Scenario name 'Total' is reserved for the portfolio total"),
+    ],
+)
+def test_duplicate_ids_and_the_reserved_name_are_rejected(tmp_path, text, match):
+    with pytest.raises(rb.RegisterError, match=match):
+        rb.read_register(write(tmp_path, text))
+
+
+def test_registers_with_control_effects_are_not_written_as_unreadable_files(tmp_path, example_register):
+    from riskbudget.controls import apply_controls, read_controls
+
+    residual = apply_controls(example_register, read_controls(rb.io.example_path("controls.csv")))
+    with pytest.raises(rb.RegisterError, match=r"is a ControlMultiplier, built from a control or project, which a register file cannot hold"):
+        rb.write_register(residual, tmp_path / "residual.yaml")
+    assert not (tmp_path / "residual.yaml").exists()

@@ -664,3 +664,19 @@ def test_tvar_limit_holds_when_n_times_1_minus_q_is_fractional(instance, limit):
     assert plan.appetite.ok and plan.feasible
     value, _ = enumerate_best(prob, 1_000_000, rb.Appetite(tvar95=limit))
     assert plan.expected_net_value == pytest.approx(value, rel=1e-9, abs=1e-6)
+
+
+def test_plan_ale_and_standalone_control_reductions_match_closed_forms(problem):
+    plan = optimize(problem, budget=1_000_000)
+    exact = sum(s.expected_annual_loss() for s in problem.register_for(plan.funding))
+    x = plan.result.annual_loss.to_numpy()
+    assert abs(plan.ale - exact) <= 4 * x.std(ddof=1) / math.sqrt(x.size)
+    # standalone: the control alone against no control, with the plan's projects (and options)
+    projects = [p for p in plan.funding.projects]
+    sbd = [p for p in plan.funding.projects if p in plan.funding.security_by_design]
+    nothing = problem.funding(projects, security_by_design=sbd)
+    before = sum(s.expected_annual_loss() for s in problem.register_for(nothing))
+    for name, row in plan.returns.iterrows():
+        alone = problem.funding([*projects, name], security_by_design=sbd)
+        after = sum(s.expected_annual_loss() for s in problem.register_for(alone))
+        assert abs(row["ale_reduction_standalone"] - (before - after)) <= 4 * row["ale_reduction_standalone_se"] + 1e-9, name

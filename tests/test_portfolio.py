@@ -266,3 +266,14 @@ def test_contribution_never_exceeds_standalone_tvar(example_result, q):
     """No undercut: with TVaR the mean of the worst (1 - q) share of years, Euler contributions are bounded."""
     table = pf.contributions(example_result, q=q)
     assert (table["diversification"] >= -1e-9 * table["standalone_tvar"]).all()
+
+
+def test_tornado_runs_on_a_register_with_controls_applied(example_register):
+    from riskbudget.controls import apply_controls, read_controls
+
+    residual = apply_controls(example_register, read_controls(rb.io.example_path("controls.csv")))
+    t = pf.tornado(residual, years=2_000, seed=3)
+    inputs = set(t.table["input"])
+    assert "primary_loss" in inputs
+    assert not any(name.startswith("adjustment:") for name in inputs)  # control multipliers are not estimates
+    assert t.base_ale == pytest.approx(rb.simulate(residual, years=2_000, seed=3).ale())

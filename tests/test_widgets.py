@@ -480,3 +480,16 @@ def test_optimise_notes_stay_until_the_next_change(budget_explorer):
     ex.thresholds["VaR95"].value = 20e6
     ex.optimise_button.click()
     assert ex.message.value == ""  # an optimal plan needs no note
+
+
+def test_with_rate_drops_frequency_side_controls_but_keeps_loss_side_ones(example_register):
+    from riskbudget.controls import apply_controls, read_controls
+    from riskbudget.widgets import with_rate
+
+    residual = apply_controls(example_register, read_controls(rb.io.example_path("controls.csv")))
+    s = residual["Business email compromise: payment fraud"]
+    assert any(a.factor in ("frequency", "susceptibility") for a in s.adjustments)
+    out = with_rate(s, rb.Gamma(2.0, 4.0))
+    assert out.loss_event_frequency == rb.Gamma(2.0, 4.0)
+    assert all(a.factor not in ("frequency", "susceptibility") for a in out.adjustments)
+    assert [a for a in s.adjustments if a.factor not in ("frequency", "susceptibility")] == list(out.adjustments)

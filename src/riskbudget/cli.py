@@ -23,11 +23,24 @@ SUMMARY_KEYS = ("ale", "ale_se", "p_loss", "p50", "p90", "p95", "p99", "var95", 
 
 def _positive_int(text: str) -> int:
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
+        number = float(text) if "e" in text.lower() else int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if isinstance(number, float) and not number.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    value = int(number)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
     return value
 
 
@@ -203,7 +216,8 @@ def _decision_arguments(p: Any) -> None:
                    help="VaR limits through the tail mean (conservative, fast; default) or per-year indicators")
     p.add_argument("--years", type=_positive_int, default=20_000, help="simulated years (default 20000)")
     p.add_argument("--seed", type=_seed, default=7, help="random seed (default 7)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per solver call (default: none)")
+    p.add_argument("--time-limit", type=_positive_seconds, default=None, help="seconds per solver call (default: none)")
+    p.add_argument("--layout", default="riskbudget", help="flat register layout: riskbudget, riskquant, one_for_one")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -212,7 +226,7 @@ def _decision_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from .appetite import Appetite
     from .controls import read_controls, read_projects
 
-    register = io.read_register(args.register)
+    register = io.read_register(args.register, layout=args.layout)
     controls = read_controls(args.controls)
     projects = read_projects(args.projects)
     limits = {k: getattr(args, f"appetite_{k}") for k in ("var95", "tvar95", "var99")}
@@ -364,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RiskBudgetError as exc:
         print(f"riskbudget {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
+    except OSError as exc:  # missing file, a directory where a file should be, no permission, disk full
         print(f"riskbudget {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -50,6 +50,9 @@ __all__ = [
     "FREQUENCY_AND_SUSCEPTIBILITY_FIELDS",
 ]
 
+#: Results use this name for the portfolio total, so no scenario may have it.
+RESERVED_NAME = "Total"
+
 #: The six forms of loss of Open FAIR.
 FORMS_OF_LOSS: tuple[str, ...] = (
     "productivity",
@@ -296,6 +299,10 @@ class Scenario:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ScenarioError(f"Scenario name must be a non-empty string, not {self.name!r}")
+        if self.name.strip() == RESERVED_NAME:
+            raise ScenarioError(
+                f"Scenario name {self.name!r} is reserved for the portfolio total in results; rename the scenario"
+            )
         name = self.name
         for f in _FREQUENCY_FIELDS + _SUSCEPTIBILITY_FIELDS + ("secondary_loss_probability",):
             value = getattr(self, f)
@@ -401,6 +408,13 @@ class Scenario:
             if dist is not None:
                 _nonnegative_support(name, f, dist)
 
+        pairs = [(a.source, a.factor) for a in self.adjustments]
+        for pair in dict.fromkeys(pairs):
+            if pairs.count(pair) > 1:
+                raise ScenarioError(
+                    f"Scenario {name!r}: {pair[0]!r} adjusts {pair[1]} {pairs.count(pair)} times; a control or project "
+                    f"acts once on a factor (is it applied to a register that already has it?)"
+                )
         for adj in self.adjustments:
             base, _, form = adj.factor.partition(".")
             if adj.factor == "susceptibility" and not threat_level:
@@ -685,12 +699,19 @@ class Register(Sequence[Scenario]):
             scenarios = [scenarios]
         items = tuple(scenarios)
         seen: set[str] = set()
+        ids: dict[str, str] = {}
         for i, s in enumerate(items):
             if not isinstance(s, Scenario):
                 raise ScenarioError(f"register item {i} is not a Scenario but {type(s).__name__}")
             if s.name in seen:
                 raise ScenarioError(f"scenario name {s.name!r} appears twice; names must be unique")
             seen.add(s.name)
+            if s.id:
+                if s.id in ids:
+                    raise ScenarioError(
+                        f"scenario id {s.id!r} is used by both {ids[s.id]!r} and {s.name!r}; ids must be unique"
+                    )
+                ids[s.id] = s.name
         self._items = items
         self._index = {s.name: i for i, s in enumerate(items)}
         self.source = source

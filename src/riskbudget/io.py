@@ -377,6 +377,7 @@ def register_from_rows(
     """Build a register from (line, row) pairs, checking names are unique."""
     scenarios: list[Scenario] = []
     first_line: dict[str, int | str] = {}
+    id_line: dict[str, int | str] = {}
     for line, row in rows:
         s = scenario_from_row(row, source=source, line=line, aliases=aliases)
         if s.name in first_line:
@@ -385,6 +386,13 @@ def register_from_rows(
                 f"{first_line[s.name]}; names must be unique"
             )
         first_line[s.name] = line
+        if s.id:
+            if s.id in id_line:
+                raise RegisterError(
+                    f"{source}, line {line}, scenario {s.name!r}, column id: id {s.id!r} is already used on line "
+                    f"{id_line[s.id]}; ids must be unique (controls may name scenarios by id)"
+                )
+            id_line[s.id] = line
         scenarios.append(s)
     if not scenarios:
         raise RegisterError(f"{source}: the register has no scenarios")
@@ -545,6 +553,15 @@ def write_register(register: Any, path: str | os.PathLike[str]) -> Path:
         from . import excel
 
         return excel.write_excel_register(reg, path)
+    for s in reg:
+        for adj in s.adjustments:
+            if not isinstance(adj.multiplier, Distribution):
+                raise RegisterError(
+                    f"Scenario {s.name!r}: the adjustment from {adj.source!r} on {adj.factor} is a "
+                    f"{type(adj.multiplier).__name__}, built from a control or project, which a register file cannot "
+                    f"hold; write the inherent register (Scenario.without_adjustments) and keep controls and projects "
+                    f"in their own files"
+                )
     tree = {"format": "riskbudget-register", "version": 1, "scenarios": [s.to_dict() for s in reg]}
     if suffix == ".json":
         return atomic_write(path, json.dumps(tree, indent=2) + "\n")

@@ -59,10 +59,9 @@ from .distributions import Distribution
 from .exceptions import RiskBudgetError
 from .fair import LossForms, Register, Scenario, as_register
 
-__all__ = ["simulate", "SimulationResult", "METHODS", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["simulate", "SimulationResult", "METHODS"]
 
 METHODS = ("aggregate", "lef_x_lm")
-DEFAULT_CHUNK_SIZE = 1 << 15  # kept for backwards compatibility; see _default_chunk_size
 #: Target number of threat events per chunk for the busiest scenario (about 2 MB per array).
 CHUNK_EVENTS = 1 << 18
 CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1 << 10, 1 << 17

@@ -26,7 +26,9 @@ def sensitivity_inputs(scenario: Scenario) -> list[tuple[str, Distribution, Call
     ``input`` is the factor's name (``"primary_loss.response"`` for a form of
     loss, ``"adjustment:<source>:<factor>"`` for an adjustment's multiplier);
     ``rebuild(d)`` returns the scenario with that estimate replaced by ``d``.
-    Constants are left out: they have no spread to explore.
+    Constants are left out: they have no spread to explore. So are the
+    multipliers of controls and projects (:mod:`riskbudget.controls`), which
+    are functions of the control's own estimates rather than estimates.
     """
     out: list[tuple[str, Distribution, Callable[[Distribution], Scenario]]] = []
     for f in _FACTORS:
@@ -50,7 +52,10 @@ def sensitivity_inputs(scenario: Scenario) -> list[tuple[str, Distribution, Call
 
             out.append((f, value, rebuild_factor))
     for i, adj in enumerate(scenario.adjustments):
-        if isinstance(adj.multiplier, Constant):
+        if isinstance(adj.multiplier, Constant) or not isinstance(adj.multiplier, Distribution):
+            # A control's or project's multiplier is built from that control's own
+            # estimates (strength, coverage, reliability) and has no quantiles of its
+            # own to move; vary the control's estimates and re-apply it instead.
             continue
 
         def rebuild_adj(d: Distribution, i: int = i) -> Scenario:

@@ -40,11 +40,14 @@ def with_rate(scenario: Scenario, rate: Distribution) -> Scenario:
     """The scenario with its frequency replaced by a loss event rate (e.g. a Gamma posterior).
 
     Incidents count loss events, so the estimate replaces the whole frequency
-    branch (threat event frequency and susceptibility); the loss estimates and
-    any adjustments (controls) stay.
+    branch (threat event frequency and susceptibility). The incident history
+    already reflects the controls in place, so adjustments on frequency and
+    susceptibility are dropped (keeping them would count those controls twice);
+    the loss estimates and adjustments on loss stay.
     """
     changes: dict[str, Any] = {f: None for f in FREQUENCY_AND_SUSCEPTIBILITY_FIELDS}
     changes["loss_event_frequency"] = rate
+    changes["adjustments"] = tuple(a for a in scenario.adjustments if a.factor not in ("frequency", "susceptibility"))
     return replace(scenario, **changes)
 
 
