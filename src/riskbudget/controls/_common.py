@@ -51,6 +51,16 @@ def _nonnegative(owner: str, name: str, value: Any, err: type[RiskBudgetError]) 
     return x
 
 
+def _name_and_cost(item: Any, kind: str, err: type[RiskBudgetError]) -> str:
+    """Check and normalise a control's or project's name and yearly cost; return "<Kind> '<name>'"."""
+    if not isinstance(item.name, str) or not item.name.strip():
+        raise err(f"{kind} name must be a non-empty string, not {item.name!r}")
+    object.__setattr__(item, "name", item.name.strip())
+    who = f"{kind} {item.name!r}"
+    object.__setattr__(item, "cost_per_year", _nonnegative(who, "cost_per_year", item.cost_per_year, err))
+    return who
+
+
 def _share_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> Distribution:
     try:
         d = as_distribution(value, what=f"{owner}: {name}")

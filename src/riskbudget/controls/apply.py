@@ -76,28 +76,22 @@ def _check_unique(controls: Sequence[Control], projects: Sequence[Project]) -> N
             seen[item.name] = kind
 
 
-def _as_controls(controls: Any) -> tuple[Control, ...]:
-    if isinstance(controls, Control):
-        return (controls,)
-    out = tuple(controls)
-    for c in out:
-        if not isinstance(c, Control):
-            raise ControlError(
-                f"expected Control objects, got {type(c).__name__}; read a file with read_controls(path)"
-            )
+def _as_items(items: Any, cls: type, err: type[RiskBudgetError], reader: str) -> tuple[Any, ...]:
+    if isinstance(items, cls):
+        return (items,)
+    out = tuple(items)
+    for item in out:
+        if not isinstance(item, cls):
+            raise err(f"expected {cls.__name__} objects, got {type(item).__name__}; read a file with {reader}(path)")
     return out
+
+
+def _as_controls(controls: Any) -> tuple[Control, ...]:
+    return _as_items(controls, Control, ControlError, "read_controls")
 
 
 def _as_projects(projects: Any) -> tuple[Project, ...]:
-    if isinstance(projects, Project):
-        return (projects,)
-    out = tuple(projects)
-    for p in out:
-        if not isinstance(p, Project):
-            raise ProjectError(
-                f"expected Project objects, got {type(p).__name__}; read a file with read_projects(path)"
-            )
-    return out
+    return _as_items(projects, Project, ProjectError, "read_projects")
 
 
 def control_targets(

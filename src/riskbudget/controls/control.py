@@ -6,7 +6,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..fair import Adjustment, Scenario
-from ._common import ALL, FUNCTIONS, ControlError, _check_factor, _in_unit, _names, _nonnegative, _share_estimate
+from ._common import (
+    ALL,
+    FUNCTIONS,
+    ControlError,
+    _check_factor,
+    _in_unit,
+    _name_and_cost,
+    _names,
+    _nonnegative,
+    _share_estimate,
+)
 from .effects import ControlMultiplier, ResponseSLA
 
 
@@ -81,11 +91,7 @@ class Control:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ControlError(f"Control name must be a non-empty string, not {self.name!r}")
-        object.__setattr__(self, "name", self.name.strip())
-        who = f"Control {self.name!r}"
-        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ControlError))
+        who = _name_and_cost(self, "Control", ControlError)
         applies = _names(self.applies_to)
         if not applies:
             raise ControlError(f"{who}: applies_to is empty; name the scenarios or categories it covers ('*' for all)")

@@ -10,7 +10,16 @@ import numpy as np
 from ..distributions import as_distribution
 from ..exceptions import RiskBudgetError
 from ..fair import Scenario
-from ._common import ProjectError, _check_factor, _from_uniform, _in_unit, _names, _nonnegative, _share_estimate
+from ._common import (
+    ProjectError,
+    _check_factor,
+    _from_uniform,
+    _in_unit,
+    _name_and_cost,
+    _names,
+    _nonnegative,
+    _share_estimate,
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -135,11 +144,7 @@ class Project:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ProjectError(f"Project name must be a non-empty string, not {self.name!r}")
-        object.__setattr__(self, "name", self.name.strip())
-        who = f"Project {self.name!r}"
-        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ProjectError))
+        who = _name_and_cost(self, "Project", ProjectError)
         try:
             value = as_distribution(self.value_per_year, what=f"{who}: value_per_year")
         except RiskBudgetError as exc:
