@@ -16,6 +16,7 @@ widgets and PyMC are imported when first used.
 from __future__ import annotations
 
 from . import gordon_loeb, voi
+from ._version import __version__
 from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve, read_appetite
 from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
 from .distributions import (
@@ -42,8 +43,6 @@ from .optimize import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, 
 from .portfolio import CommonShock, Dependence
 from .report import report
 from .simulate import SimulationResult, simulate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PERT",
@@ -95,12 +94,13 @@ __all__ = [
     "OutOfSample",
     "gordon_loeb",
     "voi",
+    "datasets",
     "__version__",
 ]
 
-#: Subpackages imported on first attribute access (``rb.bayes``), so that
+#: Modules imported on first attribute access (``rb.bayes``, ``rb.datasets``), so that
 #: ``import riskbudget`` stays light.
-_LAZY_SUBMODULES = {"bayes"}
+_LAZY_SUBMODULES = {"bayes", "datasets"}
 
 
 def __getattr__(name: str) -> object:

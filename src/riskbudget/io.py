@@ -70,13 +70,11 @@ _FREQUENCY_GROUPS = ("frequency", "frequency_pert", "annual_probability", "tef")
 
 
 def example_path(name: str = "register.csv") -> Path:
-    """Path of a file of the bundled example (``data/example/``) in a source checkout."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "data" / "example" / name
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(f"bundled example file {name!r} not found next to the package")
+    """Path of a file of the bundled example: an alias of :func:`riskbudget.datasets.example_path`."""
+    # datasets sits above io (its loaders call read_register), hence the import here
+    from . import datasets
+
+    return datasets.example_path(name)
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:

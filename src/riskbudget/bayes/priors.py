@@ -39,6 +39,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import datasets
 from ..distributions import Gamma
 from ..exceptions import InvalidParameterError, RiskBudgetError
 from .conjugate import SeverityPrior, rate_prior
@@ -78,13 +79,8 @@ class BenchmarkError(RiskBudgetError):
 
 
 def benchmarks_dir() -> Path:
-    """The ``data/benchmarks`` folder of a source checkout."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "data" / "benchmarks"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the benchmark folder data/benchmarks was not found next to the package")
+    """The folder of the bundled benchmark tables (package data; see :mod:`riskbudget.datasets`)."""
+    return datasets.benchmarks_dir()
 
 
 def read_benchmarks(path: str | os.PathLike[str] | None = None) -> Any:
