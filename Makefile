@@ -14,7 +14,7 @@ TEST_ENV := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=Agg PYTHONWARNINGS
 NB_ENV   := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONWARNINGS=ignore::DeprecationWarning
 NBVAL    := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help
+.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel
 
 help:
 	@echo "make demo       create .venv, install riskbudget[all], run the bundled example"
@@ -53,6 +53,12 @@ demo: $(VENV)/.stamp-all
 
 test: $(VENV)/.stamp-test browser
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
+	$(MAKE) --no-print-directory test-wheel
+
+# Build the sdist, then the wheel from it; install the wheel into a throwaway venv (.venv untouched)
+# and, from a temporary directory, run the README examples, the CLI and a benchmark prior with it.
+test-wheel: $(VENV)/.stamp-test
+	$(TEST_ENV) $(BIN)/python scripts/check_wheel.py
 
 # Debian's Chromium, driven by Playwright in the dashboard's end-to-end test (never `playwright install`).
 browser:
