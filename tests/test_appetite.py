@@ -95,7 +95,7 @@ def test_points_are_sorted_and_described():
         ([(0.5, 1e6), (1.0, 1e7)], r"point 2 probability \(1.0\) must lie in \(0, 1\)"),
         ([(0.0, 1e6), (0.1, 1e7)], r"point 1 probability \(0.0\) must lie in \(0, 1\)"),
         ([(0.5, 0.0), (0.1, 1e7)], r"point 1 loss \(0.0\) must be a positive number"),
-        ([(0.5, 1e6), (0.1, math.inf)], r"point 2 loss \(inf\) must be a positive number"),
+        ([(0.5, 1e6), (0.1, math.inf)], r"point 2 loss \(inf\) must be finite"),
         ([(0.5, 1e6), (0.6, 1e7)], r"must fall as loss grows, but P\(loss > \$1M\) = 0.5 and P\(loss > \$10M\) = 0.6"),
         ([(0.5, 1e6), (0.1, 1e6)], r"two points share the loss \$1M"),
         ([(0.5, "big"), (0.1, 1e7)], r"point 1 loss \('big'\) must be a number"),

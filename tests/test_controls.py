@@ -388,7 +388,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ),
         (
             "EDR,lots,ransomware,0.3,0.5,0.7,1",
-            r"line 2, control 'EDR', column cost_per_year: value 'lots' is not a number",
+            r"line 2, control 'EDR', column cost_per_year: value \('lots'\) must be a number",
         ),
         ("EDR,1000,ransomware,0.3,,0.7,1", r"line 2, control 'EDR', column resistance_mode: missing"),
         (

@@ -122,10 +122,10 @@ def test_excel_error_value_is_an_error(tmp_path):
 @pytest.mark.parametrize(
     "row,match",
     [
-        (["B", "often", 1000, 100000], r"row 3, scenario 'B', column frequency \(B\): value 'often' is not a number"),
+        (["B", "often", 1000, 100000], r"row 3, scenario 'B', column frequency \(B\): value \('often'\) must be a number"),
         (["B", 1, 100000, 1000], r"row 3, scenario 'B', column loss_high \(D\): value 1000 must exceed loss_low \(C\) \(100000\)"),
         (["B", -1, 1000, 100000], r"row 3, scenario 'B', column frequency \(B\): value -1 must be >= 0"),
-        (["B", True, 1000, 100000], r"row 3, scenario 'B', column frequency \(B\): value 'True' is not a number"),
+        (["B", True, 1000, 100000], r"row 3, scenario 'B', column frequency \(B\): value \('True'\) must be a number"),
         (["B", None, 1000, 100000], r"row 3, scenario 'B': no frequency"),
         ([None, 1, 1000, 100000], r"row 3, column name \(A\): is empty"),
         (["A", 1, 1000, 100000], r"row 3, column name \(A\): scenario 'A' already appears in row 2"),
@@ -141,7 +141,7 @@ def test_dates_are_not_numbers(tmp_path):
     import datetime
 
     path = workbook(tmp_path / "d.xlsx", [HEADER, ["A", datetime.datetime(2024, 1, 1), 1000, 100000]])
-    with pytest.raises(rb.RegisterError, match=r"column frequency \(B\): value '2024-01-01 00:00:00' is not a number"):
+    with pytest.raises(rb.RegisterError, match=r"column frequency \(B\): value \('2024-01-01 00:00:00'\) must be a number"):
         rb.read_register(path)
 
 

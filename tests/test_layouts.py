@@ -87,7 +87,7 @@ def test_layouts_via_register_from_frame():
 @pytest.mark.parametrize(
     "layout,text,match",
     [
-        ("riskquant", "name,freq,low,high\nA,abc,10,100\n", r"line 2, scenario 'A', column freq: value 'abc' is not a number"),
+        ("riskquant", "name,freq,low,high\nA,abc,10,100\n", r"line 2, scenario 'A', column freq: value \('abc'\) must be a number"),
         ("riskquant", "name,freq,low,high\nA,-1,10,100\n", r"column freq: value -1 must be >= 0"),
         ("riskquant", "name,freq,low,high\nA,1,400000,10000\n", r"column high: value 10000 must exceed low \(400000\).*swapped"),
         ("riskquant", "name,freq,low,high\nA,1,0,100\n", r"column low: value 0 must be > 0: a lognormal 90% interval needs positive bounds$"),

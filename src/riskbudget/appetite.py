@@ -30,21 +30,19 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics
+from . import _files, metrics
 from ._format import money, percent
-from .exceptions import RiskBudgetError
+from .exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, missing_dependency
 
 __all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
 
 
-def _number(what: str, value: Any) -> float:
-    """``float(value)`` for numbers and numeric text ("5e7"), else a RiskBudgetError naming ``what``."""
-    if isinstance(value, bool):
-        raise RiskBudgetError(f"{what} ({value!r}) must be a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise RiskBudgetError(f"{what} ({value!r}) must be a number") from None
+def _number(what: str, value: Any, ceiling: Ceiling | None = None) -> float:
+    """``float(value)`` for numbers and numeric text ("5e7"), else a RiskBudgetError naming ``what``.
+
+    Amounts of money (``ceiling=MONEY``) are at most 1e15.
+    """
+    return check_finite("", what, value, RiskBudgetError, ceiling=ceiling)
 
 
 def _z(p: Any) -> Any:
@@ -72,7 +70,10 @@ class ToleranceCurve:
                 raise RiskBudgetError(
                     f"ToleranceCurve: point {i + 1} ({point!r}) must be a (probability, loss) pair"
                 ) from None
-            parsed.append((_number(f"ToleranceCurve: point {i + 1} probability", p), _number(f"ToleranceCurve: point {i + 1} loss", x)))
+            parsed.append((
+                _number(f"ToleranceCurve: point {i + 1} probability", p),
+                _number(f"ToleranceCurve: point {i + 1} loss", x, MONEY),
+            ))
         pts = tuple(parsed)
         if len(pts) < 2:
             raise RiskBudgetError(
@@ -193,8 +194,10 @@ class Limit:
     def __post_init__(self) -> None:
         if self.kind not in ("var", "tvar", "exceedance"):
             raise RiskBudgetError(f"Limit: kind {self.kind!r} must be 'var', 'tvar' or 'exceedance'")
-        object.__setattr__(self, "param", _number(f"Appetite: {self.kind} level or threshold", self.param))
-        object.__setattr__(self, "limit", _number(f"Appetite: {self.kind} limit", self.limit))
+        money_param = MONEY if self.kind == "exceedance" else None
+        money_limit = None if self.kind == "exceedance" else MONEY
+        object.__setattr__(self, "param", _number(f"Appetite: {self.kind} level or threshold", self.param, money_param))
+        object.__setattr__(self, "limit", _number(f"Appetite: {self.kind} limit", self.limit, money_limit))
         if self.kind in ("var", "tvar"):
             if not 0.0 < self.param < 1.0:
                 raise RiskBudgetError(f"Appetite: {self.kind} level ({self.param!r}) must lie in (0, 1), e.g. 0.95")
@@ -322,7 +325,7 @@ class Appetite:
                 kwargs["tolerance"] = ToleranceCurve.from_points(data["tolerance"])
             for key in ("var95", "var99", "tvar95", "tvar99"):
                 if data.get(key) is not None:
-                    kwargs[key] = _number(key, data[key])
+                    kwargs[key] = _number(key, data[key], MONEY)
             for key in ("var", "tvar", "exceedance"):
                 if data.get(key) is not None:
                     value = data[key]
@@ -511,6 +514,12 @@ class AppetiteStatus:
 def read_appetite(path: Any) -> Appetite:
     """Read a risk appetite from YAML or JSON (the keywords of :class:`Appetite`).
 
+    The file is read like every input (UTF-8, no YAML aliases, no duplicate
+    keys; see ``docs/errors.md``). A file that states no limit and no
+    tolerance curve (empty, or only ``name`` and ``description``) is an
+    error, not an appetite that every result meets. Amounts of money are at
+    most 1e15.
+
     Example file (``data/example/appetite.yaml``)::
 
         tolerance:        # [P(annual loss > loss), loss] points the board accepts
@@ -528,33 +537,26 @@ def read_appetite(path: Any) -> Appetite:
     >>> appetite.tolerance is not None
     True
     """
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.exists():
-        raise RiskBudgetError(f"{path}: no such file")
+    path = _files.check_file(path, RiskBudgetError, what="appetite")
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
     if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RiskBudgetError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        data = _files.load_json(path, RiskBudgetError, what="appetite")
     elif suffix in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            from .exceptions import missing_dependency
-
-            raise missing_dependency("pyyaml", "yaml", "Reading a YAML appetite") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RiskBudgetError(f"{path}: invalid YAML: {exc}") from None
+        data = _files.load_yaml(path, RiskBudgetError, what="appetite", purpose="Reading a YAML appetite")
     else:
         raise RiskBudgetError(f"{path}: unknown appetite format {suffix!r}; use .yaml, .yml or .json")
-    return Appetite.from_dict(data if data is not None else {}, source=str(path))
+    if data is None:
+        raise RiskBudgetError(
+            f"{path}: the file is empty (or only comments); an appetite file states at least one limit or a "
+            f"tolerance curve, e.g. 'var95: 2.0e+7'; pass no appetite file to report without one"
+        )
+    appetite = Appetite.from_dict(data, source=str(path))
+    if not appetite:
+        raise RiskBudgetError(
+            f"{path}: the file states no limit and no tolerance curve (keys found: {sorted(map(str, data))}); give "
+            f"at least one of var95, var99, tvar95, tvar99, var, tvar, exceedance or tolerance"
+        )
+    return appetite
 
 
 def write_appetite(appetite: Appetite, path: Any) -> Any:
@@ -571,7 +573,9 @@ def write_appetite(appetite: Appetite, path: Any) -> Any:
         return atomic_write(path, json.dumps({k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
                                                for k, v in data.items()}, indent=2) + "\n")
     if suffix in (".yaml", ".yml"):
-        import yaml
-
+        try:
+            import yaml
+        except ImportError:
+            raise missing_dependency("pyyaml", "yaml", "Writing a YAML appetite") from None
         return atomic_write(path, yaml.safe_dump(data, sort_keys=False))
     raise RiskBudgetError(f"{path}: unknown appetite format {suffix!r}; use .yaml, .yml or .json")

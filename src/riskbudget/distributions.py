@@ -17,6 +17,16 @@ uniforms give larger draws for a larger estimate. Each draw consumes a fixed
 number of values from the generator, so drawing ``n`` then ``m`` values gives
 the same numbers as drawing ``n + m``.
 
+Every constructor refuses parameters the engine cannot simulate exactly:
+anything not finite, a mean or variance that overflows 64-bit floats (very
+wide ranges, huge values), and shape parameters beyond :data:`MAX_SHAPE`
+(``PERT``'s ``lam``, ``Beta``'s ``a`` and ``b``), where the distribution is a
+point mass at double precision. So a distribution that constructs draws
+finite values inside its support, and has a finite mean and variance. The
+ceilings on money and event rates (``exceptions.MONEY``,
+``exceptions.EVENTS_PER_YEAR``) are applied where a distribution becomes a
+loss or a frequency: in :class:`~riskbudget.Scenario`.
+
 Examples
 --------
 >>> import numpy as np
@@ -43,7 +53,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .exceptions import InvalidParameterError, check_finite
+from .exceptions import InvalidParameterError, check_finite, shown
 
 __all__ = [
     "Distribution",
@@ -57,10 +67,14 @@ __all__ = [
     "from_dict",
     "as_distribution",
     "FAMILIES",
+    "MAX_SHAPE",
 ]
 
 #: z such that P(Z <= z) = 0.95 for a standard normal: the 90% interval half-width.
 Z90 = 1.6448536269514722
+#: The largest shape parameter accepted (PERT's ``lam``, Beta's ``a`` and ``b``): beyond it the
+#: distribution is narrower than double precision resolves, and its fast quantile loses accuracy.
+MAX_SHAPE = 1e7
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -76,6 +90,35 @@ def _finite(family: str, name: str, value: Any) -> float:
 def _positive(family: str, name: str, value: float) -> None:
     if value <= 0:
         raise InvalidParameterError(f"{family}: {name} ({value:g}) must be > 0")
+
+
+def _scale_factor(family: str, factor: Any) -> float:
+    x = check_finite(family, "scale factor", factor)
+    _positive(family, "scale factor", x)
+    return x
+
+
+def _at_most_shape(family: str, name: str, value: float) -> None:
+    if value > MAX_SHAPE:
+        raise InvalidParameterError(
+            f"{family}: {name} ({value:g}) exceeds {MAX_SHAPE:g}, the largest shape riskbudget accepts; the "
+            f"distribution would be narrower than double precision resolves: use Constant for a known value"
+        )
+
+
+def _check_moments(dist: Distribution) -> None:
+    """Refuse parameters whose mean or variance is not a finite 64-bit float (they cannot be simulated)."""
+    for what, moment in (("mean", dist.mean), ("variance", dist.var)):
+        try:
+            value = float(moment())
+        except (OverflowError, ZeroDivisionError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise InvalidParameterError(
+                f"{dist}: the {what} is not a finite 64-bit float with these parameters (it overflows or "
+                f"underflows); riskbudget refuses estimates it cannot simulate exactly: state the quantity in a "
+                f"larger unit (e.g. millions), or give a narrower range"
+            )
 
 
 def _ordered(family: str, low: float, high: float, *, strict: bool) -> None:
@@ -311,9 +354,12 @@ class Distribution(ABC):
         numpy.ndarray
             A float64 array of length ``n``.
         """
-        n = int(n)
-        if n < 0:
-            raise InvalidParameterError(f"{self.family}: n ({n}) must be >= 0")
+        count = check_finite(self.family, "n", n)
+        if count < 0:
+            raise InvalidParameterError(f"{self.family}: n ({n!r}) must be >= 0")
+        if not count.is_integer():
+            raise InvalidParameterError(f"{self.family}: n ({n!r}) must be a whole number of draws")
+        n = int(count)
         return self._sample(n, _rng(rng))
 
     def std(self) -> float:
@@ -334,7 +380,7 @@ class Distribution(ABC):
 
     def interval(self, level: float = 0.90) -> tuple[float, float]:
         """Central interval holding ``level`` of the probability."""
-        if not 0.0 < level < 1.0:
+        if not 0.0 < check_finite(self.family, "level", level) < 1.0:
             raise InvalidParameterError(f"{self.family}: level ({level!r}) must lie in (0, 1)")
         tail = (1.0 - level) / 2.0
         return float(self.ppf(tail)), float(self.ppf(1.0 - tail))
@@ -390,8 +436,10 @@ class PERT(Distribution):
         _ordered("PERT", low, high, strict=True)
         _mode_inside("PERT", low, mode, high)
         _positive("PERT", "lam", lam)
+        _at_most_shape("PERT", "lam", lam)
         for name, value in (("low", low), ("mode", mode), ("high", high), ("lam", lam)):
             object.__setattr__(self, name, value)
+        _check_moments(self)
 
     @property
     def alpha(self) -> float:
@@ -428,7 +476,7 @@ class PERT(Distribution):
         return out if np.ndim(out) else float(out)
 
     def scaled(self, factor: float) -> PERT:
-        _positive("PERT", "scale factor", factor)
+        factor = _scale_factor("PERT", factor)
         return PERT(self.low * factor, self.mode * factor, self.high * factor, self.lam)
 
     def _transform(self, base: np.ndarray) -> np.ndarray:
@@ -469,6 +517,7 @@ class LogNormal(Distribution):
         _positive("LogNormal", "sigma", sigma)
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "sigma", sigma)
+        _check_moments(self)
 
     @classmethod
     def from_ci(cls, low: float, high: float, level: float = 0.90) -> LogNormal:
@@ -497,9 +546,26 @@ class LogNormal(Distribution):
         from scipy import special
 
         z = float(special.ndtri(0.5 + level / 2.0))
+        if not (math.isfinite(z) and z > 0):
+            raise InvalidParameterError(
+                f"LogNormal.from_ci: level ({level:g}) is too close to 0 or 1 to define an interval in double "
+                f"precision; give the interval's coverage, e.g. 0.90 for a 90% interval"
+            )
         mu = (math.log(low) + math.log(high)) / 2.0
         sigma = (math.log(high) - math.log(low)) / (2.0 * z)
-        return cls(mu, sigma, ci=(low, high, level))
+        if not sigma > 0:
+            raise InvalidParameterError(
+                f"LogNormal.from_ci: low ({low!r}) and high ({high!r}) are too close to tell apart in double "
+                f"precision; use Constant({low:g}) for a known value"
+            )
+        try:
+            return cls(mu, sigma, ci=(low, high, level))
+        except InvalidParameterError:
+            raise InvalidParameterError(
+                f"LogNormal.from_ci({low:g}, {high:g}, level={level:g}): the interval gives sigma = {sigma:g}, so the "
+                f"lognormal's mean or variance overflows 64-bit floats and it cannot be simulated; give a narrower "
+                f"interval, or a level such as 0.90"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         if self.ci is not None:
@@ -559,7 +625,7 @@ class LogNormal(Distribution):
         return out if np.ndim(out) else float(out)
 
     def scaled(self, factor: float) -> LogNormal:
-        _positive("LogNormal", "scale factor", factor)
+        factor = _scale_factor("LogNormal", factor)
         if self.ci is not None:
             return LogNormal.from_ci(self.ci[0] * factor, self.ci[1] * factor, self.ci[2])
         return LogNormal(self.mu + math.log(factor), self.sigma)
@@ -593,6 +659,7 @@ class Triangular(Distribution):
         _mode_inside("Triangular", low, mode, high)
         for name, value in (("low", low), ("mode", mode), ("high", high)):
             object.__setattr__(self, name, value)
+        _check_moments(self)
 
     def to_scipy(self) -> Any:
         from scipy import stats
@@ -622,7 +689,7 @@ class Triangular(Distribution):
         return out if np.ndim(out) else float(out)
 
     def scaled(self, factor: float) -> Triangular:
-        _positive("Triangular", "scale factor", factor)
+        factor = _scale_factor("Triangular", factor)
         return Triangular(self.low * factor, self.mode * factor, self.high * factor)
 
     def _transform(self, base: np.ndarray) -> np.ndarray:
@@ -644,6 +711,7 @@ class Uniform(Distribution):
         _ordered("Uniform", low, high, strict=True)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
+        _check_moments(self)
 
     def to_scipy(self) -> Any:
         from scipy import stats
@@ -660,7 +728,7 @@ class Uniform(Distribution):
         return (self.low, self.high)
 
     def scaled(self, factor: float) -> Uniform:
-        _positive("Uniform", "scale factor", factor)
+        factor = _scale_factor("Uniform", factor)
         return Uniform(self.low * factor, self.high * factor)
 
     def _transform(self, base: np.ndarray) -> np.ndarray:
@@ -705,7 +773,7 @@ class Constant(Distribution):
         return out if np.ndim(out) else float(out)
 
     def scaled(self, factor: float) -> Constant:
-        _positive("Constant", "scale factor", factor)
+        factor = _scale_factor("Constant", factor)
         return Constant(self.value * factor)
 
     _base_kind: ClassVar[str] = "none"
@@ -731,8 +799,11 @@ class Beta(Distribution):
         b = _finite("Beta", "b", self.b)
         _positive("Beta", "a", a)
         _positive("Beta", "b", b)
+        _at_most_shape("Beta", "a", a)
+        _at_most_shape("Beta", "b", b)
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "b", b)
+        _check_moments(self)
 
     def to_scipy(self) -> Any:
         from scipy import stats
@@ -800,6 +871,7 @@ class Gamma(Distribution):
         _positive("Gamma", "rate", rate)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "rate", rate)
+        _check_moments(self)
 
     def to_scipy(self) -> Any:
         from scipy import stats
@@ -827,7 +899,7 @@ class Gamma(Distribution):
         return out if np.ndim(out) else float(out)
 
     def scaled(self, factor: float) -> Gamma:
-        _positive("Gamma", "scale factor", factor)
+        factor = _scale_factor("Gamma", factor)
         return Gamma(self.shape, self.rate / factor)
 
     _base_kind: ClassVar[str] = "direct"
@@ -862,13 +934,14 @@ def from_dict(data: Mapping[str, Any] | float | int) -> Distribution:
         return Constant(data)
     if not isinstance(data, Mapping):
         raise InvalidParameterError(
-            f"a distribution must be a number or a mapping with a 'family' key, not {data!r}"
+            f"a distribution must be a number or a mapping with a 'family' key, not {shown(data)}"
         )
     params = dict(data)
-    family = str(params.pop("family", "")).strip().lower()
+    raw_family = params.pop("family", "")
+    family = raw_family.strip().lower() if isinstance(raw_family, str) else ""
     if family not in FAMILIES:
         raise InvalidParameterError(
-            f"unknown distribution family {family!r}; expected one of {sorted(FAMILIES)}"
+            f"unknown distribution family {shown(raw_family)}; expected one of {sorted(FAMILIES)}"
         )
     cls = FAMILIES[family]
     if cls is LogNormal and ("low" in params or "high" in params):
@@ -876,14 +949,14 @@ def from_dict(data: Mapping[str, Any] | float | int) -> Distribution:
         unknown = set(params) - allowed
         if unknown:
             raise InvalidParameterError(
-                f"lognormal by interval takes {sorted(allowed)}; unknown keys {sorted(unknown)}"
+                f"lognormal by interval takes {sorted(allowed)}; unknown keys {sorted(map(str, unknown))}"
             )
         return LogNormal.from_ci(params.get("low"), params.get("high"), params.get("level", 0.90))  # type: ignore[arg-type]
     names = [f.name for f in fields(cls) if f.compare]  # type: ignore[arg-type]
     unknown = set(params) - set(names)
     if unknown:
         raise InvalidParameterError(
-            f"{family}: unknown parameter(s) {sorted(unknown)}; expected {names}"
+            f"{family}: unknown parameter(s) {sorted(map(str, unknown))}; expected {names}"
         )
     try:
         return cls(**params)
@@ -896,9 +969,9 @@ def as_distribution(value: Any, *, what: str = "value") -> Distribution:
     if isinstance(value, Distribution):
         return value
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return Constant(float(value))
+        return Constant(value)  # type: ignore[arg-type]  # check_finite converts it, huge integers included
     if isinstance(value, Mapping):
         return from_dict(value)
     raise InvalidParameterError(
-        f"{what} must be a distribution (e.g. PERT(1, 2, 5)) or a number, not {value!r}"
+        f"{what} must be a distribution (e.g. PERT(1, 2, 5)) or a number, not {shown(value)}"
     )

@@ -10,7 +10,11 @@ the row, the scenario and the column (its header and letter).
 
 Writing produces a ``register`` sheet (numbers as numbers, text as text, a
 frozen header row) and an ``about`` sheet describing the columns; the file is
-written atomically.
+written atomically. Text cells that start with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return are written with a leading ``'`` (as OWASP advises
+against formula injection, and as in CSV files, so a sheet saved as CSV stays
+safe); reading removes it again, so the register read back is equal. Files
+larger than 50 MB are refused before openpyxl opens them.
 
 Examples
 --------
@@ -30,15 +34,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .exceptions import RegisterError, missing_dependency
+from . import _files
+from .exceptions import RegisterError, RiskBudgetError, missing_dependency, shown
 from .fair import Register, as_register
+from .io import TEXT_COLUMNS
 
 __all__ = ["read_excel_register", "write_excel_register", "DEFAULT_SHEET"]
 
 #: The sheet read by default (else the first sheet) and written.
 DEFAULT_SHEET = "register"
-
-_TEXT_COLUMNS = ("name", "id", "category", "owner", "description")
 
 
 def _openpyxl() -> Any:
@@ -120,15 +124,14 @@ def read_excel_register(
     from . import layouts
     from .io import register_from_rows
 
-    path = Path(path)
-    if not path.exists():
-        raise RegisterError(f"{path}: no such file")
+    path = _files.check_file(path, RegisterError, what="register")
     spec = layouts.get(layout)
     try:
         values_wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         formulas_wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException for bad files
         raise RegisterError(f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
+    source = str(path)
     try:
         name = _pick_sheet(path, list(values_wb.sheetnames), sheet)
         source = f"{path}, sheet {name!r}"
@@ -150,6 +153,7 @@ def read_excel_register(
             dupes = sorted({h for h in named if named.count(h) > 1})
             raise RegisterError(f"{source}: column(s) {dupes} appear more than once in the header row")
         letters = {h: get_column_letter(k) for k, h in enumerate(header, start=1) if h is not None}
+        text_columns = set(spec.text_columns(named))
 
         rows: list[tuple[int | str, dict[str, Any]]] = []
         for r, (vcells, fcells) in enumerate(zip(value_rows, formula_rows), start=2):
@@ -165,10 +169,14 @@ def read_excel_register(
                             f"has no header; name the column or clear it"
                         )
                     continue
-                record[col] = value
+                record[col] = _files.unescape_cell(value) if col in text_columns and isinstance(value, str) else value
             if all(v is None for v in record.values()):
                 continue  # a blank row holds no data
             rows.append((f"row {r}", record))
+    except RiskBudgetError:
+        raise
+    except Exception as exc:  # openpyxl parses the sheet's XML lazily, while the rows are read
+        raise RegisterError(f"{source}: the sheet could not be read ({type(exc).__name__}: {exc})") from None
     finally:
         values_wb.close()
         formulas_wb.close()
@@ -190,7 +198,7 @@ def read_excel_register(
         key = str(nm).strip() if nm is not None else ""
         if key and key in first:
             raise RegisterError(
-                f"{source}, {line}, column {name_label}: scenario {key!r} already appears in {first[key]}; "
+                f"{source}, {line}, column {name_label}: scenario {shown(key)} already appears in {first[key]}; "
                 f"names must be unique"
             )
         first.setdefault(key, line)
@@ -198,8 +206,8 @@ def read_excel_register(
 
 
 def _typed(column: str, text: str) -> Any:
-    if column in _TEXT_COLUMNS:
-        return text
+    if column in TEXT_COLUMNS:
+        return _files.escape_cell(text)
     value = float(text)
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
@@ -208,9 +216,11 @@ def write_excel_register(register: Any, path: str | os.PathLike[str]) -> Path:
     """Write a register to an ``.xlsx`` workbook (atomically); :func:`read_excel_register` reads it back.
 
     The ``register`` sheet has the flat CSV columns, numbers stored as
-    numbers. Text that starts with ``=`` is stored as text, never as a
-    formula. Scenarios that need the full factor tree (forms of loss,
-    adjustments) raise the same error as CSV: write YAML or JSON instead.
+    numbers. Text is stored as text, never as a formula, and text that starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    ``'`` (removed again on reading). Scenarios that need the full factor tree
+    (forms of loss, adjustments) raise the same error as CSV: write YAML or
+    JSON instead.
     """
     openpyxl = _openpyxl()
     from openpyxl.styles import Font

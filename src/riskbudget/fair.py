@@ -24,6 +24,14 @@ taxonomy, in full FAIR names:
 :class:`Adjustment` objects carry the effect of controls and projects: a
 per-year multiplier on a factor. :class:`Register` is an ordered set of
 scenarios with unique names.
+
+Magnitudes are capped where estimates become money or rates: every loss
+estimate (and form of loss) is at most :data:`~riskbudget.exceptions.MONEY`
+(1e15) and every event frequency at most
+:data:`~riskbudget.exceptions.EVENTS_PER_YEAR` (1e6 a year), adjustments
+included; an estimate's reach is its highest value, or its mean when it is
+unbounded (a lognormal). Names and text fields hold no control characters
+(:func:`~riskbudget.exceptions.check_text`).
 """
 
 from __future__ import annotations
@@ -37,7 +45,16 @@ from typing import Any, overload
 import numpy as np
 
 from .distributions import Distribution, as_distribution, from_dict
-from .exceptions import InvalidParameterError, RiskBudgetError, ScenarioError
+from .exceptions import (
+    EVENTS_PER_YEAR,
+    MONEY,
+    Ceiling,
+    InvalidParameterError,
+    RiskBudgetError,
+    ScenarioError,
+    check_text,
+    shown,
+)
 
 __all__ = [
     "FORMS_OF_LOSS",
@@ -130,7 +147,7 @@ class LossForms(Mapping[str, Distribution]):
         unknown = set(mapping) - set(FORMS_OF_LOSS)
         if unknown:
             raise InvalidParameterError(
-                f"{what}: unknown form(s) of loss {sorted(unknown)}; the six forms are {list(FORMS_OF_LOSS)}"
+                f"{what}: unknown form(s) of loss {sorted(map(str, unknown))}; the six forms are {list(FORMS_OF_LOSS)}"
             )
         return cls(**{k: as_distribution(v, what=f"{what}.{k}") for k, v in mapping.items()})
 
@@ -210,6 +227,11 @@ class Adjustment:
     source: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.factor, str):
+            raise InvalidParameterError(
+                f"Adjustment from {shown(self.source)}: factor ({shown(self.factor)}) must be the name of a factor, "
+                f"one of {list(ADJUSTABLE_FACTORS)}"
+            )
         base, _, form = self.factor.partition(".")
         if base not in ADJUSTABLE_FACTORS or (form and (base not in ("primary_loss", "secondary_loss") or form not in FORMS_OF_LOSS)):
             raise InvalidParameterError(
@@ -217,7 +239,10 @@ class Adjustment:
                 f"{list(ADJUSTABLE_FACTORS)} or 'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}"
             )
         if not isinstance(self.source, str) or not self.source:
-            raise InvalidParameterError("Adjustment: source must be a non-empty name (the control or project)")
+            raise InvalidParameterError(
+                f"Adjustment: source must be a non-empty name (the control or project), not {shown(self.source)}"
+            )
+        check_text("Adjustment", "source", self.source)
         mult = self.multiplier
         if not hasattr(mult, "sample") or not hasattr(mult, "support"):
             mult = as_distribution(mult, what=f"Adjustment from {self.source!r}: multiplier")
@@ -245,6 +270,47 @@ def _probability_support(name: str, field_name: str, dist: Distribution) -> None
         raise ScenarioError(
             f"Scenario {name!r}: {field_name} must be a probability in [0, 1], "
             f"but {dist} takes values in [{low:g}, {high:g}]"
+        )
+
+
+def _reach(dist: Any) -> tuple[float, str]:
+    """(how large an estimate or multiplier gets, which statistic that is): its highest value, or its mean if unbounded."""
+    high = float(dist.support()[1])
+    if math.isfinite(high):
+        return high, "highest value"
+    return float(dist.mean()), "mean"
+
+
+def check_reach(
+    owner: str,
+    field_name: str,
+    dist: Any,
+    ceiling: Ceiling,
+    error: type[RiskBudgetError] = ScenarioError,
+    adjustments: Sequence[Adjustment] = (),
+) -> None:
+    """Refuse an estimate (times the multipliers of ``adjustments``) that reaches beyond ``ceiling``.
+
+    The one check of an estimate against :data:`~riskbudget.exceptions.MONEY`
+    or :data:`~riskbudget.exceptions.EVENTS_PER_YEAR`, used for scenarios,
+    controls and projects. An estimate reaches its highest value, or its mean
+    if it is unbounded.
+    """
+    reach, statistic = _reach(dist)
+    if not adjustments:
+        if reach > ceiling.value:
+            raise error(
+                f"{owner}: {field_name} ({dist}) has {statistic} {reach:g}, above {ceiling.label}, the largest "
+                f"{ceiling.what} riskbudget accepts; {ceiling.fix}"
+            )
+        return
+    total = reach * math.prod(_reach(a.multiplier)[0] for a in adjustments)
+    if total > ceiling.value:
+        sources = ", ".join(f"{a.source!r} (x {_reach(a.multiplier)[0]:g})" for a in adjustments)
+        raise error(
+            f"{owner}: {field_name} ({dist}, {statistic} {reach:g}) raised by the adjustments from {sources} "
+            f"reaches {total:g}, above {ceiling.label}, the largest {ceiling.what} riskbudget accepts; are the "
+            f"multipliers right?"
         )
 
 
@@ -298,7 +364,8 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ScenarioError(f"Scenario name must be a non-empty string, not {self.name!r}")
+            raise ScenarioError(f"Scenario name must be a non-empty string, not {shown(self.name)}")
+        check_text("Scenario", "name", self.name, ScenarioError)
         if self.name.strip() == RESERVED_NAME:
             raise ScenarioError(
                 f"Scenario name {self.name!r} is reserved for the portfolio total in results; rename the scenario"
@@ -319,12 +386,16 @@ class Scenario:
                 except RiskBudgetError as exc:
                     raise ScenarioError(f"Scenario {name!r}: {f}: {exc}") from None
         for f in ("category", "owner", "id", "description"):
-            value = getattr(self, f)
-            object.__setattr__(self, f, "" if value is None else str(value))
+            text = check_text(f"Scenario {name!r}", f, getattr(self, f), ScenarioError, multiline=f == "description")
+            object.__setattr__(self, f, text)
+        if isinstance(self.adjustments, (str, bytes, Mapping)) or not isinstance(self.adjustments, Iterable):
+            raise ScenarioError(
+                f"Scenario {name!r}: adjustments ({shown(self.adjustments)}) must be a sequence of Adjustment objects"
+            )
         adjustments = tuple(self.adjustments)
         for adj in adjustments:
             if not isinstance(adj, Adjustment):
-                raise ScenarioError(f"Scenario {name!r}: adjustments must be Adjustment objects, not {adj!r}")
+                raise ScenarioError(f"Scenario {name!r}: adjustments must be Adjustment objects, not {shown(adj)}")
         object.__setattr__(self, "adjustments", adjustments)
         self._validate()
 
@@ -407,6 +478,7 @@ class Scenario:
             dist = getattr(self, f)
             if dist is not None:
                 _nonnegative_support(name, f, dist)
+        self._check_magnitudes()
 
         pairs = [(a.source, a.factor) for a in self.adjustments]
         for pair in dict.fromkeys(pairs):
@@ -433,6 +505,31 @@ class Scenario:
                     f"Scenario {name!r}: annual_probability (up to {p_high:g}) times the frequency multipliers "
                     f"(up to {m_high:g}) can exceed 1; state the scenario as a rate (loss_event_frequency) to raise it"
                 )
+
+    def _check_magnitudes(self) -> None:
+        """Frequencies within EVENTS_PER_YEAR and losses within MONEY, alone and with the adjustments."""
+        name = self.name
+        rates = [(f, d) for f in ("threat_event_frequency", "contact_frequency", "loss_event_frequency")
+                 if (d := getattr(self, f)) is not None]
+        losses: list[tuple[str, str, Distribution]] = []
+        for which in ("primary_loss", "secondary_loss"):
+            est = getattr(self, which)
+            if isinstance(est, LossForms):
+                losses.extend((which, f"{which}.{k}", d) for k, d in est.items())
+            elif est is not None:
+                losses.append((which, which, est))
+        owner = f"Scenario {name!r}"
+        for f, d in rates:
+            check_reach(owner, f, d, EVENTS_PER_YEAR)
+        for _, f, d in losses:
+            check_reach(owner, f, d, MONEY)
+        raising = [a for a in self.adjustments if _reach(a.multiplier)[0] > 1.0]
+        if not raising:
+            return
+        for f, d in rates:
+            check_reach(owner, f, d, EVENTS_PER_YEAR, adjustments=[a for a in raising if a.factor == "frequency"])
+        for which, f, d in losses:
+            check_reach(owner, f, d, MONEY, adjustments=[a for a in raising if a.factor in ("loss", which, f)])
 
     def loss_target_problem(self, factor: str) -> str | None:
         """Why a loss factor ("secondary_loss", "primary_loss.<form>", ...) does not exist here, or None."""
@@ -609,14 +706,14 @@ class Scenario:
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
         """Build a scenario from a mapping (as in a YAML or JSON register)."""
         if not isinstance(data, Mapping):
-            raise ScenarioError(f"a scenario must be a mapping of FAIR factors, not {data!r}")
+            raise ScenarioError(f"a scenario must be a mapping of FAIR factors, not {shown(data)}")
         data = dict(data)
         name = data.get("name")
         allowed = {f.name for f in fields(cls)}
         unknown = set(data) - allowed
         if unknown:
             raise ScenarioError(
-                f"Scenario {name!r}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+                f"Scenario {shown(name)}: unknown field(s) {sorted(map(str, unknown))}; allowed: {sorted(allowed)}"
             )
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
@@ -626,19 +723,51 @@ class Scenario:
                         {k: from_dict(v) for k, v in value.items()}, what=key
                     )
                 except RiskBudgetError as exc:
-                    raise ScenarioError(f"Scenario {name!r}: {key}: {exc}") from None
+                    raise ScenarioError(f"Scenario {shown(name)}: {key}: {exc}") from None
             elif key in _FREQUENCY_FIELDS + _SUSCEPTIBILITY_FIELDS + ("primary_loss", "secondary_loss", "secondary_loss_probability"):
                 try:
                     kwargs[key] = from_dict(value)
                 except RiskBudgetError as exc:
-                    raise ScenarioError(f"Scenario {name!r}: {key}: {exc}") from None
+                    raise ScenarioError(f"Scenario {shown(name)}: {key}: {exc}") from None
             elif key == "adjustments":
-                kwargs[key] = tuple(
-                    Adjustment(a["factor"], from_dict(a["multiplier"]), a["source"]) for a in value
-                )
+                kwargs[key] = _adjustments_from_list(name, value)
             else:
                 kwargs[key] = value
         return cls(**kwargs)
+
+
+_ADJUSTMENT_KEYS = ("factor", "multiplier", "source")
+
+
+def _adjustments_from_list(name: Any, value: Any) -> tuple[Adjustment, ...]:
+    """Adjustments from a register file: a list of mappings with factor, multiplier and source."""
+    who = f"Scenario {shown(name)}: adjustments"
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ScenarioError(
+            f"{who} ({shown(value)}) must be a list of mappings with keys {list(_ADJUSTMENT_KEYS)}, "
+            f"e.g. [{{factor: frequency, multiplier: 0.5, source: MFA}}]"
+        )
+    out = []
+    for i, item in enumerate(value, start=1):
+        if not isinstance(item, Mapping):
+            raise ScenarioError(
+                f"{who} #{i} ({shown(item)}) must be a mapping with keys {list(_ADJUSTMENT_KEYS)}"
+            )
+        missing = [k for k in _ADJUSTMENT_KEYS if k not in item]
+        unknown = sorted(map(str, set(item) - set(_ADJUSTMENT_KEYS)))
+        if missing or unknown:
+            problems = ([f"misses {missing}"] if missing else []) + ([f"has unknown key(s) {unknown}"] if unknown else [])
+            raise ScenarioError(
+                f"{who} #{i} ({shown(item)}) {' and '.join(problems)}; an adjustment has exactly the keys "
+                f"{list(_ADJUSTMENT_KEYS)}"
+            )
+        try:
+            out.append(Adjustment(item["factor"], from_dict(item["multiplier"]), item["source"]))
+        except RiskBudgetError as exc:
+            raise ScenarioError(f"{who} #{i}: {exc}") from None
+    return tuple(out)
 
 
 def _joint_mean(multipliers: list[Any]) -> float:

@@ -23,6 +23,19 @@ A bad row raises :class:`~riskbudget.exceptions.RegisterError` naming the
 file, the line, the scenario, the column and the value. Unknown columns are an
 error that lists the allowed ones. Nothing is silently dropped. Files are
 written atomically (a temporary file, then a rename).
+
+Limits (``docs/errors.md``): amounts of money (``loss_*``,
+``secondary_loss_*``) are at most :data:`~riskbudget.exceptions.MONEY` (1e15)
+and event rates (``frequency*``, ``tef_*``) at most
+:data:`~riskbudget.exceptions.EVENTS_PER_YEAR` (1e6 a year); names and text
+hold no control characters; files are UTF-8 and at most 50 MB; YAML and JSON
+are read without aliases or duplicate keys and nest at most 32 levels.
+
+Spreadsheet formula injection: text cells written to CSV (and Excel) that
+start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a
+leading ``'``, as OWASP advises, so a spreadsheet shows them as text instead
+of running them; the readers remove that ``'`` again, so a register read
+back is equal to the one written. Numbers are never changed.
 """
 
 from __future__ import annotations
@@ -37,8 +50,19 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import _files
 from .distributions import PERT, Constant, Distribution, LogNormal
-from .exceptions import RegisterError, RiskBudgetError, missing_dependency
+from .exceptions import (
+    EVENTS_PER_YEAR,
+    MONEY,
+    Ceiling,
+    RegisterError,
+    RiskBudgetError,
+    check_finite,
+    check_text,
+    missing_dependency,
+    shown,
+)
 from .fair import LossForms, Register, Scenario, as_register
 
 __all__ = [
@@ -67,6 +91,13 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 #: Every column a flat register may have, in the order they are written.
 CSV_COLUMNS: tuple[str, ...] = ("name",) + _TEXT + tuple(c for g in _GROUPS.values() for c in g)
 _FREQUENCY_GROUPS = ("frequency", "frequency_pert", "annual_probability", "tef")
+#: The ceiling on each column holding money or an event rate.
+_CEILINGS: dict[str, Ceiling] = {
+    **{c: MONEY for g in ("loss", "secondary_loss") for c in _GROUPS[g]},
+    **{c: EVENTS_PER_YEAR for g in ("frequency", "frequency_pert", "tef") for c in _GROUPS[g]},
+}
+#: Columns holding text (neutralised against formula injection in CSV and Excel files).
+TEXT_COLUMNS: tuple[str, ...] = ("name",) + _TEXT
 
 
 def example_path(name: str = "register.csv") -> Path:
@@ -123,10 +154,10 @@ class _RowContext:
     def where(self, column: str | None = None) -> str:
         parts = [self.source, f"line {self.line}" if isinstance(self.line, int) else str(self.line)]
         if self.name:
-            parts.append(f"scenario {self.name!r}")
+            parts.append(f"scenario {shown(self.name)}")
         if column:
-            shown = ", ".join(self.aliases.get(c.strip(), c.strip()) for c in column.replace("/", ",").split(","))
-            parts.append(f"column {shown}")
+            labels = ", ".join(self.aliases.get(c.strip(), c.strip()) for c in column.replace("/", ",").split(","))
+            parts.append(f"column {labels}")
         return ", ".join(p for p in parts if p)
 
     def error(self, column: str | None, message: str) -> RegisterError:
@@ -142,23 +173,16 @@ class _RowContext:
 
 
 def _number(ctx: _RowContext, column: str, raw: Any) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        value = float(raw)
-    else:
-        text = str(raw).strip()
-        if text == "":
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return None  # NaN: an empty spreadsheet cell
+    if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+        raw = str(raw).strip()
+        if raw == "":
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise ctx.error(column, f"value {text!r} is not a number (write plain numbers such as 250000 or 2.5e5)") from None
-    if not math.isfinite(value):
-        if isinstance(raw, float) and math.isnan(raw):
-            return None  # an empty spreadsheet cell
-        raise ctx.error(column, f"value {raw!r} must be a finite number")
-    return value
+    return check_finite(
+        ctx.where(column), "value", raw, RegisterError, ceiling=_CEILINGS.get(column),
+        hint=" (write plain numbers such as 250000 or 2.5e5)",
+    )
 
 
 def _group(ctx: _RowContext, row: Mapping[str, Any], group: str) -> dict[str, float] | None:
@@ -223,6 +247,7 @@ def scenario_from_row(
     ctx = _RowContext(source, line, name or None, aliases)
     if not name:
         raise ctx.error("name", "is empty; every scenario needs a unique name")
+    name = check_text(ctx.where("name"), "value", name, RegisterError)
     groups = {g: _group(ctx, row, g) for g in _GROUPS}
 
     freq_given = [g for g in _FREQUENCY_GROUPS if groups[g]]
@@ -279,7 +304,8 @@ def scenario_from_row(
     for col in _TEXT:
         value = row.get(col)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            kwargs[col] = str(value).strip()
+            kwargs[col] = check_text(ctx.where(col), "value", str(value).strip(), RegisterError,
+                                     multiline=col == "description")
     try:
         return Scenario(name, **kwargs)
     except RiskBudgetError as exc:
@@ -360,10 +386,10 @@ def _check_columns(source: str, columns: Iterable[str], allowed: Iterable[str] =
     unknown = [c for c in columns if c not in allowed]
     if unknown:
         raise RegisterError(
-            f"{source}: unknown column(s) {unknown}; the allowed columns are {', '.join(allowed)}"
+            f"{source}: unknown column(s) {shown(unknown, limit=400)}; the allowed columns are {', '.join(allowed)}"
         )
     if "name" not in columns:
-        raise RegisterError(f"{source}: the required column 'name' is missing (found {columns})")
+        raise RegisterError(f"{source}: the required column 'name' is missing (found {shown(columns, limit=400)})")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise RegisterError(f"{source}: column(s) {dupes} appear more than once")
@@ -398,29 +424,27 @@ def register_from_rows(
 
 
 def _read_csv(path: Path, layout: str) -> Register:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RegisterError(f"{path}: not UTF-8 text ({exc}); save the register as UTF-8 CSV") from None
-    reader = csv.reader(_io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise RegisterError(f"{path}: the file is empty; expected a header row with at least 'name'") from None
-    header = [h.strip() for h in header]
+    records = _files.read_csv(path, RegisterError, what="register")
+    if not records:
+        raise RegisterError(f"{path}: the file is empty; expected a header row with at least 'name'")
+    header = [h.strip() for h in records[0]]
     from . import layouts
 
     spec = layouts.get(layout)
     spec.check_columns(str(path), header)
+    text_columns = spec.text_columns(header)
     rows = []
-    for line_no, values in enumerate(reader, start=2):
+    for line_no, values in enumerate(records[1:], start=2):
         if not any(v.strip() for v in values):
             continue  # a blank line holds no data
         if len(values) != len(header):
             raise RegisterError(
                 f"{path}, line {line_no}: {len(values)} values but the header has {len(header)} columns"
             )
-        rows.append((line_no, dict(zip(header, values))))
+        row = dict(zip(header, values))
+        for col in text_columns:
+            row[col] = _files.unescape_cell(row[col])
+        rows.append((line_no, row))
     return spec.build(rows, source=str(path))
 
 
@@ -429,17 +453,22 @@ def _read_tree(path: Path, data: Any) -> Register:
     if isinstance(data, Mapping):
         unknown = set(data) - {"scenarios", "format", "version", "description"}
         if unknown:
-            raise RegisterError(f"{source}: unknown top-level key(s) {sorted(unknown)}; expected 'scenarios'")
+            raise RegisterError(
+                f"{source}: unknown top-level key(s) {sorted(map(str, unknown))}; expected 'scenarios' "
+                f"(and optionally 'format', 'version', 'description')"
+            )
         data = data.get("scenarios")
     if not isinstance(data, list) or not data:
-        raise RegisterError(f"{source}: expected a non-empty list of scenarios under 'scenarios'")
+        raise RegisterError(
+            f"{source}: expected a non-empty list of scenarios under 'scenarios', not {shown(data)}"
+        )
     scenarios = []
     for i, item in enumerate(data, start=1):
         name = item.get("name") if isinstance(item, Mapping) else None
         try:
             scenarios.append(Scenario.from_dict(item))
         except RiskBudgetError as exc:
-            raise RegisterError(f"{source}, scenario #{i} {name!r}: {exc}") from None
+            raise RegisterError(f"{source}, scenario #{i} {shown(name)}: {exc}") from None
     try:
         return Register(scenarios, source=source)
     except RiskBudgetError as exc:
@@ -477,9 +506,7 @@ def read_register(path: str | os.PathLike[str], *, layout: str = "riskbudget", s
     >>> len(reg) >= 10
     True
     """
-    path = Path(path)
-    if not path.exists():
-        raise RegisterError(f"{path}: no such file")
+    path = _files.check_file(path, RegisterError, what="register")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path, layout)
@@ -490,20 +517,9 @@ def read_register(path: str | os.PathLike[str], *, layout: str = "riskbudget", s
     if layout != "riskbudget":
         raise RegisterError(f"{path}: layout {layout!r} applies to flat CSV or Excel registers only")
     if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RegisterError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-        return _read_tree(path, data)
+        return _read_tree(path, _files.load_json(path, RegisterError, what="register"))
     if suffix in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise missing_dependency("pyyaml", "yaml", "Reading a YAML register") from None
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise RegisterError(f"{path}: invalid YAML: {exc}") from None
+        data = _files.load_yaml(path, RegisterError, what="register", purpose="Reading a YAML register")
         return _read_tree(path, data)
     raise RegisterError(f"{path}: unknown register format {suffix!r}; use .csv, .xlsx, .yaml, .yml or .json")
 
@@ -545,7 +561,7 @@ def write_register(register: Any, path: str | os.PathLike[str]) -> Path:
         writer = csv.DictWriter(buf, fieldnames=used, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({c: r.get(c, "") for c in used})
+            writer.writerow({c: _files.escape_cell(r[c]) if c in TEXT_COLUMNS and c in r else r.get(c, "") for c in used})
         return atomic_write(path, buf.getvalue())
     if suffix in (".xlsx", ".xlsm"):
         from . import excel

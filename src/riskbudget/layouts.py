@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exceptions import RegisterError
+from .exceptions import RegisterError, shown
 from .fair import Register
 
 __all__ = ["Layout", "LAYOUTS", "get"]
@@ -37,6 +37,12 @@ class Layout:
     def columns(self) -> tuple[str, ...]:
         return self.required + self.optional
 
+    def text_columns(self, columns: Iterable[str]) -> list[str]:
+        """The file's columns (of ``columns``) that hold text: name, id, category, owner, description."""
+        from .io import TEXT_COLUMNS
+
+        return [c for c in columns if (c if self.name == "riskbudget" else self.mapping.get(c)) in TEXT_COLUMNS]
+
     def check_columns(self, source: str, columns: Iterable[str]) -> None:
         from .io import CSV_COLUMNS, _check_columns
 
@@ -52,7 +58,7 @@ class Layout:
         if unknown or missing:
             problems = []
             if unknown:
-                problems.append(f"unknown column(s) {unknown}")
+                problems.append(f"unknown column(s) {shown(unknown, limit=400)}")
             if missing:
                 problems.append(f"missing column(s) {missing}")
             raise RegisterError(

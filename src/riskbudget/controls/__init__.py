@@ -61,6 +61,7 @@ from .apply import (  # noqa: F401
     _universe,
     apply_controls,
     apply_projects,
+    check_references,
     control_targets,
     new_scenario_adjustments,
     project_adjustments,
@@ -87,6 +88,7 @@ __all__ = [
     "read_projects",
     "apply_controls",
     "apply_projects",
+    "check_references",
     "resolve_targets",
     "CONTROL_COLUMNS",
     "PROJECT_COLUMNS",
@@ -95,5 +97,6 @@ __all__ = [
 #: The submodules' docstring examples, so that ``doctest.testmod(riskbudget.controls)``
 #: runs them as it did when the package was one module.
 __test__ = {
-    f.__name__: f for f in (ResponseSLA, Control, Project, apply_controls, read_controls, read_projects)
+    f.__name__: f
+    for f in (ResponseSLA, Control, Project, apply_controls, check_references, read_controls, read_projects)
 }

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..distributions import Distribution, as_distribution
-from ..exceptions import RiskBudgetError, check_finite
-from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS
+from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, check_text
+from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS, check_reach
 
 #: FAIR-CAM functions of a control and the factor each one lowers by default.
 FUNCTIONS: dict[str, str] = {
@@ -33,8 +33,8 @@ class ProjectError(RiskBudgetError):
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
-def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
-    return check_finite(owner, name, value, err)
+def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError], ceiling: Ceiling | None = None) -> float:
+    return check_finite(owner, name, value, err, ceiling=ceiling)
 
 
 def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
@@ -44,8 +44,8 @@ def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> f
     return x
 
 
-def _nonnegative(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
-    x = _number(owner, name, value, err)
+def _nonnegative(owner: str, name: str, value: Any, err: type[RiskBudgetError], ceiling: Ceiling | None = None) -> float:
+    x = _number(owner, name, value, err, ceiling)
     if x < 0:
         raise err(f"{owner}: {name} ({x:g}) must be >= 0")
     return x
@@ -55,10 +55,40 @@ def _name_and_cost(item: Any, kind: str, err: type[RiskBudgetError]) -> str:
     """Check and normalise a control's or project's name and yearly cost; return "<Kind> '<name>'"."""
     if not isinstance(item.name, str) or not item.name.strip():
         raise err(f"{kind} name must be a non-empty string, not {item.name!r}")
-    object.__setattr__(item, "name", item.name.strip())
+    object.__setattr__(item, "name", check_text(kind, "name", item.name.strip(), err))
     who = f"{kind} {item.name!r}"
-    object.__setattr__(item, "cost_per_year", _nonnegative(who, "cost_per_year", item.cost_per_year, err))
+    object.__setattr__(item, "cost_per_year", _nonnegative(who, "cost_per_year", item.cost_per_year, err, MONEY))
     return who
+
+
+def _text_fields(item: Any, who: str, err: type[RiskBudgetError]) -> None:
+    """Check and normalise a control's or project's category, owner and description."""
+    for f in ("category", "owner", "description"):
+        object.__setattr__(item, f, check_text(who, f, getattr(item, f), err, multiline=f == "description"))
+
+
+def _relations(item: Any, who: str, err: type[RiskBudgetError]) -> None:
+    """Check and normalise ``requires`` and ``excludes``: names, not the item itself, not both at once."""
+    for rel in ("requires", "excludes"):
+        object.__setattr__(item, rel, _checked_names(who, rel, getattr(item, rel), err))
+    if item.name in item.requires or item.name in item.excludes:
+        raise err(f"{who}: a {who.split()[0].lower()} cannot require or exclude itself")
+    both = [n for n in item.requires if n in item.excludes]
+    if both:
+        raise err(
+            f"{who}: requires and excludes both name {both}; an item cannot need something and rule it out: "
+            f"remove it from one of them"
+        )
+
+
+def _money_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> Distribution:
+    """An estimate of an amount of money: a distribution within :data:`~riskbudget.exceptions.MONEY`."""
+    try:
+        d = as_distribution(value, what=f"{owner}: {name}")
+    except RiskBudgetError as exc:
+        raise err(str(exc)) from None
+    check_reach(owner, name, d, MONEY, err)
+    return d
 
 
 def _share_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> Distribution:
@@ -79,6 +109,18 @@ def _names(value: Any) -> tuple[str, ...]:
         parts = [p.strip() for p in value.split(";")]
         return tuple(p for p in parts if p)
     return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def _checked_names(owner: str, field: str, value: Any, err: type[RiskBudgetError]) -> tuple[str, ...]:
+    """:func:`_names`, refusing what is not a name or a list of names, and names with control characters."""
+    if value is not None and not isinstance(value, str):
+        try:
+            value = list(value)
+        except TypeError:
+            raise err(f"{owner}: {field} must be names separated by ';' or a list of names, not {value!r}") from None
+        for v in value:
+            check_text(owner, field, v, err)
+    return tuple(check_text(owner, field, n, err) for n in _names(value))
 
 
 def _from_uniform(dist: Distribution, u: np.ndarray) -> np.ndarray:

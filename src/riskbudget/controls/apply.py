@@ -76,6 +76,43 @@ def _check_unique(controls: Sequence[Control], projects: Sequence[Project]) -> N
             seen[item.name] = kind
 
 
+def check_references(controls: Iterable[Control] = (), projects: Iterable[Project] = ()) -> None:
+    """Every name in a control's or project's ``requires`` and ``excludes`` is among the items given.
+
+    The one rule for what ``requires`` and ``excludes`` may name: a control
+    or project of the complete set under consideration (every alternative,
+    funded or not). The optimiser enforces it on every control and project;
+    call it wherever that complete set is known. (:func:`apply_controls` and
+    :func:`apply_projects` cannot: the optimiser passes them funded subsets,
+    from which required or excluded items may be absent by design.)
+
+    Raises
+    ------
+    ControlError or ProjectError
+        Naming the item, the relation and the unknown names.
+
+    Examples
+    --------
+    >>> import riskbudget as rb
+    >>> pam = rb.Control("PAM", 1e5, resistance=0.3, requires="MFA")
+    >>> check_references([pam])
+    Traceback (most recent call last):
+    ...
+    riskbudget.controls._common.ControlError: Control 'PAM': requires names ['MFA'], which are neither controls nor projects here (known: ['PAM']); fix the name, or give that control or project too
+    """
+    ctrls, projs = _as_controls(controls), _as_projects(projects)
+    known = {c.name for c in ctrls} | {p.name for p in projs}
+    for kind, items, err in (("Control", ctrls, ControlError), ("Project", projs, ProjectError)):
+        for item in items:
+            for rel in ("requires", "excludes"):
+                unknown = [n for n in getattr(item, rel) if n not in known]
+                if unknown:
+                    raise err(
+                        f"{kind} {item.name!r}: {rel} names {unknown}, which are neither controls nor projects here "
+                        f"(known: {sorted(known)}); fix the name, or give that control or project too"
+                    )
+
+
 def _as_items(items: Any, cls: type, err: type[RiskBudgetError], reader: str) -> tuple[Any, ...]:
     if isinstance(items, cls):
         return (items,)

@@ -11,11 +11,13 @@ from ._common import (
     FUNCTIONS,
     ControlError,
     _check_factor,
+    _checked_names,
     _in_unit,
     _name_and_cost,
-    _names,
     _nonnegative,
+    _relations,
     _share_estimate,
+    _text_fields,
 )
 from .effects import ControlMultiplier, ResponseSLA
 
@@ -92,7 +94,7 @@ class Control:
 
     def __post_init__(self) -> None:
         who = _name_and_cost(self, "Control", ControlError)
-        applies = _names(self.applies_to)
+        applies = _checked_names(who, "applies_to", self.applies_to, ControlError)
         if not applies:
             raise ControlError(f"{who}: applies_to is empty; name the scenarios or categories it covers ('*' for all)")
         object.__setattr__(self, "applies_to", applies)
@@ -124,13 +126,8 @@ class Control:
         object.__setattr__(
             self, "strength_when_lapsed", _in_unit(who, "strength_when_lapsed", self.strength_when_lapsed, ControlError)
         )
-        object.__setattr__(self, "requires", _names(self.requires))
-        object.__setattr__(self, "excludes", _names(self.excludes))
-        if self.name in self.requires or self.name in self.excludes:
-            raise ControlError(f"{who}: a control cannot require or exclude itself")
-        for f in ("category", "owner", "description"):
-            value = getattr(self, f)
-            object.__setattr__(self, f, "" if value is None else str(value))
+        _relations(self, who, ControlError)
+        _text_fields(self, who, ControlError)
 
     # ------------------------------------------------------------------ #
     @property

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..distributions import as_distribution
-from ..exceptions import RiskBudgetError
-from ..fair import Scenario
+from ..exceptions import MONEY, RiskBudgetError
+from ..fair import Scenario, check_reach
 from ._common import ControlError, _check_factor, _from_uniform, _in_unit
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class ResponseSLA:
                 d = as_distribution(value, what=f"{owner}: {name}")
             except RiskBudgetError as exc:
                 raise ControlError(str(exc)) from None
+            if name == "cost_per_hour":
+                check_reach(owner, name, d, MONEY, ControlError)
             low = d.support()[0]
             if name == "hours_to_contain" and low <= 0:
                 raise ControlError(f"{owner}: hours_to_contain ({d}) can be as low as {low:g}; it must be > 0")

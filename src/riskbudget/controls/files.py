@@ -1,17 +1,21 @@
-"""Reading controls and projects from CSV files."""
+"""Reading controls and projects from CSV files.
+
+Files are read through :mod:`riskbudget._files` (UTF-8, at most 50 MB, CSV
+fields within the csv module's limit); amounts of money (``cost_per_year``,
+``sbd_cost_per_year``, ``value_*``, ``cost_per_hour_*``) are at most
+:data:`~riskbudget.exceptions.MONEY`, and names and text hold no control
+characters. Every error names the file, the line, the item and the column.
+"""
 
 from __future__ import annotations
 
-import csv
-import io as _io
-import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from .. import _files
 from ..distributions import PERT, Constant, Distribution
-from ..exceptions import RiskBudgetError
+from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, shown
 from ._common import FUNCTIONS, ControlError, ProjectError, _share_estimate
 from .control import Control
 from .effects import ResponseSLA
@@ -68,32 +72,38 @@ PROJECT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns (and column prefixes) holding money, capped at MONEY.
+_MONEY_COLUMNS = ("cost_per_year", "sbd_cost_per_year")
+_MONEY_PREFIXES = ("value_", "cost_per_hour_")
+
+
+def _ceiling(column: str) -> Ceiling | None:
+    return MONEY if column in _MONEY_COLUMNS or column.startswith(_MONEY_PREFIXES) else None
+
+
 class _Row:
     def __init__(self, source: str, line: int, kind: str, name: str | None, err: type[RiskBudgetError]) -> None:
         self.source, self.line, self.kind, self.name, self.err = source, line, kind, name, err
 
-    def error(self, column: str | None, message: str) -> RiskBudgetError:
+    def where(self, column: str | None) -> str:
         parts = [self.source, f"line {self.line}"]
         if self.name:
-            parts.append(f"{self.kind} {self.name!r}")
+            parts.append(f"{self.kind} {shown(self.name)}")
         if column:
             parts.append(f"column {column}")
-        return self.err(f"{', '.join(parts)}: {message}")
+        return ", ".join(parts)
+
+    def error(self, column: str | None, message: str) -> RiskBudgetError:
+        return self.err(f"{self.where(column)}: {message}")
 
     def number(self, row: Mapping[str, str], column: str) -> float | None:
         raw = row.get(column)
         if raw is None or str(raw).strip() == "":
             return None
-        text = str(raw).strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.error(
-                column, f"value {text!r} is not a number (write plain numbers such as 250000 or 2.5e5)"
-            ) from None
-        if not math.isfinite(value):
-            raise self.error(column, f"value {text!r} must be a finite number")
-        return value
+        return check_finite(
+            self.where(column), "value", str(raw).strip(), self.err, ceiling=_ceiling(column),
+            hint=" (write plain numbers such as 250000 or 2.5e5)",
+        )
 
     def estimate(self, row: Mapping[str, str], prefix: str) -> Distribution | None:
         cols = [f"{prefix}_{t}" for t in _TRIPLE]
@@ -124,26 +134,19 @@ class _Row:
 def _read_rows(
     path: str | os.PathLike[str], allowed: Sequence[str], err: type[RiskBudgetError], what: str, extra_ok: Any = None
 ) -> tuple[str, list[tuple[int, dict[str, str]]]]:
-    p = Path(path)
+    p = _files.check_file(path, err, what=what)
     source = str(p)
-    if not p.exists():
-        raise err(f"{source}: no such file")
     if p.suffix.lower() != ".csv":
         raise err(f"{source}: a {what} file must be CSV (.csv), not {p.suffix or 'no suffix'!r}")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise err(f"{source}: not UTF-8 text ({exc}); save the {what} file as UTF-8 CSV") from None
-    reader = csv.reader(_io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise err(
-            f"{source}: the file is empty; expected a header row with at least 'name' and 'cost_per_year'"
-        ) from None
+    records = _files.read_csv(p, err, what=what)
+    if not records:
+        raise err(f"{source}: the file is empty; expected a header row with at least 'name' and 'cost_per_year'")
+    header = [h.strip() for h in records[0]]
     unknown = [h for h in header if h not in allowed and not (extra_ok and extra_ok(h))]
     if unknown:
-        raise err(f"{source}: unknown column(s) {unknown}; the allowed columns are {', '.join(allowed)}")
+        raise err(
+            f"{source}: unknown column(s) {shown(unknown, limit=400)}; the allowed columns are {', '.join(allowed)}"
+        )
     for required in ("name", "cost_per_year"):
         if required not in header:
             raise err(f"{source}: the required column {required!r} is missing (found {header})")
@@ -151,7 +154,7 @@ def _read_rows(
     if dupes:
         raise err(f"{source}: column(s) {dupes} appear more than once")
     rows = []
-    for line_no, values in enumerate(reader, start=2):
+    for line_no, values in enumerate(records[1:], start=2):
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
@@ -261,6 +264,10 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
 
 
 _FIELD_OF_MESSAGE = (
+    "name",
+    "category",
+    "owner",
+    "description",
     "cost_per_year",
     "coverage",
     "lapses_per_year",

@@ -8,17 +8,20 @@ from typing import Any
 import numpy as np
 
 from ..distributions import as_distribution
-from ..exceptions import RiskBudgetError
+from ..exceptions import MONEY, RiskBudgetError
 from ..fair import Scenario
 from ._common import (
     ProjectError,
     _check_factor,
+    _checked_names,
     _from_uniform,
     _in_unit,
+    _money_estimate,
     _name_and_cost,
-    _names,
     _nonnegative,
+    _relations,
     _share_estimate,
+    _text_fields,
 )
 
 
@@ -45,7 +48,7 @@ class RiskChange:
     factor: str = "frequency"
 
     def __post_init__(self) -> None:
-        targets = _names(self.targets)
+        targets = _checked_names("RiskChange", "targets", self.targets, ProjectError)
         if not targets:
             raise ProjectError("RiskChange: targets is empty; name the scenarios or categories whose risk rises")
         object.__setattr__(self, "targets", targets)
@@ -87,7 +90,9 @@ class SecurityByDesign:
 
     def __post_init__(self) -> None:
         who = "SecurityByDesign"
-        object.__setattr__(self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ProjectError))
+        object.__setattr__(
+            self, "cost_per_year", _nonnegative(who, "cost_per_year", self.cost_per_year, ProjectError, MONEY)
+        )
         delay = _nonnegative(who, "delay_months", self.delay_months, ProjectError)
         if delay > 12:
             raise ProjectError(f"{who}: delay_months ({delay:g}) must be at most 12 (the budget year)")
@@ -145,10 +150,7 @@ class Project:
 
     def __post_init__(self) -> None:
         who = _name_and_cost(self, "Project", ProjectError)
-        try:
-            value = as_distribution(self.value_per_year, what=f"{who}: value_per_year")
-        except RiskBudgetError as exc:
-            raise ProjectError(str(exc)) from None
+        value = _money_estimate(who, "value_per_year", self.value_per_year, ProjectError)
         if value.support()[0] < 0:
             raise ProjectError(f"{who}: value_per_year ({value}) can be negative; state a value >= 0")
         object.__setattr__(self, "value_per_year", value)
@@ -175,13 +177,8 @@ class Project:
             raise ProjectError(
                 f"{who}: security_by_design must be a SecurityByDesign, not {type(self.security_by_design).__name__}"
             )
-        object.__setattr__(self, "requires", _names(self.requires))
-        object.__setattr__(self, "excludes", _names(self.excludes))
-        if self.name in self.requires or self.name in self.excludes:
-            raise ProjectError(f"{who}: a project cannot require or exclude itself")
-        for f in ("category", "owner", "description"):
-            v = getattr(self, f)
-            object.__setattr__(self, f, "" if v is None else str(v))
+        _relations(self, who, ProjectError)
+        _text_fields(self, who, ProjectError)
 
     # ------------------------------------------------------------------ #
     @property
