@@ -185,3 +185,79 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
     assert shown["Security spend"] == f"{money(plan.security_spend)} of {money(share * BUDGET)}"
     assert re.fullmatch(r"\d+%", share_text)
     print(f"browser part: {browser_seconds:.1f} s (page load, drag, screenshot)")
+
+
+def _kernels_of(pid: int) -> list[int]:
+    """Process ids of the IPython kernels the server ``pid`` started (its children running ipykernel)."""
+    kernels = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == pid and b"ipykernel" in cmdline:
+            kernels.append(int(entry.name))
+    return kernels
+
+
+def _make_dashboard_command(**variables: str) -> tuple[dict[str, str], list[str]]:
+    """The exact command ``make dashboard`` runs (environment assignments and argv), from ``make -n``."""
+    import shlex
+
+    out = subprocess.run(
+        ["make", "-n", "-s", "dashboard", *(f"{k}={v}" for k, v in variables.items())],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.replace("\\\n", " ")
+    line = next(ln for ln in out.splitlines() if "voila --no-browser" in ln)
+    words = shlex.split(line)
+    env = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-") and "/" not in w.split("=")[0])
+    argv = [w for w in words if w not in {f"{k}={v}" for k, v in env.items()}]
+    return env, argv
+
+
+def test_make_dashboard_shuts_down_the_kernel_of_a_closed_page(tmp_path):
+    """A page that is closed leaves no kernel behind: ``make dashboard`` culls idle, unconnected kernels."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("Playwright is missing: pip install 'riskbudget[test]' (never `playwright install`)")
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium)")
+    port = _free_port()
+    env, argv = _make_dashboard_command(DASHBOARD_PORT=str(port), DASHBOARD_IDLE="3", DASHBOARD_CULL_EVERY="1")
+    assert "--MappingKernelManager.cull_connected=False" in argv
+    argv[0] = str(ROOT / argv[0]) if not os.path.isabs(argv[0]) else argv[0]
+    log = tmp_path / "voila.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **env, "PYTHONHASHSEED": "0"},
+        )
+    try:
+        _wait_for_port(port, proc)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+                page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
+                page.wait_for_timeout(5_000)  # longer than the idle timeout: an open page keeps its kernel
+                assert len(_kernels_of(proc.pid)) == 1, log.read_text()[-2000:]
+            finally:
+                browser.close()
+        deadline = time.monotonic() + 60
+        while _kernels_of(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _kernels_of(proc.pid) == [], "the closed page's kernel is still running:\n" + log.read_text()[-2000:]
+        assert proc.poll() is None, "the server itself must keep running"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

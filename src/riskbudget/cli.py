@@ -1,18 +1,31 @@
 """The ``riskbudget`` command line: a thin layer over the library.
 
 Each subcommand is a pair of functions, ``_add_<name>(subparsers)`` and
-``_run_<name>(args)``, registered in ``COMMANDS``. Errors in the input go to
-stderr with exit status 1; usage errors exit with 2 (argparse's convention).
+``_run_<name>(args, out)``, registered in ``COMMANDS``. A runner writes its
+results to ``out`` and nowhere else. Errors in the input go to stderr with exit
+status 1; usage errors exit with 2 (argparse's convention).
+
+Standard output carries the command's results only: with ``--json`` exactly
+one JSON document. While a command runs, file descriptor 1 points at stderr
+(:func:`_results_stream`), so whatever native libraries (HiGHS, a C compiler)
+or stray prints write there cannot mix into the results. This is the one place
+riskbudget redirects file descriptors.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import math
+import os
+import re
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal, InvalidOperation
+from io import BytesIO, UnsupportedOperation
+from typing import Any, TextIO
 
 from .exceptions import RiskBudgetError
 
@@ -23,10 +36,11 @@ SUMMARY_KEYS = ("ale", "ale_se", "p_loss", "p50", "p90", "p95", "p99", "var95", 
 
 def _positive_int(text: str) -> int:
     try:
-        number = float(text) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if isinstance(number, float) and not number.is_integer():
+        number = Decimal(text.strip().replace("_", ""))  # exact: "1e30" is 10**30, "2.5e0" is not whole
+        whole = number.is_finite() and number == number.to_integral_value()
+    except (InvalidOperation, ValueError):
+        whole = False
+    if not whole or len(text) > 40:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     value = int(number)
     if value < 1:
@@ -54,14 +68,81 @@ def _seed(text: str) -> int:
     return value
 
 
+def _drawn(given: int | None, used: int) -> str:
+    """A note on a seed the run drew itself, so that the user can copy it."""
+    return "" if given is not None else f", drawn at random: rerun with --seed {used} to reproduce"
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
 
 
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+def _print_json(obj: Any, out: TextIO) -> None:
+    print(json.dumps(obj, indent=2, default=lambda v: v.item() if hasattr(v, "item") else str(v)), file=out)
+
+
+@contextlib.contextmanager
+def _results_stream() -> Iterator[TextIO]:
+    """The stream for a command's results, with file descriptor 1 sent to stderr meanwhile.
+
+    When ``sys.stdout`` is the process's real standard output, the results go
+    to a private duplicate of it and fd 1 (which native code and stray Python
+    prints use) points at fd 2 until the command ends, whatever threads the
+    command starts. When ``sys.stdout`` is something else (a test's capture,
+    an embedding application), results go to ``sys.stdout`` and only native
+    writes are diverted.
+    """
+    try:
+        real = sys.stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError, UnsupportedOperation):
+        real = False
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, ValueError):  # no usable fd 1 or 2 (embedded interpreters)
+        yield sys.stdout
+        return
+    out: TextIO = sys.stdout
+    if real:
+        out = open(saved, "w", encoding=sys.stdout.encoding or "utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    try:
+        yield out
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            out.flush()
+            sys.stdout.flush()
+        if out is not sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                out.close()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+#: A value that looks like a negative number ("-6e6", "-.5", "-$2M") rather than an option.
+_NEGATIVE_VALUE = re.compile(r"^-(\$?\d|\.\d)")
+
+
+def _attach_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--budget -6e6`` -> ``--budget=-6e6``, so negative numbers reach our own validation.
+
+    argparse takes ``-6e6`` for an unknown option ("expected one argument")
+    because its negative-number pattern knows no exponents or currency signs.
+    """
+    args = list(argv)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" not in a and i + 1 < len(args) and _NEGATIVE_VALUE.match(args[i + 1]):
+            out.append(f"{a}={args[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -81,7 +162,8 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
-def _run_simulate(args: argparse.Namespace) -> int:
+def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
+    say = functools.partial(print, file=out)
     from . import io
     from ._format import money, percent
     from .simulate import simulate
@@ -96,24 +178,26 @@ def _run_simulate(args: argparse.Namespace) -> int:
         }
         total = rows.pop("Total")
         _print_json(
-            {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total}
+            {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total},
+            out,
         )
         return 0
-    print(
-        f"{len(register)} scenarios, {result.years:,} simulated years, method={result.method}, seed={result.seed}"
+    say(
+        f"{len(register)} scenarios, {result.years:,} simulated years, method={result.method}, "
+        f"seed={result.seed}{_drawn(args.seed, result.seed)}"
     )
     header = f"{'scenario':40s} {'ALE':>10s} {'± SE':>9s} {'P(loss)':>8s} {'P90':>10s} {'VaR95':>10s} {'TVaR95':>10s}"
-    print(header)
-    print("-" * len(header))
+    say(header)
+    say("-" * len(header))
     for name, row in summary.iterrows():
         if name == "Total":
-            print("-" * len(header))
+            say("-" * len(header))
         label = name if len(name) <= 40 else name[:37] + "..."
-        print(
+        say(
             f"{label:40s} {money(row['ale']):>10s} {money(row['ale_se']):>9s} {percent(row['p_loss']):>8s} "
             f"{money(row['p90']):>10s} {money(row['var95']):>10s} {money(row['tvar95']):>10s}"
         )
-    print("\nTotal = the year-by-year sum of the scenarios (percentiles are never added).")
+    say("\nTotal = the year-by-year sum of the scenarios (percentiles are never added).")
     return 0
 
 
@@ -141,7 +225,8 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--organisation", default="", help="organisation name shown under the title")
 
 
-def _run_report(args: argparse.Namespace) -> int:
+def _run_report(args: argparse.Namespace, out: TextIO) -> int:
+    say = functools.partial(print, file=out)
     from pathlib import Path
 
     from ._format import money
@@ -162,17 +247,17 @@ def _run_report(args: argparse.Namespace) -> int:
     status = board.appetite_status
     state = "" if status is None else ("; within appetite" if status.ok else "; OUTSIDE appetite")
     label = "inherent: " if board.residual_result is not None else ""
-    print(f"{label}ALE {money(r.ale())}, VaR95 {money(r.var(0.95))}, TVaR95 {money(r.tvar(0.95))} "
-          f"({r.years:,} years, seed {r.seed}){state}")
+    say(f"{label}ALE {money(r.ale())}, VaR95 {money(r.var(0.95))}, TVaR95 {money(r.tvar(0.95))} "
+          f"({r.years:,} years, seed {r.seed}{_drawn(args.seed, r.seed)}){state}")
     if board.residual_result is not None:
         res = board.residual_result
         cmp = board.comparison
         res_status = board.residual_appetite_status
         res_state = "" if res_status is None else ("; within appetite" if res_status.ok else "; OUTSIDE appetite")
-        print(f"with controls: ALE {money(res.ale())} (reduction {money(cmp.reduction('ale'))} ± "
+        say(f"with controls: ALE {money(res.ale())} (reduction {money(cmp.reduction('ale'))} ± "
               f"{money(cmp.reduction_se('ale'))}), VaR95 {money(res.var(0.95))}, TVaR95 {money(res.tvar(0.95))}"
               f"{res_state}")
-    print(f"wrote the board report to {Path(board.path).resolve()}")  # type: ignore[arg-type]
+    say(f"wrote the board report to {Path(board.path).resolve()}")  # type: ignore[arg-type]
     return 0
 
 
@@ -192,6 +277,20 @@ def _money(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite amount >= 0")
     return value
+
+
+def _check_plot_format(path: str) -> str:
+    """The image format of ``path`` (its suffix), checked before any computation starts."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    fmt = path.rsplit(".", 1)[-1].lower() if "." in os.path.basename(path) else ""
+    known = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in known:
+        raise RiskBudgetError(
+            f"--plot {path!r}: {('.' + fmt) if fmt else 'no suffix'} is not an image format matplotlib writes; "
+            f"use one of {', '.join('.' + k for k in sorted(known))}"
+        )
+    return fmt
 
 
 def _share(text: str) -> float:
@@ -248,7 +347,8 @@ def _add_optimize(sub: Any) -> None:
     p.add_argument("--validate-seed", type=_seed, default=None, help="seed of the out-of-sample check (default: seed + 1)")
 
 
-def _run_optimize(args: argparse.Namespace) -> int:
+def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
+    say = functools.partial(print, file=out)
     from ._format import money
     from .optimize import optimize, validate
 
@@ -260,17 +360,17 @@ def _run_optimize(args: argparse.Namespace) -> int:
     )
     oos = validate(plan, seed=args.validate_seed)
     if args.json:
-        out = plan.to_dict()
-        out["out_of_sample"] = oos.to_dict()
-        _print_json({k: _jsonable(v) for k, v in out.items()})
+        doc = plan.to_dict()
+        doc["out_of_sample"] = oos.to_dict()
+        _print_json({k: _jsonable(v) for k, v in doc.items()}, out)
         return 0
-    print(plan.describe())
-    print()
-    print(oos.describe())
-    print()
-    print("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
+    say(plan.describe())
+    say()
+    say(oos.describe())
+    say()
+    say("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
     header = f"  {'control':45s} {'cost':>8s} {'funded':>6s} {'standalone':>22s} {'marginal in plan':>22s}"
-    print(header)
+    say(header)
     def roc(r: Any, kind: str) -> str:
         v = r[f"roc_{kind}"]
         if not math.isfinite(v):
@@ -279,7 +379,7 @@ def _run_optimize(args: argparse.Namespace) -> int:
 
     for name, r in plan.returns.iterrows():
         label = name if len(name) <= 45 else name[:42] + "..."
-        print(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
+        say(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
     return 0
 
 
@@ -301,12 +401,17 @@ def _add_frontier(sub: Any) -> None:
     )
 
 
-def _run_frontier(args: argparse.Namespace) -> int:
+def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
+    say = functools.partial(print, file=out)
     from ._format import money, percent
-    from .optimize import frontier, plot_frontier
+    from .optimize import MAX_FRONTIER_POINTS, frontier, plot_frontier
 
-    if args.points < 2:
-        raise RiskBudgetError(f"frontier: --points ({args.points}) must be at least 2")
+    if not 2 <= args.points <= MAX_FRONTIER_POINTS:
+        raise RiskBudgetError(
+            f"frontier: --points ({args.points}) must lie between 2 and {MAX_FRONTIER_POINTS} (a share every 0.5%)"
+        )
+    if args.plot:
+        _check_plot_format(args.plot)
     register, controls, projects, appetite = _decision_inputs(args)
     front = frontier(register, controls, projects, budget=args.budget, appetite=appetite, points=args.points,
                      appetite_mode=args.appetite_mode,
@@ -320,28 +425,27 @@ def _run_frontier(args: argparse.Namespace) -> int:
         from .io import atomic_write
 
         ax = plot_frontier(front)
-        buf = __import__("io").BytesIO()
-        fmt = args.plot.rsplit(".", 1)[-1].lower() if "." in args.plot else "png"
-        ax.figure.savefig(buf, format=fmt, bbox_inches="tight", dpi=120)
+        buf = BytesIO()
+        ax.figure.savefig(buf, format=_check_plot_format(args.plot), bbox_inches="tight", dpi=120)
         plt.close(ax.figure)
         atomic_write(args.plot, buf.getvalue())
     if args.json:
-        _print_json(front.to_dict())
+        _print_json(front.to_dict(), out)
         return 0
-    print(f"Efficient frontier, budget {money(front.budget)}, {args.years:,} years, seed {args.seed}")
-    print(f"  {'share':>6s} {'security':>9s} {'IT':>9s} {'net value':>10s} {'ALE':>9s} {'TVaR95':>9s} {'appetite':>9s}")
+    say(f"Efficient frontier, budget {money(front.budget)}, {args.years:,} years, seed {args.seed}")
+    say(f"  {'share':>6s} {'security':>9s} {'IT':>9s} {'net value':>10s} {'ALE':>9s} {'TVaR95':>9s} {'appetite':>9s}")
     for _, r in front.table.iterrows():
         mark = " <- best split" if r["best"] else ""
         ok = "ok" if r["feasible"] else "missed"
-        print(f"  {percent(r['security_share'], digits=0):>6s} {money(r['security_spend']):>9s} {money(r['it_spend']):>9s} "
+        say(f"  {percent(r['security_share'], digits=0):>6s} {money(r['security_spend']):>9s} {money(r['it_spend']):>9s} "
               f"{money(r['expected_net_value']):>10s} {money(r['ale']):>9s} {money(r['tvar95']):>9s} {ok:>9s}{mark}")
     if front.best_index is None:
         if front.appetite_mode == "constraint":
-            print("No split meets the appetite; each row holds the least-risk plan at that share.")
+            say("No split meets the appetite; each row holds the least-risk plan at that share.")
         else:
-            print("No share's best plan meets the appetite; try --appetite-mode constraint.")
+            say("No share's best plan meets the appetite; try --appetite-mode constraint.")
     if args.plot:
-        print(f"plot written to {args.plot}")
+        say(f"plot written to {args.plot}")
     return 0
 
 
@@ -371,10 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``riskbudget`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     runner = {name: run for name, _add, run in COMMANDS}[args.command]
     try:
-        return runner(args)
+        with _results_stream() as out:
+            return runner(args, out)
     except RiskBudgetError as exc:
         print(f"riskbudget {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -59,6 +59,10 @@ class MemoryLimitError(RiskBudgetError):
     """A run would need more memory than the machine has; raised before it starts."""
 
 
+class TooManyCombinationsError(RiskBudgetError):
+    """A scenario is touched by so many decisions that precomputing every combination is refused."""
+
+
 def missing_dependency(package: str, extra: str, purpose: str) -> MissingDependencyError:
     """Build the error raised when an optional package is not installed."""
     return MissingDependencyError(

@@ -55,6 +55,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._memory import check_fits
 from .distributions import Distribution
 from .exceptions import RiskBudgetError
 from .fair import LossForms, Register, Scenario, as_register
@@ -64,7 +65,10 @@ __all__ = ["simulate", "SimulationResult", "METHODS"]
 METHODS = ("aggregate", "lef_x_lm")
 #: Target number of threat events per chunk for the busiest scenario (about 2 MB per array).
 CHUNK_EVENTS = 1 << 18
-CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1 << 10, 1 << 17
+#: Chunks shrink to a single year for very busy scenarios, so memory stays bounded at any event rate.
+CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1, 1 << 17
+#: Upper bound of the working memory per threat event in a chunk (event years, base variates, masks, amounts).
+BYTES_PER_EVENT = 128
 #: Above this many scenario-years the default progress bar is shown.
 PROGRESS_THRESHOLD = 20_000_000
 
@@ -504,26 +508,78 @@ def _tune_allocator() -> None:
         pass
 
 
-def _default_chunk_size(register: Register) -> int:
-    """Years per chunk so that the busiest scenario draws about CHUNK_EVENTS threat events."""
-    busiest = 0.0
+def _expected_rates(register: Register) -> list[float]:
+    """Expected threat events per year of each scenario (0 where it cannot be told)."""
+    rates = []
     for s in register:
         try:
             rate = s.expected_frequency() * s.multiplier_expectation(["frequency"])
         except Exception:  # noqa: BLE001 - a sizing heuristic must never fail a run
             rate = 0.0
-        if math.isfinite(rate):
-            busiest = max(busiest, rate)
+        rates.append(rate if math.isfinite(rate) and rate > 0 else 0.0)
+    return rates
+
+
+def _default_chunk_size(register: Register) -> int:
+    """Years per chunk so that the busiest scenario draws about CHUNK_EVENTS threat events."""
+    busiest = max(_expected_rates(register), default=0.0)
     if busiest <= 0:
         return CHUNK_YEARS_MAX
     return int(min(max(CHUNK_EVENTS / busiest, CHUNK_YEARS_MIN), CHUNK_YEARS_MAX))
+
+
+def memory_estimate(
+    register: Register, years: int, *, chunk_size: int, n_jobs: int, keep_counts: bool = True
+) -> tuple[float, float]:
+    """(bytes of the result arrays, bytes of the per-chunk working set) of a run.
+
+    The result holds ``years x scenarios`` losses (8 bytes each), the loss-event
+    counts (4 bytes each) and the portfolio total; each of ``n_jobs`` threads
+    works on one scenario's chunk at a time, about :data:`BYTES_PER_EVENT`
+    per threat event, counted at twice the expected event rate.
+    """
+    n_sc = len(register)
+    result = float(years) * (n_sc * (8 + (4 if keep_counts else 0)) + 2 * 8)
+    busiest = sorted(_expected_rates(register), reverse=True)[: max(n_jobs, 1)]
+    working = sum(2.0 * r * min(chunk_size, years) * BYTES_PER_EVENT for r in busiest)
+    return result, working
+
+
+def _check_memory(register: Register, years: int, *, chunk_size: int, n_jobs: int, keep_counts: bool) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit in memory."""
+    for s, rate in zip(register, _expected_rates(register)):
+        check_fits(
+            2.0 * rate * BYTES_PER_EVENT,
+            f"Scenario {s.name!r}: about {rate:.3g} threat events a year (expected), so one simulated year",
+            "check the units of its frequency (events per year)",
+        )
+    result, working = memory_estimate(register, years, chunk_size=chunk_size, n_jobs=n_jobs, keep_counts=keep_counts)
+    check_fits(
+        result + working,
+        f"simulate: {years:,} years x {len(register)} scenario(s)",
+        "simulate fewer years"
+        + (", or pass keep_counts=False" if keep_counts else "")
+        + " (the Monte Carlo error falls only with the square root of the years)",
+    )
+
+
+#: Seeds drawn for ``seed=None`` lie below this: short enough to copy, and
+#: SeedSequence hashes them into a full-quality state.
+FRESH_SEED_BOUND = 10**9
+
+
+def fresh_seed() -> int:
+    """A seed from the operating system's entropy, small enough to read and copy (< 10**9)."""
+    import secrets
+
+    return secrets.randbelow(FRESH_SEED_BOUND)
 
 
 def _root_sequence(seed: Any) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if seed is None:
-        return np.random.SeedSequence()
+        return np.random.SeedSequence(fresh_seed())
     if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise RiskBudgetError(f"simulate: seed ({seed!r}) must be a non-negative integer or None")
     return np.random.SeedSequence(int(seed))
@@ -593,8 +649,9 @@ def simulate(
     chunk_size : int, optional
         Years simulated at a time; bounds memory, never changes results. By
         default it is chosen so that a chunk holds about 2**18 threat events
-        of the busiest scenario (between 1,024 and 131,072 years), which keeps
-        the intermediate arrays to a few MB per thread whatever the event rates.
+        of the busiest scenario (between 1 and 131,072 years), which keeps
+        the intermediate arrays to a few MB per thread up to about 2**18
+        events a year, and to one year's events above that.
     n_jobs : int, optional
         Threads used across scenarios (default: the number of CPUs).
     keep_counts : bool, default True
@@ -611,6 +668,13 @@ def simulate(
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    MemoryLimitError
+        Before anything is allocated, when the result arrays (``years x
+        scenarios``) or one chunk of the busiest scenarios' events would not
+        fit in the memory available (see :func:`memory_estimate`).
 
     Examples
     --------
@@ -646,6 +710,7 @@ def simulate(
             raise RiskBudgetError("simulate: give dependence or _driver, not both")
         _driver = dependence._driver(register, root)
     record_counts = keep_counts and method == "aggregate"
+    _check_memory(register, years, chunk_size=chunk_size, n_jobs=n_jobs, keep_counts=record_counts)
 
     n_sc = len(register)
     losses = np.empty((years, n_sc), order="F")

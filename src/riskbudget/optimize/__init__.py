@@ -32,7 +32,7 @@ Examples
 True
 """
 
-from .api import METHODS, Frontier, evaluate, frontier, optimize, plot_frontier, validate
+from .api import MAX_FRONTIER_POINTS, METHODS, Frontier, evaluate, frontier, optimize, plot_frontier, validate
 from .plan import OutOfSample, Plan, build_plan, return_on_controls
 from .problem import DecisionProblem, Funding, Score, precompute
 from .solver import Constraints, TailConstraint, tail_constraints

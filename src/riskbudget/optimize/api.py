@@ -14,14 +14,16 @@ import numpy as np
 from .. import metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
-from ..exceptions import RiskBudgetError
+from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from .plan import OutOfSample, Plan, build_plan
 from .problem import DecisionProblem, precompute
 from .solver import Constraints, solve_heuristic, solve_milp, tail_constraints
 
-__all__ = ["optimize", "evaluate", "validate", "frontier", "Frontier", "plot_frontier", "METHODS"]
+__all__ = ["optimize", "evaluate", "validate", "frontier", "Frontier", "plot_frontier", "METHODS", "MAX_FRONTIER_POINTS"]
 
 METHODS = ("auto", "milp", "heuristic")
+#: The most points (shares of the budget) a frontier takes: one every 0.5%.
+MAX_FRONTIER_POINTS = 201
 
 
 def _money_arg(name: str, value: Any, *, allow_zero: bool = True) -> float:
@@ -225,11 +227,10 @@ def optimize(
     lazy = method == "heuristic" and not isinstance(register, DecisionProblem)
     try:
         problem = _problem(register, controls, projects, years, seed, n_jobs, progress, lazy=lazy)
-    except RiskBudgetError as exc:
-        if method == "auto" and "combinations" in str(exc):
-            problem = _problem(register, controls, projects, years, seed, n_jobs, progress, lazy=True)
-        else:
+    except TooManyCombinationsError:
+        if method != "auto":
             raise
+        problem = _problem(register, controls, projects, years, seed, n_jobs, progress, lazy=True)
     cons = _constraints(
         problem,
         budget=budget,
@@ -539,11 +540,21 @@ def frontier(
     if shares is None:
         if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
             raise RiskBudgetError(f"frontier: points ({points!r}) must be a whole number >= 2")
+        if points > MAX_FRONTIER_POINTS:
+            raise RiskBudgetError(
+                f"frontier: points ({points}) must be at most {MAX_FRONTIER_POINTS} (a share every 0.5%); each point "
+                f"is a full optimisation, so {points} points would run for hours"
+            )
         grid = np.linspace(0.0, 1.0, int(points))
     else:
         grid = np.asarray([_share_arg("share", s) for s in shares], dtype=float)
         if grid.size == 0:
             raise RiskBudgetError("frontier: shares is empty")
+        if grid.size > MAX_FRONTIER_POINTS:
+            raise RiskBudgetError(
+                f"frontier: {grid.size} shares exceed the limit of {MAX_FRONTIER_POINTS}; each share is a full "
+                f"optimisation"
+            )
     if appetite_mode not in ("constraint", "check"):
         raise RiskBudgetError(f"frontier: appetite_mode ({appetite_mode!r}) must be 'constraint' or 'check'")
     app = _appetite(appetite)

@@ -35,7 +35,8 @@ from ..controls import (
     project_adjustments,
     project_targets,
 )
-from ..exceptions import RiskBudgetError
+from .._memory import check_fits
+from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from ..fair import Register, Scenario, as_register
 
 __all__ = ["Funding", "Score", "DecisionProblem", "precompute", "MAX_COMBINATIONS_PER_SCENARIO"]
@@ -168,11 +169,20 @@ class DecisionProblem:
         self.n_combinations = [int(math.prod(r)) for r in self.radix]
         for s, n in zip(self.universe, self.n_combinations):
             if n > MAX_COMBINATIONS_PER_SCENARIO and not lazy:
-                raise RiskBudgetError(
+                raise TooManyCombinationsError(
                     f"Scenario {s.name!r}: {n} combinations of the controls and projects touching it exceed "
                     f"{MAX_COMBINATIONS_PER_SCENARIO}; use optimize(..., method='heuristic') or split the controls' applies_to"
                 )
         self.lazy = lazy
+        if not lazy:
+            # The stored columns, plus the per-year totals and tail cuts the solver and
+            # the plan's returns build from them (measured: about 2.6x the columns).
+            columns = sum(self.n_combinations)
+            check_fits(
+                3.0 * columns * years * 8,
+                f"optimize: {years:,} years x {columns} simulated combinations of {len(self.universe)} scenarios",
+                "use fewer years (20,000 is usually enough to rank plans; validate() checks the plan on fresh years)",
+            )
         self._cache: list[dict[int, np.ndarray]] = [dict() for _ in self.universe]
         self.losses: list[np.ndarray] = []
         if not lazy:

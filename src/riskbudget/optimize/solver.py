@@ -45,12 +45,9 @@ give the forced years and the big-M constants.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,28 +57,6 @@ from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
 
 __all__ = ["Constraints", "TailConstraint", "SolveResult", "solve_milp", "solve_heuristic", "tail_constraints"]
-
-
-@contextlib.contextmanager
-def _native_stdout_to_stderr() -> Iterator[None]:
-    """Send what native code (HiGHS) writes to file descriptor 1 to stderr while solving.
-
-    HiGHS occasionally prints diagnostic lines from C++ even with ``disp=False``;
-    they must never mix into a program's own stdout (e.g. ``--json`` output).
-    Python-level ``sys.stdout`` is untouched.
-    """
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError, AttributeError):  # no real fd 1 (embedded interpreters)
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -461,14 +436,13 @@ class _Model:
         options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "presolve": True}
         if time_limit is not None:
             options["time_limit"] = max(float(time_limit), 1e-3)
-        with _native_stdout_to_stderr():
-            return milp(
-                c,
-                constraints=LinearConstraint(A, np.concatenate(rl), np.concatenate(ru)),
-                integrality=np.zeros_like(integ) if relax else integ,
-                bounds=Bounds(lb, ub),
-                options=options,
-            )
+        return milp(
+            c,
+            constraints=LinearConstraint(A, np.concatenate(rl), np.concatenate(ru)),
+            integrality=np.zeros_like(integ) if relax else integ,
+            bounds=Bounds(lb, ub),
+            options=options,
+        )
 
     def decode(self, x: np.ndarray) -> Funding:
         p = self.p
