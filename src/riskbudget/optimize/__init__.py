@@ -56,4 +56,5 @@ __all__ = [
     "return_on_controls",
     "build_plan",
     "METHODS",
+    "MAX_FRONTIER_POINTS",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
+from .._memory import check_fits
 from ..controls import (
     Control,
     Project,
@@ -35,7 +36,6 @@ from ..controls import (
     project_adjustments,
     project_targets,
 )
-from .._memory import check_fits
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from ..fair import Register, Scenario, as_register
 
