@@ -129,6 +129,8 @@ CASES: dict[str, str] = {
     "register/loss_near_float_max.yaml": r"primary_loss \(Constant\(value=1.7e\+308\)\) has highest value 1.7e\+308, "
     r"above 1e15 \(one quadrillion\)",
     "register/empty.yaml": r"expected a non-empty list of scenarios under 'scenarios', not None",
+    "register/scenario_without_name.yaml": r"scenario #1 None: a scenario needs a 'name'; this one has only "
+    r"\['loss_event_frequency', 'primary_loss'\]",
     "register/two_documents.yaml": r"invalid YAML: expected a single document",
     # register, JSON
     "register/duplicate_key.json": r"the key 'primary_loss' appears twice in the object that starts on line 2",
@@ -518,6 +520,58 @@ def test_no_module_writes_a_file_except_through_atomic_write():
             if pattern.search(line) and not any(ok in line for ok in ("atomic_write", "os.fdopen", "closefd=False")):
                 offenders.append(f"{path.relative_to(src)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- #
+# Library constructors
+# --------------------------------------------------------------------------- #
+_ABSURD = [None, 0, -1, 1e300, -1e300, 10**400, math.nan, math.inf, "", "abc", "1e400", True, [], [1, 2], {},
+           {"family": "pert"}, (1,), "a\x00b", object(), b"x", 5j, np.float32(np.inf), np.int64(-5)]
+_CONSTRUCTORS: dict[str, Callable[[Any], Any]] = {
+    "Scenario(loss_event_frequency=)": lambda v: rb.Scenario("A", loss_event_frequency=v, primary_loss=5),
+    "Scenario(primary_loss=)": lambda v: rb.Scenario("A", loss_event_frequency=1, primary_loss=v),
+    "Scenario(name)": lambda v: rb.Scenario(v, loss_event_frequency=1, primary_loss=5),
+    "Scenario(adjustments=)": lambda v: rb.Scenario("A", loss_event_frequency=1, primary_loss=5, adjustments=v),
+    "Scenario(owner=)": lambda v: rb.Scenario("A", loss_event_frequency=1, primary_loss=5, owner=v),
+    "Scenario.from_dict": lambda v: rb.Scenario.from_dict(v),
+    "Scenario.from_dict(adjustments)": lambda v: rb.Scenario.from_dict(
+        {"name": "A", "loss_event_frequency": 1, "primary_loss": 5, "adjustments": v}),
+    "Register": lambda v: rb.Register(v),
+    "LossForms.from_mapping": lambda v: rb.LossForms.from_mapping(v),
+    "Adjustment(factor)": lambda v: rb.Adjustment(v, 0.5, "X"),
+    "Adjustment(multiplier)": lambda v: rb.Adjustment("frequency", v, "X"),
+    "Adjustment(source)": lambda v: rb.Adjustment("frequency", 0.5, v),
+    "Control(cost)": lambda v: Control("C", v, resistance=0.3),
+    "Control(applies_to=)": lambda v: Control("C", 1, applies_to=v, resistance=0.3),
+    "Control(resistance=)": lambda v: Control("C", 1, resistance=v),
+    "Control(requires=)": lambda v: Control("C", 1, resistance=0.3, requires=v),
+    "Control(response_sla=)": lambda v: Control("C", 1, response_sla=v),
+    "Project(value_per_year=)": lambda v: Project("P", 1, value_per_year=v),
+    "Project(risk_changes=)": lambda v: Project("P", 1, value_per_year=1, risk_changes=v),
+    "Project(new_scenarios=)": lambda v: Project("P", 1, value_per_year=1, new_scenarios=v),
+    "RiskChange(increase)": lambda v: rb.controls.RiskChange("x", v),
+    "SecurityByDesign(cost)": lambda v: rb.controls.SecurityByDesign(v),
+    "ResponseSLA(cost_per_hour=)": lambda v: rb.controls.ResponseSLA(5, 1, cost_per_hour=v),
+    "Appetite(var95=)": lambda v: rb.Appetite(var95=v),
+    "Appetite(exceedance=)": lambda v: rb.Appetite(exceedance=v),
+    "Appetite(limits=)": lambda v: rb.Appetite(limits=v),
+    "Appetite.from_dict": lambda v: rb.Appetite.from_dict(v),
+    "ToleranceCurve.from_points": lambda v: rb.ToleranceCurve.from_points(v),
+    "from_dict": lambda v: rb.from_dict(v),
+    "Distribution.sample(n)": lambda v: rb.PERT(0, 1, 2).sample(v, 0),
+    "Distribution.scaled": lambda v: rb.LogNormal.from_ci(1, 2).scaled(v),
+}
+
+
+@pytest.mark.parametrize("constructor", sorted(_CONSTRUCTORS))
+def test_library_constructors_refuse_absurd_arguments_cleanly(constructor):
+    for value in _ABSURD:
+        try:
+            _CONSTRUCTORS[constructor](value)
+        except RiskBudgetError as exc:
+            assert len(str(exc)) < 2_000
+        except Exception as exc:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{constructor} with {value!r} raised {type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- #

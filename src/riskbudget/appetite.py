@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _files, metrics
 from ._format import money, percent
-from .exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, missing_dependency
+from .exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, missing_dependency, shown
 
 __all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
 
@@ -280,7 +280,12 @@ class Appetite:
         tolerance: ToleranceCurve | None = None,
         limits: Iterable[Limit] = (),
     ) -> None:
+        if isinstance(limits, (str, bytes, Limit)) or not isinstance(limits, Iterable):
+            raise RiskBudgetError(f"Appetite: limits must be a sequence of Limit objects, not {shown(limits)}")
         items: list[Limit] = list(limits)
+        for lim in items:
+            if not isinstance(lim, Limit):
+                raise RiskBudgetError(f"Appetite: limits must be Limit objects, not {shown(lim)}")
         for q, v, kind in ((0.95, var95, "var"), (0.99, var99, "var"), (0.95, tvar95, "tvar"), (0.99, tvar99, "tvar")):
             if v is not None:
                 items.append(Limit(kind, q, v))
@@ -331,7 +336,7 @@ class Appetite:
                     value = data[key]
                     if not isinstance(value, Mapping):
                         raise RiskBudgetError(f"{key} must be a mapping, e.g. {{0.995: 8.0e+7}}, not {value!r}")
-                    kwargs[key] = {_number(f"{key} key", k): _number(f"{key}[{k}]", v) for k, v in value.items()}
+                    kwargs[key] = {_number(f"{key} key", k): _number(f"{key}[{shown(k)}]", v) for k, v in value.items()}
             return cls(**kwargs)
         except RiskBudgetError as exc:
             raise RiskBudgetError(f"{source}: {exc}") from None

@@ -359,6 +359,8 @@ class Distribution(ABC):
             raise InvalidParameterError(f"{self.family}: n ({n!r}) must be >= 0")
         if not count.is_integer():
             raise InvalidParameterError(f"{self.family}: n ({n!r}) must be a whole number of draws")
+        if count > 2**53:
+            raise InvalidParameterError(f"{self.family}: n ({n!r}) is more draws than any machine holds (at most 2**53)")
         n = int(count)
         return self._sample(n, _rng(rng))
 

@@ -144,6 +144,11 @@ class LossForms(Mapping[str, Distribution]):
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, what: str = "loss") -> LossForms:
+        if not isinstance(mapping, Mapping):
+            raise InvalidParameterError(
+                f"{what}: forms of loss must be a mapping of form -> estimate, not {shown(mapping)}; "
+                f"the six forms are {list(FORMS_OF_LOSS)}"
+            )
         unknown = set(mapping) - set(FORMS_OF_LOSS)
         if unknown:
             raise InvalidParameterError(
@@ -709,6 +714,8 @@ class Scenario:
             raise ScenarioError(f"a scenario must be a mapping of FAIR factors, not {shown(data)}")
         data = dict(data)
         name = data.get("name")
+        if "name" not in data:
+            raise ScenarioError(f"a scenario needs a 'name'; this one has only {sorted(map(str, data))}")
         allowed = {f.name for f in fields(cls)}
         unknown = set(data) - allowed
         if unknown:
@@ -826,6 +833,11 @@ class Register(Sequence[Scenario]):
     def __init__(self, scenarios: Iterable[Scenario] | Scenario = (), *, source: str = "") -> None:
         if isinstance(scenarios, Scenario):
             scenarios = [scenarios]
+        if isinstance(scenarios, (str, bytes, Mapping)) or not isinstance(scenarios, Iterable):
+            raise ScenarioError(
+                f"a Register holds a list of scenarios, not {shown(scenarios)}; to load a file use "
+                f"riskbudget.read_register(path)"
+            )
         items = tuple(scenarios)
         seen: set[str] = set()
         ids: dict[str, str] = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..distributions import as_distribution
-from ..exceptions import MONEY, RiskBudgetError
+from ..exceptions import MONEY, RiskBudgetError, shown
 from ..fair import Scenario
 from ._common import (
     ProjectError,
@@ -159,6 +160,10 @@ class Project:
             "probability_of_failure",
             _in_unit(who, "probability_of_failure", self.probability_of_failure, ProjectError),
         )
+        for field in ("risk_changes", "new_scenarios"):
+            value = getattr(self, field)
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+                raise ProjectError(f"{who}: {field} must be a sequence, not {shown(value)}")
         changes = tuple(self.risk_changes)
         for rc in changes:
             if not isinstance(rc, RiskChange):
