@@ -758,3 +758,17 @@ def test_check_finite_and_check_text_only_raise_riskbudget_errors(value):
         assert math.isfinite(x) and abs(x) <= MONEY.value
     with contextlib.suppress(RiskBudgetError):
         assert isinstance(check_text("where", "name", value), str)
+
+
+def test_report_and_optimize_apply_one_rule_to_unknown_requires(tmp_path):
+    """A control whose ``requires`` names nothing known is refused by report as by optimize."""
+    import riskbudget as rb
+    from riskbudget.controls import ControlError
+
+    register = rb.read_register(rb.datasets.example_path("register.csv"))
+    pam = rb.Control("PAM", 1e5, applies_to="*", resistance=0.3, requires="MFA")
+    with pytest.raises(ControlError, match=r"Control 'PAM': requires names \['MFA'\]"):
+        rb.report(register, controls=[pam], years=200, seed=1, out=tmp_path / "r.html")
+    with pytest.raises(ControlError, match=r"Control 'PAM': requires names \['MFA'\]"):
+        rb.optimize(register, [pam], [], budget=1e6, years=200, seed=1, progress=False)
+    assert not (tmp_path / "r.html").exists()

@@ -172,6 +172,7 @@ def _load_controls(controls: Any, register: Any) -> tuple[Any, list[dict[str, An
         source = str(controls)
         controls = controls_module.read_controls(controls)
     controls = tuple(controls)
+    controls_module.check_references(controls)  # the optimiser's rule: requires/excludes name known items
     residual = controls_module.apply_controls(register, controls)
     rows = []
     for c in controls:

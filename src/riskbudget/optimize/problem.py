@@ -31,6 +31,7 @@ from ..controls import (
     _universe,
     apply_controls,
     apply_projects,
+    check_references,
     control_targets,
     new_scenario_adjustments,
     project_adjustments,
@@ -137,6 +138,7 @@ class DecisionProblem:
         progress: bool | None = None,
         lazy: bool = False,
     ) -> None:
+        check_references(controls, projects)  # before any simulation
         self.register = register
         self.controls = controls
         self.projects = projects
@@ -187,20 +189,8 @@ class DecisionProblem:
         self.losses: list[np.ndarray] = []
         if not lazy:
             self._simulate_all(n_jobs=n_jobs, progress=progress)
-        self._dependencies()
 
     # ------------------------------------------------------------------ #
-    def _dependencies(self) -> None:
-        known = set(self.control_index) | set(self.project_index)
-        for item in list(self.controls) + list(self.projects):
-            kind = "Control" if isinstance(item, Control) else "Project"
-            for rel in ("requires", "excludes"):
-                unknown = [n for n in getattr(item, rel) if n not in known]
-                if unknown:
-                    raise RiskBudgetError(
-                        f"{kind} {item.name!r}: {rel} names {unknown}, which are neither controls nor projects here"
-                    )
-
     def combination_states(self, j: int, c: int) -> tuple[int, ...]:
         """States of scenario ``j``'s touching decisions in combination ``c``."""
         out = []
