@@ -117,7 +117,7 @@ def test_realized_rank_correlation_of_event_counts_is_positive(four):
 # The copula itself, against closed forms
 # --------------------------------------------------------------------------- #
 def _uniforms(dep: rb.Dependence, reg: rb.Register, n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    driver = dep._driver(reg, np.random.SeedSequence(seed))
+    driver = dep.chunk_driver(reg, np.random.SeedSequence(seed))
     return driver(0, n)[0]
 
 
@@ -257,7 +257,7 @@ def test_years_without_the_shock_equal_the_independent_run():
     shock = rb.CommonShock("Outage", ["X"], multiplier=rb.PERT(2, 3, 5), annual_probability=0.3)
     dep = rb.Dependence(shocks=[shock])
     r = rb.simulate(reg, years=20_000, seed=1, dependence=dep)
-    _, mult = dep._driver(reg, np.random.SeedSequence(1))(0, 20_000)
+    _, mult = dep.chunk_driver(reg, np.random.SeedSequence(1))(0, 20_000)
     calm = mult["X"] == 1.0
     assert 0.6 < calm.mean() < 0.8
     assert np.array_equal(r.losses["X"].to_numpy()[calm], ind.losses["X"].to_numpy()[calm])
@@ -270,7 +270,7 @@ def test_shock_rate_means_at_least_one_occurrence_a_year():
     assert shock.annual_probability == pytest.approx(1 - math.exp(-0.5))
     assert shock.rate == 0.5
     reg = rb.Register([const_rate("X", 1.0)])
-    _, mult = rb.Dependence(shocks=[shock])._driver(reg, np.random.SeedSequence(0))(0, YEARS)
+    _, mult = rb.Dependence(shocks=[shock]).chunk_driver(reg, np.random.SeedSequence(0))(0, YEARS)
     p = shock.annual_probability
     assert within_se((mult["X"] == 2.0).mean(), p, math.sqrt(p * (1 - p) / YEARS))
 
@@ -278,7 +278,7 @@ def test_shock_rate_means_at_least_one_occurrence_a_year():
 def test_per_scenario_multipliers_are_driven_by_one_severity():
     shock = rb.CommonShock("Outage", {"X": rb.PERT(1, 2, 4), "Y": rb.Uniform(3, 9)}, annual_probability=0.5)
     reg = rb.Register([const_rate("X", 1.0), const_rate("Y", 1.0)])
-    _, mult = rb.Dependence(shocks=[shock])._driver(reg, np.random.SeedSequence(0))(0, 5_000)
+    _, mult = rb.Dependence(shocks=[shock]).chunk_driver(reg, np.random.SeedSequence(0))(0, 5_000)
     hit = mult["Y"] != 1.0
     assert stats.spearmanr(mult["X"][hit], mult["Y"][hit]).statistic == pytest.approx(1.0)
     assert mult["Y"][hit].min() >= 3 and mult["Y"][hit].max() <= 9
@@ -288,7 +288,7 @@ def test_two_shocks_on_one_scenario_multiply():
     s1 = rb.CommonShock("One", ["X"], multiplier=2, annual_probability=1.0)
     s2 = rb.CommonShock("Two", ["X"], multiplier=3, annual_probability=1.0)
     reg = rb.Register([const_rate("X", 1.0)])
-    _, mult = rb.Dependence(shocks=[s1, s2])._driver(reg, np.random.SeedSequence(0))(0, 100)
+    _, mult = rb.Dependence(shocks=[s1, s2]).chunk_driver(reg, np.random.SeedSequence(0))(0, 100)
     assert (mult["X"] == 6.0).all()
 
 

@@ -61,11 +61,18 @@ def _array(x: Any) -> np.ndarray:
     return a
 
 
-def _level(q: float) -> float:
+def check_level(q: float) -> float:
+    """``float(q)``, or an error unless it is a quantile level strictly between 0 and 1."""
     q = float(q)
     if not 0.0 < q < 1.0:
         raise RiskBudgetError(f"quantile level q ({q!r}) must lie in (0, 1), e.g. 0.95")
     return q
+
+
+def paired_se(d: Any) -> float:
+    """Standard error of the mean of paired differences ``d`` (NaN with fewer than two)."""
+    d = np.asarray(d, dtype=float)
+    return float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
 
 
 def quantile_label(q: float) -> str:
@@ -103,7 +110,7 @@ def _quantiles_sorted_partial(a: np.ndarray, qs: list[float]) -> tuple[list[floa
 
 def var(x: Any, q: float = 0.95) -> float:
     """Value at risk: the q-quantile of annual loss."""
-    return float(np.quantile(_array(x), _level(q)))
+    return float(np.quantile(_array(x), check_level(q)))
 
 
 def var_se(x: Any, q: float = 0.95) -> float:
@@ -113,7 +120,7 @@ def var_se(x: Any, q: float = 0.95) -> float:
     confidence interval for the quantile; half its width is the standard error.
     """
     a = _array(x)
-    q = _level(q)
+    q = check_level(q)
     n = a.size
     half = math.sqrt(n * q * (1.0 - q))
     lo = int(max(math.floor(n * q - half), 0))
@@ -131,7 +138,7 @@ def tail_weights(x: Any, q: float = 0.95) -> np.ndarray:
     tied years.
     """
     a = _array(x)
-    v, above, ties, tie_weight, _m = _tail(a, _level(q))
+    v, above, ties, tie_weight, _m = _tail(a, check_level(q))
     w = above.astype(float)
     w[ties] = tie_weight
     return w
@@ -163,13 +170,13 @@ def tvar(x: Any, q: float = 0.95) -> float:
     Equal to the mean of the annual losses at or above VaR_q whenever no two
     years tie at the quantile; see the module notes for years tied at 0.
     """
-    return _tvar_from_tail(_array(x), _level(q))[0]
+    return _tvar_from_tail(_array(x), check_level(q))[0]
 
 
 def tvar_se(x: Any, q: float = 0.95) -> float:
     """Monte Carlo standard error of TVaR_q (influence function ``v + (x - v)+ / (1 - q)``)."""
     a = _array(x)
-    q = _level(q)
+    q = check_level(q)
     if a.size < 2:
         return math.nan
     _t, v = _tvar_from_tail(a, q)
@@ -253,8 +260,8 @@ def lec(x: Any, losses: Any = None, *, points: int = 200) -> Any:
 def describe(x: Any, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: float = 0.95) -> dict[str, float]:
     """All summary metrics of one column of annual losses, as a dict."""
     a = _array(x)
-    q = _level(q)
-    qs = [_level(v) for v in quantiles]
+    q = check_level(q)
+    qs = [check_level(v) for v in quantiles]
     n = a.size
     values, part = _quantiles_sorted_partial(a, qs + [q])
     v = values[-1]

@@ -45,9 +45,9 @@ losses with some events removed, year by year.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +55,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import _allocator, _progress
 from ._memory import check_fits
+from ._random import Streams, posterior_stream_name, root_sequence
 from .distributions import Distribution
 from .exceptions import RiskBudgetError
 from .fair import LossForms, Register, Scenario, as_register
@@ -69,47 +71,8 @@ CHUNK_EVENTS = 1 << 18
 CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1, 1 << 17
 #: Upper bound of the working memory per threat event in a chunk (event years, base variates, masks, amounts).
 BYTES_PER_EVENT = 128
-#: Above this many scenario-years the default progress bar is shown.
-PROGRESS_THRESHOLD = 20_000_000
 
 Method = Literal["aggregate", "lef_x_lm"]
-
-
-def _key(text: str) -> tuple[int, ...]:
-    """A stable 128-bit key for a name, as four 32-bit words."""
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-    return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
-
-
-class _Streams:
-    """Named, independent random streams of one scenario, created on first use."""
-
-    def __init__(self, root: np.random.SeedSequence, scenario_name: str) -> None:
-        self._entropy = root.entropy
-        self._root_key = tuple(root.spawn_key)
-        self._prefix = self._root_key + _key("scenario:" + scenario_name)
-        self._streams: dict[str, np.random.Generator] = {}
-
-    def __call__(self, name: str) -> np.random.Generator:
-        g = self._streams.get(name)
-        if g is None:
-            seq = np.random.SeedSequence(self._entropy, spawn_key=self._prefix + _key(name))
-            g = self._streams[name] = np.random.Generator(np.random.PCG64(seq))
-        return g
-
-    def shared(self, name: str, user: str) -> np.random.Generator:
-        """A stream keyed by the run and ``name`` only, not by the scenario.
-
-        Every scenario, and every ``user`` (factor) within one, gets its own
-        generator with the same draws: a control's uncertain strength is one
-        quantity, the same in every scenario it covers.
-        """
-        cache_key = "shared:" + name + "\x00" + user
-        g = self._streams.get(cache_key)
-        if g is None:
-            seq = np.random.SeedSequence(self._entropy, spawn_key=self._root_key + _key("shared:" + name))
-            g = self._streams[cache_key] = np.random.Generator(np.random.PCG64(seq))
-        return g
 
 
 class _CapabilityVsResistance:
@@ -172,7 +135,7 @@ class _ScenarioKernel:
     def __init__(self, scenario: Scenario, root: np.random.SeedSequence, method: str) -> None:
         self.s = scenario
         self.method = method
-        self.g = _Streams(root, scenario.name)
+        self.g = Streams(root, scenario.name)
         self.adjust: dict[str, list[Any]] = {}
         for adj in scenario.adjustments:
             self.adjust.setdefault(adj.factor, []).append(adj)
@@ -251,7 +214,7 @@ class _ScenarioKernel:
         key = dist.posterior_key
         hit = self._posterior_chunk.get(key)
         if hit is None:
-            index = dist._index(n, self.g.shared("posterior:" + key, "index"))
+            index = dist._index(n, self.g.shared(posterior_stream_name(key), "index"))
             self._posterior_chunk[key] = (dist.posterior_draws, index)
             return index
         if hit[0] != dist.posterior_draws:
@@ -469,45 +432,6 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-_ALLOCATOR_TUNED = False
-
-
-def _tune_allocator() -> None:
-    """Let glibc's malloc recycle the run's short-lived arrays instead of returning them to the OS.
-
-    A simulation allocates and frees thousands of arrays of a few hundred KB
-    to a few MB. With glibc's start-up thresholds each is a fresh ``mmap``,
-    paid for page by page, and the page faults serialise the two threads.
-    Setting ``M_MMAP_THRESHOLD`` to 32 MB and ``M_TRIM_THRESHOLD`` to 64 MB -
-    where glibc's own dynamic tuning ends up after a while - makes runs about
-    30% faster. Done once, only on glibc, and never when the user has set
-    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` or
-    ``RISKBUDGET_TUNE_MALLOC=0``. The cost is that the process may keep up
-    to 64 MB of freed memory for reuse.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return
-    _ALLOCATOR_TUNED = True
-    if os.environ.get("RISKBUDGET_TUNE_MALLOC", "1").strip().lower() in ("0", "false", "no", "off"):
-        return
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
-        return
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 32 * 2**20)
-        libc.mallopt(m_trim_threshold, 64 * 2**20)
-    except (OSError, AttributeError):  # pragma: no cover - no glibc after all
-        pass
-
-
 def _expected_rates(register: Register) -> list[float]:
     """Expected threat events per year of each scenario (0 where it cannot be told)."""
     rates = []
@@ -563,60 +487,28 @@ def _check_memory(register: Register, years: int, *, chunk_size: int, n_jobs: in
     )
 
 
-#: Seeds drawn for ``seed=None`` lie below this: short enough to copy, and
-#: SeedSequence hashes them into a full-quality state.
-FRESH_SEED_BOUND = 10**9
-
-
-def fresh_seed() -> int:
-    """A seed from the operating system's entropy, small enough to read and copy (< 10**9)."""
-    import secrets
-
-    return secrets.randbelow(FRESH_SEED_BOUND)
-
-
-def _root_sequence(seed: Any) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None:
-        return np.random.SeedSequence(fresh_seed())
-    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise RiskBudgetError(f"simulate: seed ({seed!r}) must be a non-negative integer or None")
-    return np.random.SeedSequence(int(seed))
-
-
-def _progress_enabled(progress: bool | None, work: int) -> bool:
-    if progress is not None:
-        return bool(progress)
-    env = os.environ.get("RISKBUDGET_PROGRESS", "").strip().lower()
-    if env in ("0", "false", "no", "off"):
-        return False
-    if env in ("1", "true", "yes", "on"):
-        return True
-    return work >= PROGRESS_THRESHOLD
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(enabled: bool, total: int, desc: str) -> Any:
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a core dependency
-        return _NoBar()
-    return tqdm(total=total, desc=desc, unit="chunk", leave=False)
-
-
-#: A hook that supplies, for one chunk, per-scenario frequency uniforms and
-#: frequency multipliers (used for dependence between scenarios).
+#: Supplies, for the years ``[start, stop)`` of one chunk, per-scenario frequency
+#: uniforms (a copula's draws, used instead of the scenario's own frequency
+#: draws) and per-scenario frequency multipliers (common shocks).
 ChunkDriver = Callable[[int, int], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]
+
+
+class FrequencyCoupling(ABC):
+    """Dependence between scenarios' yearly frequencies, as :func:`simulate` consumes it.
+
+    The extension point for dependence: :class:`riskbudget.Dependence` (a
+    copula plus common shocks) implements it, and so can any other model of
+    how scenarios move together. ``simulate`` calls :meth:`chunk_driver` once
+    per run and then the driver once per chunk of years, in year order.
+    """
+
+    @abstractmethod
+    def chunk_driver(self, register: Register, root: np.random.SeedSequence) -> ChunkDriver | None:
+        """Check the coupling against ``register``; the driver for a run seeded by ``root`` (None: independent).
+
+        Streams must be derived from ``root`` by name (:mod:`riskbudget._random`)
+        and consumed in year order, so that the chunk size never changes a result.
+        """
 
 
 def simulate(
@@ -629,8 +521,7 @@ def simulate(
     n_jobs: int | None = None,
     keep_counts: bool = True,
     progress: bool | None = None,
-    dependence: Any = None,
-    _driver: ChunkDriver | None = None,
+    dependence: FrequencyCoupling | None = None,
 ) -> SimulationResult:
     """Simulate the annual loss of one or several scenarios.
 
@@ -690,7 +581,7 @@ def simulate(
     register = as_register(scenarios)
     if len(register) == 0:
         raise RiskBudgetError("simulate: there are no scenarios to simulate")
-    _tune_allocator()
+    _allocator.tune_once()
     years = _check_int("years", years, 1)
     chunk_size = _default_chunk_size(register) if chunk_size is None else _check_int("chunk_size", chunk_size, 1)
     if method not in METHODS:
@@ -698,17 +589,14 @@ def simulate(
     if n_jobs is None:
         n_jobs = min(os.cpu_count() or 1, len(register))
     n_jobs = _check_int("n_jobs", n_jobs, 1)
-    root = _root_sequence(seed)
+    root = root_sequence(seed)
+    driver: ChunkDriver | None = None
     if dependence is not None:
-        from .portfolio import Dependence
-
-        if not isinstance(dependence, Dependence):
+        if not isinstance(dependence, FrequencyCoupling):
             raise RiskBudgetError(
                 f"simulate: dependence must be a riskbudget.Dependence, not {type(dependence).__name__}"
             )
-        if _driver is not None:
-            raise RiskBudgetError("simulate: give dependence or _driver, not both")
-        _driver = dependence._driver(register, root)
+        driver = dependence.chunk_driver(register, root)
     record_counts = keep_counts and method == "aggregate"
     _check_memory(register, years, chunk_size=chunk_size, n_jobs=n_jobs, keep_counts=record_counts)
 
@@ -719,7 +607,7 @@ def simulate(
     names = register.names
 
     starts = list(range(0, years, chunk_size))
-    bar = _bar(_progress_enabled(progress, years * n_sc), len(starts), f"simulate {n_sc} scenario(s)")
+    bar = _progress.bar(_progress.enabled(progress, years * n_sc), len(starts), f"simulate {n_sc} scenario(s)")
 
     def work(j: int, a: int, b: int, fu: np.ndarray | None, fm: np.ndarray | None) -> None:
         loss, count = kernels[j].run(b - a, fu, fm)
@@ -733,7 +621,7 @@ def simulate(
     try:
         for a in starts:
             b = min(a + chunk_size, years)
-            uniforms, multipliers = _driver(a, b) if _driver is not None else ({}, {})
+            uniforms, multipliers = driver(a, b) if driver is not None else ({}, {})
             jobs = [(j, a, b, uniforms.get(nm), multipliers.get(nm)) for j, nm in enumerate(names)]
             if pool is None:
                 for job in jobs:

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from ._random import Streams, control_stream_name, project_stream_name, value_stream
 from .exceptions import RiskBudgetError
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
@@ -141,14 +142,6 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
 # --------------------------------------------------------------------------- #
 # On a decision problem
 # --------------------------------------------------------------------------- #
-def _value_stream(problem: Any, project_name: str) -> np.random.Generator:
-    from .simulate import _key
-
-    root = problem.root
-    seq = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + _key("value:" + project_name))
-    return np.random.Generator(np.random.PCG64(seq))
-
-
 def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
     """Per-year net benefit ``(years, alternatives)`` of funding choices on a problem's sample.
 
@@ -164,7 +157,7 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
         for name in f.projects:
             p = problem.projects[problem.project_index[name]]
             value += p.sample_value(
-                problem.years, _value_stream(problem, name), security_by_design=name in f.security_by_design
+                problem.years, value_stream(problem.root, name), security_by_design=name in f.security_by_design
             )
         cols.append(value - sec - it - problem.total_losses(f))
     return np.column_stack(cols)
@@ -173,12 +166,11 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
 def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
     """Per-year draws of every uncertain input of a problem, regenerated from its random streams."""
     from .controls import _CONTROL_COMPONENTS, _from_uniform
-    from .simulate import _Streams
 
     n = problem.years
     out: dict[str, np.ndarray] = {}
     for s in problem.universe:
-        g = _Streams(problem.root, s.name)
+        g = Streams(problem.root, s.name)
         kind = s.frequency_kind
         dist = getattr(s, kind)
         if dist._base_kind != "none" or kind == "contact_frequency":
@@ -189,9 +181,9 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
                 out[f"{kind.replace('_', ' ')}: {s.name}"] = rate
         if s.susceptibility is not None and s.susceptibility._base_kind != "none":
             out[f"susceptibility: {s.name}"] = s.susceptibility.sample(n, g("susceptibility"))
-    anchor = _Streams(problem.root, "")
+    anchor = Streams(problem.root, "")
     for c in problem.controls:
-        u = anchor.shared(f"control:{c.name}", "voi").random((n, len(_CONTROL_COMPONENTS)))
+        u = anchor.shared(control_stream_name(c.name), "voi").random((n, len(_CONTROL_COMPONENTS)))
         for i, fn in enumerate(_CONTROL_COMPONENTS[:5]):
             d = getattr(c, fn)
             if d is not None and d._base_kind != "none":
@@ -202,9 +194,9 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
             out[f"hours to contain under {c.name}"] = np.minimum(h0, h1)
             out[f"hours to contain without {c.name}"] = h0
     for p in problem.projects:
-        out[f"value delivered by {p.name}"] = p.sample_value(n, _value_stream(problem, p.name))
+        out[f"value delivered by {p.name}"] = p.sample_value(n, value_stream(problem.root, p.name))
         k = len(p.risk_changes) + 1
-        u = anchor.shared(f"project:{p.name}", "voi").random((n, k))
+        u = anchor.shared(project_stream_name(p.name), "voi").random((n, k))
         for i, rc in enumerate(p.risk_changes):
             if rc.increase._base_kind != "none":
                 out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = _from_uniform(rc.increase, u[:, i])

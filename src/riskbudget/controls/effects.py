@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .._random import control_stream_name, project_stream_name
 from ..distributions import as_distribution
 from ..exceptions import MONEY, RiskBudgetError
 from ..fair import Scenario, check_reach
@@ -170,7 +171,7 @@ class ControlMultiplier:
 
     @property
     def shared_stream(self) -> str:
-        return f"control:{self.control.name}"
+        return control_stream_name(self.control.name)
 
     def _strengths(self, u: np.ndarray) -> list[np.ndarray]:
         c = self.control
@@ -272,7 +273,7 @@ class ProjectMultiplier:
 
     @property
     def shared_stream(self) -> str:
-        return f"project:{self.project.name}"
+        return project_stream_name(self.project.name)
 
     def _columns(self) -> int:
         return len(self.project.risk_changes) + 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
+from .. import _progress, metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
@@ -533,8 +533,6 @@ def frontier(
     """
     import pandas as pd
 
-    from ..simulate import _bar, _progress_enabled
-
     t0 = time.perf_counter()
     b = _money_arg("budget", budget, allow_zero=False)
     if shares is None:
@@ -570,7 +568,7 @@ def frontier(
     order = list(np.argsort(-grid, kind="stable"))
     runs = [order[w::workers] for w in range(workers)]
     plans_by_index: dict[int, Plan] = {}
-    bar = _bar(_progress_enabled(progress, 10**9), grid.size, "frontier")
+    bar = _progress.bar(_progress.enabled(progress, 10**9), grid.size, "frontier")
 
     def run(indices: list[int]) -> None:
         pool: dict[str, Any] = {}

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
+from .. import _progress, metrics
 from .._memory import check_fits
+from .._random import root_sequence
 from ..controls import (
     Control,
     Project,
@@ -247,12 +248,10 @@ class DecisionProblem:
         return col
 
     def _simulate_all(self, *, n_jobs: int | None, progress: bool | None) -> None:
-        from ..simulate import _bar, _progress_enabled
-
         jobs = [(j, c) for j, n in enumerate(self.n_combinations) for c in range(n)]
         self.losses = [np.empty((self.years, n), order="F") for n in self.n_combinations]
         workers = n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 4)
-        bar = _bar(_progress_enabled(progress, len(jobs) * self.years // 4), len(jobs), "precompute combinations")
+        bar = _progress.bar(_progress.enabled(progress, len(jobs) * self.years // 4), len(jobs), "precompute combinations")
 
         def work(job: tuple[int, int]) -> None:
             j, c = job
@@ -461,12 +460,10 @@ def precompute(
     >>> s.ale < problem.score([]).ale
     True
     """
-    from ..simulate import _root_sequence
-
     reg = as_register(register)
     ctrls = _as_controls(controls)
     projs = _as_projects(projects)
     _check_unique(ctrls, projs)
     years = _check_years(years)
-    root = _root_sequence(seed)
+    root = root_sequence(seed)
     return DecisionProblem(reg, ctrls, projs, years=years, seed=root, n_jobs=n_jobs, progress=progress, lazy=lazy)

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _progress
 from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
 
@@ -798,8 +799,6 @@ def solve_heuristic(
     beat since controls only thin events and shrink losses and projects only
     add them.
     """
-    from ..simulate import _bar, _progress_enabled
-
     t0 = time.perf_counter()
     nc, npj = len(problem.controls), len(problem.projects)
     sbd_ok = [p.security_by_design is not None for p in problem.projects]
@@ -872,7 +871,7 @@ def solve_heuristic(
                     s2[k] = st
                     yield xc, s2
 
-    bar = _bar(_progress_enabled(progress, 10**9), max_rounds, "heuristic search")
+    bar = _progress.bar(_progress.enabled(progress, 10**9), max_rounds, "heuristic search")
     rounds = 0
     try:
         improved = True

@@ -9,16 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import metrics
 from .._format import money
 from ..exceptions import RiskBudgetError
-
-
-def _level(q: float) -> float:
-    q = float(q)
-    if not 0.0 < q < 1.0:
-        raise RiskBudgetError(f"quantile level q ({q!r}) must lie in (0, 1), e.g. 0.95")
-    return q
-
 
 # --------------------------------------------------------------------------- #
 # Euler allocation
@@ -63,9 +56,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     """
     import pandas as pd
 
-    from .. import metrics
-
-    q = _level(q)
+    q = metrics.check_level(q)
     losses = result.losses.to_numpy()
     total = result.annual_loss.to_numpy()
     n = total.size
@@ -113,8 +104,6 @@ def _weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, tota
 # --------------------------------------------------------------------------- #
 def _var_influence(x: np.ndarray, q: float) -> tuple[float, np.ndarray]:
     """VaR_q and its influence values ``(q - 1{x <= VaR}) / f(VaR)``."""
-    from .. import metrics
-
     v = metrics.var(x, q)
     n = x.size
     inv_density = metrics.var_se(x, q) * math.sqrt(n) / math.sqrt(q * (1.0 - q))
@@ -123,15 +112,9 @@ def _var_influence(x: np.ndarray, q: float) -> tuple[float, np.ndarray]:
 
 def _tvar_influence(x: np.ndarray, q: float) -> tuple[float, np.ndarray]:
     """TVaR_q and its influence values ``v + (x - v)+ / (1 - q) - TVaR`` (v the lower q-quantile)."""
-    from .. import metrics
-
     t = metrics.tvar(x, q)
     v = float(np.quantile(x, q, method="inverted_cdf"))
     return t, v + np.maximum(x - v, 0.0) / (1.0 - q) - t
-
-
-def _paired_se(d: np.ndarray) -> float:
-    return float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
 
 
 def _check_paired(a: Any, b: Any, what: str) -> None:
@@ -220,10 +203,8 @@ def compare(inherent: Any, residual: Any, *, q: float = 0.95, thresholds: Iterab
     """
     import pandas as pd
 
-    from .. import metrics
-
     _check_paired(inherent, residual, "compare")
-    q = _level(q)
+    q = metrics.check_level(q)
     x = inherent.annual_loss.to_numpy()
     y = residual.annual_loss.to_numpy()
     label_q = metrics.quantile_label(q)
@@ -235,7 +216,7 @@ def compare(inherent: Any, residual: Any, *, q: float = 0.95, thresholds: Iterab
             "inherent": a,
             "residual": b,
             "reduction": a - b,
-            "reduction_se": _paired_se(d),
+            "reduction_se": metrics.paired_se(d),
             "reduction_share": (a - b) / a if a != 0 else math.nan,
             "unpaired_se": math.hypot(se_a, se_b),
         }
@@ -267,7 +248,7 @@ def compare(inherent: Any, residual: Any, *, q: float = 0.95, thresholds: Iterab
                 "inherent": float(a.mean()),
                 "residual": float(b.mean()),
                 "reduction": float(a.mean() - b.mean()),
-                "reduction_se": _paired_se(a - b),
+                "reduction_se": metrics.paired_se(a - b),
             }
         )
     by_scenario = pd.DataFrame(by, index=pd.Index(common, name="scenario"),

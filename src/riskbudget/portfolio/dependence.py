@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._random import dependence_stream
 from ..distributions import Constant, Distribution, as_distribution
 from ..exceptions import RiskBudgetError
 from ..fair import Register, Scenario, as_register
+from ..simulate import ChunkDriver, FrequencyCoupling
 
 #: Largest uniform numpy draws (``Generator.random`` lies in [0, 1 - 2**-53]).
 _U_MAX = 1.0 - 2.0**-53
@@ -394,7 +396,7 @@ COPULAS = ("gaussian", "t")
 
 
 @dataclass(frozen=True, init=False)
-class Dependence:
+class Dependence(FrequencyCoupling):
     """How scenarios move together: a copula on annual frequencies and common shocks.
 
     Parameters
@@ -614,19 +616,31 @@ class Dependence:
                     f"exceed 1. State the scenario as a rate (loss_event_frequency) or bound the multiplier"
                 )
 
-    def _driver(self, register: Register, root: np.random.SeedSequence, *, strict: bool = True) -> Callable[[int, int], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] | None:
-        """The chunk driver ``simulate`` calls, or None when nothing is dependent."""
-        self.check(register, strict=strict)
-        if not self:
-            return None
-        return _Driver(self, root)
+    def chunk_driver(self, register: Register, root: np.random.SeedSequence) -> ChunkDriver | None:
+        """The chunk driver :func:`~riskbudget.simulate` calls (None when nothing is dependent)."""
+        self.check(register, strict=True)
+        return _Driver(self, root) if self else None
+
+    def relaxed(self) -> FrequencyCoupling:
+        """This dependence without the checks that refuse couplings with no effect.
+
+        A correlation on a scenario whose frequency is a constant has no
+        effect, which :meth:`check` refuses as a likely mistake. The tornado
+        (:func:`~riskbudget.portfolio.tornado`) fixes inputs at constants on
+        purpose, and simulates with this view.
+        """
+        return _Relaxed(self)
 
 
-def _stream(root: np.random.SeedSequence, name: str) -> np.random.Generator:
-    from ..simulate import _key
+class _Relaxed(FrequencyCoupling):
+    """A :class:`Dependence` checked with ``strict=False`` (see :meth:`Dependence.relaxed`)."""
 
-    seq = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + _key("dependence:" + name))
-    return np.random.Generator(np.random.PCG64(seq))
+    def __init__(self, dependence: Dependence) -> None:
+        self.dependence = dependence
+
+    def chunk_driver(self, register: Register, root: np.random.SeedSequence) -> ChunkDriver | None:
+        self.dependence.check(register, strict=False)
+        return _Driver(self.dependence, root) if self.dependence else None
 
 
 class _Driver:
@@ -638,10 +652,10 @@ class _Driver:
         if self.names:
             m = dep.matrix().loc[list(self.names), list(self.names)].to_numpy()
             self.lower_t = np.ascontiguousarray(_semidefinite_cholesky(m).T)
-            self.g_normal = _stream(root, "copula:normal")
-            self.g_chi2 = _stream(root, "copula:chi2") if dep.copula == "t" else None
+            self.g_normal = dependence_stream(root, "copula:normal")
+            self.g_chi2 = dependence_stream(root, "copula:chi2") if dep.copula == "t" else None
         self.shocks = [
-            (s, _stream(root, f"shock:{s.name}:occurs"), _stream(root, f"shock:{s.name}:severity")) for s in dep.shocks
+            (s, dependence_stream(root, f"shock:{s.name}:occurs"), dependence_stream(root, f"shock:{s.name}:severity")) for s in dep.shocks
         ]
 
     def __call__(self, start: int, stop: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import _progress, metrics
+from .._random import root_sequence
 from ..distributions import Constant, Distribution
 from ..exceptions import RiskBudgetError
 from ..fair import ESTIMATE_FIELDS, LossForms, Register, Scenario, as_register
-from .attribution import _level, _paired_se
+from ..simulate import simulate
 from .dependence import Dependence
 
 # --------------------------------------------------------------------------- #
@@ -162,11 +164,8 @@ def tornado(
     """
     import pandas as pd
 
-    from .. import metrics
-    from ..simulate import _bar, _progress_enabled, _root_sequence, simulate
-
     reg = as_register(register)
-    q = _level(q)
+    q = metrics.check_level(q)
     for name, v in (("low", low), ("high", high)):
         if not 0.0 < float(v) < 1.0:
             raise RiskBudgetError(f"tornado: {name} percentile ({v!r}) must lie in (0, 1), e.g. 0.10 and 0.90")
@@ -174,12 +173,12 @@ def tornado(
         raise RiskBudgetError(f"tornado: low ({low!r}) must be below high ({high!r})")
     if dependence is not None and not isinstance(dependence, Dependence):
         raise RiskBudgetError(f"tornado: dependence must be a Dependence, not {type(dependence).__name__}")
-    root = _root_sequence(seed)
+    root = root_sequence(seed)
 
     def run(r: Register, strict: bool = True) -> Any:
-        driver = dependence._driver(r, root, strict=strict) if dependence is not None else None
+        coupling = None if dependence is None else (dependence if strict else dependence.relaxed())
         return simulate(r, years=years, seed=root, method=method, n_jobs=n_jobs, progress=False,  # type: ignore[arg-type]
-                        keep_counts=False, _driver=driver)
+                        keep_counts=False, dependence=coupling)
 
     base = run(reg)
     base_losses = np.array(base.losses.to_numpy(), order="F")
@@ -188,8 +187,8 @@ def tornado(
     base_var = metrics.var(base_total, q)
 
     tasks = [(j, s, inp) for j, s in enumerate(reg) for inp in sensitivity_inputs(s)]
-    bar = _bar(_progress_enabled(progress, len(tasks) * years * (len(reg) if dependence else 1) * 2),
-               len(tasks), "tornado")
+    bar = _progress.bar(_progress.enabled(progress, len(tasks) * years * (len(reg) if dependence else 1) * 2),
+                        len(tasks), "tornado")
     rows = []
     try:
         for j, scenario, (label, dist, rebuild) in tasks:
@@ -222,7 +221,7 @@ def tornado(
                     "ale_low": ale_low,
                     "ale_high": ale_high,
                     "ale_swing": abs(ale_high - ale_low),
-                    "ale_swing_se": _paired_se(t_high - t_low),
+                    "ale_swing_se": metrics.paired_se(t_high - t_low),
                     "var_low": var_low,
                     "var_high": var_high,
                     "var_swing": abs(var_high - var_low),
