@@ -57,6 +57,7 @@ from .exceptions import InvalidParameterError, check_finite, shown
 
 __all__ = [
     "Distribution",
+    "PosteriorDistribution",
     "PERT",
     "LogNormal",
     "Triangular",
@@ -317,25 +318,41 @@ class Distribution(ABC):
     def scaled(self, factor: float) -> Distribution:
         """The distribution of ``factor * X`` (``factor > 0``), in the same family."""
 
+    # -- sampling hooks (used by the simulation; override to add a family) -- #
     # Sampling is split in two steps so the simulation can draw cheap *base*
     # variates for every potential event (keeping random streams aligned across
     # options being compared) and pay for the transform only where it is needed.
-    #: "uniform", "normal", "none" (no randomness) or "direct" (base is the draw)
-    _base_kind: ClassVar[str] = "uniform"
+    #: What :meth:`base_variates` draws: ``"uniform"`` (U(0, 1), then
+    #: inversion), ``"normal"`` (standard normals), ``"none"`` (no randomness:
+    #: a constant) or ``"direct"`` (the base variates are already the draws,
+    #: up to :meth:`from_base`).
+    base_kind: ClassVar[str] = "uniform"
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Cheap base variates (uniforms by default), consumed sequentially."""
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` cheap base variates of kind :attr:`base_kind`, consuming ``rng`` in order."""
         return rng.random(n)
 
     @abstractmethod
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         """Map base variates to draws of this distribution (may work in place)."""
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self._transform(self._base(n, rng))
+        """The draws behind :meth:`sample` (after its argument checks)."""
+        return self.from_base(self.base_variates(n, rng))
 
-    def _from_uniform(self, u: np.ndarray) -> np.ndarray:
-        """Draws from uniforms (for copulas); exact inversion."""
+    def from_uniform(self, u: np.ndarray) -> np.ndarray:
+        """Draws from uniforms ``u`` by inversion (copulas, common shocks, controls' yearly strengths).
+
+        Families sampled by inverting uniforms (``base_kind == "uniform"``)
+        apply the sampler's own transform, so the same uniforms give the same
+        draws as :meth:`sample`; a constant gives its value; the others invert
+        exactly with :meth:`ppf`.
+        """
+        u = np.asarray(u, dtype=float)
+        if self.base_kind == "uniform":
+            return np.asarray(self.from_base(u.copy()), dtype=float)
+        if self.base_kind == "none":
+            return np.full(u.shape, self.mean())
         return np.asarray(self.ppf(u), dtype=float)
 
     # -- shared ------------------------------------------------------------- #
@@ -397,6 +414,44 @@ class Distribution(ABC):
     def __str__(self) -> str:
         params = ", ".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self))  # type: ignore[arg-type]
         return f"{type(self).__name__}({params})"
+
+
+class PosteriorDistribution(Distribution):
+    """An estimate that holds posterior draws (:mod:`riskbudget.bayes`): one draw per simulated year.
+
+    The extension point for parameter uncertainty. In each simulated year the
+    simulation picks one posterior draw index from a run-level stream keyed
+    by :attr:`posterior_key` (:meth:`draw_index`), and every distribution with
+    that key - a scenario's rate and its losses, and every scenario built from
+    the same fit - uses that year's draw: frequencies through
+    :meth:`sample_years`, losses through :meth:`from_base_years`.
+    """
+
+    #: Key of the posterior: distributions with the same key share each year's draw index.
+    posterior_key: str
+
+    @property
+    @abstractmethod
+    def posterior_draws(self) -> int:
+        """Number of posterior draws held."""
+
+    def draw_index(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform draw indices (one uniform each, so chunking never changes results)."""
+        return np.minimum((rng.random(n) * self.posterior_draws).astype(np.intp), self.posterior_draws - 1)
+
+    def sample_years(self, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One value per year, given each year's posterior draw ``index`` (frequencies override this).
+
+        The default ignores ``index`` and draws from the marginal.
+        """
+        return self.sample(len(index), rng)
+
+    def from_base_years(self, base: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Values from base variates of events whose years use posterior draws ``index`` (losses override this).
+
+        The default ignores ``index`` and maps through the marginal.
+        """
+        return self.from_base(base)
 
 
 # --------------------------------------------------------------------------- #
@@ -481,14 +536,11 @@ class PERT(Distribution):
         factor = _scale_factor("PERT", factor)
         return PERT(self.low * factor, self.mode * factor, self.high * factor, self.lam)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         x = _standard_beta_from_uniform(self.alpha, self.beta, base)
         x *= self.high - self.low
         x += self.low
         return x
-
-    def _from_uniform(self, u: np.ndarray) -> np.ndarray:
-        return self._transform(np.asarray(u, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -632,12 +684,12 @@ class LogNormal(Distribution):
             return LogNormal.from_ci(self.ci[0] * factor, self.ci[1] * factor, self.ci[2])
         return LogNormal(self.mu + math.log(factor), self.sigma)
 
-    _base_kind: ClassVar[str] = "normal"
+    base_kind: ClassVar[str] = "normal"
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal(n)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         z = base * self.sigma
         z += self.mu
         return np.exp(z, out=z)
@@ -694,7 +746,7 @@ class Triangular(Distribution):
         factor = _scale_factor("Triangular", factor)
         return Triangular(self.low * factor, self.mode * factor, self.high * factor)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         return np.asarray(self.ppf(base), dtype=float).reshape(base.shape)
 
 
@@ -733,7 +785,7 @@ class Uniform(Distribution):
         factor = _scale_factor("Uniform", factor)
         return Uniform(self.low * factor, self.high * factor)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         u = base * (self.high - self.low)
         u += self.low
         return u
@@ -778,12 +830,12 @@ class Constant(Distribution):
         factor = _scale_factor("Constant", factor)
         return Constant(self.value * factor)
 
-    _base_kind: ClassVar[str] = "none"
+    base_kind: ClassVar[str] = "none"
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.empty(n)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         return np.full(base.shape, self.value)
 
 
@@ -839,16 +891,16 @@ class Beta(Distribution):
         )
 
     @property
-    def _base_kind(self) -> str:  # type: ignore[override]
+    def base_kind(self) -> str:  # type: ignore[override]
         return "uniform" if self.a >= 1.0 and self.b >= 1.0 else "direct"
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        if self._base_kind == "uniform":
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.base_kind == "uniform":
             return rng.random(n)
         return rng.beta(self.a, self.b, n)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
-        if self._base_kind == "uniform":
+    def from_base(self, base: np.ndarray) -> np.ndarray:
+        if self.base_kind == "uniform":
             return _standard_beta_from_uniform(self.a, self.b, base)
         return base.copy()
 
@@ -904,12 +956,12 @@ class Gamma(Distribution):
         factor = _scale_factor("Gamma", factor)
         return Gamma(self.shape, self.rate / factor)
 
-    _base_kind: ClassVar[str] = "direct"
+    base_kind: ClassVar[str] = "direct"
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_gamma(self.shape, n)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         return base / self.rate
 
 

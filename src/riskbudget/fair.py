@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, overload
@@ -199,6 +200,53 @@ def _loss_estimate(value: Any, what: str) -> LossEstimate:
     return as_distribution(value, what=what)
 
 
+class SharedMultiplier(ABC):
+    """A yearly multiplier drawn from a run-level stream shared by every scenario it touches.
+
+    The extension point behind controls' and projects' effects
+    (:class:`~riskbudget.controls.ControlMultiplier`,
+    :class:`~riskbudget.controls.ProjectMultiplier`): a control's uncertain
+    strength is one quantity per year, the same in every scenario it covers
+    and in every option compared. Each simulated year draws one row of
+    :attr:`n_uniforms` uniforms from the stream named :attr:`shared_stream`
+    (keyed by the run, not the scenario) and maps it with
+    :meth:`from_uniforms`. An :class:`Adjustment`'s multiplier is either a
+    :class:`~riskbudget.distributions.Distribution` (its own stream per
+    scenario and source) or a ``SharedMultiplier``.
+    """
+
+    @property
+    @abstractmethod
+    def shared_stream(self) -> str:
+        """Name of the run-level stream (see :mod:`riskbudget._random`)."""
+
+    @property
+    @abstractmethod
+    def n_uniforms(self) -> int:
+        """Uniforms drawn per simulated year (one row, shared by every factor)."""
+
+    @abstractmethod
+    def from_uniforms(self, u: np.ndarray) -> np.ndarray:
+        """Yearly multipliers for rows of uniforms (``u.shape == (years, n_uniforms)``)."""
+
+    @abstractmethod
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest multiplier."""
+
+    @abstractmethod
+    def mean(self) -> float:
+        """Expected multiplier."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (shown in files and reports; not read back)."""
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """``n`` yearly multipliers from ``rng`` (one row of uniforms per year)."""
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return self.from_uniforms(rng.random((int(n), self.n_uniforms)))
+
+
 @dataclass(frozen=True)
 class Adjustment:
     """A per-year multiplier on one factor of a scenario (a control's or project's effect).
@@ -209,9 +257,9 @@ class Adjustment:
         ``"frequency"`` (threat or loss event frequency), ``"susceptibility"``,
         ``"loss"`` (every loss per event), ``"primary_loss"``, ``"secondary_loss"``
         or ``"primary_loss.<form>"`` / ``"secondary_loss.<form>"``.
-    multiplier : Distribution
+    multiplier : Distribution or SharedMultiplier
         The multiplier, drawn once per simulated year from its own random
-        stream. ``1 - effect`` for a control that removes a share ``effect``.
+        stream (or from a run-level stream, for a :class:`SharedMultiplier`). ``1 - effect`` for a control that removes a share ``effect``.
         Several adjustments on one factor multiply: what gets through is the
         product of ``(1 - effect)``.
     source : str
@@ -249,7 +297,7 @@ class Adjustment:
             )
         check_text("Adjustment", "source", self.source)
         mult = self.multiplier
-        if not hasattr(mult, "sample") or not hasattr(mult, "support"):
+        if not isinstance(mult, (Distribution, SharedMultiplier)):
             mult = as_distribution(mult, what=f"Adjustment from {self.source!r}: multiplier")
             object.__setattr__(self, "multiplier", mult)
         low, high = mult.support()
@@ -584,7 +632,7 @@ class Scenario:
         shared: dict[tuple[str, int], list[Any]] = {}
         seen: dict[tuple[str, str], int] = {}
         for adj in self.adjustments:
-            key = getattr(adj.multiplier, "shared_stream", None)
+            key = adj.multiplier.shared_stream if isinstance(adj.multiplier, SharedMultiplier) else None
             # The i-th multiplier of a shared stream on one factor reads the same
             # rows as the i-th on another factor (the kernel keeps one generator per
             # stream and factor), so group by (stream, position on the factor).
@@ -780,16 +828,17 @@ def _adjustments_from_list(name: Any, value: Any) -> tuple[Adjustment, ...]:
 def _joint_mean(multipliers: list[Any]) -> float:
     """E[product of multipliers that are functions of the same per-year uniforms].
 
-    Each multiplier of a shared stream draws ``n_uniforms`` uniforms per year
-    (the same rows for every factor) and maps them with ``_from_uniforms``.
+    Each :class:`SharedMultiplier` of one stream draws ``n_uniforms`` uniforms
+    per year (the same rows for every factor) and maps them with
+    ``from_uniforms``; the mean of the product is integrated over those rows.
     """
     if len(multipliers) == 1:
         return float(multipliers[0].mean())
-    widths = {getattr(m, "n_uniforms", None) for m in multipliers}
-    if None in widths or len(widths) != 1 or not all(hasattr(m, "_from_uniforms") for m in multipliers):
+    widths = {m.n_uniforms for m in multipliers}
+    if len(widths) != 1:
         raise ScenarioError(
-            "multipliers sharing a stream must declare n_uniforms and _from_uniforms so their joint mean can be "
-            "integrated; got " + ", ".join(type(m).__name__ for m in multipliers)
+            "multipliers sharing a stream must draw the same number of uniforms a year; got "
+            + ", ".join(f"{type(m).__name__} ({m.n_uniforms})" for m in multipliers)
         )
     from scipy.stats import qmc
 
@@ -797,7 +846,7 @@ def _joint_mean(multipliers: list[Any]) -> float:
     u = qmc.Sobol(d=int(k or 1), scramble=True, seed=20261128).random_base2(16)
     prod = np.ones(u.shape[0])
     for m in multipliers:
-        prod *= m._from_uniforms(u)
+        prod *= m.from_uniforms(u)
     return float(prod.mean())
 
 

@@ -58,9 +58,9 @@ import numpy as np
 from . import _allocator, _progress
 from ._memory import check_fits
 from ._random import Streams, posterior_stream_name, root_sequence
-from .distributions import Distribution
+from .distributions import Distribution, PosteriorDistribution
 from .exceptions import RiskBudgetError
-from .fair import LossForms, Register, Scenario, as_register
+from .fair import LossForms, Register, Scenario, SharedMultiplier, as_register
 
 __all__ = ["simulate", "SimulationResult", "METHODS"]
 
@@ -95,7 +95,7 @@ class _CapabilityVsResistance:
 
     def __init__(self, tcap: Distribution, rs: Distribution) -> None:
         self.tcap, self.rs = tcap, rs
-        self.tabulated = tcap._base_kind == "uniform" and rs._base_kind == "uniform"
+        self.tabulated = tcap.base_kind == "uniform" and rs.base_kind == "uniform"
         if self.tabulated:
             key = (tcap, rs)
             table = self._cache.get(key)
@@ -110,7 +110,7 @@ class _CapabilityVsResistance:
 
     def hits(self, b_cap: np.ndarray, b_res: np.ndarray) -> np.ndarray:
         if not self.tabulated:
-            return self.tcap._transform(b_cap) > self.rs._transform(b_res)
+            return self.tcap.from_base(b_cap) > self.rs.from_base(b_res)
         cell = (b_cap * self.GRID).astype(np.intp)
         np.minimum(cell, self.GRID - 1, out=cell)
         lower = self.lower[cell]
@@ -118,7 +118,7 @@ class _CapabilityVsResistance:
         unsure = np.flatnonzero((b_res >= lower) & (b_res < self.upper[cell]))
         if unsure.size:
             # The same values the sampler gives these uniforms (exact to its u-error).
-            hit[unsure] = self.tcap._transform(b_cap[unsure]) > self.rs._transform(b_res[unsure])
+            hit[unsure] = self.tcap.from_base(b_cap[unsure]) > self.rs.from_base(b_res[unsure])
         return hit
 
 
@@ -159,8 +159,8 @@ class _ScenarioKernel:
             # A multiplier may ask for a run-level stream shared by every scenario
             # (``shared_stream``, e.g. a control's strength); otherwise its stream
             # is keyed by the scenario, the source and the factor.
-            shared = getattr(adj.multiplier, "shared_stream", None)
-            rng = self.g.shared(shared, factor) if shared else self.g(f"adjust:{adj.source}:{factor}")
+            m = adj.multiplier
+            rng = self.g.shared(m.shared_stream, factor) if isinstance(m, SharedMultiplier) else self.g(f"adjust:{adj.source}:{factor}")
             out *= adj.multiplier.sample(n, rng)
         return out
 
@@ -169,10 +169,10 @@ class _ScenarioKernel:
         kind = s.frequency_kind
         dist = getattr(s, kind)
         if freq_uniforms is not None:
-            rate = dist._from_uniform(freq_uniforms)
-        elif hasattr(dist, "_sample_years"):
+            rate = dist.from_uniform(freq_uniforms)
+        elif isinstance(dist, PosteriorDistribution):
             # Posterior parameters (riskbudget.bayes): this year's draw, shared with the losses.
-            rate = dist._sample_years(self._posterior_index(dist, n), self.g("frequency"))
+            rate = dist.sample_years(self._posterior_index(dist, n), self.g("frequency"))
         else:
             rate = dist.sample(n, self.g("frequency"))
         if kind == "contact_frequency":
@@ -214,7 +214,7 @@ class _ScenarioKernel:
         key = dist.posterior_key
         hit = self._posterior_chunk.get(key)
         if hit is None:
-            index = dist._index(n, self.g.shared(posterior_stream_name(key), "index"))
+            index = dist.draw_index(n, self.g.shared(posterior_stream_name(key), "index"))
             self._posterior_chunk[key] = (dist.posterior_draws, index)
             return index
         if hit[0] != dist.posterior_draws:
@@ -226,8 +226,8 @@ class _ScenarioKernel:
 
     def _draw_per_year(self, dist: Distribution, n: int, rng: np.random.Generator) -> np.ndarray:
         """One draw per year (LEF x LM), using the year's posterior draw where there is one."""
-        if hasattr(dist, "_transform_years"):
-            return dist._transform_years(dist._base(n, rng), self._posterior_index(dist, n))  # type: ignore[attr-defined]
+        if isinstance(dist, PosteriorDistribution):
+            return dist.from_base_years(dist.base_variates(n, rng), self._posterior_index(dist, n))
         return dist.sample(n, rng)
 
     def _loss_mults(self, n: int) -> dict[tuple[str, str], np.ndarray | None]:
@@ -269,7 +269,7 @@ class _ScenarioKernel:
         )
 
         if s.annual_probability is not None:
-            p = s.annual_probability._from_uniform(freq_uniforms) if freq_uniforms is not None else s.annual_probability.sample(n, g("frequency"))
+            p = s.annual_probability.from_uniform(freq_uniforms) if freq_uniforms is not None else s.annual_probability.sample(n, g("frequency"))
             if freq_mult is not None:
                 p = p * freq_mult
             counts = (g("count").random(n) < p).astype(np.int64)
@@ -314,8 +314,8 @@ class _ScenarioKernel:
         if keep_prob is not None:
             mask = g(prefix + "thin:frequency").random(total) < keep_prob[year]
         if self.cap_vs_res is not None:
-            b_cap = s.threat_capability._base(total, g(prefix + "threat_capability"))  # type: ignore[union-attr]
-            b_res = s.resistance_strength._base(total, g(prefix + "resistance_strength"))  # type: ignore[union-attr]
+            b_cap = s.threat_capability.base_variates(total, g(prefix + "threat_capability"))  # type: ignore[union-attr]
+            b_res = s.resistance_strength.base_variates(total, g(prefix + "resistance_strength"))  # type: ignore[union-attr]
             if mask is None:
                 hit = self.cap_vs_res.hits(b_cap, b_res)
             else:
@@ -361,14 +361,14 @@ class _ScenarioKernel:
         """Loss amounts of the selected events, drawn on streams aligned to all threat events."""
         out: np.ndarray | None = None
         for suffix, dist in forms:
-            base = dist._base(total, self.g(prefix + which + suffix))
+            base = dist.base_variates(total, self.g(prefix + which + suffix))
             sel = base if idx is None else base.take(idx)
-            if hasattr(dist, "_transform_years"):
+            if isinstance(dist, PosteriorDistribution):
                 # Posterior parameters: each event uses its year's posterior draw.
                 draw = self._posterior_index(dist, self._chunk_n).take(years_of_selected)
-                x = dist._transform_years(sel, draw)  # type: ignore[attr-defined]
+                x = dist.from_base_years(sel, draw)
             else:
-                x = dist._transform(sel)
+                x = dist.from_base(sel)
             mult = loss_mults[(which, suffix)]
             if mult is not None:
                 x *= mult.take(years_of_selected)
@@ -388,7 +388,7 @@ class _ScenarioKernel:
         """
         s, g = self.s, self.g
         if s.annual_probability is not None:
-            lef = s.annual_probability._from_uniform(freq_uniforms) if freq_uniforms is not None else s.annual_probability.sample(n, g("frequency"))
+            lef = s.annual_probability.from_uniform(freq_uniforms) if freq_uniforms is not None else s.annual_probability.sample(n, g("frequency"))
         else:
             lef = self._rate(n, freq_uniforms)
             if s.susceptibility is not None:

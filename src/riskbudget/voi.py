@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from ._random import Streams, control_stream_name, project_stream_name, value_stream
+from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_component
 from .exceptions import RiskBudgetError
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
@@ -165,45 +166,40 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
 
 def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
     """Per-year draws of every uncertain input of a problem, regenerated from its random streams."""
-    from .controls import _CONTROL_COMPONENTS, _from_uniform
-
     n = problem.years
     out: dict[str, np.ndarray] = {}
     for s in problem.universe:
         g = Streams(problem.root, s.name)
         kind = s.frequency_kind
         dist = getattr(s, kind)
-        if dist._base_kind != "none" or kind == "contact_frequency":
+        if dist.base_kind != "none" or kind == "contact_frequency":
             rate = dist.sample(n, g("frequency"))
             if kind == "contact_frequency":
                 rate = rate * s.probability_of_action.sample(n, g("probability_of_action"))
             if np.ptp(rate) > 0:
                 out[f"{kind.replace('_', ' ')}: {s.name}"] = rate
-        if s.susceptibility is not None and s.susceptibility._base_kind != "none":
+        if s.susceptibility is not None and s.susceptibility.base_kind != "none":
             out[f"susceptibility: {s.name}"] = s.susceptibility.sample(n, g("susceptibility"))
     anchor = Streams(problem.root, "")
     for c in problem.controls:
-        u = anchor.shared(control_stream_name(c.name), "voi").random((n, len(_CONTROL_COMPONENTS)))
-        for i, fn in enumerate(_CONTROL_COMPONENTS[:5]):
+        u = anchor.shared(control_stream_name(c.name), "voi").random((n, len(CONTROL_COMPONENTS)))
+        for fn in FUNCTIONS:
             d = getattr(c, fn)
-            if d is not None and d._base_kind != "none":
-                out[f"{fn} of {c.name}"] = _from_uniform(d, u[:, i])
+            if d is not None and d.base_kind != "none":
+                out[f"{fn} of {c.name}"] = control_component(c, fn, u)
         if c.response_sla is not None:
-            h0 = _from_uniform(c.response_sla.hours_to_contain, u[:, 5])
-            h1 = _from_uniform(c.response_sla.hours_to_contain_with_control, u[:, 6])
+            h0 = control_component(c, "hours_without", u)
+            h1 = control_component(c, "hours_with", u)
             out[f"hours to contain under {c.name}"] = np.minimum(h0, h1)
             out[f"hours to contain without {c.name}"] = h0
     for p in problem.projects:
         out[f"value delivered by {p.name}"] = p.sample_value(n, value_stream(problem.root, p.name))
-        k = len(p.risk_changes) + 1
-        u = anchor.shared(project_stream_name(p.name), "voi").random((n, k))
+        u = anchor.shared(project_stream_name(p.name), "voi").random((n, len(p.risk_changes) + 1))
         for i, rc in enumerate(p.risk_changes):
-            if rc.increase._base_kind != "none":
-                out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = _from_uniform(rc.increase, u[:, i])
-        if p.security_by_design is not None and p.security_by_design.risk_removed._base_kind != "none":
-            out[f"risk removed by security by design of {p.name}"] = _from_uniform(
-                p.security_by_design.risk_removed, u[:, -1]
-            )
+            if rc.increase.base_kind != "none":
+                out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = project_component(p, i, u)
+        if p.security_by_design is not None and p.security_by_design.risk_removed.base_kind != "none":
+            out[f"risk removed by security by design of {p.name}"] = project_component(p, "risk_removed", u)
     return out
 
 

@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..distributions import Distribution, Gamma
+from ..distributions import Distribution, Gamma, PosteriorDistribution
 from ..exceptions import InvalidParameterError, RiskBudgetError
 from ..fair import Register, Scenario
 from .conjugate import SeverityPrior
@@ -109,19 +109,8 @@ _TABLE_POINTS = 1025
 _TABLE_LOGIT = 20.0  # the table covers q in [expit(-20), expit(20)] = [2.1e-9, 1 - 2.1e-9]
 
 
-class _PosteriorMixin:
-    """Draw-indexed sampling: the hook :func:`riskbudget.simulate` uses for posterior parameters."""
-
-    #: Key of the posterior: distributions with the same key share each year's draw index.
-    posterior_key: str
-
-    @property
-    def posterior_draws(self) -> int:
-        raise NotImplementedError
-
-    def _index(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` uniform draw indices (one uniform each, so chunking never changes results)."""
-        return np.minimum((rng.random(n) * self.posterior_draws).astype(np.intp), self.posterior_draws - 1)
+class _PosteriorMixture(PosteriorDistribution):
+    """What the posterior rate and loss share: mixture quantiles and CDFs over the draws."""
 
     def to_scipy(self) -> Any:
         raise InvalidParameterError(
@@ -178,7 +167,7 @@ class _PosteriorMixin:
 
 
 @dataclass(frozen=True, eq=False)
-class PosteriorRate(_PosteriorMixin, Distribution):
+class PosteriorRate(_PosteriorMixture):
     """Events per year with uncertain parameters, one posterior draw per simulated year.
 
     Parameters
@@ -210,7 +199,7 @@ class PosteriorRate(_PosteriorMixin, Distribution):
     posterior_key: str = ""
 
     family: ClassVar[str] = "posterior_rate"
-    _base_kind: ClassVar[str] = "direct"
+    base_kind: ClassVar[str] = "direct"
 
     def __post_init__(self) -> None:
         rate = _frozen(self.rate, "rate", "PosteriorRate")
@@ -232,7 +221,7 @@ class PosteriorRate(_PosteriorMixin, Distribution):
     def posterior_draws(self) -> int:
         return int(self.rate.size)
 
-    def _sample_years(self, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample_years(self, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The rate of each year given its posterior draw index (gamma shock for a negative binomial)."""
         lam = self.rate[index] * self.exposure
         if self.cv is None:
@@ -241,15 +230,15 @@ class PosteriorRate(_PosteriorMixin, Distribution):
         return rng.standard_gamma(shape) * (lam / shape)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self._sample_years(self._index(n, rng), rng)
+        return self.sample_years(self.draw_index(n, rng), rng)
 
-    def _base(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def base_variates(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._sample(n, rng)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         return base.copy()
 
-    def _from_uniform(self, u: np.ndarray) -> np.ndarray:
+    def from_uniform(self, u: np.ndarray) -> np.ndarray:
         return np.asarray(self.ppf(u), dtype=float)
 
     # -- moments and distribution functions ------------------------------ #
@@ -331,7 +320,7 @@ class PosteriorRate(_PosteriorMixin, Distribution):
 
 
 @dataclass(frozen=True, eq=False)
-class PosteriorLoss(_PosteriorMixin, Distribution):
+class PosteriorLoss(_PosteriorMixture):
     """Loss per event with uncertain lognormal (or lognormal-GPD) parameters.
 
     For posterior draw ``i`` the loss is lognormal with ``mu[i]`` and
@@ -363,7 +352,7 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
     posterior_key: str = ""
 
     family: ClassVar[str] = "posterior_loss"
-    _base_kind: ClassVar[str] = "uniform"
+    base_kind: ClassVar[str] = "uniform"
 
     def __post_init__(self) -> None:
         where = "PosteriorLoss"
@@ -440,7 +429,7 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
                 x[tail] = self.tail_threshold + excess
         return x
 
-    def _transform_years(self, u: np.ndarray, index: np.ndarray) -> np.ndarray:
+    def from_base_years(self, u: np.ndarray, index: np.ndarray) -> np.ndarray:
         """Losses from uniforms ``u`` of events whose years use posterior draws ``index``."""
         s = (1.0 - u) * self._survival_lognormal(self.lower, index) if self.lower > 0 else 1.0 - u
         x = self._quantile_from_survival(s, index)
@@ -449,10 +438,10 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
         return x
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        index = self._index(n, rng)
-        return self._transform_years(rng.random(n), index)
+        index = self.draw_index(n, rng)
+        return self.from_base_years(rng.random(n), index)
 
-    def _transform(self, base: np.ndarray) -> np.ndarray:
+    def from_base(self, base: np.ndarray) -> np.ndarray:
         # Without a year's draw index (a caller outside simulate): the marginal quantile.
         return np.asarray(self.ppf(base), dtype=float).reshape(base.shape)
 
@@ -532,7 +521,7 @@ class PosteriorLoss(_PosteriorMixin, Distribution):
     def _per_draw_quantiles(self, q: np.ndarray) -> np.ndarray:
         k = self.posterior_draws
         idx = np.repeat(np.arange(k), q.size)
-        return self._transform_years(np.tile(q, k), idx).reshape(k, q.size)
+        return self.from_base_years(np.tile(q, k), idx).reshape(k, q.size)
 
     def scaled(self, factor: float) -> PosteriorLoss:
         f = float(factor)

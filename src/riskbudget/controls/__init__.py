@@ -50,26 +50,30 @@ Examples
 
 from __future__ import annotations
 
-# Names outside __all__ stay importable from here as they were from the single
-# module: optimize.problem and voi use the helpers, and ALL and the targeting
-# functions are public.
-from ._common import ALL, FUNCTIONS, ControlError, ProjectError, _from_uniform  # noqa: F401
-from .apply import (  # noqa: F401
-    _as_controls,
-    _as_projects,
-    _check_unique,
-    _universe,
+from ._common import ALL, FUNCTIONS, ControlError, ProjectError
+from .apply import (
     apply_controls,
     apply_projects,
+    as_controls,
+    as_projects,
     check_references,
+    check_unique_names,
     control_targets,
     new_scenario_adjustments,
     project_adjustments,
     project_targets,
     resolve_targets,
+    scenario_universe,
 )
 from .control import Control
-from .effects import _CONTROL_COMPONENTS, ControlMultiplier, ProjectMultiplier, ResponseSLA  # noqa: F401
+from .effects import (
+    CONTROL_COMPONENTS,
+    ControlMultiplier,
+    ProjectMultiplier,
+    ResponseSLA,
+    control_component,
+    project_component,
+)
 from .files import CONTROL_COLUMNS, PROJECT_COLUMNS, read_controls, read_projects
 from .project import Project, RiskChange, SecurityByDesign
 
@@ -84,11 +88,23 @@ __all__ = [
     "ControlError",
     "ProjectError",
     "FUNCTIONS",
+    "ALL",
     "read_controls",
     "read_projects",
     "apply_controls",
     "apply_projects",
     "check_references",
+    "check_unique_names",
+    "as_controls",
+    "as_projects",
+    "scenario_universe",
+    "control_targets",
+    "project_targets",
+    "project_adjustments",
+    "new_scenario_adjustments",
+    "CONTROL_COMPONENTS",
+    "control_component",
+    "project_component",
     "resolve_targets",
     "CONTROL_COLUMNS",
     "PROJECT_COLUMNS",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..distributions import Distribution, as_distribution
 from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, check_text
 from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS, check_reach
@@ -121,16 +119,6 @@ def _checked_names(owner: str, field: str, value: Any, err: type[RiskBudgetError
         for v in value:
             check_text(owner, field, v, err)
     return tuple(check_text(owner, field, n, err) for n in _names(value))
-
-
-def _from_uniform(dist: Distribution, u: np.ndarray) -> np.ndarray:
-    """Draws of ``dist`` from uniforms ``u`` (fast transform where the family samples by inversion)."""
-    kind = dist._base_kind
-    if kind == "uniform":
-        return np.asarray(dist._transform(u.copy()), dtype=float)
-    if kind == "none":
-        return np.full(u.shape, dist.mean())
-    return np.asarray(dist._from_uniform(u), dtype=float)
 
 
 def _check_factor(owner: str, factor: str, err: type[RiskBudgetError]) -> str:

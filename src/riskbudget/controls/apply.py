@@ -50,7 +50,8 @@ def resolve_targets(
     return tuple(n for n in names if n in chosen)
 
 
-def _universe(register: Register, projects: Sequence[Project]) -> list[Scenario]:
+def scenario_universe(register: Register, projects: Sequence[Project]) -> list[Scenario]:
+    """The register's scenarios followed by every project's new scenarios (names must not clash)."""
     out = list(register)
     seen = set(register.names)
     for p in projects:
@@ -64,7 +65,8 @@ def _universe(register: Register, projects: Sequence[Project]) -> list[Scenario]
     return out
 
 
-def _check_unique(controls: Sequence[Control], projects: Sequence[Project]) -> None:
+def check_unique_names(controls: Sequence[Control], projects: Sequence[Project]) -> None:
+    """Every control and project has its own name (a decision is named in plans, files and widgets)."""
     seen: dict[str, str] = {}
     for kind, items in (("control", controls), ("project", projects)):
         for item in items:
@@ -100,7 +102,7 @@ def check_references(controls: Iterable[Control] = (), projects: Iterable[Projec
     ...
     riskbudget.controls._common.ControlError: Control 'PAM': requires names ['MFA'], which are neither controls nor projects here (known: ['PAM']); fix the name, or give that control or project too
     """
-    ctrls, projs = _as_controls(controls), _as_projects(projects)
+    ctrls, projs = as_controls(controls), as_projects(projects)
     known = {c.name for c in ctrls} | {p.name for p in projs}
     for kind, items, err in (("Control", ctrls, ControlError), ("Project", projs, ProjectError)):
         for item in items:
@@ -123,11 +125,13 @@ def _as_items(items: Any, cls: type, err: type[RiskBudgetError], reader: str) ->
     return out
 
 
-def _as_controls(controls: Any) -> tuple[Control, ...]:
+def as_controls(controls: Any) -> tuple[Control, ...]:
+    """A tuple of :class:`Control`, from one control or an iterable of them (anything else is an error)."""
     return _as_items(controls, Control, ControlError, "read_controls")
 
 
-def _as_projects(projects: Any) -> tuple[Project, ...]:
+def as_projects(projects: Any) -> tuple[Project, ...]:
+    """A tuple of :class:`Project`, from one project or an iterable of them (anything else is an error)."""
     return _as_items(projects, Project, ProjectError, "read_projects")
 
 
@@ -135,7 +139,7 @@ def control_targets(
     register: Register, controls: Sequence[Control], projects: Sequence[Project] = ()
 ) -> dict[str, tuple[str, ...]]:
     """Control name -> the scenarios it covers (project scenarios count as known)."""
-    universe = _universe(register, projects)
+    universe = scenario_universe(register, projects)
     return {c.name: resolve_targets(f"Control {c.name!r}", c.applies_to, universe, ControlError) for c in controls}
 
 
@@ -209,9 +213,9 @@ def apply_controls(
     2.0
     """
     reg = as_register(register)
-    ctrls = _as_controls(controls)
-    projs = _as_projects(projects)
-    _check_unique(ctrls, projs)
+    ctrls = as_controls(controls)
+    projs = as_projects(projects)
+    check_unique_names(ctrls, projs)
     targets = control_targets(reg, ctrls, projs)
     out = reg
     for s in reg:
@@ -250,8 +254,8 @@ def apply_projects(
         Scenarios in the register's order, then each project's new scenarios.
     """
     reg = as_register(register)
-    projs = _as_projects(projects)
-    ctrls = _as_controls(controls)
+    projs = as_projects(projects)
+    ctrls = as_controls(controls)
     sbd = set(_names(security_by_design))
     known = {p.name for p in projs}
     for name in sbd:
@@ -260,7 +264,7 @@ def apply_projects(
         p = next(p for p in projs if p.name == name)
         if p.security_by_design is None:
             raise ProjectError(f"Project {name!r}: has no security-by-design option to buy")
-    _check_unique(ctrls, projs)
+    check_unique_names(ctrls, projs)
     ptargets = project_targets(reg, projs)
     out = reg
     for s in reg:

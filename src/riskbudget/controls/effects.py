@@ -11,8 +11,8 @@ import numpy as np
 from .._random import control_stream_name, project_stream_name
 from ..distributions import as_distribution
 from ..exceptions import MONEY, RiskBudgetError
-from ..fair import Scenario, check_reach
-from ._common import ControlError, _check_factor, _from_uniform, _in_unit
+from ..fair import Scenario, SharedMultiplier, check_reach
+from ._common import ControlError, _check_factor, _in_unit
 
 if TYPE_CHECKING:
     from .control import Control
@@ -148,12 +148,46 @@ class ResponseSLA:
 # --------------------------------------------------------------------------- #
 # Per-year multipliers (Distribution-like: sample, support, mean, to_dict)
 # --------------------------------------------------------------------------- #
-#: Columns of a control's per-year uniform block, in order.
-_CONTROL_COMPONENTS = ("avoidance", "deterrence", "resistance", "detection", "response", "sla_h0", "sla_h1")
+#: Columns of a control's per-year uniform block, in order: the strength (when
+#: working) of each FAIR-CAM function, then the SLA's hours to contain without
+#: and with the control. One row a year, from the control's shared stream.
+CONTROL_COMPONENTS = ("avoidance", "deterrence", "resistance", "detection", "response", "hours_without", "hours_with")
+
+
+def control_component(control: Control, component: str, u: np.ndarray) -> np.ndarray | None:
+    """Per-year draws of one uncertain component of ``control`` from its uniform block ``u``.
+
+    The one place that maps a control's uniforms to its yearly strengths and
+    hours to contain: the simulation (:class:`ControlMultiplier`) and the
+    value-of-information analysis both read them here. None when the control
+    lacks the component.
+    """
+    if component in ("hours_without", "hours_with"):
+        sla = control.response_sla
+        if sla is None:
+            return None
+        dist = sla.hours_to_contain if component == "hours_without" else sla.hours_to_contain_with_control
+    else:
+        dist = getattr(control, component)
+        if dist is None:
+            return None
+    return dist.from_uniform(u[:, CONTROL_COMPONENTS.index(component)])
+
+
+def project_component(project: Project, component: int | str, u: np.ndarray) -> np.ndarray | None:
+    """Per-year draws of a project's risk increase ``component`` (an index) or ``"risk_removed"``.
+
+    Columns of a project's uniform block: one per :class:`RiskChange`, then the
+    share its security-by-design option removes. None when absent.
+    """
+    if component == "risk_removed":
+        sbd = project.security_by_design
+        return None if sbd is None else sbd.risk_removed.from_uniform(u[:, -1])
+    return project.risk_changes[int(component)].increase.from_uniform(u[:, int(component)])
 
 
 @dataclass(frozen=True)
-class ControlMultiplier:
+class ControlMultiplier(SharedMultiplier):
     """``1 - effective strength`` of one control on one factor of one scenario, per year.
 
     ``terms`` lists the effects acting on the factor: a function name
@@ -179,13 +213,14 @@ class ControlMultiplier:
         for term in self.terms:
             if isinstance(term, tuple):
                 _, share = term
-                sla = c.response_sla
-                assert sla is not None
-                h0 = _from_uniform(sla.hours_to_contain, u[:, 5])
-                h1 = _from_uniform(sla.hours_to_contain_with_control, u[:, 6])
+                h0 = control_component(c, "hours_without", u)
+                h1 = control_component(c, "hours_with", u)
+                assert h0 is not None and h1 is not None
                 out.append(share * (1.0 - np.minimum(h0, h1) / h0))
             else:
-                out.append(_from_uniform(getattr(c, term), u[:, _CONTROL_COMPONENTS.index(term)]))
+                strength = control_component(c, term, u)
+                assert strength is not None
+                out.append(strength)
         return out
 
     def _effective(self, s: Any) -> Any:
@@ -194,19 +229,14 @@ class ControlMultiplier:
         return c.coverage * (rel * s + (1.0 - rel) * c.strength_when_lapsed)
 
     #: Uniforms drawn per simulated year (one row per year, shared by every factor).
-    n_uniforms: ClassVar[int] = len(_CONTROL_COMPONENTS)
+    n_uniforms: ClassVar[int] = len(CONTROL_COMPONENTS)
 
-    def _from_uniforms(self, u: np.ndarray) -> np.ndarray:
+    def from_uniforms(self, u: np.ndarray) -> np.ndarray:
         """Multipliers for rows of uniforms (``u.shape == (n, n_uniforms)``)."""
         out = np.ones(u.shape[0])
         for s in self._strengths(u):
             out *= 1.0 - self._effective(s)
         return out
-
-    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        """``n`` yearly multipliers in [0, 1]."""
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        return self._from_uniforms(rng.random((int(n), self.n_uniforms)))
 
     def _term_range(self, term: Any) -> tuple[float, float]:
         c = self.control
@@ -254,7 +284,7 @@ class ControlMultiplier:
 
 
 @dataclass(frozen=True)
-class ProjectMultiplier:
+class ProjectMultiplier(SharedMultiplier):
     """A project's yearly multiplier on one factor of one scenario.
 
     ``increases`` are indices of the project's :class:`RiskChange` items acting
@@ -282,14 +312,14 @@ class ProjectMultiplier:
         sbd = self.project.security_by_design
         if not self.security_by_design or sbd is None:
             return 0.0
-        return _from_uniform(sbd.risk_removed, u[:, -1])
+        return project_component(self.project, "risk_removed", u)  # type: ignore[return-value]
 
     @property
     def n_uniforms(self) -> int:
         """Uniforms drawn per simulated year (one per risk change, one for security by design)."""
         return self._columns()
 
-    def _from_uniforms(self, u: np.ndarray) -> np.ndarray:
+    def from_uniforms(self, u: np.ndarray) -> np.ndarray:
         """Multipliers for rows of uniforms (``u.shape == (n, n_uniforms)``)."""
         n = u.shape[0]
         removed = self._removed(u)
@@ -297,13 +327,9 @@ class ProjectMultiplier:
             return np.ones(n) * (1.0 - removed)
         out = np.ones(n)
         for i in self.increases:
-            inc = _from_uniform(self.project.risk_changes[i].increase, u[:, i])
+            inc = project_component(self.project, i, u)
             out *= 1.0 + inc * (1.0 - removed)
         return out
-
-    def sample(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        return self._from_uniforms(rng.random((int(n), self._columns())))
 
     def support(self) -> tuple[float, float]:
         sbd = self.project.security_by_design
@@ -331,7 +357,7 @@ class ProjectMultiplier:
         # polynomial in r of the removed share's quantile function.
         nodes, weights = np.polynomial.legendre.leggauss(64)
         u = 0.5 * (nodes + 1.0)
-        r = _from_uniform(sbd.risk_removed, u)
+        r = sbd.risk_removed.from_uniform(u)
         values = np.prod([1.0 + m * (1.0 - r) for m in incs], axis=0)
         return float(0.5 * weights @ values)
 

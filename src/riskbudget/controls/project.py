@@ -15,7 +15,6 @@ from ._common import (
     ProjectError,
     _check_factor,
     _checked_names,
-    _from_uniform,
     _in_unit,
     _money_estimate,
     _name_and_cost,
@@ -215,7 +214,7 @@ class Project:
         same generator gives the same years with or without the option.
         """
         u = rng.random((int(n), 2))
-        value = _from_uniform(self.value_per_year, u[:, 0]) * (u[:, 1] >= self.probability_of_failure)
+        value = self.value_per_year.from_uniform(u[:, 0]) * (u[:, 1] >= self.probability_of_failure)
         if security_by_design:
             if self.security_by_design is None:
                 raise ProjectError(f"Project {self.name!r}: has no security-by-design option")

@@ -26,17 +26,17 @@ from .._random import root_sequence
 from ..controls import (
     Control,
     Project,
-    _as_controls,
-    _as_projects,
-    _check_unique,
-    _universe,
     apply_controls,
     apply_projects,
+    as_controls,
+    as_projects,
     check_references,
+    check_unique_names,
     control_targets,
     new_scenario_adjustments,
     project_adjustments,
     project_targets,
+    scenario_universe,
 )
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from ..fair import Register, Scenario, as_register
@@ -146,7 +146,7 @@ class DecisionProblem:
         self.years = years
         self.root = seed
         self.seed = int(seed.entropy) if isinstance(seed.entropy, (int, np.integer)) else seed.entropy
-        self.universe: list[Scenario] = _universe(register, projects)
+        self.universe: list[Scenario] = scenario_universe(register, projects)
         self.names: tuple[str, ...] = tuple(s.name for s in self.universe)
         self.control_index = {c.name: i for i, c in enumerate(controls)}
         self.project_index = {p.name: k for k, p in enumerate(projects)}
@@ -461,9 +461,9 @@ def precompute(
     True
     """
     reg = as_register(register)
-    ctrls = _as_controls(controls)
-    projs = _as_projects(projects)
-    _check_unique(ctrls, projs)
+    ctrls = as_controls(controls)
+    projs = as_projects(projects)
+    check_unique_names(ctrls, projs)
     years = _check_years(years)
     root = root_sequence(seed)
     return DecisionProblem(reg, ctrls, projs, years=years, seed=root, n_jobs=n_jobs, progress=progress, lazy=lazy)

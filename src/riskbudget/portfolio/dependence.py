@@ -680,6 +680,6 @@ class _Driver:
             occurs = g_occurs.random(n) < shock.annual_probability
             severity = g_severity.random(n)
             for name, dist in shock.multipliers:
-                m = np.where(occurs, np.asarray(dist._from_uniform(severity), dtype=float), 1.0)
+                m = np.where(occurs, np.asarray(dist.from_uniform(severity), dtype=float), 1.0)
                 multipliers[name] = m if name not in multipliers else multipliers[name] * m
         return uniforms, multipliers
