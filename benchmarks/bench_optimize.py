@@ -27,7 +27,7 @@ os.environ.setdefault("RISKBUDGET_PROGRESS", "0")
 
 import riskbudget as rb  # noqa: E402
 from riskbudget.controls import read_controls, read_projects  # noqa: E402
-from riskbudget.optimize import frontier, optimize, precompute, validate  # noqa: E402
+from riskbudget.optimization import frontier, optimize, precompute, validate  # noqa: E402
 
 
 def main() -> None:

@@ -96,7 +96,7 @@ def test_library_calls_leave_file_descriptors_alone():
             return real_milp(*args, **kwargs)
         solver.milp = spy
         import riskbudget as rb
-        from riskbudget.optimize import optimize
+        from riskbudget.optimization import optimize
         reg = rb.read_register("data/example/register.csv")
         ctl = rb.read_controls("data/example/controls.csv")
         prj = rb.read_projects("data/example/projects.csv")
@@ -150,7 +150,7 @@ def test_a_drawn_seed_is_short_printed_and_reproduces_the_run():
 def test_frontier_refuses_too_many_points_and_an_unknown_plot_format_before_working(monkeypatch, capsys, tmp_path):
     import importlib
 
-    optimize_module = importlib.import_module("riskbudget.optimize")
+    optimize_module = importlib.import_module("riskbudget.optimization")
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the frontier was computed before the arguments were checked")

@@ -127,9 +127,9 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
     except ImportError:
         pytest.fail("Playwright is missing: pip install 'riskbudget[test]' (never `playwright install`)")
     import riskbudget as rb
-    from riskbudget._format import money
     from riskbudget.controls import read_controls, read_projects
-    from riskbudget.optimize import evaluate
+    from riskbudget.formatting import money
+    from riskbudget.optimization import evaluate
 
     started = time.monotonic()
     with sync_api.sync_playwright() as p:

@@ -483,7 +483,7 @@ def test_expected_frequency_multiplier_of_shocks_matches_simulation_and_report()
     r = rb.simulate([a, b], years=100_000, seed=3, dependence=dep)
     exact = a.expected_annual_loss() * expected
     assert abs(r.ale("A") - exact) <= 4 * r.ale_se("A")
-    from riskbudget._format import money
+    from riskbudget.formatting import money
 
     rep = rb.report([a, b], years=20_000, seed=3, dependence=dep)
     shown = money(exact + b.expected_annual_loss() * 1.2)

@@ -557,7 +557,7 @@ _CONSTRUCTORS: dict[str, Callable[[Any], Any]] = {
     "Appetite(limits=)": lambda v: rb.Appetite(limits=v),
     "Appetite.from_dict": lambda v: rb.Appetite.from_dict(v),
     "ToleranceCurve.from_points": lambda v: rb.ToleranceCurve.from_points(v),
-    "from_dict": lambda v: rb.from_dict(v),
+    "from_dict": lambda v: rb.distribution_from_dict(v),
     "Distribution.sample(n)": lambda v: rb.PERT(0, 1, 2).sample(v, 0),
     "Distribution.scaled": lambda v: rb.LogNormal.from_ci(1, 2).scaled(v),
 }

@@ -10,7 +10,7 @@ import pytest
 import riskbudget as rb
 from riskbudget import _memory
 from riskbudget.exceptions import MemoryLimitError, RiskBudgetError
-from riskbudget.simulate import BYTES_PER_EVENT, memory_estimate
+from riskbudget.simulation import BYTES_PER_EVENT, memory_estimate
 
 
 def _busy(rate: float) -> rb.Scenario:

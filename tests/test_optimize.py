@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 import riskbudget as rb
 from riskbudget import metrics
 from riskbudget.controls import RiskChange, SecurityByDesign
-from riskbudget.optimize import (
+from riskbudget.optimization import (
     DecisionProblem,
     Funding,
     evaluate,
     frontier,
     optimize,
-    plot_frontier,
     precompute,
     validate,
 )
+from riskbudget.plotting import plot_frontier
 
 from .conftest import EXAMPLE
 
@@ -590,7 +590,7 @@ def test_cli_bad_controls_file(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "module",
-    ["riskbudget.optimize", "riskbudget.optimize.api", "riskbudget.optimize.problem", "riskbudget.optimize.plan"],
+    ["riskbudget.optimization", "riskbudget.optimization.api", "riskbudget.optimization.problem", "riskbudget.optimization.plan"],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -613,7 +613,7 @@ def test_too_many_indicator_years_falls_back_to_a_checked_heuristic(problem):
 def test_auto_switches_to_the_heuristic_when_combinations_explode(instance, monkeypatch):
     import importlib
 
-    problem_module = importlib.import_module("riskbudget.optimize.problem")
+    problem_module = importlib.import_module("riskbudget.optimization.problem")
 
     reg, controls, projects = instance
     monkeypatch.setattr(problem_module, "MAX_COMBINATIONS_PER_SCENARIO", 4)

@@ -131,9 +131,9 @@ def test_histogram_marks_ale_var_and_tvar(result):
     render(ax)
     x = result.annual_loss.to_numpy()
     lines = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()}
-    assert lines[rf"ALE \{rb._format.money(x.mean())}"] == pytest.approx(x.mean())
-    assert lines[rf"VaR95 \{rb._format.money(result.var(0.95))}"] == pytest.approx(result.var(0.95))
-    assert lines[rf"TVaR95 \{rb._format.money(result.tvar(0.95))}"] == pytest.approx(result.tvar(0.95))
+    assert lines[rf"ALE \{rb.formatting.money(x.mean())}"] == pytest.approx(x.mean())
+    assert lines[rf"VaR95 \{rb.formatting.money(result.var(0.95))}"] == pytest.approx(result.var(0.95))
+    assert lines[rf"TVaR95 \{rb.formatting.money(result.tvar(0.95))}"] == pytest.approx(result.tvar(0.95))
     # bar heights are shares of all years: they add up to P(loss > 0)
     heights = sum(p.get_height() for p in ax.patches)
     assert heights == pytest.approx(np.mean(x > 0))
@@ -166,7 +166,7 @@ def test_contribution_bars_ranked_with_the_rest_summed(result):
     assert labels(ax) == ["Contribution to TVaR95", "ALE"]
     assert "TVaR95" in ax.get_title()
     share = [t.get_text().strip() for t in ax.texts]
-    assert share[0] == rb._format.percent(ranked["tvar_share"].iloc[0], digits=0)
+    assert share[0] == rb.formatting.percent(ranked["tvar_share"].iloc[0], digits=0)
 
 
 def test_contributions_from_a_table_and_errors(result):

@@ -250,7 +250,7 @@ def test_sensitivity_inputs_rebuild_one_estimate(small_register):
     assert small_register["Outage"].primary_loss.productivity == dist  # the original is unchanged
 
 
-@pytest.mark.parametrize("module", ["portfolio", "plotting", "excel", "report", "appetite"])
+@pytest.mark.parametrize("module", ["portfolio", "plotting", "excel", "reporting", "appetite"])
 def test_docstring_examples_run(module, monkeypatch, tmp_path):
     import doctest
     import importlib

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import riskbudget as rb
-from riskbudget._format import money
 from riskbudget.cli import main
-from riskbudget.report import BoardReport, report
+from riskbudget.formatting import money
+from riskbudget.reporting import BoardReport, report
 
 pytest.importorskip("jinja2")
 pytest.importorskip("matplotlib")
@@ -115,7 +115,7 @@ def test_lec_section_tabulates_exceedance_and_tolerance(board, page):
     text = page.section("lec")
     r = board.result
     p = r.exceedance(1e7)
-    assert f"$10M {rb._format.percent(p, digits=2)}" in text
+    assert f"$10M {rb.formatting.percent(p, digits=2)}" in text
     assert "Tolerated" in text and "Return period" in text
     assert "lognormal through P(loss > $8M) = 20.00%, P(loss > $40M) = 1.00%" in text
 
@@ -125,11 +125,11 @@ def test_scenarios_section_lists_the_top_of_the_tail(board, page):
     table = board.contributions.sort_values("tvar_contribution", ascending=False)
     top = table.index[0]
     assert top in text
-    assert f"{money(table.loc[top, 'tvar_contribution'])} {rb._format.percent(table.loc[top, 'tvar_share'])}" in text
+    assert f"{money(table.loc[top, 'tvar_contribution'])} {rb.formatting.percent(table.loc[top, 'tvar_share'])}" in text
     assert f"Other ({len(table) - 10} scenarios)" in text
     assert f"{YEARS // 20:,} years" in text
     share3 = table["tvar_share"].iloc[:3].sum()
-    assert f"account for {rb._format.percent(share3, digits=0)} of the tail" in text
+    assert f"account for {rb.formatting.percent(share3, digits=0)} of the tail" in text
 
 
 def test_appetite_section_states_status_limits_and_breaches(board, page):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import riskbudget as rb
-from riskbudget.optimize import optimize, precompute
+from riskbudget.optimization import optimize, precompute
 from riskbudget.voi import decision_inputs, evpi, evppi, net_benefits, value_of_information
 
 from .test_optimize import small_instance

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import riskbudget as rb  # noqa: E402
-from riskbudget._format import money, percent  # noqa: E402
+from riskbudget.formatting import money, percent  # noqa: E402
 from riskbudget.widgets import ScenarioExplorer  # noqa: E402
 
 YEARS = 2_000
@@ -270,7 +270,7 @@ def decision_inputs():
 
 @pytest.fixture(scope="module")
 def problem(decision_inputs):
-    from riskbudget.optimize import precompute
+    from riskbudget.optimization import precompute
 
     register, controls, projects, _ = decision_inputs
     return precompute(register, controls, projects, years=BUDGET_YEARS, seed=SEED, progress=False)
@@ -286,7 +286,7 @@ def budget_explorer(decision_inputs, problem):
 
 
 def _evaluate(ex, problem, appetite=None):
-    from riskbudget.optimize import evaluate
+    from riskbudget.optimization import evaluate
 
     funding = ex.funding
     return evaluate(problem, funded=list(funding.controls) + list(funding.projects),
@@ -433,7 +433,7 @@ def test_a_tighter_appetite_changes_the_status_like_the_library(budget_explorer,
 
 
 def test_optimise_sets_the_toggles_to_the_optimal_plan(budget_explorer, problem):
-    from riskbudget.optimize import optimize
+    from riskbudget.optimization import optimize
 
     ex = budget_explorer
     ex.security_share.value = 0.3

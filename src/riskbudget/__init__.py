@@ -1,9 +1,16 @@
 """riskbudget: quantitative cyber-risk decisions in one currency.
 
 Open FAIR scenarios from calibrated estimates, aggregate annual loss by Monte
-Carlo, and the metrics a board understands (ALE, VaR, TVaR, loss exceedance
-curves). Importing the package loads only numpy, scipy and pandas; plotting,
-widgets and PyMC are imported when first used.
+Carlo, the metrics a board understands (ALE, VaR, TVaR, loss exceedance
+curves), and the split of one budget between security controls and IT
+projects. Importing the package loads only NumPy; SciPy and pandas load on
+first use, and plotting, widgets and PyMC only when their modules are used.
+
+The verbs and nouns of everyday use live here (``rb.simulate``,
+``rb.optimize``, ``rb.report``, ``rb.Scenario``, ``rb.PERT``...). Every
+module stays importable under its own name, and no name here hides a module:
+the modules are ``riskbudget.simulation``, ``riskbudget.optimization`` and
+``riskbudget.reporting`` (see docs/architecture.md for the map).
 
 >>> import riskbudget as rb
 >>> s = rb.Scenario("Phishing", threat_event_frequency=rb.PERT(2, 6, 20),
@@ -15,9 +22,12 @@ widgets and PyMC are imported when first used.
 
 from __future__ import annotations
 
-from . import gordon_loeb, voi
+import importlib
+import warnings
+from typing import Any
+
 from ._version import __version__
-from .appetite import Appetite, AppetiteStatus, Limit, ToleranceCurve, read_appetite
+from .appetite import Appetite, AppetiteStatus, Limit, LimitKind, ToleranceCurve, read_appetite
 from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
 from .distributions import (
     PERT,
@@ -28,10 +38,11 @@ from .distributions import (
     LogNormal,
     Triangular,
     Uniform,
-    from_dict,
 )
+from .distributions import from_dict as distribution_from_dict
 from .exceptions import (
     InvalidParameterError,
+    MemoryLimitError,
     MissingDependencyError,
     RegisterError,
     RiskBudgetError,
@@ -39,12 +50,43 @@ from .exceptions import (
 )
 from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
 from .io import read_register, write_register
-from .optimize import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize, plot_frontier, validate
+from .optimization import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize
+from .optimization import validate as validate_plan
+from .plotting import plot_frontier
 from .portfolio import CommonShock, Dependence
-from .report import report
-from .simulate import SimulationResult, simulate
+from .reporting import report
+from .simulation import SimulationResult, simulate
+
+#: Public modules, imported on first attribute access (``rb.bayes``, ``rb.datasets``) so that
+#: ``import riskbudget`` stays light. ``import riskbudget.<name>`` works for each of them.
+MODULES = (
+    "appetite",
+    "bayes",
+    "controls",
+    "datasets",
+    "distributions",
+    "excel",
+    "exceptions",
+    "fair",
+    "formatting",
+    "gordon_loeb",
+    "io",
+    "layouts",
+    "metrics",
+    "optimization",
+    "plotting",
+    "portfolio",
+    "reporting",
+    "simulation",
+    "voi",
+    "widgets",
+)
+
+#: Old top-level names, still answered with a DeprecationWarning that names the new one.
+_RENAMED = {"validate": "validate_plan", "from_dict": "distribution_from_dict"}
 
 __all__ = [
+    # calibrated estimates
     "PERT",
     "LogNormal",
     "Triangular",
@@ -53,29 +95,28 @@ __all__ = [
     "Beta",
     "Gamma",
     "Distribution",
-    "from_dict",
+    "distribution_from_dict",
+    # scenarios and registers
     "Scenario",
     "LossForms",
     "Adjustment",
     "Register",
     "FORMS_OF_LOSS",
+    "read_register",
+    "write_register",
+    # simulation and dependence
     "simulate",
     "SimulationResult",
-    "ToleranceCurve",
+    "Dependence",
+    "CommonShock",
+    # appetite
     "Appetite",
     "AppetiteStatus",
     "Limit",
+    "LimitKind",
+    "ToleranceCurve",
     "read_appetite",
-    "Dependence",
-    "CommonShock",
-    "report",
-    "read_register",
-    "write_register",
-    "RiskBudgetError",
-    "InvalidParameterError",
-    "ScenarioError",
-    "RegisterError",
-    "MissingDependencyError",
+    # decisions
     "Control",
     "Project",
     "ResponseSLA",
@@ -85,29 +126,39 @@ __all__ = [
     "read_projects",
     "optimize",
     "evaluate",
-    "validate",
+    "validate_plan",
     "frontier",
     "plot_frontier",
     "Plan",
     "Frontier",
     "Funding",
     "OutOfSample",
-    "gordon_loeb",
-    "voi",
-    "datasets",
+    # the board report
+    "report",
+    # errors
+    "RiskBudgetError",
+    "InvalidParameterError",
+    "ScenarioError",
+    "RegisterError",
+    "MissingDependencyError",
+    "MemoryLimitError",
+    # modules
+    *MODULES,
     "__version__",
 ]
 
-#: Modules imported on first attribute access (``rb.bayes``, ``rb.datasets``), so that
-#: ``import riskbudget`` stays light.
-_LAZY_SUBMODULES = {"bayes", "datasets"}
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
-        import importlib
-
+def __getattr__(name: str) -> Any:
+    if name in MODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"riskbudget.{name} is now riskbudget.{new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(MODULES))

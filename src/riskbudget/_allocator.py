@@ -7,7 +7,7 @@ page by page, and the page faults serialise the worker threads. Raising
 glibc's own dynamic tuning ends up after a while - makes runs about 30%
 faster.
 
-:func:`tune_once` is called by :func:`riskbudget.simulate` before its first
+:func:`tune_once` is called by :func:`riskbudget.simulation` before its first
 run in a process and does nothing on later calls. It does nothing at all off
 glibc, when the user has set ``MALLOC_MMAP_THRESHOLD_`` or
 ``MALLOC_TRIM_THRESHOLD_``, or with ``RISKBUDGET_TUNE_MALLOC=0``. The cost

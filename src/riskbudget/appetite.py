@@ -26,15 +26,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from . import _files, metrics
-from ._format import money, percent
 from .exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, missing_dependency, shown
+from .formatting import money, percent
 
-__all__ = ["ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
+__all__ = ["LimitKind", "ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
 
 
 def _number(what: str, value: Any, ceiling: Ceiling | None = None) -> float:
@@ -178,27 +179,42 @@ def _piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarr
     return out
 
 
+class LimitKind(StrEnum):
+    """The kinds of appetite limit. A string enum: ``LimitKind.VAR == "var"``."""
+
+    #: VaR_q of annual loss <= limit
+    VAR = "var"
+    #: TVaR_q (the mean of the worst 1 - q share of years) <= limit
+    TVAR = "tvar"
+    #: P(annual loss > x) <= limit
+    EXCEEDANCE = "exceedance"
+
+
 @dataclass(frozen=True)
 class Limit:
-    """One appetite limit: ``kind`` is "var", "tvar" or "exceedance".
+    """One appetite limit of a :class:`LimitKind` ("var", "tvar" or "exceedance").
 
-    For "var" and "tvar", ``param`` is the quantile level q and ``limit`` the
-    largest acceptable loss. For "exceedance", ``param`` is the loss x and
+    For VaR and TVaR, ``param`` is the quantile level q and ``limit`` the
+    largest acceptable loss. For exceedance, ``param`` is the loss x and
     ``limit`` the largest acceptable P(annual loss > x).
     """
 
-    kind: str
+    kind: LimitKind
     param: float
     limit: float
 
     def __post_init__(self) -> None:
-        if self.kind not in ("var", "tvar", "exceedance"):
-            raise RiskBudgetError(f"Limit: kind {self.kind!r} must be 'var', 'tvar' or 'exceedance'")
-        money_param = MONEY if self.kind == "exceedance" else None
-        money_limit = None if self.kind == "exceedance" else MONEY
+        try:
+            object.__setattr__(self, "kind", LimitKind(self.kind))
+        except ValueError:
+            raise RiskBudgetError(
+                f"Limit: kind {self.kind!r} must be one of {[k.value for k in LimitKind]}"
+            ) from None
+        money_param = MONEY if self.kind is LimitKind.EXCEEDANCE else None
+        money_limit = None if self.kind is LimitKind.EXCEEDANCE else MONEY
         object.__setattr__(self, "param", _number(f"Appetite: {self.kind} level or threshold", self.param, money_param))
         object.__setattr__(self, "limit", _number(f"Appetite: {self.kind} limit", self.limit, money_limit))
-        if self.kind in ("var", "tvar"):
+        if self.kind in (LimitKind.VAR, LimitKind.TVAR):
             if not 0.0 < self.param < 1.0:
                 raise RiskBudgetError(f"Appetite: {self.kind} level ({self.param!r}) must lie in (0, 1), e.g. 0.95")
             if not (math.isfinite(self.limit) and self.limit > 0):
@@ -215,29 +231,29 @@ class Limit:
 
     @property
     def label(self) -> str:
-        if self.kind == "var":
+        if self.kind is LimitKind.VAR:
             return f"VaR{metrics.quantile_label(self.param)}"
-        if self.kind == "tvar":
+        if self.kind is LimitKind.TVAR:
             return f"TVaR{metrics.quantile_label(self.param)}"
         return f"P(loss > {money(self.param)})"
 
     def value(self, losses: Any) -> float:
-        if self.kind == "var":
+        if self.kind is LimitKind.VAR:
             return metrics.var(losses, self.param)
-        if self.kind == "tvar":
+        if self.kind is LimitKind.TVAR:
             return metrics.tvar(losses, self.param)
         return float(metrics.exceedance(losses, self.param))
 
     def standard_error(self, losses: Any) -> float:
-        if self.kind == "var":
+        if self.kind is LimitKind.VAR:
             return metrics.var_se(losses, self.param)
-        if self.kind == "tvar":
+        if self.kind is LimitKind.TVAR:
             return metrics.tvar_se(losses, self.param)
         p = float(metrics.exceedance(losses, self.param))
         return float(metrics.exceedance_se(p, np.asarray(losses).size))
 
     def format(self, v: float) -> str:
-        return percent(v, digits=2) if self.kind == "exceedance" else money(v)
+        return percent(v, digits=2) if self.kind is LimitKind.EXCEEDANCE else money(v)
 
 
 def _as_limits(kind: str, mapping: Mapping[float, float] | None) -> list[Limit]:
@@ -286,7 +302,12 @@ class Appetite:
         for lim in items:
             if not isinstance(lim, Limit):
                 raise RiskBudgetError(f"Appetite: limits must be Limit objects, not {shown(lim)}")
-        for q, v, kind in ((0.95, var95, "var"), (0.99, var99, "var"), (0.95, tvar95, "tvar"), (0.99, tvar99, "tvar")):
+        for q, v, kind in (
+            (0.95, var95, LimitKind.VAR),
+            (0.99, var99, LimitKind.VAR),
+            (0.95, tvar95, LimitKind.TVAR),
+            (0.99, tvar99, LimitKind.TVAR),
+        ):
             if v is not None:
                 items.append(Limit(kind, q, v))
         items += _as_limits("var", var) + _as_limits("tvar", tvar) + _as_limits("exceedance", exceedance)
@@ -303,10 +324,10 @@ class Appetite:
         out: dict[str, Any] = {}
         if self.tolerance is not None:
             out["tolerance"] = self.tolerance.to_list()
-        for kind in ("var", "tvar", "exceedance"):
-            lims = {lim.param: lim.limit for lim in self.limits if lim.kind == kind}
+        for kind in LimitKind:
+            lims = {lim.param: lim.limit for lim in self.limits if lim.kind is kind}
             if lims:
-                out[kind] = lims
+                out[kind.value] = lims
         return out
 
     @classmethod
@@ -345,7 +366,7 @@ class Appetite:
         """Plain-language lines, one per limit and one for the tolerance curve."""
         lines = []
         for lim in self.limits:
-            if lim.kind == "exceedance":
+            if lim.kind is LimitKind.EXCEEDANCE:
                 lines.append(f"{lim.label} at most {percent(lim.limit, digits=2)}")
             else:
                 lines.append(f"{lim.label} at most {money(lim.limit)}")

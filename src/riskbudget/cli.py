@@ -165,8 +165,8 @@ def _add_simulate(sub: Any) -> None:
 def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
     say = functools.partial(print, file=out)
     from . import io
-    from ._format import money, percent
-    from .simulate import simulate
+    from .formatting import money, percent
+    from .simulation import simulate
 
     register = io.read_register(args.register, layout=args.layout)
     result = simulate(register, years=args.years, seed=args.seed, method=args.method)
@@ -229,8 +229,8 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     say = functools.partial(print, file=out)
     from pathlib import Path
 
-    from ._format import money
-    from .report import report
+    from .formatting import money
+    from .reporting import report
 
     board = report(
         args.register,
@@ -349,8 +349,8 @@ def _add_optimize(sub: Any) -> None:
 
 def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
     say = functools.partial(print, file=out)
-    from ._format import money
-    from .optimize import optimize, validate
+    from .formatting import money
+    from .optimization import optimize, validate
 
     register, controls, projects, appetite = _decision_inputs(args)
     plan = optimize(
@@ -403,8 +403,9 @@ def _add_frontier(sub: Any) -> None:
 
 def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
     say = functools.partial(print, file=out)
-    from ._format import money, percent
-    from .optimize import MAX_FRONTIER_POINTS, frontier, plot_frontier
+    from .formatting import money, percent
+    from .optimization import MAX_FRONTIER_POINTS, frontier
+    from .plotting import plot_frontier
 
     if not 2 <= args.points <= MAX_FRONTIER_POINTS:
         raise RiskBudgetError(

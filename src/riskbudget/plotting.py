@@ -8,7 +8,8 @@ Matplotlib is imported only when a function is called.
   overlaid, with the tolerance curve and appetite limits marked;
 * :func:`plot_histogram` - the annual-loss distribution with ALE and VaR lines;
 * :func:`plot_contributions` - scenarios ranked by their contribution to TVaR;
-* :func:`plot_tornado` - the tornado of input sensitivities.
+* :func:`plot_tornado` - the tornado of input sensitivities;
+* :func:`plot_frontier` - expected net value against TVaR95 along the efficient frontier.
 
 Examples
 --------
@@ -29,10 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from ._format import money, money_axis, percent
+from .appetite import LimitKind
 from .exceptions import RiskBudgetError
+from .formatting import money, money_axis, percent
+from .optimization import Frontier
 
-__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado"]
+__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -159,10 +162,10 @@ def plot_lec(
         ax.plot(px, py, ls="none", marker="o", ms=5, color="C3")
     if appetite is not None:
         for lim in getattr(appetite, "limits", ()):
-            if lim.kind == "var":
+            if lim.kind is LimitKind.VAR:
                 ax.plot([lim.limit], [1.0 - lim.param], ls="none", marker="X", ms=9, color="black", zorder=5,
                         label=_text(f"{lim.label} ≤ {money(lim.limit)}"))
-            elif lim.kind == "exceedance":
+            elif lim.kind is LimitKind.EXCEEDANCE:
                 ax.plot([lim.param], [lim.limit], ls="none", marker="D", ms=7, color="dimgray", zorder=5,
                         label=_text(f"{lim.label} ≤ {percent(lim.limit, digits=2)}"))
             else:
@@ -347,4 +350,71 @@ def plot_tornado(tornado: Any, *, metric: str = "ale", top: int = 12, ax: Any = 
     ax.set_title(f"Tornado: portfolio {label_metric}, each input from its {p_lo} to its {p_hi}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
+def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
+    """Expected net value against TVaR95 along the frontier; the best feasible split starred.
+
+    Parameters
+    ----------
+    frontier : Frontier
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not isinstance(frontier, Frontier):
+        raise RiskBudgetError(f"plot_frontier: expected a Frontier, not {type(frontier).__name__}")
+    ax = _axes(ax, (7, 4.5))
+    t = frontier.table
+    ax.plot(t["tvar95"], t["expected_net_value"], "-", color="0.6", lw=1, zorder=1)
+    ok = t["feasible"].to_numpy()
+    ax.scatter(
+        t.loc[ok, "tvar95"],
+        t.loc[ok, "expected_net_value"],
+        color="C0",
+        zorder=2,
+        label="within appetite" if frontier.appetite else "best plan at share",
+    )
+    if (~ok).any():
+        ax.scatter(
+            t.loc[~ok, "tvar95"],
+            t.loc[~ok, "expected_net_value"],
+            facecolors="none",
+            edgecolors="C3",
+            zorder=2,
+            label="appetite not met" + (" (least-risk plan)" if frontier.appetite_mode == "constraint" else ""),
+        )
+    for i in range(0, len(t), max(1, len(t) // 5)):
+        ax.annotate(
+            f"{t['security_share'].iloc[i]:.0%}",
+            (t["tvar95"].iloc[i], t["expected_net_value"].iloc[i]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
+    if frontier.best_index is not None:
+        r = t.iloc[frontier.best_index]
+        ax.scatter(
+            [r["tvar95"]],
+            [r["expected_net_value"]],
+            marker="*",
+            s=250,
+            color="C2",
+            zorder=3,
+            label=f"best split: {r['security_share']:.0%} security",
+        )
+    if frontier.appetite is not None:
+        for lim in frontier.appetite.limits:
+            if lim.kind is LimitKind.TVAR and lim.param == 0.95:
+                ax.axvline(lim.limit, color="C3", ls="--", lw=1, label="TVaR95 limit")
+    money_axis(ax, "x")
+    money_axis(ax, "y")
+    ax.set_xlabel("TVaR95 of annual loss")
+    ax.set_ylabel("Expected net value per year")
+
+    ax.set_title(f"Efficient frontier, budget {money(frontier.budget)}")
+    ax.legend(fontsize=8, loc="best")
     return ax

@@ -228,7 +228,7 @@ class ValueOfInformation:
     years: int
 
     def describe(self, top: int = 10) -> str:
-        from ._format import money
+        from .formatting import money
 
         lines = [
             f"EVPI (value of knowing everything before deciding): {money(self.evpi)} per year",
@@ -257,8 +257,8 @@ def value_of_information(
     Parameters
     ----------
     plan_or_problem : Plan or DecisionProblem
-        A plan from :func:`riskbudget.optimize` (its sample is used) or a
-        problem from :func:`riskbudget.optimize.precompute`.
+        A plan from :func:`riskbudget.optimization` (its sample is used) or a
+        problem from :func:`riskbudget.optimization.precompute`.
     alternatives : iterable of Funding (or name lists), optional
         The funding choices compared. By default, for a plan: the plan, every
         plan one change away (fund or drop one control or project, buy or drop
@@ -277,7 +277,7 @@ def value_of_information(
     of re-optimising the whole portfolio for every possible state of the
     world is not computed (it needs one optimisation per year).
     """
-    from .optimize import DecisionProblem, Plan
+    from .optimization import DecisionProblem, Plan
 
     if isinstance(plan_or_problem, Plan):
         plan = plan_or_problem
@@ -312,7 +312,7 @@ def value_of_information(
 
 
 def _neighbours(problem: Any, plan: Any) -> list[Any]:
-    from .optimize import Funding
+    from .optimization import Funding
 
     base = plan.funding
     budget = plan.budget if plan.budget is not None else math.inf

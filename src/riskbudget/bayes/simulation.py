@@ -9,7 +9,7 @@ Both hold the posterior draws.
 
 How a simulated year uses the posterior
 ---------------------------------------
-:func:`riskbudget.simulate` draws, for every simulated year, one index ``i``
+:func:`riskbudget.simulation` draws, for every simulated year, one index ``i``
 into the posterior draws. The index comes from a run-level random stream keyed
 by the posterior (not by the scenario), so within a year
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from .._format import money
 from ..exceptions import RiskBudgetError
+from ..formatting import money
 
 # --------------------------------------------------------------------------- #
 # Euler allocation

@@ -13,7 +13,7 @@ from .._random import dependence_stream
 from ..distributions import Constant, Distribution, as_distribution
 from ..exceptions import RiskBudgetError
 from ..fair import Register, Scenario, as_register
-from ..simulate import ChunkDriver, FrequencyCoupling
+from ..simulation import ChunkDriver, FrequencyCoupling
 
 #: Largest uniform numpy draws (``Generator.random`` lies in [0, 1 - 2**-53]).
 _U_MAX = 1.0 - 2.0**-53
@@ -617,7 +617,7 @@ class Dependence(FrequencyCoupling):
                 )
 
     def chunk_driver(self, register: Register, root: np.random.SeedSequence) -> ChunkDriver | None:
-        """The chunk driver :func:`~riskbudget.simulate` calls (None when nothing is dependent)."""
+        """The chunk driver :func:`~riskbudget.simulation` calls (None when nothing is dependent)."""
         self.check(register, strict=True)
         return _Driver(self, root) if self else None
 

@@ -13,7 +13,7 @@ from .._random import root_sequence
 from ..distributions import Constant, Distribution
 from ..exceptions import RiskBudgetError
 from ..fair import ESTIMATE_FIELDS, LossForms, Register, Scenario, as_register
-from ..simulate import simulate
+from ..simulation import simulate
 from .dependence import Dependence
 
 # --------------------------------------------------------------------------- #

@@ -15,8 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
-from .._format import money
 from ..exceptions import RiskBudgetError
+from ..formatting import money
 
 # The package's name, as when the explorers were one module.
 log = logging.getLogger("riskbudget.widgets")

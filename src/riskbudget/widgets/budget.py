@@ -11,9 +11,10 @@ import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .. import metrics
-from .._format import money, percent
+from .. import metrics, optimization
+from ..appetite import LimitKind
 from ..exceptions import RiskBudgetError
+from ..formatting import money, percent
 from ._common import (
     BEFORE,
     LIMIT,
@@ -44,13 +45,13 @@ class BudgetExplorer(_Explorer):
     So a security share of 0 funds no control, and turning a toggle on and off
     again gives back exactly the same numbers.
 
-    Every change is scored on a :class:`~riskbudget.optimize.DecisionProblem`:
+    Every change is scored on a :class:`~riskbudget.optimization.DecisionProblem`:
     each scenario was simulated once for every combination of the decisions
     touching it, on common random numbers, so scoring a plan only adds columns
     year by year (well under a millisecond on the bundled example) and gives
     the same numbers as simulating the funded register from scratch. The
     "Optimise" button solves the budget problem exactly
-    (:func:`riskbudget.optimize.optimize`) and sets the toggles to the optimal
+    (:func:`riskbudget.optimization.optimize`) and sets the toggles to the optimal
     plan.
 
     Parameters
@@ -67,9 +68,9 @@ class BudgetExplorer(_Explorer):
     years, seed : int
         Simulated years and seed of the precomputation.
     problem : DecisionProblem, optional
-        A precomputation to reuse (from :func:`riskbudget.optimize.precompute`).
+        A precomputation to reuse (from :func:`riskbudget.optimization.precompute`).
     frontier : bool, default True
-        Solve the efficient frontier once (:func:`riskbudget.optimize.frontier`:
+        Solve the efficient frontier once (:func:`riskbudget.optimization.frontier`:
         the best plan at each security share of the budget, under the
         appetite) and show the current plan against it: expected net value
         against TVaR95. It is re-solved by "Optimise" after the budget or the
@@ -130,12 +131,8 @@ class BudgetExplorer(_Explorer):
         time_limit: float | None = 30.0,
     ) -> None:
         super().__init__()
-        import importlib
-
-        # The module, not the function: ``riskbudget.optimize`` is also exported as the function.
-        self._opt = importlib.import_module("..optimize", __package__)
         if problem is None:
-            problem = self._opt.precompute(register, controls, projects, years=years, seed=seed, progress=False)
+            problem = optimization.precompute(register, controls, projects, years=years, seed=seed, progress=False)
         self.problem = problem
         self.register = problem.register
         self.controls = tuple(problem.controls)
@@ -146,7 +143,7 @@ class BudgetExplorer(_Explorer):
             budget = 0.5 * (sum(c.cost_per_year for c in self.controls) + sum(p.cost_per_year for p in self.projects))
         self._appetite0 = appetite
         self.appetite = appetite
-        self._nothing = problem.total_losses(self._opt.Funding())
+        self._nothing = problem.total_losses(optimization.Funding())
         self._nothing_sorted = np.sort(self._nothing)
         self._nothing_tvar = metrics.tvar(self._nothing, 0.95)
         self._rank_items()
@@ -165,7 +162,7 @@ class BudgetExplorer(_Explorer):
         if appetite is not None:
             for lim in appetite.limits:
                 label = lim.label
-                if lim.kind == "exceedance":
+                if lim.kind is LimitKind.EXCEEDANCE:
                     box = W.FloatText(value=100.0 * lim.limit, description=f"{label} ≤ (%)", continuous_update=False)
                 else:
                     box = W.FloatText(value=lim.limit, description=f"{label} ≤ ($)", continuous_update=False)
@@ -283,7 +280,7 @@ class BudgetExplorer(_Explorer):
 
     def _rank_items(self) -> None:
         """Order in which wanted items are funded: best standalone return per dollar first."""
-        F = self._opt.Funding
+        F = optimization.Funding
         problem = self.problem
         base = float(self._nothing.mean())
 
@@ -346,7 +343,7 @@ class BudgetExplorer(_Explorer):
         limits = []
         for lim in base.limits:
             v = float(self.thresholds[lim.label].value)
-            if lim.kind == "exceedance":
+            if lim.kind is LimitKind.EXCEEDANCE:
                 if not 0.0 < v <= 100.0:
                     raise RiskBudgetError(f"The limit on {lim.label} ({v:g}%) must be a percentage above 0 and at most 100")
                 limits.append(Limit(lim.kind, lim.param, v / 100.0))
@@ -439,7 +436,7 @@ class BudgetExplorer(_Explorer):
         controls_f = tuple(c.name for c in self.controls if c.name in funded)
         projects_f = tuple(p.name for p in self.projects if p.name in funded)
         design_f = tuple(p.name for p in self.projects if p.name in design_funded)
-        return self._opt.Funding(controls_f, projects_f, design_f), status
+        return optimization.Funding(controls_f, projects_f, design_f), status
 
     def update(self) -> None:
         """Recombine the precomputed losses for the current choices and refresh the view."""
@@ -457,7 +454,7 @@ class BudgetExplorer(_Explorer):
         total, sec_budget, it_budget = self.budgets()
         appetite = self.current_appetite()
         self._say("Solving for the best plan within this budget, split and appetite...", "info")
-        plan = self._opt.optimize(
+        plan = optimization.optimize(
             self.problem,
             budget=total,
             security_budget=sec_budget,
@@ -499,7 +496,7 @@ class BudgetExplorer(_Explorer):
         """The best plan at each security share of the current budget (solved once, then reused).
 
         The plans maximise expected net value within each split
-        (:func:`riskbudget.optimize.frontier`); each is then checked against
+        (:func:`riskbudget.optimization.frontier`); each is then checked against
         the appetite, and those outside it are marked. (Solving every split
         under the appetite as well is slower and fails where no plan meets
         it; the Optimise button does that for the current split.)
@@ -508,7 +505,7 @@ class BudgetExplorer(_Explorer):
         self._frontier_key = (total, appetite)
         if total <= 0:
             return None
-        front = self._opt.frontier(self.problem, budget=total, points=self.frontier_points,
+        front = optimization.frontier(self.problem, budget=total, points=self.frontier_points,
                                    time_limit=self.time_limit, progress=False)
         table = front.table.copy()
         if appetite is not None:
@@ -639,10 +636,10 @@ class BudgetExplorer(_Explorer):
         xs, ys = [], []
         if appetite is not None:
             for lim in appetite.limits:
-                if lim.kind == "var":
+                if lim.kind is LimitKind.VAR:
                     xs.append(lim.limit)
                     ys.append(1.0 - lim.param)
-                elif lim.kind == "exceedance":
+                elif lim.kind is LimitKind.EXCEEDANCE:
                     xs.append(lim.param)
                     ys.append(lim.limit)
         self._limit_marks.set_data(xs, ys)

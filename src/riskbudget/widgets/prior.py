@@ -12,11 +12,11 @@ import ipywidgets as W
 import numpy as np
 
 from .. import metrics
-from .._format import money, percent
 from ..distributions import Distribution
 from ..exceptions import RiskBudgetError
 from ..fair import FREQUENCY_AND_SUSCEPTIBILITY_FIELDS, Scenario
-from ..simulate import simulate
+from ..formatting import money, percent
+from ..simulation import simulate
 from ._common import (
     BEFORE,
     LIMIT,

@@ -13,11 +13,11 @@ import ipywidgets as W
 import numpy as np
 
 from .. import metrics
-from .._format import money, percent
 from ..distributions import Constant, Distribution, LogNormal
 from ..exceptions import RiskBudgetError
 from ..fair import LossForms, Register, Scenario, as_register
-from ..simulate import simulate
+from ..formatting import money, percent
+from ..simulation import simulate
 from ._common import (
     BEFORE,
     NOW,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
-from .._format import money, percent
+from ..formatting import money, percent
 from .problem import DecisionProblem, Funding
 
 __all__ = ["Plan", "OutOfSample", "build_plan", "return_on_controls"]

@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from ._format import money, percent
 from .exceptions import RiskBudgetError, missing_dependency
+from .formatting import money, percent
 
 __all__ = ["report", "BoardReport"]
 
@@ -302,7 +302,7 @@ def report(
         raise missing_dependency("jinja2", "report", "The board report") from None
     from . import __version__, metrics, plotting
     from .portfolio import compare, contributions
-    from .simulate import simulate
+    from .simulation import simulate
 
     reg = _load_register(register, layout)
     if controls is not None and residual is not None:

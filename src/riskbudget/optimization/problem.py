@@ -230,7 +230,7 @@ class DecisionProblem:
         return s.with_adjustments(*adjs) if adjs else s
 
     def _simulate_column(self, j: int, c: int) -> np.ndarray:
-        from ..simulate import simulate
+        from ..simulation import simulate
 
         v = self.variant(j, c)
         if v is None:
@@ -394,7 +394,7 @@ class DecisionProblem:
 
     def result_for(self, funding: Funding) -> Any:
         """The :class:`~riskbudget.SimulationResult` of a funding choice, from the precomputed columns."""
-        from ..simulate import SimulationResult
+        from ..simulation import SimulationResult
 
         reg = self.register_for(funding)
         combos = self.combinations_of(funding)

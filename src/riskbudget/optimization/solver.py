@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from .. import _progress
+from ..appetite import LimitKind
 from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
 
@@ -118,7 +119,7 @@ def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list
     if var_method not in ("cvar", "exact"):
         raise RiskBudgetError(f"var_method ({var_method!r}) must be 'cvar' or 'exact'")
     for lim in appetite.limits:
-        if lim.kind == "tvar":
+        if lim.kind is LimitKind.TVAR:
             mass = _mass_of(n, lim.param)
             out.append(
                 TailConstraint(
@@ -129,7 +130,7 @@ def tail_constraints(appetite: Any, n: int, *, var_method: str = "cvar") -> list
                     note=f"{lim.label}: sample CVaR (mean of the worst {mass:g} years), exact",
                 )
             )
-        elif lim.kind == "var":
+        elif lim.kind is LimitKind.VAR:
             m = _m_of(n, lim.param)
             if var_method == "cvar":
                 out.append(

@@ -1,4 +1,4 @@
-"""optimize, evaluate, validate and frontier: the public verbs of :mod:`riskbudget.optimize`."""
+"""optimize, evaluate, validate and frontier: the public verbs of :mod:`riskbudget.optimization`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 
 from .. import _progress, metrics
-from ..appetite import Appetite
+from ..appetite import Appetite, LimitKind
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from .plan import OutOfSample, Plan, build_plan
 from .problem import DecisionProblem, precompute
 from .solver import Constraints, solve_heuristic, solve_milp, tail_constraints
 
-__all__ = ["optimize", "evaluate", "validate", "frontier", "Frontier", "plot_frontier", "METHODS", "MAX_FRONTIER_POINTS"]
+__all__ = ["optimize", "evaluate", "validate", "frontier", "Frontier", "METHODS", "MAX_FRONTIER_POINTS"]
 
 METHODS = ("auto", "milp", "heuristic")
 #: The most points (shares of the budget) a frontier takes: one every 0.5%.
@@ -191,7 +191,7 @@ def optimize(
         enumerate). ``"auto"``: the MILP whenever every scenario's
         combinations can be enumerated.
     var_method : {"cvar", "exact"}
-        How VaR limits enter the program (see :mod:`riskbudget.optimize.solver`).
+        How VaR limits enter the program (see :mod:`riskbudget.optimization.solver`).
     time_limit : float, optional
         Seconds for the solver; the best plan so far is returned with its gap.
     mip_rel_gap : float, default 1e-6
@@ -308,7 +308,7 @@ def _recover_conservative_infeasibility(
         "the conservative program (VaR through the tail mean, exceedance through CVaR) was infeasible, but this "
         "plan meets every limit exactly on the sample; it is feasible but not proven optimal",
     ))
-    if use_milp and var_method == "cvar" and app is not None and any(lim.kind == "var" for lim in app.limits):
+    if use_milp and var_method == "cvar" and app is not None and any(lim.kind is LimitKind.VAR for lim in app.limits):
         exact_tails = tail_constraints(app, problem.years, var_method="exact")
         sol2 = solve_milp(problem, cons, exact_tails, time_limit=time_limit or 60.0, mip_rel_gap=mip_rel_gap,
                           max_indicator_years=max_indicator_years)
@@ -401,7 +401,7 @@ def validate(
         its standard error (independent samples), and the appetite check on
         the fresh years.
     """
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     if not isinstance(plan, Plan):
         raise RiskBudgetError(f"validate: expected a Plan, not {type(plan).__name__}")
@@ -648,76 +648,3 @@ def frontier(
         seconds=time.perf_counter() - t0,
         appetite_mode=appetite_mode,
     )
-
-
-def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
-    """Expected net value against TVaR95 along the frontier; the best feasible split starred.
-
-    Parameters
-    ----------
-    frontier : Frontier
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    import matplotlib.pyplot as plt
-
-    from .._format import money_axis
-
-    if not isinstance(frontier, Frontier):
-        raise RiskBudgetError(f"plot_frontier: expected a Frontier, not {type(frontier).__name__}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
-    t = frontier.table
-    ax.plot(t["tvar95"], t["expected_net_value"], "-", color="0.6", lw=1, zorder=1)
-    ok = t["feasible"].to_numpy()
-    ax.scatter(
-        t.loc[ok, "tvar95"],
-        t.loc[ok, "expected_net_value"],
-        color="C0",
-        zorder=2,
-        label="within appetite" if frontier.appetite else "best plan at share",
-    )
-    if (~ok).any():
-        ax.scatter(
-            t.loc[~ok, "tvar95"],
-            t.loc[~ok, "expected_net_value"],
-            facecolors="none",
-            edgecolors="C3",
-            zorder=2,
-            label="appetite not met" + (" (least-risk plan)" if frontier.appetite_mode == "constraint" else ""),
-        )
-    for i in range(0, len(t), max(1, len(t) // 5)):
-        ax.annotate(
-            f"{t['security_share'].iloc[i]:.0%}",
-            (t["tvar95"].iloc[i], t["expected_net_value"].iloc[i]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=8,
-        )
-    if frontier.best_index is not None:
-        r = t.iloc[frontier.best_index]
-        ax.scatter(
-            [r["tvar95"]],
-            [r["expected_net_value"]],
-            marker="*",
-            s=250,
-            color="C2",
-            zorder=3,
-            label=f"best split: {r['security_share']:.0%} security",
-        )
-    if frontier.appetite is not None:
-        for lim in frontier.appetite.limits:
-            if lim.kind == "tvar" and lim.param == 0.95:
-                ax.axvline(lim.limit, color="C3", ls="--", lw=1, label="TVaR95 limit")
-    money_axis(ax, "x")
-    money_axis(ax, "y")
-    ax.set_xlabel("TVaR95 of annual loss")
-    ax.set_ylabel("Expected net value per year")
-    from .._format import money
-
-    ax.set_title(f"Efficient frontier, budget {money(frontier.budget)}")
-    ax.legend(fontsize=8, loc="best")
-    return ax

@@ -21,7 +21,7 @@ simulating (under a millisecond for the bundled example).
 Examples
 --------
 >>> import riskbudget as rb
->>> from riskbudget.optimize import precompute
+>>> from riskbudget.optimization import precompute
 >>> from riskbudget.controls import read_controls, read_projects
 >>> reg = rb.read_register(rb.io.example_path("register.csv"))
 >>> problem = precompute(reg, read_controls(rb.io.example_path("controls.csv")),
@@ -32,7 +32,7 @@ Examples
 True
 """
 
-from .api import MAX_FRONTIER_POINTS, METHODS, Frontier, evaluate, frontier, optimize, plot_frontier, validate
+from .api import MAX_FRONTIER_POINTS, METHODS, Frontier, evaluate, frontier, optimize, validate
 from .plan import OutOfSample, Plan, build_plan, return_on_controls
 from .problem import DecisionProblem, Funding, Score, precompute
 from .solver import Constraints, TailConstraint, tail_constraints
@@ -42,7 +42,6 @@ __all__ = [
     "evaluate",
     "validate",
     "frontier",
-    "plot_frontier",
     "precompute",
     "Plan",
     "OutOfSample",

@@ -1,0 +1,22 @@
+"""Monte Carlo of the aggregate annual loss: :func:`simulate` and its :class:`SimulationResult`.
+
+Modules: :mod:`~riskbudget.simulation.engine` (``simulate``: chunks, threads,
+memory checks), :mod:`~riskbudget.simulation.kernel` (one scenario's events and
+losses), :mod:`~riskbudget.simulation.result` (``SimulationResult`` and its
+metrics) and :mod:`~riskbudget.simulation.coupling` (the dependence protocol).
+"""
+
+from .coupling import ChunkDriver, FrequencyCoupling
+from .engine import BYTES_PER_EVENT, CHUNK_EVENTS, METHODS, memory_estimate, simulate
+from .result import SimulationResult
+
+__all__ = [
+    "simulate",
+    "SimulationResult",
+    "FrequencyCoupling",
+    "ChunkDriver",
+    "memory_estimate",
+    "METHODS",
+    "CHUNK_EVENTS",
+    "BYTES_PER_EVENT",
+]

@@ -1,0 +1,160 @@
+"""The result of a simulation: annual losses per year and scenario, and the metrics boards read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from ..fair import Register
+
+__all__ = ["SimulationResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Simulated annual losses, one row per year and one column per scenario.
+
+    Attributes
+    ----------
+    losses : pandas.DataFrame
+        Annual loss per year (rows) and scenario (columns).
+    annual_loss : pandas.Series
+        The portfolio total per year: the year-by-year sum of ``losses``.
+    counts : pandas.DataFrame or None
+        Number of loss events per year and scenario (``method="aggregate"``).
+    register : Register
+        The scenarios simulated.
+    years : int
+    seed : int
+        The root entropy; ``simulate(..., seed=result.seed)`` reproduces the run.
+    method : str
+    """
+
+    losses: Any
+    annual_loss: Any
+    counts: Any
+    register: Register
+    years: int
+    seed: int
+    method: str
+    spawn_key: tuple[int, ...] = field(default=())
+
+    @classmethod
+    def _from_arrays(
+        cls,
+        losses: np.ndarray,
+        counts: np.ndarray | None,
+        *,
+        register: Register,
+        years: int,
+        seed: np.random.SeedSequence,
+        method: str,
+    ) -> SimulationResult:
+        import pandas as pd
+
+        columns = pd.Index(list(register.names), name="scenario")
+        index = pd.RangeIndex(years, name="year")
+        loss_df = pd.DataFrame(losses, index=index, columns=columns, copy=False)
+        total = pd.Series(losses.sum(axis=1), index=index, name="Total")
+        count_df = pd.DataFrame(counts, index=index, columns=columns, copy=False) if counts is not None else None
+        entropy = seed.entropy
+        return cls(
+            losses=loss_df,
+            annual_loss=total,
+            counts=count_df,
+            register=register,
+            years=years,
+            seed=int(entropy) if isinstance(entropy, (int, np.integer)) else entropy,  # type: ignore[arg-type]
+            method=method,
+            spawn_key=tuple(seed.spawn_key),
+        )
+
+    # ------------------------------------------------------------------ #
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.register.names
+
+    def column(self, scenario: str | None = None) -> np.ndarray:
+        """Annual losses of one scenario, or of the portfolio total (``None`` or ``"Total"``)."""
+        if scenario is None or scenario == "Total":
+            return self.annual_loss.to_numpy()
+        if scenario not in self.losses.columns:
+            raise KeyError(f"no scenario named {scenario!r}; the result has {list(self.names)} and 'Total'")
+        return self.losses[scenario].to_numpy()
+
+    def summary(self, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: float = 0.95) -> Any:
+        """Metrics per scenario plus a ``Total`` row (the year-by-year sum).
+
+        Columns: ``ale``, ``ale_se``, ``sd``, ``p_loss``, ``p50``, ``p90``,
+        ``p95``, ``p99``, ``var95``, ``var95_se``, ``tvar95``, ``tvar95_se``,
+        ``max``, and ``loss_events`` (mean loss events per year) when counts
+        were kept. Raw numbers; format them only for display.
+        """
+        import pandas as pd
+
+        rows = {}
+        for name in list(self.names) + ["Total"]:
+            x = self.column(name)
+            row = metrics.describe(x, quantiles=quantiles, q=q)
+            if self.counts is not None:
+                row["loss_events"] = (
+                    float(self.counts.to_numpy().sum(axis=1).mean()) if name == "Total" else float(self.counts[name].mean())
+                )
+            rows[name] = row
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = "scenario"
+        return out
+
+    def ale(self, scenario: str | None = None) -> float:
+        """Expected (mean) annual loss."""
+        return metrics.ale(self.column(scenario))
+
+    def ale_se(self, scenario: str | None = None) -> float:
+        """Monte Carlo standard error of the ALE."""
+        return metrics.ale_se(self.column(scenario))
+
+    def var(self, q: float = 0.95, scenario: str | None = None) -> float:
+        """Value at risk: the q-quantile of annual loss."""
+        return metrics.var(self.column(scenario), q)
+
+    def tvar(self, q: float = 0.95, scenario: str | None = None) -> float:
+        """Tail value at risk: the mean annual loss at or above VaR_q."""
+        return metrics.tvar(self.column(scenario), q)
+
+    def exceedance(self, x: Any, scenario: str | None = None) -> Any:
+        """P(annual loss > x), for a number or an array of thresholds."""
+        return metrics.exceedance(self.column(scenario), x)
+
+    def lec(self, losses: Any = None, *, scenario: str | None = None, points: int = 200) -> Any:
+        """The loss exceedance curve as a DataFrame (see :func:`riskbudget.metrics.lec`)."""
+        return metrics.lec(self.column(scenario), losses=losses, points=points)
+
+    def select(self, names: Iterable[str]) -> SimulationResult:
+        """The result restricted to some scenarios (total re-summed year by year)."""
+        import pandas as pd
+
+        names = list(names)
+        for n in names:
+            if n not in self.losses.columns:
+                raise KeyError(f"no scenario named {n!r}; the result has {list(self.names)}")
+        sub = self.losses[names]
+        return SimulationResult(
+            losses=sub,
+            annual_loss=pd.Series(sub.to_numpy().sum(axis=1), index=sub.index, name="Total"),
+            counts=None if self.counts is None else self.counts[names],
+            register=self.register.select(names),
+            years=self.years,
+            seed=self.seed,
+            method=self.method,
+            spawn_key=self.spawn_key,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulationResult({len(self.names)} scenario(s), {self.years:,} years, seed={self.seed}, "
+            f"method={self.method!r}, ALE={self.ale():,.0f})"
+        )
