@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import riskbudget as rb
-from riskbudget.portfolio import _semidefinite_cholesky, nearest_correlation
+from riskbudget.portfolio import nearest_correlation
+from riskbudget.portfolio.dependence import _semidefinite_cholesky
 from tests.conftest import within_se
 
 YEARS = 40_000

@@ -50,7 +50,7 @@ True
 from __future__ import annotations
 
 from .attribution import Comparison, compare, contributions
-from .dependence import CommonShock, Dependence, _semidefinite_cholesky, nearest_correlation  # noqa: F401 (tests use the private helper)
+from .dependence import CommonShock, Dependence, nearest_correlation
 from .sensitivity import Tornado, sensitivity_inputs, tornado
 
 __all__ = [
