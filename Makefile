@@ -14,7 +14,7 @@ TEST_ENV := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=Agg PYTHONWARNINGS
 NB_ENV   := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONWARNINGS=ignore::DeprecationWarning
 NBVAL    := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel
+.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel test-other-cpu
 
 help:
 	@echo "make demo       create .venv, install riskbudget[all], run the bundled example"
@@ -53,12 +53,25 @@ demo: $(VENV)/.stamp-all
 
 test: $(VENV)/.stamp-test browser
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
+	$(MAKE) --no-print-directory test-other-cpu
 	$(MAKE) --no-print-directory test-wheel
 
 # Build the sdist, then the wheel from it; install the wheel into a throwaway venv (.venv untouched)
 # and, from a temporary directory, run the README examples, the CLI and a benchmark prior with it.
 test-wheel: $(VENV)/.stamp-test
 	$(TEST_ENV) $(BIN)/python scripts/check_wheel.py
+
+# The PyMC tests and every notebook again, computed as another x86-64 machine would: PyTensor's C code built
+# for generic x86-64 in a fresh compile directory (it caches modules by code, not by flags) and NumPy's
+# AVX-512 kernels switched off (AVX2/FMA3 on a CPU without AVX-512; scripts/other_cpu_features.py picks
+# them). Seeded MCMC draws differ there, so this proves the checks are statistical, not tied to one CPU.
+test-other-cpu: $(VENV)/.stamp-test
+	@compiledir=$$(mktemp -d) && features=$$($(BIN)/python scripts/other_cpu_features.py) || exit 1; \
+	echo "test-other-cpu: PyTensor -march=x86-64 in $$compiledir, NPY_DISABLE_CPU_FEATURES='$$features'"; \
+	export PYTENSOR_FLAGS="base_compiledir=$$compiledir,gcc__cxxflags=-march=x86-64 -mtune=generic" \
+		NPY_DISABLE_CPU_FEATURES="$$features"; \
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m pymc tests && $(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) notebooks; \
+	status=$$?; rm -rf "$$compiledir"; exit $$status
 
 # Debian's Chromium, driven by Playwright in the dashboard's end-to-end test (never `playwright install`).
 browser:

@@ -1,13 +1,15 @@
 """PyMC models and posterior scenarios.
 
 The first part tests the posterior distributions and their simulation hook
-without PyMC (fast). The second part fits PyMC models (``@pytest.mark.slow``,
-2 chains x at most 1000 draws each) and checks them against exact conjugate
-posteriors, the truth behind the synthetic example, and the simulation.
+without PyMC (fast). The second part fits PyMC models (``@pytest.mark.slow``
+and ``@pytest.mark.pymc``, 2 or 4 chains x at most 1000 draws each) and checks
+them statistically, on any machine, against exact posteriors (conjugate or by
+quadrature), the truth behind the synthetic example, and the simulation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import math
@@ -329,62 +331,225 @@ def test_tail_prior_rules(kwargs, match):
 
 
 # =========================================================================== #
-# PyMC fits (slow)
+# PyMC fits (slow; `make test-other-cpu` runs them again with another CPU's floating point)
 # =========================================================================== #
-def _fit_quietly(*args, **kwargs):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = bayes.fit(*args, progress=False, **kwargs)
-    return result, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+# Seeded NUTS reproduces its draws on one machine only: on another CPU, PyTensor's C code (-march=native) and
+# NumPy's SIMD kernels round the last bits differently and the chains drift apart. So no check below depends on
+# what one seed happens to draw. Each is statistical, with limits that a correct sampler meets with overwhelming
+# probability on any machine:
+# * convergence (assert_converged): R-hat < 1.05, bulk and tail ESS above a floor, no divergences. fit()'s own
+#   warning limits (R-hat 1.01, bulk ESS 400) are strict advice for users: with 2 chains of 1000 draws a correct
+#   sampler breaks them at some seeds (R-hat 1.014 for the hierarchical fit at seed 11 on an AVX-512 EPYC; on
+#   the machine these limits were measured on, the hierarchical fit broke them at 2 seeds in 12, the truncated
+#   one at 5 in 12).
+#   The floors are a third to a half of the smallest ESS seen over 10 to 36 seeds of each fit.
+# * posterior figures against an exact answer (a conjugate posterior, or quadrature on a grid) within 4 Monte
+#   Carlo standard errors (MCSE) from ArviZ's effective sample sizes;
+# * a fitted scenario's simulation against the fit's posterior predictive, computed here draw by draw with scipy,
+#   through counts and probabilities (binomial standard errors). Not through the annual loss's mean: a lognormal
+#   whose sigma is uncertain (or a GPD tail with xi > 1/2) has so heavy a tail that the simulated mean can fall
+#   more than 4 of its sample standard errors below the draws' mean (2 runs in 300 for one fit of notebook 03).
+RHAT_LIMIT = 1.05
+
+
+def _fit(*args, **kwargs):
+    """bayes.fit, quiet. Its ConvergenceWarning is advice; the tests check convergence with assert_converged."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return bayes.fit(*args, progress=False, **kwargs)
+
+
+def assert_converged(result, *, ess_bulk: float = 200, ess_tail: float = 100) -> None:
+    """Chains that agree (R-hat), enough effective draws for the MCSEs to be trusted, no divergences."""
+    d = result.diagnostics
+    assert d.chains >= 2 and d.max_rhat < RHAT_LIMIT, d
+    assert d.min_ess_bulk >= ess_bulk and d.min_ess_tail >= ess_tail, d
+    assert d.divergences == 0, d
+
+
+def _chains(result, name: str, group: str | None = None) -> np.ndarray:
+    """The draws of one parameter as (chain, draw), as ArviZ's diagnostics need them."""
+    arr = result.idata.posterior[name]
+    return (arr.sel(group=group) if group is not None else arr).to_numpy()
+
+
+def mcse(result, name: str, group: str | None = None) -> float:
+    """ArviZ's MCSE of the posterior mean of one parameter."""
+    import arviz as az
+
+    return float(np.squeeze(az.mcse(_chains(result, name, group), method="mean")))
+
+
+def assert_quantile(result, name: str, exact: float, q: float) -> None:
+    """The exact q-quantile of a parameter is the posterior's: the share of draws below it is q within 4 MCSE.
+
+    Checked as a share (the mean of an indicator, with the ESS of that indicator) rather than as a quantile:
+    a quantile's MCSE comes from the spacing of sorted draws, too noisy for a 4-MCSE limit.
+    """
+    import arviz as az
+
+    below = (_chains(result, name) < exact).astype(float)
+    ess = float(np.squeeze(az.ess(below, method="mean")))
+    assert within(below.mean(), q, math.sqrt(q * (1 - q) / ess)), (name, q, below.mean(), ess)
+
+
+def mcse_sd(draws: np.ndarray) -> float:
+    """MCSE of the standard deviation of (chain, draw) draws: ArviZ 0.23's formula (az.mcse(method="sd") itself
+    fails under NumPy 2 when numba is installed)."""
+    import arviz as az
+
+    sq = (draws - draws.mean()) ** 2
+    var = sq.mean()
+    return math.sqrt(((sq**2).mean() - var**2) / float(np.squeeze(az.ess(sq, method="mean"))) / var / 4)
+
+
+def _exact_truncated_severity(log_losses: np.ndarray, lower: float, prior: bayes.SeverityPrior, n: int = 801):
+    """The exact posterior of fit()'s truncated lognormal severity, by quadrature on a grid.
+
+    ``sigma^2 ~ InverseGamma(prior.alpha, prior.beta)``, ``mu | sigma ~ Normal(prior.mu, sigma / sqrt(kappa))``
+    and each log-loss ``~ Normal(mu, sigma)`` truncated below at ``lower``. The grid, uniform in ``mu`` and
+    ``ln(sigma)``, zooms in twice on where the density is within e^-40 of its peak. Returns the grid's ``mu``
+    and ``sigma`` (n x n) and normalised weights.
+    """
+    y = np.asarray(log_losses, dtype=float)
+    k, s1, s2 = y.size, y.sum(), np.square(y).sum()
+
+    def log_density(mu, log_sigma):  # of (mu, ln sigma): the Jacobian of sigma^2 = e^(2 ln sigma) is 2 sigma^2
+        var = np.exp(2 * log_sigma)
+        out = stats.invgamma.logpdf(var, prior.alpha, scale=prior.beta) + math.log(2) + 2 * log_sigma
+        out += stats.norm.logpdf(mu, prior.mu, np.sqrt(var / prior.kappa))
+        out -= k * (0.5 * math.log(2 * math.pi) + log_sigma) + (s2 - 2 * mu * s1 + k * mu**2) / (2 * var)
+        return out - k * special.log_ndtr((mu - lower) / np.exp(log_sigma))
+
+    box = (y.mean() - 50, y.mean() + 50, math.log(1e-3), math.log(1e2))
+    for _ in range(3):
+        mu, log_sigma = np.meshgrid(np.linspace(box[0], box[1], n), np.linspace(box[2], box[3], n), indexing="ij")
+        lp = log_density(mu, log_sigma)
+        keep = lp > lp.max() - 40
+        pad_mu, pad_ls = 2 * (box[1] - box[0]) / n, 2 * (box[3] - box[2]) / n
+        box = (mu[keep].min() - pad_mu, mu[keep].max() + pad_mu, log_sigma[keep].min() - pad_ls, log_sigma[keep].max() + pad_ls)
+    weight = np.exp(lp - lp.max())
+    assert max(weight[[0, -1], :].max(), weight[:, [0, -1]].max()) < 1e-12  # the grid holds the posterior
+    return mu, np.exp(log_sigma), weight / weight.sum()
+
+
+def _grid_quantile(values: np.ndarray, weight: np.ndarray, q: float, axis: int) -> float:
+    """A quantile of the marginal of one grid axis (0: mu, 1: sigma) by interpolating its CDF."""
+    x = values[:, 0] if axis == 0 else values[0, :]
+    w = weight.sum(axis=1 - axis)
+    return float(np.interp(q, np.cumsum(w) - w / 2, x))
+
+
+def _predictive(result, group: str | None = None, *, losses: str = "reported", exposure: float = 1.0):
+    """A fit's posterior predictive draw by draw, computed here from its draws with scipy.
+
+    Returns the events per year of each draw, ``pmf(k)`` (P(N = k) of each draw) and ``survival(x)``
+    (P(loss > x) of each draw): what ``bayes.to_scenario(result, ..., losses=losses, exposure=exposure)``
+    must simulate, built without ``riskbudget.bayes.simulation``.
+    """
+    spec = result.spec
+    mu, sigma = result.draws("mu", group), result.draws("sigma")
+    rate = result.draws("rate", group) * exposure
+    tail = spec.tail if spec.severity == "lognormal_gpd" else None
+
+    def whole(x: float) -> np.ndarray:  # every loss, recorded or not
+        if tail is None or x <= tail.threshold:
+            return stats.norm.sf((math.log(x) - mu) / sigma)
+        beyond = stats.norm.sf((math.log(tail.threshold) - mu) / sigma)
+        return beyond * stats.genpareto.sf(x - tail.threshold, result.draws("tail_shape"), scale=result.draws("tail_scale"))
+
+    threshold = spec.threshold
+    if threshold > 0 and losses == "reported":
+        recorded = whole(threshold)
+
+        def survival(x: float) -> np.ndarray:
+            return whole(max(x, threshold)) / recorded
+    else:
+        survival = whole
+        if threshold > 0:
+            rate = rate / whole(threshold)
+    if "rate_cv" in result.idata.posterior:
+        size = 1.0 / np.square(result.draws("rate_cv"))
+
+        def pmf(k: int) -> np.ndarray:
+            return stats.nbinom.pmf(k, size, size / (size + rate))
+    else:
+        def pmf(k: int) -> np.ndarray:
+            return stats.poisson.pmf(k, rate)
+    return rate, pmf, survival
+
+
+def assert_simulates(sim: rb.SimulationResult, name: str, predictive, losses_at: tuple[float, ...]) -> None:
+    """The simulated years of one scenario follow the posterior predictive (4 SE each).
+
+    The mean count, the share of years without an event, and the share of years with exactly one event
+    costing more than each of ``losses_at`` (such a year's loss is that event's loss).
+    """
+    rate, pmf, survival = predictive
+    counts, annual = sim.counts[name].to_numpy(), sim.losses[name].to_numpy()
+    n = counts.size
+    assert within(counts.mean(), rate.mean(), counts.std() / math.sqrt(n)), (name, "mean count", counts.mean(), rate.mean())
+    shares = {"P(N = 0)": (counts == 0, float(np.mean(pmf(0))))}
+    for x in losses_at:
+        shares[f"P(N = 1, loss > {x:g})"] = ((counts == 1) & (annual > x), float(np.mean(pmf(1) * survival(x))))
+    for what, (hit, p) in shares.items():
+        assert 100 < p * n < n - 100, (name, what, p)  # enough years for a normal approximation and a real check
+        assert within(hit.mean(), p, math.sqrt(p * (1 - p) / n)), (name, what, hit.mean(), p)
 
 
 @pytest.fixture(scope="module")
 def untruncated_fit():
     """Poisson rate + lognormal severity with no reporting threshold: both have exact conjugate posteriors."""
     data = bayes.read_incidents(EXAMPLE / "incidents.csv", threshold=0, start="2019-07-01", end="2024-12-31", exposure=EXPOSURE)
-    result, warned = _fit_quietly(data, rate_prior=RATE, severity_prior=SEVERITY, seed=20240917)
-    return data, result, warned
+    return data, _fit(data, rate_prior=RATE, severity_prior=SEVERITY, seed=20240917)
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_pymc_rate_posterior_matches_the_exact_gamma(untruncated_fit):
-    import arviz as az
-
-    data, result, warned = untruncated_fit
-    assert not warned and result.diagnostics.ok
+    data, result = untruncated_fit
+    assert_converged(result, ess_bulk=400, ess_tail=200)  # lowest seen over 24 seeds: 1385 and 865
     periods = data.periods()
     exact = bayes.update_rate(RATE, periods["events"].to_numpy(), periods["exposure"].to_numpy())
     draws = result.draws("rate")
-    mcse = float(az.mcse(result.idata, var_names=["rate"])["rate"])
-    assert within(draws.mean(), exact.mean(), mcse)
-    assert draws.std() == pytest.approx(exact.std(), rel=0.08)
-    assert np.quantile(draws, 0.9) == pytest.approx(exact.ppf(0.9), rel=0.03)
+    assert within(draws.mean(), exact.mean(), mcse(result, "rate"))
+    assert within(draws.std(), exact.std(), mcse_sd(_chains(result, "rate")))
+    for q in (0.1, 0.9):
+        assert_quantile(result, "rate", exact.ppf(q), q)
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_pymc_severity_posterior_matches_the_exact_normal_inverse_chi_square(untruncated_fit):
-    import arviz as az
-
-    data, result, _ = untruncated_fit
+    data, result = untruncated_fit
     exact = bayes.update_severity(SEVERITY, data.losses())
-    mcse = az.mcse(result.idata, var_names=["mu", "sigma2"])
-    assert within(result.draws("mu").mean(), exact.mu, float(mcse["mu"]))
-    assert within(result.draws("sigma2").mean(), exact.mean_sigma2(), float(mcse["sigma2"]))
+    assert within(result.draws("mu").mean(), exact.mu, mcse(result, "mu"))
+    assert within(result.draws("sigma2").mean(), exact.mean_sigma2(), mcse(result, "sigma2"))
+    # mu's marginal posterior is a Student t with nu degrees of freedom.
+    t = stats.t(exact.nu, loc=exact.mu, scale=exact.sigma / math.sqrt(exact.kappa))
+    assert within(result.draws("mu").std(), t.std(), mcse_sd(_chains(result, "mu")))
 
 
 @pytest.mark.slow
-def test_simulated_ale_matches_the_posterior_predictive_mean(untruncated_fit):
-    _, result, _ = untruncated_fit
-    scenario = bayes.to_scenario(result, "Incidents")
+@pytest.mark.pymc
+def test_simulated_scenario_is_the_posterior_predictive(untruncated_fit):
+    _, result = untruncated_fit
+    # expected_annual_loss is the posterior predictive mean over the draws: E[rate] E[loss] draw by draw.
+    rate, mu, sigma = result.draws("rate"), result.draws("mu"), result.draws("sigma")
+    assert result.expected_annual_loss(exposure=0.2) == pytest.approx(np.mean(0.2 * rate * np.exp(mu + sigma**2 / 2)), rel=1e-12)
+    # A small exposure (a unit a fifth of the company's size), so that many years have exactly one incident.
+    scenario = bayes.to_scenario(result, "Incidents", exposure=0.2)
     assert isinstance(scenario.loss_event_frequency, PosteriorRate)
     assert scenario.loss_event_frequency.posterior_key == scenario.primary_loss.posterior_key
     sim = rb.simulate(scenario, years=200_000, seed=3)
-    assert within(sim.ale(), result.expected_annual_loss(), sim.ale_se())
+    assert_simulates(sim, "Incidents", _predictive(result, exposure=0.2), losses_at=(30_000, 100_000, 500_000))
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_parameter_uncertainty_widens_the_lec(untruncated_fit):
-    _, result, _ = untruncated_fit
+    # Margins: over 24 seeds the VaR99 ratio was 1.18 to 1.22 and the exceedance ratio 2.9 to 3.8.
+    _, result = untruncated_fit
     posterior = bayes.to_scenario(result, "posterior")
     plug_in = rb.Scenario(
         "plug-in",
@@ -398,8 +563,9 @@ def test_parameter_uncertainty_widens_the_lec(untruncated_fit):
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_summary_is_rounded_and_names_the_parameters(untruncated_fit):
-    _, result, _ = untruncated_fit
+    _, result = untruncated_fit
     s = result.summary
     assert list(s.index) == ["rate", "mu", "sigma"]
     assert list(s.columns) == ["mean", "sd", "q2.5", "median", "q97.5", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"]
@@ -407,12 +573,19 @@ def test_summary_is_rounded_and_names_the_parameters(untruncated_fit):
         assert v == _round_sig(v)
     assert s.loc["rate", "q2.5"] < s.loc["rate", "mean"] < s.loc["rate", "q97.5"]
     assert result.draws("rate").shape == (2000,)
-    assert "converged" in repr(result) and "seed=20240917" in repr(result)
+    # The status follows the diagnostics (whether one seed's chains meet fit()'s strict limits varies by machine).
+    d = result.diagnostics
+    good = dataclasses.replace(result, diagnostics=dataclasses.replace(d, problems=()))
+    bad = dataclasses.replace(result, diagnostics=dataclasses.replace(d, problems=("max R-hat 1.020 > 1.01",)))
+    assert repr(good).endswith("2 chains x 1000 draws, seed=20240917, converged)")
+    assert repr(bad).endswith("seed=20240917, NOT converged: max R-hat 1.020 > 1.01)")
+    assert ("NOT converged" in repr(result)) == (not d.ok)
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_truncated_likelihood_removes_the_upward_bias():
-    """Losses below the threshold are not recorded: ignoring that biases mu upward; the truncated fit does not."""
+    """Losses below the threshold are not recorded: ignoring that biases mu upward; the truncated model does not."""
     mu, sigma, threshold = 10.0, 1.0, math.exp(10.0)  # half the losses go unrecorded
     g = np.random.default_rng(42)
     x = np.exp(mu + sigma * g.standard_normal(800))
@@ -424,24 +597,36 @@ def test_truncated_likelihood_removes_the_upward_bias():
     naive = bayes.update_severity(prior, x)  # exact posterior of the model that ignores the threshold
     naive_t = stats.t(naive.nu, loc=naive.mu, scale=naive.sigma / math.sqrt(naive.kappa))
     assert naive_t.ppf(0.025) > mu + 0.5  # biased upward: the whole 95% interval is far above the truth
-
-    result, warned = _fit_quietly(data, frequency=None, severity_prior=prior, seed=7)
-    assert not warned
-    mu_draws, sigma_draws = result.draws("mu"), result.draws("sigma")
-    lo, hi = np.quantile(mu_draws, [0.025, 0.975])
-    assert lo < mu < hi
-    lo_s, hi_s = np.quantile(sigma_draws, [0.025, 0.975])
-    assert lo_s < sigma < hi_s
-    # In units of each posterior's own uncertainty: the naive fit is far off, the truncated one is not.
-    assert abs(mu_draws.mean() - mu) < 2.5 * mu_draws.std()
     assert abs(naive.mu - mu) > 10 * naive_t.std()
+
+    # The truncated model's exact posterior (quadrature) covers the truth, within its own uncertainty.
+    grid_mu, grid_sigma, weight = _exact_truncated_severity(np.log(x), math.log(threshold), prior)
+    for grid, truth in ((grid_mu, mu), (grid_sigma, sigma)):
+        assert 0.025 < weight[grid < truth].sum() < 0.975  # inside the 95% interval (mu: at 0.90, sigma: 0.18)
+    exact_mu = float((weight * grid_mu).sum())
+    assert abs(exact_mu - mu) < 2.5 * math.sqrt((weight * (grid_mu - exact_mu) ** 2).sum())
+
+    # PyMC samples that posterior: means and 95% intervals within 4 MCSE. Four chains: the mu-sigma ridge of a
+    # truncated lognormal mixes slowly (two chains of 1000 draws gave a bulk ESS as low as 215).
+    result = _fit(data, frequency=None, severity_prior=prior, chains=4, seed=7)
+    assert_converged(result)
+    for axis, name, grid in ((0, "mu", grid_mu), (1, "sigma", grid_sigma)):
+        draws = result.draws(name)
+        assert within(draws.mean(), (weight * grid).sum(), mcse(result, name)), name
+        for q in (0.025, 0.975):
+            assert_quantile(result, name, _grid_quantile(grid, weight, q, axis), q)
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_hierarchical_fit_recovers_the_generating_parameters(example_data):
     truth = _truth()
-    result, warned = _fit_quietly(example_data, rate_prior=RATE, severity_prior=SEVERITY, pooling="unit", seed=11)
-    assert not warned, [str(w.message) for w in warned]
+    # 2000 draws a chain: enough ESS that the ends of each 95% interval are well estimated (the truth sits at
+    # posterior quantiles 0.34 to 0.90 over 30 seeds). Two long chains rather than four short ones: about one
+    # chain in several hundred of this model jumps into the far mu-sigma ridge on its first step and stays
+    # stuck there (step size 0), which fit()'s initialisation allows; fewer chains, fewer chances.
+    result = _fit(example_data, rate_prior=RATE, severity_prior=SEVERITY, pooling="unit", draws=2000, seed=11)
+    assert_converged(result)
     assert result.groups == example_data.units
     for unit in example_data.units:
         lo, hi = np.quantile(result.draws("rate", unit), [0.025, 0.975])
@@ -450,18 +635,22 @@ def test_hierarchical_fit_recovers_the_generating_parameters(example_data):
         assert lo < truth["mu"][unit] < hi, (unit, lo, hi)
     lo, hi = np.quantile(result.draws("sigma"), [0.025, 0.975])
     assert lo < truth["sigma"] < hi
-    # Partial pooling: the unit with the fewest incidents is shrunk toward the others.
+    # Partial pooling: the unit with the fewest incidents is shrunk toward the others (by about 0.84 in mu,
+    # against MCSEs of about 0.02).
     few = "Corporate IT"
     raw = np.log(example_data.losses(few)).mean()
+    population = result.draws("mu_population").mean()
     pooled = result.draws("mu", few).mean()
-    assert abs(pooled - result.draws("mu_population").mean()) < abs(raw - result.draws("mu_population").mean())
+    margin = 4 * (mcse(result, "mu", few) + mcse(result, "mu_population"))
+    assert abs(pooled - population) < abs(raw - population) - margin
 
-    # The company total: one scenario per unit sharing each year's posterior draw.
+    # The company total: one scenario per unit, each simulating its unit's posterior predictive (that they
+    # share each year's draw is tested above with fixed draws, test_scenarios_from_one_posterior_share_each_years_draw).
     register = bayes.to_register(result)
     assert register.names == example_data.units
     sim = rb.simulate(register, years=100_000, seed=2)
-    expected = sum(result.expected_annual_loss(u) for u in example_data.units)
-    assert within(sim.ale(), expected, sim.ale_se())
+    for unit in example_data.units:
+        assert_simulates(sim, unit, _predictive(result, unit), losses_at=(100_000,))
     grown = bayes.to_register(result, names=lambda u: f"{u} (2025)", exposure={u: 1.1 for u in example_data.units})
     assert grown.names[0] == "Corporate IT (2025)"
     assert grown[0].loss_event_frequency.mean() == pytest.approx(1.1 * register[0].loss_event_frequency.mean())
@@ -474,9 +663,10 @@ def test_hierarchical_fit_recovers_the_generating_parameters(example_data):
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_negative_binomial_with_gpd_tail_and_ground_up_losses(example_data):
     tail = bayes.TailPrior(threshold=200_000, shape=0.3, shape_sd=0.2, scale=150_000)
-    result, warned = _fit_quietly(
+    result = _fit(
         example_data,
         rate_prior=bayes.rate_prior(rate=8.0, effective_years=0.5),
         severity_prior=SEVERITY,
@@ -486,19 +676,25 @@ def test_negative_binomial_with_gpd_tail_and_ground_up_losses(example_data):
         draws=1000,
         seed=3,
     )
-    assert not warned, [str(w.message) for w in warned]
+    assert_converged(result)
     assert {"rate", "rate_cv", "mu", "sigma", "tail_shape", "tail_scale"} <= set(result.summary.index)
     assert 0 < result.draws("tail_shape").max() < 0.95
+    # Some draws have xi > 1/2 (infinite variance), so the simulation is checked through counts and
+    # probabilities. A small exposure, so that many years have exactly one incident.
     for losses in ("reported", "ground_up"):
-        s = bayes.to_scenario(result, losses, losses=losses, exposure=1.1)
+        s = bayes.to_scenario(result, losses, losses=losses, exposure=0.25)
         sim = rb.simulate(s, years=200_000, seed=6)
-        assert within(sim.ale(), result.expected_annual_loss(exposure=1.1, losses=losses), sim.ale_se()), losses
+        predictive = _predictive(result, losses=losses, exposure=0.25)
+        losses_at = (5_000, 50_000, 1_000_000) if losses == "ground_up" else (50_000, 150_000, 1_000_000)
+        assert_simulates(sim, losses, predictive, losses_at=losses_at)
     reported = result.expected_annual_loss(losses="reported")
     assert result.expected_annual_loss(losses="ground_up") > reported
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_same_seed_same_posterior_and_quiet_output(example_data, capfd):
+    """On one machine the same seed gives the same draws, whatever the number of processes."""
     kwargs = dict(rate_prior=RATE, frequency="poisson", severity=None, draws=200, tune=200, progress=False)
     logger = logging.getLogger("pymc")
     level = logger.level
@@ -518,7 +714,9 @@ def test_same_seed_same_posterior_and_quiet_output(example_data, capfd):
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_poor_convergence_warns_with_a_numbered_checklist(example_data):
+    # 2 chains of 40 draws: ArviZ caps the ESS at 80 log10(80) < 152, below 400 at any seed on any machine.
     with pytest.warns(ConvergenceWarning, match=r"(?s)may not have converged \(.*min bulk ESS \d+ < 400.*Try:\n  1\. .*\n  2\. "):
         result = bayes.fit(example_data, rate_prior=RATE, severity_prior=SEVERITY, draws=40, tune=15, seed=1, progress=False)
     assert not result.diagnostics.ok
@@ -527,16 +725,16 @@ def test_poor_convergence_warns_with_a_numbered_checklist(example_data):
 
 
 @pytest.mark.slow
+@pytest.mark.pymc
 def test_frequency_only_fit_pooled_by_category_combines_with_a_given_severity(example_data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        freq = bayes.fit(example_data, rate_prior=RATE, severity=None, pooling="category", draws=300, tune=300,
-                         seed=2, progress=False)
+    freq = _fit(example_data, rate_prior=RATE, severity=None, pooling="category", draws=500, tune=500, seed=2)
+    assert_converged(freq, ess_bulk=100, ess_tail=50)
     assert freq.groups == example_data.categories
     counts = example_data.frame["category"].value_counts()
-    means = {c: freq.draws("rate", c).mean() for c in freq.groups}
-    assert means["bec_fraud"] > means["web_application"]  # 15 against 2 incidents
     assert counts["bec_fraud"] == 15 and counts["web_application"] == 2
+    # 15 against 2 incidents: the posterior means differ by about 30 MCSE.
+    bec, web = freq.draws("rate", "bec_fraud").mean(), freq.draws("rate", "web_application").mean()
+    assert bec - web > 4 * math.hypot(mcse(freq, "rate", "bec_fraud"), mcse(freq, "rate", "web_application"))
     with pytest.raises(RiskBudgetError, match=r"the fit has no severity model; pass severity="):
         bayes.to_scenario(freq, "x", group="ransomware")
     s = freq.to_scenario("Ransomware", group="ransomware", severity=rb.LogNormal.from_ci(200_000, 5_000_000))
