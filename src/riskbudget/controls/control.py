@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..fair import Adjustment, Scenario
@@ -193,10 +193,6 @@ class Control:
             raise ControlError(
                 f"Control {self.name!r}: acts on {factor}, but {problem}; {fix}, or leave the scenario out of applies_to"
             )
-
-    def with_effect(self, **changes: Any) -> Control:
-        """A copy with some fields changed (e.g. ``resistance=0``)."""
-        return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -6,13 +6,26 @@ The pipeline:
    the controls and projects that touch it, under one seed (common random
    numbers), giving a :class:`DecisionProblem`.
 2. :func:`optimize` solves a mixed-integer program on those columns (HiGHS via
-   :func:`scipy.optimize.milp`): budget, security/IT caps and shares,
-   dependencies, exclusive alternatives and appetite limits (TVaR/VaR through
-   a Rockafellar-Uryasev CVaR constraint, P(loss > x) through per-year
-   indicators). It returns a :class:`Plan`.
+   :func:`scipy.optimize.milp`): the rules of :class:`Constraints` (budget,
+   security/IT caps and shares, include/exclude, dependencies, exclusive
+   alternatives) and appetite limits (TVaR/VaR through a Rockafellar-Uryasev
+   CVaR constraint, P(loss > x) through per-year indicators), solved as
+   :class:`SolverOptions` say. It returns a :class:`Plan`.
 3. :func:`evaluate` scores any funding choice on the same sample with the same
    objective; :func:`validate` re-scores a plan on fresh years (another seed);
    :func:`frontier` solves for each security share of the budget.
+
+:class:`FundingRules` checks any funding choice against the rules and says
+which it breaks, in words; the optimiser, :func:`evaluate` and the budget
+explorer all use it.
+
+Modules, one concern each: ``problem`` (the sample), ``rules`` (the rules of a
+funding choice), ``options`` (solver options and keyword routing), ``cuts``
+(appetite limits as tail constraints and cuts), ``model`` (the program and
+one HiGHS call), ``milp`` (the cut-generation solve), ``heuristic`` (moves,
+local search, the heuristic), ``planner`` (the path from checked inputs to a
+plan), ``plan`` (the Plan), ``api`` (optimize, evaluate, validate) and
+``efficient_frontier`` (frontier, Frontier).
 
 For interactive tools, keep the :class:`DecisionProblem`: ``problem.score(funded)``
 and ``problem.total_losses(funding)`` recombine precomputed columns without
@@ -32,10 +45,13 @@ Examples
 True
 """
 
-from .api import MAX_FRONTIER_POINTS, METHODS, Frontier, evaluate, frontier, optimize, validate
+from .api import evaluate, optimize, validate
+from .cuts import TailConstraint, TailKind, tail_constraints
+from .efficient_frontier import MAX_FRONTIER_POINTS, Frontier, frontier
+from .options import METHODS, SolverOptions
 from .plan import OutOfSample, Plan, build_plan, return_on_controls
 from .problem import DecisionProblem, Funding, Score, precompute
-from .solver import Constraints, TailConstraint, tail_constraints
+from .rules import Constraints, FundingRules, Rule, Violation
 
 __all__ = [
     "optimize",
@@ -50,7 +66,12 @@ __all__ = [
     "Funding",
     "Score",
     "Constraints",
+    "SolverOptions",
+    "FundingRules",
+    "Rule",
+    "Violation",
     "TailConstraint",
+    "TailKind",
     "tail_constraints",
     "return_on_controls",
     "build_plan",

@@ -59,6 +59,9 @@ class Plan:
         The precomputed sample (for fast re-scoring).
     notes : tuple of str
         How each appetite limit was handled, and anything else worth knowing.
+    violations : tuple of Violation
+        The rules the funding breaks (:class:`~riskbudget.optimization.rules.Violation`;
+        set by :func:`~riskbudget.optimization.evaluate`, empty for an optimised plan).
     """
 
     funding: Funding
@@ -90,6 +93,7 @@ class Plan:
     seconds: float = math.nan
     shortfall: Any = None
     appetite_spec: Any = None
+    violations: tuple[Any, ...] = ()
 
     @property
     def years(self) -> int:

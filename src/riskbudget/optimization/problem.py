@@ -274,9 +274,16 @@ class DecisionProblem:
     # Funding choices
     # ------------------------------------------------------------------ #
     def funding(self, funded: Any = (), security_by_design: Iterable[str] = ()) -> Funding:
-        """Normalise a funding choice (a Funding, a Plan, or names) and check the names."""
-        if hasattr(funded, "funding") and isinstance(funded.funding, Funding):
-            funded = funded.funding
+        """Normalise a funding choice and check the names.
+
+        ``funded`` is a :class:`Funding`, names of controls and projects, or
+        any object whose ``funding`` attribute is a :class:`Funding` (a
+        :class:`~riskbudget.optimization.Plan`, a :class:`Score`); this module
+        does not import the plan's, which sits above it.
+        """
+        carried = getattr(funded, "funding", None)
+        if isinstance(carried, Funding):
+            funded = carried
         if isinstance(funded, Funding):
             names = list(funded.names)
             sbd = list(funded.security_by_design) + [
@@ -328,14 +335,6 @@ class DecisionProblem:
     def combinations_of(self, funding: Funding) -> list[int]:
         xc, sp = self.vectors(funding)
         return [self.combination(j, xc, sp) for j in range(len(self.universe))]
-
-    def scenario_losses(self, funding: Funding) -> np.ndarray:
-        """Annual losses ``(years, scenarios)`` of a funding choice (unfunded new scenarios are 0)."""
-        combos = self.combinations_of(funding)
-        out = np.empty((self.years, len(self.universe)), order="F")
-        for j, c in enumerate(combos):
-            out[:, j] = self.column(j, c)
-        return out
 
     def total_losses(self, funding: Funding) -> np.ndarray:
         """Portfolio annual loss per simulated year of a funding choice."""

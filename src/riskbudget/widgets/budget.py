@@ -131,124 +131,20 @@ class BudgetExplorer(_Explorer):
         time_limit: float | None = 30.0,
     ) -> None:
         super().__init__()
-        if problem is None:
-            problem = optimization.precompute(register, controls, projects, years=years, seed=seed, progress=False)
-        self.problem = problem
-        self.register = problem.register
-        self.controls = tuple(problem.controls)
-        self.projects = tuple(problem.projects)
-        self.years = problem.years
-        self.seed = problem.seed
+        self._load(problem or optimization.precompute(register, controls, projects, years=years, seed=seed,
+                                                       progress=False), appetite)
         if budget is None:
             budget = 0.5 * (sum(c.cost_per_year for c in self.controls) + sum(p.cost_per_year for p in self.projects))
-        self._appetite0 = appetite
-        self.appetite = appetite
-        self._nothing = problem.total_losses(optimization.Funding())
-        self._nothing_sorted = np.sort(self._nothing)
-        self._nothing_tvar = metrics.tvar(self._nothing, 0.95)
-        self._rank_items()
+        self._build_budget_boxes(float(budget), float(security_share))
+        threshold_rows = self._build_threshold_boxes(appetite)
+        control_rows, project_rows = self._build_item_rows()
+        self._build_buttons()
+        self._build_outputs()
+        self.widget = self._layout(threshold_rows, control_rows, project_rows)
+        self._connect()
+        self._start(frontier=frontier, frontier_points=frontier_points, time_limit=time_limit)
 
-        # -- controls of the view ------------------------------------------ #
-        self.total_budget = W.FloatText(value=float(budget), description="Total budget ($/yr)", continuous_update=False,
-                                        style={"description_width": "130px"}, layout=W.Layout(width="300px"))
-        self.total_budget.add_class("rb-total-budget")
-        self.security_share = W.FloatSlider(value=float(security_share), min=0.0, max=1.0, step=0.01,
-                                            description="Security share", readout_format=".0%", continuous_update=False,
-                                            style={"description_width": "130px"}, layout=W.Layout(width="420px"))
-        self.security_share.add_class("rb-security-share")
-        self.split = W.HTML()
-        self.thresholds: dict[str, W.FloatText] = {}
-        threshold_rows: list[W.Widget] = []
-        if appetite is not None:
-            for lim in appetite.limits:
-                label = lim.label
-                if lim.kind is LimitKind.EXCEEDANCE:
-                    box = W.FloatText(value=100.0 * lim.limit, description=f"{label} ≤ (%)", continuous_update=False)
-                else:
-                    box = W.FloatText(value=lim.limit, description=f"{label} ≤ ($)", continuous_update=False)
-                self.thresholds[label] = box
-            if appetite.tolerance is not None:
-                for p, x in appetite.tolerance.points:
-                    key = f"tolerance P={100 * p:g}%"
-                    self.thresholds[key] = W.FloatText(
-                        value=x, description=f"1-in-{1 / p:.0f}-yr loss ≤ ($)", continuous_update=False
-                    )
-            for box in self.thresholds.values():
-                box.style.description_width = "170px"
-                box.layout.width = "300px"
-                box.add_class("rb-threshold")
-                threshold_rows.append(box)
-        self.toggles: dict[str, W.Checkbox] = {}
-        self.design_toggles: dict[str, W.Checkbox] = {}
-        self._status: dict[str, W.HTML] = {}
-        control_rows = [W.HTML("<b>Security controls</b> (security budget)")]
-        for c in self.controls:
-            control_rows.append(self._toggle_row(c.name, f"{c.name} ({money(c.cost_per_year)})"))
-        project_rows = [W.HTML("<b>IT projects</b> (IT budget; security by design from the security budget)")]
-        for p in self.projects:
-            project_rows.append(
-                self._toggle_row(p.name, f"{p.name} ({money(p.cost_per_year)}, value {money(p.expected_value())})")
-            )
-            if p.security_by_design is not None:
-                sbd = p.security_by_design
-                box = W.Checkbox(value=False, indent=False, description="", layout=W.Layout(width="22px"))
-                box.add_class("rb-design-toggle")
-                self.design_toggles[p.name] = box
-                months = f"{sbd.delay_months:g} month{'' if sbd.delay_months == 1 else 's'}"
-                label = f"security by design (+{money(sbd.cost_per_year)}, {months} later)"
-                project_rows.append(W.HBox([box, W.HTML(f"<i>{html.escape(label)}</i>")],
-                                           layout=W.Layout(margin="0 0 0 28px", align_items="center")))
-        self.optimise_button = W.Button(description="Optimise", icon="magic", button_style="primary",
-                                        tooltip="Set the toggles to the plan with the best expected net value "
-                                                "within the budget, the split and the appetite")
-        self.optimise_button.add_class("rb-optimise")
-        self.all_button = W.Button(description="Want everything", icon="check-square")
-        self.clear_button = W.Button(description="Fund nothing", icon="square")
-        self.optimise_button.on_click(lambda _b: self._run(self.optimise))
-        self.all_button.on_click(lambda _b: self._run(lambda: self._set_all(True)))
-        self.clear_button.on_click(lambda _b: self._run(lambda: self._set_all(False)))
-        self.metrics = W.HTML()
-        self.metrics.add_class("rb-budget-metrics")
-        self.funded_html = W.HTML()
-        self.funded_html.add_class("rb-funded")
-        self.chart = _Chart(10.0, 3.6, ncols=2)
-
-        budget_box = W.VBox([W.HTML("<b>Budget</b>"), self.total_budget, self.security_share, self.split])
-        appetite_box = W.VBox([W.HTML("<b>Risk appetite</b>")] + threshold_rows)
-        appetite_box.layout.margin = "0 0 0 32px"
-        self.widget = W.VBox(
-            [
-                W.HBox([budget_box, appetite_box], layout=W.Layout(align_items="flex-start")),
-                W.HBox([self.optimise_button, self.all_button, self.clear_button]),
-                self.message,
-                W.HBox([self.metrics, self.funded_html], layout=W.Layout(align_items="flex-start")),
-                self.chart.image,
-                W.HBox([W.VBox(control_rows, layout=W.Layout(width="50%")),
-                        W.VBox(project_rows, layout=W.Layout(width="50%"))]),
-            ]
-        )
-        self.widget.add_class("rb-budget-explorer")
-        self.funded_html.layout.margin = "0 0 0 32px"
-
-        for w in [self.total_budget, self.security_share, *self.thresholds.values(), *self.toggles.values(),
-                  *self.design_toggles.values()]:
-            self._observe(w, self.update)
-
-        self._updating += 1
-        try:
-            self._set_all(True)
-        finally:
-            self._updating -= 1
-        self.time_limit = time_limit
-        self.frontier_points = int(frontier_points)
-        self._frontier_key: Any = None
-        self.frontier = self._compute_frontier() if frontier else None
-        self._setup_axes()
-        ok = self._run(self.update)
-        if not ok:
-            raise RiskBudgetError(f"BudgetExplorer: {self._error}")
-
-    # -- construction helpers ------------------------------------------- #
+    # -- construction --------------------------------------------------- #
     @classmethod
     def example(cls, *, years: int = 20_000, seed: int = 7, budget: float = 6_000_000, security_share: float = 0.25,
                 **kwargs: Any) -> BudgetExplorer:
@@ -269,6 +165,73 @@ class BudgetExplorer(_Explorer):
             **kwargs,
         )
 
+    def _load(self, problem: Any, appetite: Any) -> None:
+        """The precomputed sample, the status quo and the order in which wanted items are funded."""
+        self.problem = problem
+        self.register = problem.register
+        self.controls = tuple(problem.controls)
+        self.projects = tuple(problem.projects)
+        self._items: dict[str, Any] = {c.name: c for c in self.controls}
+        self._items.update({p.name: p for p in self.projects})
+        self.years = problem.years
+        self.seed = problem.seed
+        self._appetite0 = appetite
+        self.appetite = appetite
+        self._nothing = problem.total_losses(optimization.Funding())
+        self._nothing_sorted = np.sort(self._nothing)
+        self._nothing_tvar = metrics.tvar(self._nothing, 0.95)
+        self._rank_items()
+
+    def _build_budget_boxes(self, budget: float, security_share: float) -> None:
+        self.total_budget = W.FloatText(value=budget, description="Total budget ($/yr)", continuous_update=False,
+                                        style={"description_width": "130px"}, layout=W.Layout(width="300px"))
+        self.total_budget.add_class("rb-total-budget")
+        self.security_share = W.FloatSlider(value=security_share, min=0.0, max=1.0, step=0.01,
+                                            description="Security share", readout_format=".0%", continuous_update=False,
+                                            style={"description_width": "130px"}, layout=W.Layout(width="420px"))
+        self.security_share.add_class("rb-security-share")
+        self.split = W.HTML()
+
+    def _build_threshold_boxes(self, appetite: Any) -> list[W.Widget]:
+        """One box per appetite limit (by its label) and per tolerance point."""
+        self.thresholds: dict[str, W.FloatText] = {}
+        if appetite is None:
+            return []
+        for lim in appetite.limits:
+            label = lim.label
+            if lim.kind is LimitKind.EXCEEDANCE:
+                box = W.FloatText(value=100.0 * lim.limit, description=f"{label} ≤ (%)", continuous_update=False)
+            else:
+                box = W.FloatText(value=lim.limit, description=f"{label} ≤ ($)", continuous_update=False)
+            self.thresholds[label] = box
+        if appetite.tolerance is not None:
+            for p, x in appetite.tolerance.points:
+                self.thresholds[f"tolerance P={100 * p:g}%"] = W.FloatText(
+                    value=x, description=f"1-in-{1 / p:.0f}-yr loss ≤ ($)", continuous_update=False
+                )
+        for box in self.thresholds.values():
+            box.style.description_width = "170px"
+            box.layout.width = "300px"
+            box.add_class("rb-threshold")
+        return list(self.thresholds.values())
+
+    def _build_item_rows(self) -> tuple[list[W.Widget], list[W.Widget]]:
+        """A toggle per control and project, and per security-by-design option, each with its status line."""
+        self.toggles: dict[str, W.Checkbox] = {}
+        self.design_toggles: dict[str, W.Checkbox] = {}
+        self._status: dict[str, W.HTML] = {}
+        control_rows = [W.HTML("<b>Security controls</b> (security budget)")]
+        for c in self.controls:
+            control_rows.append(self._toggle_row(c.name, f"{c.name} ({money(c.cost_per_year)})"))
+        project_rows = [W.HTML("<b>IT projects</b> (IT budget; security by design from the security budget)")]
+        for p in self.projects:
+            project_rows.append(
+                self._toggle_row(p.name, f"{p.name} ({money(p.cost_per_year)}, value {money(p.expected_value())})")
+            )
+            if p.security_by_design is not None:
+                project_rows.append(self._design_row(p))
+        return control_rows, project_rows
+
     def _toggle_row(self, name: str, label: str) -> W.Widget:
         # The label is an HTML widget: a checkbox description would typeset "$...$" as mathematics.
         box = W.Checkbox(value=False, description="", indent=False, layout=W.Layout(width="22px"))
@@ -278,8 +241,85 @@ class BudgetExplorer(_Explorer):
         self._status[name] = status
         return W.HBox([box, W.HTML(html.escape(label)), status], layout=W.Layout(align_items="center"))
 
+    def _design_row(self, project: Any) -> W.Widget:
+        sbd = project.security_by_design
+        box = W.Checkbox(value=False, indent=False, description="", layout=W.Layout(width="22px"))
+        box.add_class("rb-design-toggle")
+        self.design_toggles[project.name] = box
+        months = f"{sbd.delay_months:g} month{'' if sbd.delay_months == 1 else 's'}"
+        label = f"security by design (+{money(sbd.cost_per_year)}, {months} later)"
+        return W.HBox([box, W.HTML(f"<i>{html.escape(label)}</i>")],
+                      layout=W.Layout(margin="0 0 0 28px", align_items="center"))
+
+    def _build_buttons(self) -> None:
+        self.optimise_button = W.Button(description="Optimise", icon="magic", button_style="primary",
+                                        tooltip="Set the toggles to the plan with the best expected net value "
+                                                "within the budget, the split and the appetite")
+        self.optimise_button.add_class("rb-optimise")
+        self.all_button = W.Button(description="Want everything", icon="check-square")
+        self.clear_button = W.Button(description="Fund nothing", icon="square")
+        self.optimise_button.on_click(lambda _b: self._run(self.optimise))
+        self.all_button.on_click(lambda _b: self._run(lambda: self._set_all(True)))
+        self.clear_button.on_click(lambda _b: self._run(lambda: self._set_all(False)))
+
+    def _build_outputs(self) -> None:
+        self.metrics = W.HTML()
+        self.metrics.add_class("rb-budget-metrics")
+        self.funded_html = W.HTML()
+        self.funded_html.add_class("rb-funded")
+        self.chart = _Chart(10.0, 3.6, ncols=2)
+
+    def _layout(self, threshold_rows: list[W.Widget], control_rows: list[W.Widget],
+                project_rows: list[W.Widget]) -> W.Widget:
+        budget_box = W.VBox([W.HTML("<b>Budget</b>"), self.total_budget, self.security_share, self.split])
+        appetite_box = W.VBox([W.HTML("<b>Risk appetite</b>")] + threshold_rows)
+        appetite_box.layout.margin = "0 0 0 32px"
+        widget = W.VBox(
+            [
+                W.HBox([budget_box, appetite_box], layout=W.Layout(align_items="flex-start")),
+                W.HBox([self.optimise_button, self.all_button, self.clear_button]),
+                self.message,
+                W.HBox([self.metrics, self.funded_html], layout=W.Layout(align_items="flex-start")),
+                self.chart.image,
+                W.HBox([W.VBox(control_rows, layout=W.Layout(width="50%")),
+                        W.VBox(project_rows, layout=W.Layout(width="50%"))]),
+            ]
+        )
+        widget.add_class("rb-budget-explorer")
+        self.funded_html.layout.margin = "0 0 0 32px"
+        return widget
+
+    def _connect(self) -> None:
+        """Every box, slider and toggle re-runs :meth:`update` when its value changes."""
+        for w in [self.total_budget, self.security_share, *self.thresholds.values(), *self.toggles.values(),
+                  *self.design_toggles.values()]:
+            self._observe(w, self.update)
+
+    def _start(self, *, frontier: bool, frontier_points: int, time_limit: float | None) -> None:
+        """Want everything, solve the frontier once, draw the first view (an error here is raised)."""
+        self._updating += 1
+        try:
+            self._set_all(True)
+        finally:
+            self._updating -= 1
+        self.time_limit = time_limit
+        self.frontier_points = int(frontier_points)
+        self._frontier_key: Any = None
+        self.frontier = self._compute_frontier() if frontier else None
+        self._setup_axes()
+        ok = self._run(self.update)
+        if not ok:
+            raise RiskBudgetError(f"BudgetExplorer: {self._error}")
+
     def _rank_items(self) -> None:
-        """Order in which wanted items are funded: best standalone return per dollar first."""
+        """Order in which wanted items are funded: best standalone return per dollar first.
+
+        A control's is its standalone return on control against the status quo,
+        as the plan's ``returns`` compute it (:func:`~riskbudget.optimization.return_on_controls`);
+        a project's is its value net of cost and added risk per dollar; a
+        security-by-design option's, the risk it removes net of cost and lost
+        value per dollar. Free items come first.
+        """
         F = optimization.Funding
         problem = self.problem
         base = float(self._nothing.mean())
@@ -287,10 +327,8 @@ class BudgetExplorer(_Explorer):
         def ale(f: Any) -> float:
             return float(problem.total_losses(f).mean())
 
-        control_rank = []
-        for c in self.controls:
-            gain = base - ale(F(controls=(c.name,)))
-            control_rank.append(((gain - c.cost_per_year) / c.cost_per_year if c.cost_per_year > 0 else math.inf, c.name))
+        returns = optimization.return_on_controls(problem, F())["roc_standalone"]
+        control_rank = [(float(returns[c.name]) if c.cost_per_year > 0 else math.inf, c.name) for c in self.controls]
         project_rank = []
         design_rank = []
         for p in self.projects:
@@ -368,75 +406,86 @@ class BudgetExplorer(_Explorer):
         design = {n for n, box in self.design_toggles.items() if box.value}
         return want, design
 
+    def rules(self, security_budget: float, it_budget: float) -> Any:
+        """The rules a funded plan meets here: the two budgets and what each item requires or excludes."""
+        cons = optimization.Constraints(security_budget=security_budget, it_budget=it_budget)
+        return optimization.FundingRules(self.problem, cons, where="BudgetExplorer")
+
     def fit(self, security_budget: float, it_budget: float) -> tuple[Any, dict[str, str]]:
-        """The funded plan: wanted items that fit, best return first; and a status line per item."""
+        """The funded plan: wanted items the rules allow, best return first; and a status line per item.
+
+        Projects are taken before controls, each in order of standalone return,
+        until nothing more can be funded (an item funded late can unlock one
+        that requires it); then the wanted security-by-design options of the
+        funded projects. An item is funded only when the plan with it breaks
+        no rule (:class:`~riskbudget.optimization.FundingRules`: its
+        ``requires`` and ``excludes``, the security and IT budgets); otherwise
+        its status line says which rule stops it.
+        """
         want, design = self.wanted()
-        items = {c.name: c for c in self.controls}
-        items.update({p.name: p for p in self.projects})
+        rules = self.rules(security_budget, it_budget)
         funded: list[str] = []
-        sec_left, it_left = security_budget, it_budget
-        eps = 1e-6
-        status: dict[str, str] = {n: "" for n in items}
         blocked: dict[str, str] = {}
-
-        def conflicts(name: str) -> str | None:
-            item = items[name]
-            for other in funded:
-                if other in item.excludes or name in items[other].excludes:
-                    return f"cannot go with {other}"
-            return None
-
         changed = True
         while changed:  # a fixpoint, so an item funded late can unlock one that requires it
             changed = False
-            for order, pool in ((self._project_order, "it"), (self._control_order, "security")):
-                for name in order:
-                    if name not in want or name in funded:
-                        continue
-                    item = items[name]
-                    missing = [r for r in item.requires if r not in funded]
-                    if missing:
-                        blocked[name] = f"needs {', '.join(missing)}"
-                        continue
-                    clash = conflicts(name)
-                    if clash:
-                        blocked[name] = clash
-                        continue
-                    cost = item.cost_per_year
-                    left = it_left if pool == "it" else sec_left
-                    if cost > left + eps:
-                        blocked[name] = f"over the {'IT' if pool == 'it' else 'security'} budget by {money(cost - left)}"
-                        continue
-                    funded.append(name)
-                    blocked.pop(name, None)
-                    if pool == "it":
-                        it_left -= cost
-                    else:
-                        sec_left -= cost
-                    changed = True
+            for name in (*self._project_order, *self._control_order):
+                if name not in want or name in funded:
+                    continue
+                refusal = self._refusal(rules, name, funded + [name], [])
+                if refusal:
+                    blocked[name] = refusal
+                    continue
+                funded.append(name)
+                blocked.pop(name, None)
+                changed = True
         design_funded: list[str] = []
         for name in self._design_order:
-            if name not in design:
+            if name not in design or name not in funded:
                 continue
-            if name not in funded:
-                continue
-            cost = items[name].security_by_design.cost_per_year
-            if cost > sec_left + eps:
-                blocked[f"{name}/design"] = f"security by design over the security budget by {money(cost - sec_left)}"
+            refusal = self._refusal(rules, name, funded, design_funded + [name])
+            if refusal:
+                blocked[f"{name}/design"] = f"security by design {refusal}"
                 continue
             design_funded.append(name)
-            sec_left -= cost
-        for name in items:
+        status = self._status_lines(want, funded, design_funded, blocked)
+        controls_f = tuple(c.name for c in self.controls if c.name in funded)
+        projects_f = tuple(p.name for p in self.projects if p.name in funded)
+        design_f = tuple(p.name for p in self.projects if p.name in design_funded)
+        return optimization.Funding(controls_f, projects_f, design_f), status
+
+    def _refusal(self, rules: Any, name: str, names: list[str], design: list[str]) -> str:
+        """Why the rules refuse the plan ``names`` (with ``design`` options) that adds ``name``; "" if they allow it."""
+        index = self.problem.control_index
+        candidate = optimization.Funding(tuple(n for n in names if n in index),
+                                         tuple(n for n in names if n not in index), tuple(design))
+        broken = rules.violations(candidate)
+        if not broken:
+            return ""
+        Rule = optimization.Rule
+        missing = [v.names[1] for v in broken if v.rule is Rule.REQUIRES and v.names[0] == name]
+        if missing:
+            return f"needs {', '.join(missing)}"
+        clashing = {n for v in broken if v.rule is Rule.EXCLUSIVE and name in v.names for n in v.names if n != name}
+        if clashing:
+            return f"cannot go with {next(n for n in names if n in clashing)}"
+        for v in broken:
+            if v.rule in (Rule.SECURITY_BUDGET, Rule.IT_BUDGET):
+                pool = "IT" if v.rule is Rule.IT_BUDGET else "security"
+                return f"over the {pool} budget by {money(v.value - v.limit)}"
+        return "; ".join(v.message for v in broken)
+
+    def _status_lines(self, want: set[str], funded: list[str], design_funded: list[str],
+                      blocked: dict[str, str]) -> dict[str, str]:
+        status: dict[str, str] = {n: "" for n in self._items}
+        for name in self._items:
             if name in funded:
                 status[name] = "funded" + (" with security by design" if name in design_funded else "")
                 if f"{name}/design" in blocked:
                     status[name] += f"; {blocked[f'{name}/design']}"
             elif name in want:
                 status[name] = f"not funded: {blocked.get(name, 'does not fit')}"
-        controls_f = tuple(c.name for c in self.controls if c.name in funded)
-        projects_f = tuple(p.name for p in self.projects if p.name in funded)
-        design_f = tuple(p.name for p in self.projects if p.name in design_funded)
-        return optimization.Funding(controls_f, projects_f, design_f), status
+        return status
 
     def update(self) -> None:
         """Recombine the precomputed losses for the current choices and refresh the view."""

@@ -1,0 +1,269 @@
+"""The efficient frontier (:func:`frontier`): the best plan at each security share of one budget, on one sample."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .. import _progress
+from ..appetite import Appetite
+from ..controls import Control, Project
+from ..exceptions import RiskBudgetError
+from .cuts import CutPool
+from .options import SolverOptions, appetite_of, problem_of, route_options
+from .plan import Plan, build_plan
+from .planner import best_plan
+from .rules import Constraints, FundingRules, money_value, resolve_constraints, share_value
+
+__all__ = ["frontier", "Frontier", "MAX_FRONTIER_POINTS", "APPETITE_MODES"]
+
+#: The most points (shares of the budget) a frontier takes: one every 0.5%.
+MAX_FRONTIER_POINTS = 201
+#: ``"constraint"``: each share's best plan within the appetite; ``"check"``: the best plan, checked against it.
+APPETITE_MODES = ("constraint", "check")
+
+
+@dataclass(frozen=True, eq=False)
+class Frontier:
+    """The best plan at each security share of the budget.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per share: ``security_share``, ``security_budget``,
+        ``it_budget``, ``security_spend``, ``it_spend``, ``total_spend``,
+        ``expected_net_value``, ``ale``, ``var95``, ``tvar95``, ``feasible``
+        (appetite met on the sample), ``status``, ``solver_gap``,
+        ``funded_controls``, ``funded_projects``, ``security_by_design``
+        (names joined by "; "), ``best`` (the appetite-feasible best split).
+    plans : tuple of Plan
+    best_index : int or None
+        Row of the best appetite-feasible split (None when no split is feasible).
+    budget : float
+    appetite : Appetite or None
+    appetite_mode : str
+        ``"constraint"`` or ``"check"`` (see :func:`frontier`).
+    """
+
+    table: Any
+    plans: tuple[Plan, ...]
+    best_index: int | None
+    budget: float
+    appetite: Any
+    seconds: float = math.nan
+    appetite_mode: str = "constraint"
+
+    @property
+    def best(self) -> Plan | None:
+        return None if self.best_index is None else self.plans[self.best_index]
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for r in self.table.to_dict("records"):
+            rows.append(
+                {
+                    k: (
+                        None
+                        if isinstance(v, float) and not math.isfinite(v)
+                        else (bool(v) if isinstance(v, (bool, np.bool_)) else v)
+                    )
+                    for k, v in r.items()
+                }
+            )
+        return {"budget": self.budget, "best_index": self.best_index, "points": rows}
+
+
+def frontier(
+    register: Any,
+    controls: Iterable[Control] = (),
+    projects: Iterable[Project] = (),
+    *,
+    budget: float | None = None,
+    appetite: Appetite | None = None,
+    appetite_mode: str = "constraint",
+    points: int = 21,
+    shares: Sequence[float] | None = None,
+    constraints: Constraints | None = None,
+    solver: SolverOptions | None = None,
+    years: int = 20_000,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+    **options: Any,
+) -> Frontier:
+    """Best plan for each security share of the budget, on one sample.
+
+    At share ``s`` security spend (controls and security-by-design options)
+    is capped at ``s x budget`` and IT spend at ``(1 - s) x budget``; the
+    plan maximises expected net value under the appetite (if given). A share
+    where the appetite cannot be met holds the least-risk plan and is marked
+    not feasible. The best split is the feasible row with the highest
+    expected net value.
+
+    Parameters
+    ----------
+    register, controls, projects, budget, appetite, years, seed
+        As for :func:`~riskbudget.optimization.optimize`.
+    appetite_mode : {"constraint", "check"}, default "constraint"
+        ``"constraint"``: each share's plan is the best *within* the appetite
+        (points gather near the limit). ``"check"``: each share's plan is the
+        best regardless of the appetite (the pure trade-off curve) and is only
+        checked against it; the best split is then the best plan that happens
+        to meet it.
+    points : int, default 21
+        Shares evenly spaced from 0% to 100% (21 points: every 5%).
+    shares : sequence of float, optional
+        Explicit shares instead of ``points``.
+    constraints, solver : optional
+        As for :func:`~riskbudget.optimization.optimize`; the security and IT
+        budgets are set by each share and may not be given.
+    n_jobs : int, optional
+        Threads for the shares (default: up to 2).
+    **options
+        Fields of :class:`Constraints` or :class:`SolverOptions` by name, as
+        for :func:`~riskbudget.optimization.optimize` (``include``,
+        ``exclude``, ``requires``, ``exclusive``, ``var_method``,
+        ``time_limit``, ...).
+
+    Returns
+    -------
+    Frontier
+    """
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    cons, solver_options = route_options(
+        "frontier", options if budget is None else {"budget": budget, **options}, constraints=constraints, solver=solver
+    )
+    if cons.budget is None:
+        raise RiskBudgetError("frontier: budget is required, e.g. frontier(..., budget=6e6)")
+    b = money_value("frontier", "budget", cons.budget, allow_zero=False)
+    grid = _share_grid(points, shares)
+    if appetite_mode not in APPETITE_MODES:
+        raise RiskBudgetError(f"frontier: appetite_mode ({appetite_mode!r}) must be 'constraint' or 'check'")
+    app = appetite_of("frontier", appetite)
+    for bad in ("security_budget", "it_budget"):
+        if getattr(cons, bad) is not None:
+            raise RiskBudgetError(f"frontier: {bad} is set by each share of the budget; do not pass it")
+    problem = problem_of("frontier", register, controls, projects, years=years, seed=seed, n_jobs=n_jobs,
+                         progress=progress)
+    base = resolve_constraints(problem, replace(cons, budget=b), where="frontier")
+    plans = _solve_shares(base, grid, app, appetite_mode, solver_options, problem, n_jobs=n_jobs, progress=progress)
+    table = pd.DataFrame([_row(float(s), b, p) for s, p in zip(grid, plans)])
+    feasible = table.index[table["feasible"]]
+    best = int(table.loc[feasible, "expected_net_value"].idxmax()) if len(feasible) else None
+    table["best"] = False
+    if best is not None:
+        table.loc[best, "best"] = True
+    return Frontier(
+        table=table,
+        plans=tuple(plans),
+        best_index=best,
+        budget=b,
+        appetite=app,
+        seconds=time.perf_counter() - t0,
+        appetite_mode=appetite_mode,
+    )
+
+
+def _share_grid(points: Any, shares: Sequence[float] | None) -> np.ndarray:
+    """The security shares: ``points`` evenly spaced from 0 to 1, or the ``shares`` given."""
+    if shares is None:
+        if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+            raise RiskBudgetError(f"frontier: points ({points!r}) must be a whole number >= 2")
+        if points > MAX_FRONTIER_POINTS:
+            raise RiskBudgetError(
+                f"frontier: points ({points}) must be at most {MAX_FRONTIER_POINTS} (a share every 0.5%); each point "
+                f"is a full optimisation, so {points} points would run for hours"
+            )
+        return np.linspace(0.0, 1.0, int(points))
+    grid = np.asarray([share_value("frontier", "share", s) for s in shares], dtype=float)
+    if grid.size == 0:
+        raise RiskBudgetError("frontier: shares is empty")
+    if grid.size > MAX_FRONTIER_POINTS:
+        raise RiskBudgetError(
+            f"frontier: {grid.size} shares exceed the limit of {MAX_FRONTIER_POINTS}; each share is a full optimisation"
+        )
+    return grid
+
+
+def _solve_shares(
+    base: Constraints,
+    grid: np.ndarray,
+    appetite: Appetite | None,
+    appetite_mode: str,
+    options: SolverOptions,
+    problem: Any,
+    *,
+    n_jobs: int | None,
+    progress: bool | None,
+) -> list[Plan]:
+    """One plan per share, on threads.
+
+    Shares are dealt to threads in turn (HiGHS releases the GIL), each thread
+    going from the largest share down, so the cuts of the easy, feasible shares
+    are in its pool before the hard ones. Each thread keeps its own pool of tail
+    cuts (valid for every share), so the result does not depend on timing.
+    """
+    b = float(base.budget)  # type: ignore[arg-type]
+    workers = max(1, min(int(n_jobs) if n_jobs is not None else min(os.cpu_count() or 1, 2), grid.size))
+    order = list(np.argsort(-grid, kind="stable"))
+    runs = [order[w::workers] for w in range(workers)]
+    plans_by_index: dict[int, Plan] = {}
+    bar = _progress.bar(_progress.enabled(progress, 10**9), grid.size, "frontier")
+
+    def run(indices: list[int]) -> None:
+        pool = CutPool()
+        for i in indices:
+            s = float(grid[i])
+            t0 = time.perf_counter()
+            rules = FundingRules(problem, replace(base, security_budget=s * b, it_budget=(1.0 - s) * b),
+                                 where="frontier")
+            plan = best_plan(rules, appetite if appetite_mode == "constraint" else None, options, pool=pool,
+                             progress=False, started=t0)
+            if appetite_mode == "check" and appetite is not None:
+                plan = build_plan(problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
+                                  solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
+            plans_by_index[i] = plan
+            bar.update(1)
+
+    try:
+        if workers == 1:
+            run(runs[0])
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                for f in [ex.submit(run, r) for r in runs]:
+                    f.result()
+    finally:
+        bar.close()
+    return [plans_by_index[i] for i in range(grid.size)]
+
+
+def _row(s: float, b: float, p: Plan) -> dict[str, Any]:
+    """The frontier table's row of the plan at share ``s`` of the budget ``b``."""
+    return {
+        "security_share": s,
+        "security_budget": float(s * b),
+        "it_budget": float((1 - s) * b),
+        "security_spend": p.security_spend,
+        "it_spend": p.it_spend,
+        "total_spend": p.total_spend,
+        "expected_net_value": p.expected_net_value,
+        "ale": p.ale,
+        "var95": p.var95,
+        "tvar95": p.tvar95,
+        "feasible": p.feasible,
+        "status": p.status,
+        "solver_gap": p.solver_gap,
+        "funded_controls": "; ".join(p.funded_controls),
+        "funded_projects": "; ".join(p.funded_projects),
+        "security_by_design": "; ".join(p.security_by_design),
+    }

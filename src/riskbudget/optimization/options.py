@@ -1,0 +1,193 @@
+"""What the optimiser's verbs accept: :class:`SolverOptions`, keyword routing, the appetite and the sample.
+
+:func:`optimize`, :func:`frontier` and :func:`evaluate` take their rules as a
+:class:`~riskbudget.optimization.Constraints` and their solver settings as a
+:class:`SolverOptions` (as PyPortfolioOpt groups constraints), and also as
+loose keywords, which :func:`route_options` sends to the object holding a field
+of that name: ``optimize(problem, budget=6e6, include=["MFA"], time_limit=30)``
+is ``optimize(problem, constraints=Constraints(budget=6e6, include=("MFA",)),
+solver=SolverOptions(time_limit=30))``. An unknown keyword is an error listing
+the allowed ones.
+
+Examples
+--------
+>>> from riskbudget.optimization import Constraints, SolverOptions
+>>> from riskbudget.optimization.options import route_options
+>>> cons, solver = route_options("optimize", {"budget": 6e6, "include": ["MFA"], "time_limit": 30})
+>>> cons == Constraints(budget=6e6, include=("MFA",)), solver == SolverOptions(time_limit=30)
+(True, True)
+>>> route_options("optimize", {"budget": 6e6, "timelimit": 30})
+Traceback (most recent call last):
+...
+riskbudget.exceptions.RiskBudgetError: optimize: unknown keyword 'timelimit'; ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, TypeVar
+
+from ..appetite import Appetite
+from ..exceptions import RiskBudgetError
+from .cuts import VAR_METHODS
+from .problem import DecisionProblem, precompute
+from .rules import Constraints
+
+__all__ = ["SolverOptions", "METHODS", "route_options", "appetite_of", "problem_of"]
+
+#: How the optimiser solves: the exact program, the heuristic, or the program whenever it fits.
+METHODS = ("auto", "milp", "heuristic")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How :func:`~riskbudget.optimization.optimize` solves (not what a plan must satisfy).
+
+    Parameters
+    ----------
+    method : {"auto", "milp", "heuristic"}
+        ``"milp"``: exact on the sample (HiGHS). ``"heuristic"``: greedy + local
+        search with an LP bound, simulating lazily (for problems too large to
+        enumerate). ``"auto"``: the MILP whenever every scenario's
+        combinations can be enumerated.
+    var_method : {"cvar", "exact"}
+        How VaR limits enter the program: through the tail mean of the same
+        tail (conservative), or per-year indicators (see
+        :mod:`riskbudget.optimization.cuts`).
+    time_limit : float, optional
+        Seconds for the solver; the best plan so far is returned with its gap.
+    mip_rel_gap : float, default 1e-6
+        Relative optimality gap at which HiGHS stops.
+    max_indicator_years : int, default 500
+        Above this many years needing indicators, an exceedance (or exact VaR)
+        limit is enforced through a conservative CVaR constraint instead of
+        per-year binaries; the plan is then improved by a local search that
+        checks every limit exactly, and ``status`` is ``"heuristic"`` with the
+        gap to the optimum without the appetite.
+    """
+
+    method: str = "auto"
+    var_method: str = "cvar"
+    time_limit: float | None = None
+    mip_rel_gap: float = 1e-6
+    max_indicator_years: int = 500
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise RiskBudgetError(f"optimize: method {self.method!r} is not one of {list(METHODS)}")
+        if self.var_method not in VAR_METHODS:
+            raise RiskBudgetError(f"var_method ({self.var_method!r}) must be 'cvar' or 'exact'")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+Options = TypeVar("Options", Constraints, SolverOptions)
+
+
+def _merge(where: str, given: Options, keywords: Mapping[str, Any], argument: str) -> Options:
+    """``given`` with the keywords set; a field set differently both ways is an error.
+
+    A keyword equal to the field's default leaves ``given`` as it is.
+    """
+    if not keywords:
+        return given
+    base = type(given)()
+    loose = replace(base, **keywords)  # normalised and checked like the object itself
+    changes: dict[str, Any] = {}
+    for name in keywords:
+        value, mine, default = getattr(loose, name), getattr(given, name), getattr(base, name)
+        if value == default:
+            continue
+        if mine != default and mine != value:
+            raise RiskBudgetError(
+                f"{where}: {name} is given twice, as {name}={value!r} and in {argument}= ({mine!r}); give it once"
+            )
+        changes[name] = value
+    return replace(given, **changes) if changes else given
+
+
+def route_options(
+    where: str,
+    options: Mapping[str, Any],
+    *,
+    constraints: Constraints | None = None,
+    solver: SolverOptions | None = None,
+    accept_solver: bool = True,
+) -> tuple[Constraints, SolverOptions]:
+    """Send loose keywords to the :class:`Constraints` or :class:`SolverOptions` field of that name.
+
+    Parameters
+    ----------
+    where : str
+        The verb, named in errors.
+    options : mapping
+        The loose keywords (``budget=``, ``include=``, ``time_limit=``...).
+    constraints, solver : optional
+        Objects given by the caller; keywords fill their fields.
+    accept_solver : bool
+        False for verbs that do not solve (:func:`evaluate`): solver keywords
+        are then unknown.
+
+    Raises
+    ------
+    RiskBudgetError
+        For an unknown keyword (listing the allowed ones), an object of the
+        wrong type, or a field given both ways with different values.
+    """
+    if constraints is not None and not isinstance(constraints, Constraints):
+        raise RiskBudgetError(
+            f"{where}: constraints must be a riskbudget.optimization.Constraints, not {type(constraints).__name__}"
+        )
+    if solver is not None and not isinstance(solver, SolverOptions):
+        raise RiskBudgetError(
+            f"{where}: solver must be a riskbudget.optimization.SolverOptions, not {type(solver).__name__}"
+        )
+    if solver is not None and not accept_solver:
+        raise RiskBudgetError(f"{where}: takes no solver options")
+    cons_names = Constraints.field_names()
+    solver_names = SolverOptions.field_names() if accept_solver else ()
+    unknown = [k for k in options if k not in cons_names and k not in solver_names]
+    if unknown:
+        allowed = ", ".join([*cons_names, *solver_names])
+        which = f"keyword {unknown[0]!r}" if len(unknown) == 1 else f"keywords {unknown}"
+        raise RiskBudgetError(f"{where}: unknown {which}; the options are {allowed}")
+    cons = _merge(where, constraints or Constraints(), {k: v for k, v in options.items() if k in cons_names},
+                  "constraints")
+    solv = _merge(where, solver or SolverOptions(), {k: v for k, v in options.items() if k in solver_names}, "solver")
+    return cons, solv
+
+
+def appetite_of(where: str, appetite: Any) -> Appetite | None:
+    """The appetite to enforce (``None`` for none or an empty one), or an error for anything else."""
+    if appetite is None:
+        return None
+    if not isinstance(appetite, Appetite):
+        raise RiskBudgetError(
+            f"{where}: appetite must be a riskbudget.Appetite, e.g. Appetite(var95=20e6), not {type(appetite).__name__}"
+        )
+    return appetite if appetite else None
+
+
+def problem_of(
+    where: str,
+    register: Any,
+    controls: Iterable[Any],
+    projects: Iterable[Any],
+    *,
+    years: int,
+    seed: Any,
+    n_jobs: int | None,
+    progress: bool | None,
+    lazy: bool = False,
+) -> DecisionProblem:
+    """A :class:`DecisionProblem` given as such, or precomputed from a register, controls and projects."""
+    if isinstance(register, DecisionProblem):
+        if tuple(controls) or tuple(projects):
+            raise RiskBudgetError(
+                f"{where}: give either a DecisionProblem or a register with controls and projects, not both"
+            )
+        return register
+    return precompute(register, controls, projects, years=years, seed=seed, n_jobs=n_jobs, progress=progress, lazy=lazy)
