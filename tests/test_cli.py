@@ -60,7 +60,7 @@ def test_non_integer_years_and_bad_time_limits_are_usage_errors(capsys):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
-        assert "is not a whole number" in capsys.readouterr().err
+        assert "must be a whole number, such as 100000, 1e5, 100_000 or 100,000" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["optimize", "--register", "r.csv", "--controls", "c.csv", "--projects", "p.csv", "--budget", "1e6",
               "--time-limit", "-1"])

@@ -132,8 +132,12 @@ def test_unknown_name_suggests_the_close_one():
 def test_docstring_examples_run():
     import doctest
 
-    outcome = doctest.testmod(datasets, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert outcome.attempted > 10 and outcome.failed == 0
+    from riskbudget import _package_data  # the path functions datasets re-exports, with their examples
+
+    assert datasets.example_path is _package_data.example_path is rb.io.example_path
+    for module, least in ((datasets, 10), (_package_data, 5)):
+        outcome = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert outcome.attempted > least and outcome.failed == 0, module.__name__
 
 
 def test_importing_datasets_stays_light():

@@ -505,7 +505,7 @@ def test_a_failing_write_leaves_no_file_for_every_writer(tmp_path, monkeypatch):
 
 
 #: Modules that write files other than the user's, and why that needs no atomic write.
-_NOT_USER_FILES = {"datasets.py": "copies the bundled data into a private temporary directory"}
+_NOT_USER_FILES = {"_package_data.py": "copies the bundled data into a private temporary directory"}
 
 
 def test_no_module_writes_a_file_except_through_atomic_write():

@@ -26,12 +26,15 @@ SRC = Path(rb.__file__).resolve().parent
 #: ``report``-like leaves (reporting, plotting, widgets, cli) import from anything below and nothing imports them
 #: (except the package's __init__, which re-exports verbs).
 LAYERS: list[set[str]] = [
-    {"_version", "exceptions", "_random", "_progress", "_memory", "_allocator", "_files", "_parse", "formatting",
-     "metrics"},
+    {"_version", "exceptions", "_random", "_progress", "_memory", "_allocator", "_files", "_parse", "_package_data",
+     "formatting", "metrics"},
     {"distributions"},
     {"fair"},
     {"simulation"},
-    {"appetite", "layouts", "_rows", "excel", "io"},
+    {"_rows"},  # flat register rows <-> scenarios, shared by layouts, excel and io
+    {"layouts"},
+    {"excel"},
+    {"appetite", "io"},
     {"portfolio", "controls"},
     {"optimization", "gordon_loeb", "datasets"},
     {"voi", "bayes"},

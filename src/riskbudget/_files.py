@@ -19,6 +19,10 @@ gets the same rules and the same messages (``docs/errors.md`` lists them):
 Cells of text written to CSV or Excel are neutralised against spreadsheet
 formula injection with :func:`escape_cell`, and :func:`unescape_cell` undoes
 it on reading, so written files read back equal.
+
+Every writer (registers, appetites, reports, figures) writes through
+:func:`atomic_write`: a temporary file in the same folder, then a rename, so a
+file is never half-written (``riskbudget.io.atomic_write`` is the public name).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json.decoder
 import json.scanner
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ __all__ = [
     "load_yaml",
     "escape_cell",
     "unescape_cell",
+    "atomic_write",
 ]
 
 #: The largest input file riskbudget reads (50 MB; the bundled register is 6 KB, and a register of
@@ -123,6 +129,41 @@ def read_text(path: str | os.PathLike[str], err: type[RiskBudgetError], *, what:
 
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, max(pos, 0)) + 1
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and a rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp creates the file 0600; give the result the mode a plain open() would
+        # (the existing file's mode, else 0666 minus the umask)
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(tmp, mode)
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as fb:
+                fb.write(data)
+                fb.flush()
+                os.fsync(fb.fileno())
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as ft:
+                ft.write(data)
+                ft.flush()
+                os.fsync(ft.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
 
 
 # --------------------------------------------------------------------------- #

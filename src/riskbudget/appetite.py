@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from . import _files, metrics
-from .exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, missing_dependency, shown
+from ._parse import parse_money, parse_number
+from .exceptions import MONEY, Ceiling, RiskBudgetError, missing_dependency, shown
 from .formatting import money, percent
 
 __all__ = ["LimitKind", "ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
@@ -41,9 +42,13 @@ __all__ = ["LimitKind", "ToleranceCurve", "Appetite", "Limit", "AppetiteStatus",
 def _number(what: str, value: Any, ceiling: Ceiling | None = None) -> float:
     """``float(value)`` for numbers and numeric text ("5e7"), else a RiskBudgetError naming ``what``.
 
-    Amounts of money (``ceiling=MONEY``) are at most 1e15.
+    Amounts of money (``ceiling=MONEY``) are at most 1e15 and may be written as
+    people type them ("20M", "$20,000,000"; :func:`riskbudget._parse.parse_money`);
+    their sign is checked by the limit's own rule.
     """
-    return check_finite("", what, value, RiskBudgetError, ceiling=ceiling)
+    if ceiling is MONEY:
+        return parse_money(value, where="", name=what, allow_negative=True, error=RiskBudgetError)
+    return parse_number(value, where="", name=what, ceiling=ceiling, error=RiskBudgetError)
 
 
 def _z(p: Any) -> Any:
@@ -590,18 +595,16 @@ def write_appetite(appetite: Appetite, path: Any) -> Any:
     import json
     from pathlib import Path
 
-    from .io import atomic_write
-
     path = Path(path)
     data = appetite.to_dict()
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return atomic_write(path, json.dumps({k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
+        return _files.atomic_write(path, json.dumps({k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
                                                for k, v in data.items()}, indent=2) + "\n")
     if suffix in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError:
             raise missing_dependency("pyyaml", "yaml", "Writing a YAML appetite") from None
-        return atomic_write(path, yaml.safe_dump(data, sort_keys=False))
+        return _files.atomic_write(path, yaml.safe_dump(data, sort_keys=False))
     raise RiskBudgetError(f"{path}: unknown appetite format {suffix!r}; use .yaml, .yml or .json")

@@ -23,10 +23,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal, InvalidOperation
 from io import BytesIO, UnsupportedOperation
 from typing import Any, TextIO
 
+from ._parse import parse_money, parse_number, parse_share, parse_whole
 from .exceptions import RiskBudgetError
 
 __all__ = ["main", "COMMANDS"]
@@ -34,25 +34,25 @@ __all__ = ["main", "COMMANDS"]
 SUMMARY_KEYS = ("ale", "ale_se", "p_loss", "p50", "p90", "p95", "p99", "var95", "tvar95")
 
 
+# Option values are read by riskbudget._parse, as every typed number is; these wrappers only turn its
+# RiskBudgetError into argparse's usage error (exit status 2), with the same message. argparse adds the
+# option's name ("argument --budget: '-6e6' must be ..."), so the parsers get an empty where and name.
+def _usage_error(exc: RiskBudgetError) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(str(exc))
+
+
 def _positive_int(text: str) -> int:
-    try:
-        number = Decimal(text.strip().replace("_", ""))  # exact: "1e30" is 10**30, "2.5e0" is not whole
-        whole = number.is_finite() and number == number.to_integral_value()
-    except (InvalidOperation, ValueError):
-        whole = False
-    if not whole or len(text) > 40:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    value = int(number)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+    try:  # exact: "1e30" is 10**30, "2.5e0" is not whole
+        return parse_whole(text, where="", name="", minimum=1, error=RiskBudgetError)
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
 
 
 def _positive_seconds(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        value = parse_number(text, where="", name="", error=RiskBudgetError, hint=" of seconds, such as 30 or 2.5")
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
     return value
@@ -60,12 +60,9 @@ def _positive_seconds(text: str) -> float:
 
 def _seed(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return value
+        return parse_whole(text, where="", name="", minimum=0, error=RiskBudgetError)
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
 
 
 def _drawn(given: int | None, used: int) -> str:
@@ -265,18 +262,10 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
 # optimize and frontier
 # --------------------------------------------------------------------------- #
 def _money(text: str) -> float:
-    units = {"k": 1e3, "m": 1e6, "b": 1e9}
-    t = text.strip().lower().replace(",", "").lstrip("$")
-    factor = 1.0
-    if t and t[-1] in units:
-        factor, t = units[t[-1]], t[:-1]
-    try:
-        value = float(t) * factor
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of money (e.g. 6000000, 6e6 or 6M)") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite amount >= 0")
-    return value
+    try:  # 6000000, 6e6, 6M, $6,000,000, 6 000 000; >= 0 and at most 1e15
+        return parse_money(text, where="", name="", error=RiskBudgetError)
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
 
 
 def _check_plot_format(path: str) -> str:
@@ -294,13 +283,10 @@ def _check_plot_format(path: str) -> str:
 
 
 def _share(text: str) -> float:
-    try:
-        value = float(text.strip().rstrip("%")) / (100.0 if text.strip().endswith("%") else 1.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a share (e.g. 0.15 or 15%)") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0, 1] (or 0%..100%)")
-    return value
+    try:  # 0.15 or 15%, in [0, 1]
+        return parse_share(text, where="", name="", error=RiskBudgetError)
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
 
 
 def _decision_arguments(p: Any) -> None:

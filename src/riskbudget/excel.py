@@ -5,7 +5,7 @@ a formula is never evaluated (not by riskbudget, not by openpyxl), so a
 formula cell must carry the value Excel computed when the file was last
 saved; one without a saved value is an error naming the sheet, row and
 column. Every row is validated exactly as a CSV row is (the same
-:func:`riskbudget.io.scenario_from_row`), and errors name the file, the sheet,
+:func:`riskbudget.io.scenario_from_row`, from the private ``riskbudget._rows``), and errors name the file, the sheet,
 the row, the scenario and the column (its header and letter).
 
 Writing produces a ``register`` sheet (numbers as numbers, text as text, a
@@ -34,10 +34,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import _files
+from . import _files, layouts
+from ._rows import CSV_COLUMNS, TEXT_COLUMNS, register_from_rows, scenario_to_row
 from .exceptions import RegisterError, RiskBudgetError, missing_dependency, shown
 from .fair import Register, as_register
-from .io import TEXT_COLUMNS
 
 __all__ = ["read_excel_register", "write_excel_register", "DEFAULT_SHEET"]
 
@@ -121,9 +121,6 @@ def read_excel_register(
     openpyxl = _openpyxl()
     from openpyxl.utils import get_column_letter
 
-    from . import layouts
-    from .io import register_from_rows
-
     path = _files.check_file(path, RegisterError, what="register")
     spec = layouts.get(layout)
     try:
@@ -182,8 +179,6 @@ def read_excel_register(
         formulas_wb.close()
 
     if spec.name == "riskbudget":
-        from .io import CSV_COLUMNS
-
         aliases = {c: f"{c} ({letters[c]})" if c in letters else c for c in CSV_COLUMNS}
         mapped = rows
     else:
@@ -226,8 +221,6 @@ def write_excel_register(register: Any, path: str | os.PathLike[str]) -> Path:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    from .io import CSV_COLUMNS, atomic_write, scenario_to_row
-
     reg = as_register(register)
     rows = [scenario_to_row(s) for s in reg]
     used = [c for c in CSV_COLUMNS if any(c in r for r in rows)]
@@ -263,7 +256,7 @@ def write_excel_register(register: Any, path: str | os.PathLike[str]) -> Path:
 
     buf = _io.BytesIO()
     wb.save(buf)
-    return atomic_write(path, buf.getvalue())
+    return _files.atomic_write(path, buf.getvalue())
 
 
 _COLUMN_HELP = {

@@ -26,11 +26,13 @@ __all__ = [
     "RegisterError",
     "MissingDependencyError",
     "MemoryLimitError",
+    "DatasetError",
     "Ceiling",
     "MONEY",
     "EVENTS_PER_YEAR",
     "check_finite",
     "check_text",
+    "subject",
     "MAX_NAME_CHARS",
 ]
 
@@ -57,6 +59,13 @@ class MissingDependencyError(RiskBudgetError, ImportError):
 
 class MemoryLimitError(RiskBudgetError):
     """A run would need more memory than the machine has; raised before it starts."""
+
+
+class DatasetError(RiskBudgetError, LookupError):
+    """A bundled file or table that does not exist; the message lists those that do.
+
+    Raised by :mod:`riskbudget.datasets` (and importable from there).
+    """
 
 
 class TooManyCombinationsError(RiskBudgetError):
@@ -120,6 +129,18 @@ def shown(value: Any, *, limit: int = _SHOWN_CHARS) -> str:
     return text
 
 
+def subject(where: str, name: str, value: Any) -> str:
+    """How a message names a value: ``"where: name (value)"``.
+
+    An empty ``where`` leaves the prefix out; an empty ``name`` shows the
+    value alone (``"'-6e6'"``, for a command-line option whose name argparse
+    adds). Used by :func:`check_finite` and the parsers of
+    :mod:`riskbudget._parse`, so their messages read alike.
+    """
+    prefix = f"{where}: " if where else ""
+    return f"{prefix}{name} ({shown(value)})" if name else f"{prefix}{shown(value)}"
+
+
 def check_finite(
     where: str,
     name: str,
@@ -128,6 +149,7 @@ def check_finite(
     *,
     ceiling: Ceiling | None = None,
     hint: str = "",
+    written: Any = None,
 ) -> float:
     """``float(value)``, or ``error`` naming where, the parameter, its value and the rule.
 
@@ -137,28 +159,34 @@ def check_finite(
     (:data:`MONEY`, :data:`EVENTS_PER_YEAR`) values beyond it in either
     direction are refused too. ``hint`` is added to the "must be a number"
     message (e.g. how to write numbers in a file). An empty ``where`` leaves
-    the prefix out (for callers that add their own).
+    the prefix out (for callers that add their own); an empty ``name`` shows
+    the value alone (``'-6e6' must be ...``, for command-line options, whose
+    name the caller adds). ``written`` is the value as the user wrote it, shown
+    in messages instead of ``value`` when a parser passes a normalised
+    spelling (``"6e6"`` for ``"$6M"``; see :mod:`riskbudget._parse`).
     """
-    prefix = f"{where}: " if where else ""
-    subject = f"{prefix}{name} ({shown(value)})"
+
+    def what() -> str:  # built only for a message: most values pass
+        return subject(where, name, value if written is None else written)
+
     if isinstance(value, bool):
-        raise error(f"{subject} must be a number, not a boolean")
+        raise error(f"{what()} must be a number, not a boolean")
     try:
         x = float(value)
     except OverflowError:
         x = -math.inf if isinstance(value, int) and value < 0 else math.inf
     except (TypeError, ValueError):
-        raise error(f"{subject} must be a number{hint}") from None
+        raise error(f"{what()} must be a number{hint}") from None
     if math.isinf(x):
         # an integer, or digits such as "1e400", that overflow, as opposed to an infinity written as such
         spelled = isinstance(value, str) and value.strip().lower().lstrip("+-") in ("inf", "infinity")
         if isinstance(value, int) or (isinstance(value, str) and not spelled):
-            raise error(f"{subject} is too large for a 64-bit float (at most about 1.8e308); is the number right?")
+            raise error(f"{what()} is too large for a 64-bit float (at most about 1.8e308); is the number right?")
     if not math.isfinite(x):
-        raise error(f"{subject} must be finite, not NaN or inf")
+        raise error(f"{what()} must be finite, not NaN or inf")
     if ceiling is not None and abs(x) > ceiling.value:
         bound = f"exceeds {ceiling.label}" if x > 0 else f"is below -{ceiling.label}"
-        raise error(f"{subject} {bound}, the largest {ceiling.what} riskbudget accepts; {ceiling.fix}")
+        raise error(f"{what()} {bound}, the largest {ceiling.what} riskbudget accepts; {ceiling.fix}")
     return x
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _rows
 from .exceptions import RegisterError, shown
 from .fair import Register
 
@@ -39,16 +40,13 @@ class Layout:
 
     def text_columns(self, columns: Iterable[str]) -> list[str]:
         """The file's columns (of ``columns``) that hold text: name, id, category, owner, description."""
-        from .io import TEXT_COLUMNS
-
-        return [c for c in columns if (c if self.name == "riskbudget" else self.mapping.get(c)) in TEXT_COLUMNS]
+        return [c for c in columns if (c if self.name == "riskbudget" else self.mapping.get(c)) in _rows.TEXT_COLUMNS]
 
     def check_columns(self, source: str, columns: Iterable[str]) -> None:
-        from .io import CSV_COLUMNS, _check_columns
-
+        """Refuse columns the layout lacks, repeated columns and missing required ones, naming ``source``."""
         columns = list(columns)
         if self.name == "riskbudget":
-            _check_columns(source, columns, CSV_COLUMNS)
+            _rows.check_columns(source, columns, _rows.CSV_COLUMNS)
             return
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
@@ -67,13 +65,12 @@ class Layout:
             )
 
     def build(self, rows: Iterable[tuple[int | str, Mapping[str, Any]]], *, source: str) -> Register:
-        from .io import register_from_rows
-
+        """The register of ``rows`` (line, mapping of the file's columns), checked as a riskbudget register."""
         if self.name == "riskbudget":
-            return register_from_rows(rows, source=source)
+            return _rows.register_from_rows(rows, source=source)
         mapped = ((line, {self.mapping[k]: v for k, v in row.items()}) for line, row in rows)
         aliases = {v: k for k, v in self.mapping.items()}
-        return register_from_rows(mapped, source=source, aliases=aliases)
+        return _rows.register_from_rows(mapped, source=source, aliases=aliases)
 
 
 LAYOUTS: dict[str, Layout] = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._parse import parse_money, parse_number
 from ..distributions import Distribution, as_distribution
-from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, check_text
+from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_text
 from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS, check_reach
 
 #: FAIR-CAM functions of a control and the factor each one lowers by default.
@@ -32,7 +33,10 @@ class ProjectError(RiskBudgetError):
 # Helpers
 # --------------------------------------------------------------------------- #
 def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError], ceiling: Ceiling | None = None) -> float:
-    return check_finite(owner, name, value, err, ceiling=ceiling)
+    """A number; an amount of money (``ceiling=MONEY``) also as typed ("250K", "$250,000"), its sign checked later."""
+    if ceiling is MONEY:
+        return parse_money(value, where=owner, name=name, allow_negative=True, error=err)
+    return parse_number(value, where=owner, name=name, ceiling=ceiling, error=err)
 
 
 def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:

@@ -3,8 +3,10 @@
 Files are read through :mod:`riskbudget._files` (UTF-8, at most 50 MB, CSV
 fields within the csv module's limit); amounts of money (``cost_per_year``,
 ``sbd_cost_per_year``, ``value_*``, ``cost_per_hour_*``) are at most
-:data:`~riskbudget.exceptions.MONEY`, and names and text hold no control
-characters. Every error names the file, the line, the item and the column.
+:data:`~riskbudget.exceptions.MONEY` and may be written as in a register
+(``250000``, ``2.5e5``, ``250K``, ``$250,000``; :mod:`riskbudget._parse`), and
+names and text hold no control characters. Every error names the file, the
+line, the item and the column.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import _files
+from .._parse import parse_money, parse_number
+from .._rows import CSV_COLUMNS as REGISTER_COLUMNS
+from .._rows import NUMBER_HINT, scenario_from_row
 from ..distributions import PERT, Constant, Distribution
-from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_finite, shown
+from ..exceptions import MONEY, Ceiling, RiskBudgetError, shown
 from ._common import FUNCTIONS, ControlError, ProjectError, _share_estimate
 from .control import Control
 from .effects import ResponseSLA
@@ -53,8 +58,6 @@ _NEW_PREFIX = "new_"
 
 def _new_scenario_columns() -> dict[str, str]:
     """projects-file column -> register column, for a project's new scenario."""
-    from ..io import CSV_COLUMNS as REGISTER_COLUMNS
-
     out = {"new_scenario": "name"}
     for c in REGISTER_COLUMNS:
         if c != "name":
@@ -100,10 +103,12 @@ class _Row:
         raw = row.get(column)
         if raw is None or str(raw).strip() == "":
             return None
-        return check_finite(
-            self.where(column), "value", str(raw).strip(), self.err, ceiling=_ceiling(column),
-            hint=" (write plain numbers such as 250000 or 2.5e5)",
-        )
+        ceiling = _ceiling(column)
+        if ceiling is MONEY:  # "250K" and "$250,000" as in registers; the sign is the item's own rule
+            return parse_money(str(raw).strip(), where=self.where(column), name="value", allow_negative=True,
+                               error=self.err)
+        return parse_number(str(raw).strip(), where=self.where(column), name="value", ceiling=ceiling,
+                            error=self.err, hint=NUMBER_HINT)
 
     def estimate(self, row: Mapping[str, str], prefix: str) -> Distribution | None:
         cols = [f"{prefix}_{t}" for t in _TRIPLE]
@@ -331,8 +336,6 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
     >>> len(projects) >= 5
     True
     """
-    from ..io import scenario_from_row
-
     new_cols = _new_scenario_columns()
     source, rows = _read_rows(path, PROJECT_COLUMNS, ProjectError, "project", extra_ok=lambda h: h in new_cols)
     out = []
