@@ -590,7 +590,14 @@ def test_cli_bad_controls_file(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "module",
-    ["riskbudget.optimization", "riskbudget.optimization.api", "riskbudget.optimization.problem", "riskbudget.optimization.plan"],
+    [
+        "riskbudget.optimization",
+        "riskbudget.optimization.api",
+        "riskbudget.optimization.problem",
+        "riskbudget.optimization.plan",
+        "riskbudget.optimization.rules",
+        "riskbudget.optimization.options",
+    ],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -672,3 +679,76 @@ def test_plan_ale_and_standalone_control_reductions_match_closed_forms(problem):
         alone = problem.funding([*projects, name], security_by_design=sbd)
         after = sum(s.expected_annual_loss() for s in problem.register_for(alone))
         assert abs(row["ale_reduction_standalone"] - (before - after)) <= 4 * row["ale_reduction_standalone_se"] + 1e-9, name
+
+
+# --------------------------------------------------------------------------- #
+# Options objects and keyword routing
+# --------------------------------------------------------------------------- #
+def test_options_objects_and_loose_keywords_give_the_same_plan(problem):
+    from riskbudget.optimization import Constraints, SolverOptions
+
+    loose = optimize(problem, budget=1e6, include=["WAF"], min_security_share=0.2, var_method="exact",
+                     appetite=rb.Appetite(var95=4e6), time_limit=60)
+    grouped = optimize(
+        problem,
+        appetite=rb.Appetite(var95=4e6),
+        constraints=Constraints(budget=1e6, include=("WAF",), min_security_share=0.2),
+        solver=SolverOptions(var_method="exact", time_limit=60),
+    )
+    assert loose.funding == grouped.funding and loose.expected_net_value == grouped.expected_net_value
+    # a keyword fills a field the object leaves at its default
+    mixed = optimize(problem, budget=1e6, constraints=Constraints(include=("WAF",), min_security_share=0.2),
+                     appetite=rb.Appetite(var95=4e6), var_method="exact", time_limit=60)
+    assert mixed.funding == loose.funding
+
+
+def test_unknown_and_doubled_keywords_are_errors_naming_the_options(problem):
+    from riskbudget.optimization import Constraints, SolverOptions
+
+    with pytest.raises(rb.RiskBudgetError, match=r"optimize: unknown keyword 'timelimit'; the options are budget, .*"
+                                                 r"exclusive, method, var_method, time_limit, mip_rel_gap"):
+        optimize(problem, budget=1e6, timelimit=5)
+    with pytest.raises(rb.RiskBudgetError, match=r"budget is given twice, as budget=1000000.0 and in constraints="):
+        optimize(problem, budget=1e6, constraints=Constraints(budget=2e6))
+    with pytest.raises(rb.RiskBudgetError, match=r"optimize: budget is required"):
+        optimize(problem, include=["WAF"])
+    with pytest.raises(rb.RiskBudgetError, match=r"solver must be a riskbudget.optimization.SolverOptions"):
+        optimize(problem, budget=1e6, solver={"time_limit": 5})
+    with pytest.raises(rb.RiskBudgetError, match=r"evaluate: unknown keyword 'method'"):
+        evaluate(problem, funded=["WAF"], method="milp")
+    with pytest.raises(rb.RiskBudgetError, match=r"var_method \('fast'\) must be 'cvar' or 'exact'"):
+        SolverOptions(var_method="fast")
+    with pytest.raises(rb.RiskBudgetError, match="frontier: it_budget is set by each share"):
+        frontier(problem, budget=1e6, constraints=Constraints(it_budget=5))
+
+
+def test_the_public_signatures_are_short_and_private_parameters_gone():
+    import inspect
+
+    for verb in (optimize, frontier, evaluate):
+        params = inspect.signature(verb).parameters
+        assert not any(name.startswith("_") for name in params), verb.__name__
+        assert len(params) <= 16, verb.__name__
+    assert "constraints" in inspect.signature(optimize).parameters
+    assert "solver" in inspect.signature(frontier).parameters
+
+
+def test_frontier_takes_constraints_and_solver_options(problem):
+    from riskbudget.optimization import Constraints, SolverOptions
+
+    loose = frontier(problem, budget=1_000_000, shares=[0.25, 0.5], include=["MFA"], time_limit=60, n_jobs=1)
+    grouped = frontier(problem, budget=1_000_000, shares=[0.25, 0.5], constraints=Constraints(include=("MFA",)),
+                       solver=SolverOptions(time_limit=60), n_jobs=1)
+    assert loose.table["expected_net_value"].tolist() == grouped.table["expected_net_value"].tolist()
+    assert all("MFA" in p.funded_controls for p in loose.plans)
+
+
+def test_tail_constraint_kinds_are_an_enum(problem):
+    from riskbudget.optimization import TailKind, tail_constraints
+
+    tails = tail_constraints(rb.Appetite(tvar95=4e6, var95=3e6, exceedance={2e6: 0.05}), 1_000, var_method="exact")
+    kinds = {t.label: t.kind for t in tails}
+    assert all(isinstance(k, TailKind) for k in kinds.values())
+    assert sorted(k.value for k in kinds.values()) == ["count", "count", "cvar"]
+    assert kinds["TVaR95"] is TailKind.CVAR
+    assert tail_constraints(rb.Appetite(var95=3e6), 1_000)[0].kind is TailKind.CVAR  # VaR through the tail mean

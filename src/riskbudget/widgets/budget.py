@@ -505,11 +505,9 @@ class BudgetExplorer(_Explorer):
         self._say("Solving for the best plan within this budget, split and appetite...", "info")
         plan = optimization.optimize(
             self.problem,
-            budget=total,
-            security_budget=sec_budget,
-            it_budget=it_budget,
             appetite=appetite,
-            time_limit=self.time_limit,
+            constraints=optimization.Constraints(budget=total, security_budget=sec_budget, it_budget=it_budget),
+            solver=optimization.SolverOptions(time_limit=self.time_limit),
             progress=False,
         )
         if self._frontier_key != self._frontier_state():
@@ -555,7 +553,7 @@ class BudgetExplorer(_Explorer):
         if total <= 0:
             return None
         front = optimization.frontier(self.problem, budget=total, points=self.frontier_points,
-                                   time_limit=self.time_limit, progress=False)
+                                      solver=optimization.SolverOptions(time_limit=self.time_limit), progress=False)
         table = front.table.copy()
         if appetite is not None:
             table["feasible"] = [bool(appetite.check(p.result.annual_loss.to_numpy()).ok) for p in front.plans]
@@ -610,8 +608,9 @@ class BudgetExplorer(_Explorer):
                + "".join(f"<li>{i}</li>" for i in funded_items) + "</ul>" if funded_items else
                "<div data-metric='funded'>nothing</div>")
         )
+        funded = set(score.funding.names)
         for name, text in status.items():
-            colour = "#3c763d" if text.startswith("funded") else "#a94442"
+            colour = "#3c763d" if name in funded else "#a94442"
             self._status[name].value = f"<span style='color:{colour};font-size:90%'>{html.escape(text)}</span>" if text else ""
         for name, box in self.design_toggles.items():
             box.disabled = not self.toggles[name].value
