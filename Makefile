@@ -82,8 +82,16 @@ notebooks: $(VENV)/.stamp-all
 	$(NB_ENV) $(BIN)/python scripts/run_notebooks.py
 
 # The budget explorer as a web app for people who never open code.
+# Each page load starts a kernel (300-400 MB); a kernel with no open page is shut down once it
+# has been idle DASHBOARD_IDLE seconds, checked every DASHBOARD_CULL_EVERY seconds (docs/dashboard.md).
+DASHBOARD_PORT ?= 8866
+DASHBOARD_IDLE ?= 300
+DASHBOARD_CULL_EVERY ?= 60
 dashboard: $(VENV)/.stamp-all
-	RISKBUDGET_PROGRESS=0 $(BIN)/voila --no-browser --port 8866 --Voila.ip=127.0.0.1 notebooks/05_budget_explorer.ipynb
+	RISKBUDGET_PROGRESS=0 $(BIN)/voila --no-browser --port $(DASHBOARD_PORT) --Voila.ip=127.0.0.1 \
+		--MappingKernelManager.cull_idle_timeout=$(DASHBOARD_IDLE) \
+		--MappingKernelManager.cull_interval=$(DASHBOARD_CULL_EVERY) \
+		--MappingKernelManager.cull_connected=False notebooks/05_budget_explorer.ipynb
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_engine.py
