@@ -65,17 +65,10 @@ from .apply import (
     resolve_targets,
     scenario_universe,
 )
-from .control import Control
-from .effects import (
-    CONTROL_COMPONENTS,
-    ControlMultiplier,
-    ProjectMultiplier,
-    ResponseSLA,
-    control_component,
-    project_component,
-)
+from .control import CONTROL_COMPONENTS, Control, ControlMultiplier, control_component
+from .effects import ResponseSLA
 from .files import CONTROL_COLUMNS, PROJECT_COLUMNS, read_controls, read_projects
-from .project import Project, RiskChange, SecurityByDesign
+from .project import Project, ProjectMultiplier, RiskChange, SecurityByDesign, project_component
 
 __all__ = [
     "Control",

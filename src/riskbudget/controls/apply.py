@@ -9,8 +9,7 @@ from ..exceptions import RiskBudgetError
 from ..fair import Adjustment, Register, Scenario, as_register
 from ._common import ALL, ControlError, ProjectError, _names
 from .control import Control
-from .effects import ProjectMultiplier
-from .project import Project
+from .project import Project, ProjectMultiplier
 
 
 # --------------------------------------------------------------------------- #

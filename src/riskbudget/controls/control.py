@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ..fair import Adjustment, Scenario
+import numpy as np
+
+from .._random import control_stream_name
+from ..fair import Adjustment, Scenario, SharedMultiplier
 from ._common import (
     ALL,
     FUNCTIONS,
@@ -19,7 +23,7 @@ from ._common import (
     _share_estimate,
     _text_fields,
 )
-from .effects import ControlMultiplier, ResponseSLA
+from .effects import ResponseSLA
 
 
 # --------------------------------------------------------------------------- #
@@ -221,3 +225,129 @@ class Control:
             value = getattr(self, f)
             out[f] = list(value) if isinstance(value, tuple) else value
         return out
+
+
+# --------------------------------------------------------------------------- #
+# The yearly multiplier of a control
+# --------------------------------------------------------------------------- #
+#: Columns of a control's per-year uniform block, in order: the strength (when
+#: working) of each FAIR-CAM function, then the SLA's hours to contain without
+#: and with the control. One row a year, from the control's shared stream.
+CONTROL_COMPONENTS = ("avoidance", "deterrence", "resistance", "detection", "response", "hours_without", "hours_with")
+
+
+def control_component(control: Control, component: str, u: np.ndarray) -> np.ndarray | None:
+    """Per-year draws of one uncertain component of ``control`` from its uniform block ``u``.
+
+    The one place that maps a control's uniforms to its yearly strengths and
+    hours to contain: the simulation (:class:`ControlMultiplier`) and the
+    value-of-information analysis both read them here. None when the control
+    lacks the component.
+    """
+    if component in ("hours_without", "hours_with"):
+        sla = control.response_sla
+        if sla is None:
+            return None
+        dist = sla.hours_to_contain if component == "hours_without" else sla.hours_to_contain_with_control
+    else:
+        dist = getattr(control, component)
+        if dist is None:
+            return None
+    return dist.from_uniform(u[:, CONTROL_COMPONENTS.index(component)])
+
+
+@dataclass(frozen=True)
+class ControlMultiplier(SharedMultiplier):
+    """``1 - effective strength`` of one control on one factor of one scenario, per year.
+
+    ``terms`` lists the effects acting on the factor: a function name
+    (``"avoidance"``, ...) or ``("sla", share)``. Each simulated year draws one
+    row of uniforms for all the control's components from the control's own
+    run-level stream (``shared_stream``), so the draw of, say, the control's
+    resistance is the same in every scenario it covers and in every option
+    compared, and drawing n then m years equals drawing n + m.
+    """
+
+    control: Control
+    terms: tuple[Any, ...]
+
+    family: ClassVar[str] = "control_multiplier"
+
+    @property
+    def shared_stream(self) -> str:
+        return control_stream_name(self.control.name)
+
+    def _strengths(self, u: np.ndarray) -> list[np.ndarray]:
+        c = self.control
+        out = []
+        for term in self.terms:
+            if isinstance(term, tuple):
+                _, share = term
+                h0 = control_component(c, "hours_without", u)
+                h1 = control_component(c, "hours_with", u)
+                assert h0 is not None and h1 is not None
+                out.append(share * (1.0 - np.minimum(h0, h1) / h0))
+            else:
+                strength = control_component(c, term, u)
+                assert strength is not None
+                out.append(strength)
+        return out
+
+    def _effective(self, s: Any) -> Any:
+        c = self.control
+        rel = c.reliability
+        return c.coverage * (rel * s + (1.0 - rel) * c.strength_when_lapsed)
+
+    #: Uniforms drawn per simulated year (one row per year, shared by every factor).
+    n_uniforms: ClassVar[int] = len(CONTROL_COMPONENTS)
+
+    def from_uniforms(self, u: np.ndarray) -> np.ndarray:
+        """Multipliers for rows of uniforms (``u.shape == (n, n_uniforms)``)."""
+        out = np.ones(u.shape[0])
+        for s in self._strengths(u):
+            out *= 1.0 - self._effective(s)
+        return out
+
+    def _term_range(self, term: Any) -> tuple[float, float]:
+        c = self.control
+        if isinstance(term, tuple):
+            share = term[1]
+            sla = c.response_sla
+            assert sla is not None
+            h0_lo, h0_hi = sla.hours_to_contain.support()
+            h1_lo, h1_hi = sla.hours_to_contain_with_control.support()
+            r_lo = min(1.0, h1_lo / h0_hi) if math.isfinite(h0_hi) else 0.0
+            r_hi = min(1.0, h1_hi / h0_lo) if math.isfinite(h1_hi) else 1.0
+            return share * (1.0 - r_hi), share * (1.0 - r_lo)
+        return getattr(c, term).support()
+
+    def support(self) -> tuple[float, float]:
+        low = high = 1.0
+        for term in self.terms:
+            s_lo, s_hi = self._term_range(term)
+            low *= 1.0 - self._effective(s_hi)
+            high *= 1.0 - self._effective(s_lo)
+        return (max(low, 0.0), high)
+
+    def mean(self) -> float:
+        out = 1.0
+        for term in self.terms:
+            if isinstance(term, tuple):
+                sla = self.control.response_sla
+                assert sla is not None
+                s = term[1] * sla.mean_reduction()
+            else:
+                s = getattr(self.control, term).mean()
+            out *= 1.0 - self._effective(s)
+        return float(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "control": self.control.name,
+            "terms": [list(t) if isinstance(t, tuple) else t for t in self.terms],
+            "mean": self.mean(),
+        }
+
+    def __str__(self) -> str:
+        return f"ControlMultiplier({self.control.name!r}, mean {self.mean():.3g})"
