@@ -250,6 +250,10 @@ class Violation:
     value, limit : float
         For budgets, the spend and the cap; for shares, the security share of
         the spend and the bound. NaN for the other rules.
+    group : tuple of str
+        For an exclusive group, the whole group (``names`` are its funded members).
+    message : str
+        The rule in words, e.g. ``"'WAF' requires 'MFA', which is not funded"``.
     """
 
     rule: Rule
@@ -260,7 +264,7 @@ class Violation:
 
     @property
     def excess(self) -> float:
-        """How far a budget is exceeded (spend - cap), or a share missed; NaN for the other rules."""
+        """How far a budget is exceeded (spend - cap) or a share missed (in share); NaN for the other rules."""
         return abs(self.value - self.limit)
 
     @property
