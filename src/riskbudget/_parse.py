@@ -181,7 +181,7 @@ def parse_money(
             text = _plain(m["sign"] or m["sign2"], m["number"], SCALES.get(m["scale"].lower(), 0))
     x = check_finite(where, name, text, error, ceiling=ceiling, hint=hint, written=value)
     if x < 0 and not allow_negative:
-        raise error(f"{subject(where, name, value)} must be a finite amount >= 0 (such as 0, 250K or 1.2M)")
+        raise error(f"{subject(where, name, value)} must be a finite amount >= 0 (such as 0, 250K or 1.2M)", field=name)
     return x
 
 
@@ -205,7 +205,7 @@ def parse_share(
             text = _plain(m["sign"], m["number"], -2 if m["percent"] else 0)
     x = check_finite(where, name, text, error, hint=f" (a share such as {SHARE_EXAMPLES})", written=value)
     if not 0.0 <= x <= 1.0:
-        raise error(f"{subject(where, name, value)} must lie in [0, 1] (or 0%..100%), e.g. {SHARE_EXAMPLES}")
+        raise error(f"{subject(where, name, value)} must lie in [0, 1] (or 0%..100%), e.g. {SHARE_EXAMPLES}", field=name)
     return x
 
 
@@ -243,18 +243,18 @@ def parse_whole(
             try:
                 number = Decimal(_plain(m["sign"], m["number"]))
             except InvalidOperation:  # an exponent beyond what a decimal holds
-                raise error(f"{what} has an exponent beyond any number riskbudget reads; is the number right?") from None
+                raise error(f"{what} has an exponent beyond any number riskbudget reads; is the number right?", field=name) from None
     elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
         number = Decimal(int(value))
     if number is None:  # booleans, NaN, text that is no number, and numbers of other types
         number = Decimal(check_finite(where, name, value, error, hint=f" ({whole.removeprefix('must be ')})"))
     if number and number.adjusted() >= MAX_WHOLE_DIGITS:
-        raise error(f"{what} has more than {MAX_WHOLE_DIGITS} digits; is the number right?")
+        raise error(f"{what} has more than {MAX_WHOLE_DIGITS} digits; is the number right?", field=name)
     if number != number.to_integral_value():
-        raise error(f"{what} {whole}")
+        raise error(f"{what} {whole}", field=name)
     n = int(number)
     if minimum is not None and n < minimum:
-        raise error(f"{what} must be at least {minimum}")
+        raise error(f"{what} must be at least {minimum}", field=name)
     if maximum is not None and n > maximum:
-        raise error(f"{what} must be at most {maximum}")
+        raise error(f"{what} must be at most {maximum}", field=name)
     return n

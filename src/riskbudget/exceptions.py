@@ -38,7 +38,15 @@ __all__ = [
 
 
 class RiskBudgetError(ValueError):
-    """Base class of every error riskbudget raises for bad input."""
+    """Base class of every error riskbudget raises for bad input.
+
+    ``field`` names the parameter or column at fault when one is (readers use
+    it to point at the file's column without reading the message).
+    """
+
+    def __init__(self, *args: Any, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class InvalidParameterError(RiskBudgetError):
@@ -170,23 +178,23 @@ def check_finite(
         return subject(where, name, value if written is None else written)
 
     if isinstance(value, bool):
-        raise error(f"{what()} must be a number, not a boolean")
+        raise error(f"{what()} must be a number, not a boolean", field=name)
     try:
         x = float(value)
     except OverflowError:
         x = -math.inf if isinstance(value, int) and value < 0 else math.inf
     except (TypeError, ValueError):
-        raise error(f"{what()} must be a number{hint}") from None
+        raise error(f"{what()} must be a number{hint}", field=name) from None
     if math.isinf(x):
         # an integer, or digits such as "1e400", that overflow, as opposed to an infinity written as such
         spelled = isinstance(value, str) and value.strip().lower().lstrip("+-") in ("inf", "infinity")
         if isinstance(value, int) or (isinstance(value, str) and not spelled):
-            raise error(f"{what()} is too large for a 64-bit float (at most about 1.8e308); is the number right?")
+            raise error(f"{what()} is too large for a 64-bit float (at most about 1.8e308); is the number right?", field=name)
     if not math.isfinite(x):
-        raise error(f"{what()} must be finite, not NaN or inf")
+        raise error(f"{what()} must be finite, not NaN or inf", field=name)
     if ceiling is not None and abs(x) > ceiling.value:
         bound = f"exceeds {ceiling.label}" if x > 0 else f"is below -{ceiling.label}"
-        raise error(f"{what()} {bound}, the largest {ceiling.what} riskbudget accepts; {ceiling.fix}")
+        raise error(f"{what()} {bound}, the largest {ceiling.what} riskbudget accepts; {ceiling.fix}", field=name)
     return x
 
 
@@ -218,12 +226,12 @@ def check_text(
     prefix = f"{where}: " if where else ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         kind = "a boolean (quote yes/no/true/false in YAML)" if isinstance(value, bool) else f"a {type(value).__name__}"
-        raise error(f"{prefix}{name} ({shown(value)}) must be text, not {kind}")
+        raise error(f"{prefix}{name} ({shown(value)}) must be text, not {kind}", field=name)
     text = value if isinstance(value, str) else str(value)
     if not multiline and len(text) > MAX_NAME_CHARS:
         raise error(
             f"{prefix}{name} ({shown(text)}) is longer than {MAX_NAME_CHARS} characters, the most a name or label may "
-            f"have; shorten it (put longer text in the description)"
+            f"have; shorten it (put longer text in the description)", field=name
         )
     bad = (_BAD_IN_TEXT if multiline else _BAD_IN_NAME).search(text)
     if bad is not None:
@@ -232,6 +240,6 @@ def check_text(
         allowed = " (tabs and line breaks are allowed only in descriptions)" if not multiline and ch in "\t\n\r" else ""
         raise error(
             f"{prefix}{name} ({shown(text)}) holds the control character U+{ord(ch):04X} at position {bad.start() + 1}, "
-            f"but {what} may not hold control characters{allowed}; remove it"
+            f"but {what} may not hold control characters{allowed}; remove it", field=name
         )
     return text

@@ -52,6 +52,8 @@ import numpy as np
 from ._random import Streams, control_stream_name, project_stream_name, value_stream
 from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_component
 from .exceptions import RiskBudgetError
+from .formatting import money
+from .optimization import Constraints, DecisionProblem, Funding, FundingRules, Plan
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
 
@@ -228,8 +230,6 @@ class ValueOfInformation:
     years: int
 
     def describe(self, top: int = 10) -> str:
-        from .formatting import money
-
         lines = [
             f"EVPI (value of knowing everything before deciding): {money(self.evpi)} per year",
             f"Inputs worth measuring (EVPPI; noise floor in brackets), top {top}:",
@@ -277,8 +277,6 @@ def value_of_information(
     of re-optimising the whole portfolio for every possible state of the
     world is not computed (it needs one optimisation per year).
     """
-    from .optimization import DecisionProblem, Plan
-
     if isinstance(plan_or_problem, Plan):
         plan = plan_or_problem
         problem = plan.problem
@@ -312,27 +310,15 @@ def value_of_information(
 
 
 def _neighbours(problem: Any, plan: Any) -> list[Any]:
-    from .optimization import Funding
-
+    """The plan and every choice one switch away from it that the funding rules allow (under its budget)."""
+    rules = FundingRules(problem, Constraints(budget=plan.budget), where="value_of_information")
     base = plan.funding
-    budget = plan.budget if plan.budget is not None else math.inf
     out = [base]
     seen = {(base.controls, base.projects, base.security_by_design)}
 
     def add(f: Funding) -> None:
         key = (f.controls, f.projects, f.security_by_design)
-        if key in seen:
-            return
-        on = set(f.names)
-        items = [problem.controls[problem.control_index[n]] for n in f.controls] + [
-            problem.projects[problem.project_index[n]] for n in f.projects
-        ]
-        if any(r not in on for it_ in items for r in it_.requires) or any(
-            x in on for it_ in items for x in it_.excludes
-        ):
-            return
-        sec, it = problem.spend(f)
-        if sec + it <= budget + 1e-6:
+        if key not in seen and rules.allows(f):
             seen.add(key)
             out.append(f)
 

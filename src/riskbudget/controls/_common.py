@@ -42,21 +42,21 @@ def _number(owner: str, name: str, value: Any, err: type[RiskBudgetError], ceili
 def _in_unit(owner: str, name: str, value: Any, err: type[RiskBudgetError]) -> float:
     x = _number(owner, name, value, err)
     if not 0.0 <= x <= 1.0:
-        raise err(f"{owner}: {name} ({x:g}) must lie in [0, 1]")
+        raise err(f"{owner}: {name} ({x:g}) must lie in [0, 1]", field=name)
     return x
 
 
 def _nonnegative(owner: str, name: str, value: Any, err: type[RiskBudgetError], ceiling: Ceiling | None = None) -> float:
     x = _number(owner, name, value, err, ceiling)
     if x < 0:
-        raise err(f"{owner}: {name} ({x:g}) must be >= 0")
+        raise err(f"{owner}: {name} ({x:g}) must be >= 0", field=name)
     return x
 
 
 def _name_and_cost(item: Any, kind: str, err: type[RiskBudgetError]) -> str:
     """Check and normalise a control's or project's name and yearly cost; return "<Kind> '<name>'"."""
     if not isinstance(item.name, str) or not item.name.strip():
-        raise err(f"{kind} name must be a non-empty string, not {item.name!r}")
+        raise err(f"{kind} name must be a non-empty string, not {item.name!r}", field="name")
     object.__setattr__(item, "name", check_text(kind, "name", item.name.strip(), err))
     who = f"{kind} {item.name!r}"
     object.__setattr__(item, "cost_per_year", _nonnegative(who, "cost_per_year", item.cost_per_year, err, MONEY))
@@ -74,12 +74,12 @@ def _relations(item: Any, who: str, err: type[RiskBudgetError]) -> None:
     for rel in ("requires", "excludes"):
         object.__setattr__(item, rel, _checked_names(who, rel, getattr(item, rel), err))
     if item.name in item.requires or item.name in item.excludes:
-        raise err(f"{who}: a {who.split()[0].lower()} cannot require or exclude itself")
+        raise err(f"{who}: a {who.split()[0].lower()} cannot require or exclude itself", field="requires")
     both = [n for n in item.requires if n in item.excludes]
     if both:
         raise err(
             f"{who}: requires and excludes both name {both}; an item cannot need something and rule it out: "
-            f"remove it from one of them"
+            f"remove it from one of them", field="requires"
         )
 
 
@@ -88,7 +88,7 @@ def _money_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError
     try:
         d = as_distribution(value, what=f"{owner}: {name}")
     except RiskBudgetError as exc:
-        raise err(str(exc)) from None
+        raise err(str(exc), field=name) from None
     check_reach(owner, name, d, MONEY, err)
     return d
 
@@ -97,10 +97,10 @@ def _share_estimate(owner: str, name: str, value: Any, err: type[RiskBudgetError
     try:
         d = as_distribution(value, what=f"{owner}: {name}")
     except RiskBudgetError as exc:
-        raise err(str(exc)) from None
+        raise err(str(exc), field=name) from None
     low, high = d.support()
     if low < 0 or high > 1:
-        raise err(f"{owner}: {name} ({d}) takes values in [{low:g}, {high:g}]; a share removed must lie in [0, 1]")
+        raise err(f"{owner}: {name} ({d}) takes values in [{low:g}, {high:g}]; a share removed must lie in [0, 1]", field=name)
     return d
 
 
@@ -119,7 +119,7 @@ def _checked_names(owner: str, field: str, value: Any, err: type[RiskBudgetError
         try:
             value = list(value)
         except TypeError:
-            raise err(f"{owner}: {field} must be names separated by ';' or a list of names, not {value!r}") from None
+            raise err(f"{owner}: {field} must be names separated by ';' or a list of names, not {value!r}", field=field) from None
         for v in value:
             check_text(owner, field, v, err)
     return tuple(check_text(owner, field, n, err) for n in _names(value))
@@ -133,6 +133,6 @@ def _check_factor(owner: str, factor: str, err: type[RiskBudgetError]) -> str:
     ):
         raise err(
             f"{owner}: factor {factor!r} is not adjustable; use one of {list(ADJUSTABLE_FACTORS)} or "
-            f"'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}"
+            f"'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}", field="factor"
         )
     return factor

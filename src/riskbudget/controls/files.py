@@ -268,42 +268,14 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
     return tuple(c for _, c in out)
 
 
-_FIELD_OF_MESSAGE = (
-    "name",
-    "category",
-    "owner",
-    "description",
-    "cost_per_year",
-    "coverage",
-    "lapses_per_year",
-    "days_per_lapse",
-    "strength_when_lapsed",
-    "loss_factor",
-    "applies_to",
-    "requires",
-    "excludes",
-    "probability_of_failure",
-    "value_per_year",
-    "delay_months",
-    "risk_removed",
-    "increase",
-    "factor",
-)
-
-
 def _build_item(ctx: _Row, cls: Any, kwargs: dict[str, Any]) -> Any:
     try:
         return cls(**kwargs)
     except RiskBudgetError as exc:
-        msg = str(exc)
-        column = None
-        for f in _FIELD_OF_MESSAGE:
-            if f": {f} (" in msg or f": {f} " in msg:
-                column = f
-                break
-        if column is not None and column in kwargs:
-            raise ctx.error(column, f"value {kwargs[column]!r}: {msg}") from None
-        raise ctx.error(column, msg) from None
+        column = exc.field if exc.field in kwargs else None  # the field the constructor names, not parsed text
+        if column is not None:
+            raise ctx.error(column, f"value {kwargs[column]!r}: {exc}") from None
+        raise ctx.error(None, str(exc)) from None
 
 
 def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
