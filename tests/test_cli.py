@@ -75,3 +75,22 @@ def test_writing_over_a_directory_is_a_clean_error(tmp_path, example_register_pa
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("riskbudget report: error:") and "Traceback" not in err
+
+
+def test_optimize_and_frontier_read_the_boards_appetite_file(capsys):
+    """--appetite FILE gives the same appetite report reads; --appetite-* flags replace its limits of that kind."""
+    import riskbudget as rb
+
+    files = ["--register", "data/example/register.csv", "--controls", "data/example/controls.csv",
+             "--projects", "data/example/projects.csv", "--budget", "6e6", "--years", "1000", "--seed", "3"]
+    assert main(["optimize", *files, "--appetite", "data/example/appetite.yaml", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    appetite = rb.read_appetite("data/example/appetite.yaml")
+    assert {row["limit"] for row in plan["appetite"]} == {lim.label for lim in appetite.limits}
+    assert main(["frontier", *files, "--points", "3", "--appetite", "data/example/appetite.yaml",
+                 "--appetite-var95", "19e6", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "replaces the file's VaR95 limit" in captured.err
+    assert json.loads(captured.out)["points"]
+    assert main(["optimize", *files, "--appetite", "no/such/file.yaml"]) == 1
+    assert "no/such/file.yaml" in capsys.readouterr().err

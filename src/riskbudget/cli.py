@@ -294,6 +294,8 @@ def _decision_arguments(p: Any) -> None:
     p.add_argument("--controls", required=True, help="controls CSV (see data/example/controls.csv)")
     p.add_argument("--projects", required=True, help="projects CSV (see data/example/projects.csv)")
     p.add_argument("--budget", required=True, type=_money, help="total budget per year (e.g. 6e6 or 6M)")
+    p.add_argument("--appetite", default=None, metavar="FILE",
+                   help="risk appetite file (.yaml/.json, as for report): limits and tolerance curve")
     p.add_argument("--appetite-var95", type=_money, default=None, help="largest acceptable VaR95 of annual loss")
     p.add_argument("--appetite-tvar95", type=_money, default=None, help="largest acceptable TVaR95 of annual loss")
     p.add_argument("--appetite-var99", type=_money, default=None, help="largest acceptable VaR99 of annual loss")
@@ -306,17 +308,34 @@ def _decision_arguments(p: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
+def _appetite(args: argparse.Namespace) -> Any:
+    """The appetite of ``--appetite FILE`` with the ``--appetite-*`` limits on top (a flag replaces the file's
+    limit of the same kind and level), or None when neither is given."""
+    from .appetite import Appetite, LimitKind, read_appetite
+
+    base = read_appetite(args.appetite) if args.appetite else None
+    flags = {k: getattr(args, f"appetite_{k}") for k in ("var95", "tvar95", "var99")}
+    extra = Appetite(**{k: v for k, v in flags.items() if v is not None}).limits
+    if base is None and not extra:
+        return None
+    replaced = {(lim.kind, lim.param) for lim in extra}
+    kept = [] if base is None else [lim for lim in base.limits if (lim.kind, lim.param) not in replaced]
+    if extra and base is not None:
+        for lim in base.limits:
+            if (lim.kind, lim.param) in replaced and lim.kind is not LimitKind.EXCEEDANCE:
+                print(f"riskbudget: --appetite-{lim.label.lower()} replaces the file's {lim.label} limit",
+                      file=sys.stderr)
+    return Appetite(limits=[*kept, *extra], tolerance=None if base is None else base.tolerance)
+
+
 def _decision_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from . import io
-    from .appetite import Appetite
     from .controls import read_controls, read_projects
 
     register = io.read_register(args.register, layout=args.layout)
     controls = read_controls(args.controls)
     projects = read_projects(args.projects)
-    limits = {k: getattr(args, f"appetite_{k}") for k in ("var95", "tvar95", "var99")}
-    appetite = Appetite(**{k: v for k, v in limits.items() if v is not None}) if any(v is not None for v in limits.values()) else None
-    return register, controls, projects, appetite
+    return register, controls, projects, _appetite(args)
 
 
 def _add_optimize(sub: Any) -> None:
