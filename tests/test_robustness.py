@@ -1,0 +1,76 @@
+"""Limits that hold on fresh years: margins from each limit's standard error, and a confirmation on another sample."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import riskbudget as rb
+from riskbudget.optimization import optimize, precompute
+from riskbudget.optimization.robustness import chance_to_hold, confirm, margin_z, tightened
+
+
+def test_the_margin_gives_the_requested_chance_on_a_fresh_sample():
+    # V_fresh - V_sample ~ N(0, 2 se^2): a margin of z se holds with probability Phi(z / sqrt 2)
+    for confidence in (0.5, 0.8, 0.95, 0.99):
+        z = margin_z(confidence)
+        assert stats.norm.cdf(z / math.sqrt(2)) == pytest.approx(confidence, rel=1e-12)
+    assert margin_z(0.5) == 0.0
+    with pytest.raises(rb.RiskBudgetError, match=r"confidence \(0.3\) must lie in \[0.5, 1\)"):
+        margin_z(0.3)
+
+
+def test_chance_to_hold_is_calibrated_against_a_simulation_of_two_samples():
+    """Among plans told "c% chance", about c% hold on a fresh sample (true values spread widely, one se each)."""
+    rng = np.random.default_rng(4)
+    se, limit, n = 1.0, 10.0, 200_000
+    true = rng.uniform(0.0, 20.0, n)  # wide against se: the chance is a predictive under a flat prior
+    sample = rng.normal(true, se)
+    fresh = rng.normal(true, se)
+    chance = np.array([chance_to_hold(v, se, limit) for v in sample])
+    holds = fresh <= limit
+    for lo, hi in ((0.05, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 0.95)):
+        sel = (chance >= lo) & (chance < hi)
+        assert sel.sum() > 5_000
+        # within 4 binomial standard errors
+        p = holds[sel].mean()
+        assert abs(p - chance[sel].mean()) < 4 * math.sqrt(p * (1 - p) / sel.sum()) + 0.005, (lo, hi, p)
+    assert chance_to_hold(5.0, 0.0, 6.0) == 1.0 and chance_to_hold(7.0, 0.0, 6.0) == 0.0
+
+
+def test_tightened_lowers_each_limit_by_z_standard_errors():
+    x = np.random.default_rng(1).lognormal(14, 1.5, 20_000)
+    appetite = rb.Appetite(var95=20e6, tvar99=60e6, exceedance={50e6: 0.01})
+    tight, margins = tightened(appetite, x, 0.95)
+    z = margin_z(0.95)
+    for before, after in zip(appetite.limits, tight.limits):
+        assert after.kind == before.kind and after.param == before.param
+        assert after.limit == pytest.approx(before.limit - z * before.standard_error(x), rel=1e-12)
+        assert margins[before.label] == pytest.approx(z * before.standard_error(x), rel=1e-12)
+    assert tight.tolerance is appetite.tolerance
+
+
+@pytest.fixture(scope="module")
+def problem():
+    ds = rb.datasets
+    return precompute(ds.load_register(), ds.load_controls(), ds.load_projects(), years=4_000, seed=7, progress=False)
+
+
+def test_confirm_reports_each_limit_on_fresh_years(problem):
+    appetite = rb.Appetite(tvar95=20e6, var95=12e6)
+    plan = optimize(problem, budget=6e6, appetite=appetite, progress=False)
+    rob = confirm(plan, appetite=appetite)
+    assert rob.years == 4_000 and rob.seed == 8
+    fresh = rb.simulate(plan.result.register, years=4_000, seed=8, keep_counts=False).annual_loss.to_numpy()
+    for check, lim in zip(rob.checks, appetite.limits):
+        assert check.label == lim.label
+        assert check.fresh == pytest.approx(lim.value(fresh), rel=1e-12)
+        assert check.in_sample == pytest.approx(lim.value(plan.result.annual_loss.to_numpy()), rel=1e-12)
+        assert 0.0 <= check.chance <= 1.0
+        assert check.holds_fresh == (check.fresh <= lim.limit)
+    doc = rob.to_dict()
+    assert sorted(d["limit"] for d in doc["limits"]) == ["TVaR95", "VaR95"]
+    assert "chance it holds on another fresh sample" in rob.describe()
