@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -324,3 +325,25 @@ def test_lef_x_lm_uses_one_vulnerability_number_as_pyfair_does(standard_scenario
     x = r.annual_loss.to_numpy()
     assert np.all(x > 0)  # vulnerability is P(TCap > RS) in every iteration, never a 0/1 draw
     assert within_se(r.ale(), standard_scenario.expected_annual_loss(), r.ale_se())
+
+
+def test_an_imprecise_ale_is_said_in_the_summary_and_warned():
+    """ALE standard error above 5% of the ALE: a note in summary().attrs and a PrecisionWarning, naming the scenario."""
+    from riskbudget.simulation import PrecisionWarning
+
+    rare = rb.Scenario("Rare", loss_event_frequency=0.01, primary_loss=rb.LogNormal.from_ci(1e4, 1e7))
+    common = rb.Scenario("Common", loss_event_frequency=5.0, primary_loss=rb.LogNormal.from_ci(1e3, 1e4))
+    result = rb.simulate(rb.Register([rare, common]), years=2_000, seed=1)
+    with pytest.warns(PrecisionWarning, match="the portfolio's ALE is imprecise"):
+        summary = result.summary()
+    notes = summary.attrs["notes"]
+    rse = summary.loc["Rare", "ale_se"] / summary.loc["Rare", "ale"]
+    assert rse > 0.05 and any(f"{rse:.1%} of it" in n and "'Rare'" in n for n in notes)
+    assert not any("'Common'" in n for n in notes)  # 10,000 events: far below 5%
+    assert result.precision_notes() == notes
+    assert result.precision_notes(limit=1.0) == []
+    with warnings.catch_warnings():  # a precise portfolio with one imprecise scenario: a note, no warning
+        warnings.simplefilter("error", PrecisionWarning)
+        big = rb.Scenario("Big", loss_event_frequency=50.0, primary_loss=rb.LogNormal.from_ci(1e6, 1e7))
+        quiet = rb.simulate(rb.Register([rare, big]), years=2_000, seed=1).summary()
+    assert [n for n in quiet.attrs["notes"] if "'Rare'" in n] and not [n for n in quiet.attrs["notes"] if "portfolio" in n]

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from io import BytesIO, UnsupportedOperation
 from typing import Any, TextIO
@@ -163,11 +164,14 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
     say = functools.partial(print, file=out)
     from . import io
     from .formatting import money, percent
-    from .simulation import simulate
+    from .simulation import PrecisionWarning, simulate
 
     register = io.read_register(args.register, layout=args.layout)
     result = simulate(register, years=args.years, seed=args.seed, method=args.method)
-    summary = result.summary()
+    with warnings.catch_warnings():  # imprecise ALEs are reported below, once, in the output itself
+        warnings.simplefilter("ignore", PrecisionWarning)
+        summary = result.summary()
+    notes = summary.attrs.get("notes", [])
     if args.json:
         rows = {
             name: {k: _jsonable(float(summary.loc[name, k])) for k in SUMMARY_KEYS}
@@ -175,7 +179,8 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
         }
         total = rows.pop("Total")
         _print_json(
-            {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total},
+            {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total,
+             "notes": notes},
             out,
         )
         return 0
@@ -195,6 +200,8 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
             f"{money(row['p90']):>10s} {money(row['var95']):>10s} {money(row['tvar95']):>10s}"
         )
     say("\nTotal = the year-by-year sum of the scenarios (percentiles are never added).")
+    for note in notes:
+        say(f"Note: {note}.")
     return 0
 
 

@@ -8,11 +8,13 @@ metrics) and :mod:`~riskbudget.simulation.coupling` (the dependence protocol).
 
 from .coupling import ChunkDriver, FrequencyCoupling
 from .engine import BYTES_PER_EVENT, CHUNK_EVENTS, METHODS, memory_estimate, simulate
-from .result import SimulationResult
+from .result import ALE_RSE_LIMIT, PrecisionWarning, SimulationResult
 
 __all__ = [
     "simulate",
     "SimulationResult",
+    "PrecisionWarning",
+    "ALE_RSE_LIMIT",
     "FrequencyCoupling",
     "ChunkDriver",
     "memory_estimate",

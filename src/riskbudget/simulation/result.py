@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +13,14 @@ import numpy as np
 from .. import metrics
 from ..fair import Register
 
-__all__ = ["SimulationResult"]
+__all__ = ["SimulationResult", "PrecisionWarning", "ALE_RSE_LIMIT"]
+
+#: Above this ratio of standard error to ALE, results say that the ALE is imprecise.
+ALE_RSE_LIMIT = 0.05
+
+
+class PrecisionWarning(UserWarning):
+    """A Monte Carlo estimate is too imprecise to rely on (e.g. ALE standard error above 5% of the ALE)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +98,10 @@ class SimulationResult:
     def summary(self, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: float = 0.95) -> Any:
         """Metrics per scenario plus a ``Total`` row (the year-by-year sum).
 
+        ``summary().attrs["notes"]`` says in words which ALEs are imprecise
+        (standard error above 5% of the ALE, :data:`ALE_RSE_LIMIT`); when the
+        portfolio's own ALE is, a :class:`PrecisionWarning` is issued too.
+
         Columns: ``ale``, ``ale_se``, ``sd``, ``p_loss``, ``p50``, ``p90``,
         ``p95``, ``p99``, ``var95``, ``var95_se``, ``tvar95``, ``tvar95_se``,
         ``max``, and ``loss_events`` (mean loss events per year) when counts
@@ -107,7 +120,33 @@ class SimulationResult:
             rows[name] = row
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = "scenario"
+        notes = self._precision_notes(out["ale"], out["ale_se"])
+        out.attrs["notes"] = notes
+        total = [n for n in notes if n.startswith("the portfolio's ALE")]
+        if total:  # the result's own ALE; scenarios' notes stay in attrs["notes"]
+            warnings.warn(total[0], PrecisionWarning, stacklevel=2)
         return out
+
+    def precision_notes(self, limit: float = ALE_RSE_LIMIT) -> list[str]:
+        """Plain-language notes on every ALE (scenarios and Total) whose standard error exceeds ``limit`` of it."""
+        names = [*self.names, "Total"]
+        ales = [metrics.ale(self.column(n)) for n in names]
+        ses = [metrics.ale_se(self.column(n)) for n in names]
+        import pandas as pd
+
+        return self._precision_notes(pd.Series(ales, index=names), pd.Series(ses, index=names), limit)
+
+    def _precision_notes(self, ale: Any, ale_se: Any, limit: float = ALE_RSE_LIMIT) -> list[str]:
+        notes = []
+        for name in ale.index:
+            a, se = float(ale[name]), float(ale_se[name])
+            if a > 0 and math.isfinite(se) and se > limit * a:
+                what = "the portfolio's ALE" if name == "Total" else f"the ALE of {name!r}"
+                notes.append(
+                    f"{what} is imprecise: its Monte Carlo standard error is {se / a:.1%} of it (above "
+                    f"{limit:.0%}); simulate more years, or check for a heavy-tailed loss estimate"
+                )
+        return notes
 
     def ale(self, scenario: str | None = None) -> float:
         """Expected (mean) annual loss."""
