@@ -14,7 +14,7 @@ import pytest
 import riskbudget as rb
 from riskbudget.cli import main
 from riskbudget.formatting import money
-from riskbudget.reporting import BoardReport, report
+from riskbudget.reporting import BoardReport, ReportOptions, report
 
 pytest.importorskip("jinja2")
 pytest.importorskip("matplotlib")
@@ -290,6 +290,45 @@ def test_tolerance_points_and_dependence(example_register):
 def test_report_errors(example_register, kwargs, match):
     with pytest.raises(rb.RiskBudgetError, match=match):
         report(example_register, years=100, seed=1, **kwargs)
+
+
+def test_report_options_are_the_loose_keywords(example_register):
+    def strip(html: str) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d", "<time>", html)
+
+    loose = report(example_register, years=2_000, seed=1, title="Q3 pack", organisation="Acme", q=0.9, top=4,
+                   thresholds=[2e6, 3e7])
+    grouped = report(example_register, years=2_000, seed=1,
+                     options=ReportOptions(title="Q3 pack", organisation="Acme", q=0.9, top=4, thresholds=(2e6, 3e7)))
+    mixed = report(example_register, years=2_000, seed=1, options=ReportOptions(title="Q3 pack", q=0.9),
+                   organisation="Acme", top=4, thresholds=(2e6, 3e7), q=0.9)
+    assert strip(grouped.html) == strip(loose.html) == strip(mixed.html)
+    assert grouped.figures == loose.figures
+    page = Page(loose.html)
+    assert "Q3 pack" in page.all_text and "Acme" in page.all_text and "VaR90" in page.section("headline")
+    assert f"Other ({len(example_register) - 4} scenarios)" in page.section("scenarios")  # top=4
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"titel": "x"}, r"report: unknown keyword 'titel'; the options are title, organisation, q, top, thresholds$"),
+        ({"options": ReportOptions(top=3), "top": 5}, r"report: top is given twice, as top=5 and in options= \(3\)"),
+        ({"options": {"top": 3}}, r"report: options must be a riskbudget\.reporting\.ReportOptions, not dict"),
+    ],
+)
+def test_report_refuses_unknown_and_doubled_options(example_register, kwargs, match):
+    with pytest.raises(rb.RiskBudgetError, match=match):
+        report(example_register, years=100, seed=1, **kwargs)
+
+
+def test_reporting_doctests():
+    import doctest
+
+    from riskbudget import reporting
+
+    outcome = doctest.testmod(reporting, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted >= 4 and outcome.failed == 0
 
 
 def test_report_is_written_atomically(tmp_path, example_register, monkeypatch):

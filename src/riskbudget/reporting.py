@@ -39,20 +39,112 @@ import datetime as _dt
 import io as _io
 import os
 import platform
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import metrics, plotting
+from ._version import __version__
+from .appetite import Appetite, ToleranceCurve, read_appetite
+from .controls import apply_controls, check_references, read_controls
+from .distributions import PERT, Constant, LogNormal
 from .exceptions import RiskBudgetError, missing_dependency
+from .fair import LossForms, as_register
 from .formatting import money, percent
+from .io import atomic_write, read_register
+from .portfolio import compare, contributions
+from .simulation import simulate
 
-__all__ = ["report", "BoardReport"]
+__all__ = ["report", "BoardReport", "ReportOptions"]
 
 #: Losses at which the LEC table reports P(annual loss > x), besides the tolerance points.
 DEFAULT_THRESHOLDS = (1e6, 5e6, 10e6, 25e6, 50e6, 100e6)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How the board report reads: its title, the tail level and the size of its tables.
+
+    Parameters
+    ----------
+    title, organisation : str
+        Shown at the top.
+    q : float, default 0.95
+        Level of the headline VaR and TVaR and of the tail attribution.
+    top : int, default 10
+        Scenarios listed in the tail attribution (and in the reductions by scenario).
+    thresholds : iterable of float
+        Losses at which the report tabulates P(annual loss > x), besides the
+        tolerance curve's points.
+
+    Examples
+    --------
+    >>> ReportOptions(title="Q3 board pack", top=5).top
+    5
+    >>> ReportOptions(q=1.0)
+    Traceback (most recent call last):
+    ...
+    riskbudget.exceptions.RiskBudgetError: report: q (1.0) must lie in (0, 1), e.g. 0.95
+    """
+
+    title: str = "Cyber risk: board report"
+    organisation: str = ""
+    q: float = 0.95
+    top: int = 10
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+
+    def __post_init__(self) -> None:
+        if int(self.top) < 1:
+            raise RiskBudgetError(f"report: top ({self.top!r}) must be at least 1")
+        if not 0.0 < float(self.q) < 1.0:
+            raise RiskBudgetError(f"report: q ({self.q!r}) must lie in (0, 1), e.g. 0.95")
+        object.__setattr__(self, "top", int(self.top))
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _report_options(keywords: Mapping[str, Any], options: ReportOptions | None) -> ReportOptions:
+    """``options`` with the loose keywords set (each a :class:`ReportOptions` field); unknown or doubled ones refused.
+
+    A keyword equal to the field's default leaves ``options`` as it is, as in
+    :func:`riskbudget.optimization.options.route_options`.
+    """
+    if options is not None and not isinstance(options, ReportOptions):
+        raise RiskBudgetError(f"report: options must be a riskbudget.reporting.ReportOptions, not {type(options).__name__}")
+    given = options or ReportOptions()
+    names = ReportOptions.field_names()
+    unknown = [k for k in keywords if k not in names]
+    if unknown:
+        which = f"keyword {unknown[0]!r}" if len(unknown) == 1 else f"keywords {unknown}"
+        raise RiskBudgetError(f"report: unknown {which}; the options are {', '.join(names)}")
+    if not keywords:
+        return given
+    base = ReportOptions()
+    loose = replace(base, **keywords)
+    changes: dict[str, Any] = {}
+    for name in keywords:
+        value, mine, default = getattr(loose, name), getattr(given, name), getattr(base, name)
+        if _same(value, default):
+            continue
+        if not _same(mine, default) and not _same(mine, value):
+            raise RiskBudgetError(
+                f"report: {name} is given twice, as {name}={value!r} and in options= ({mine!r}); give it once"
+            )
+        changes[name] = value
+    return replace(given, **changes) if changes else given
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,14 +185,10 @@ class BoardReport:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML (atomically) and return the path."""
-        from .io import atomic_write
-
         return atomic_write(path, self.html)
 
     def save_figures(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write each figure as ``<name>.png`` in ``directory`` (atomically)."""
-        from .io import atomic_write
-
         return [atomic_write(Path(directory) / f"{name}.png", data) for name, data in self.figures.items()]
 
     def _repr_html_(self) -> str:
@@ -133,17 +221,12 @@ def _figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
 
 
 def _load_register(register: Any, layout: str) -> Any:
-    from .fair import as_register
-    from .io import read_register
-
     if isinstance(register, (str, os.PathLike)):
         return read_register(register, layout=layout)
     return as_register(register)
 
 
 def _load_appetite(appetite: Any, tolerance: Any) -> tuple[Any, str]:
-    from .appetite import Appetite, ToleranceCurve, read_appetite
-
     source = ""
     if isinstance(appetite, (str, os.PathLike)):
         source = str(appetite)
@@ -160,20 +243,13 @@ def _load_appetite(appetite: Any, tolerance: Any) -> tuple[Any, str]:
 
 def _load_controls(controls: Any, register: Any) -> tuple[Any, list[dict[str, Any]], str]:
     """(residual register, control rows for the table, source) from a path or a sequence of controls."""
-    try:
-        from . import controls as controls_module
-    except ImportError:
-        raise RiskBudgetError(
-            "report: controls= needs riskbudget.controls, which this installation lacks; pass residual= (a register "
-            "with the controls' Adjustments applied) instead"
-        ) from None
     source = ""
     if isinstance(controls, (str, os.PathLike)):
         source = str(controls)
-        controls = controls_module.read_controls(controls)
+        controls = read_controls(controls)
     controls = tuple(controls)
-    controls_module.check_references(controls)  # the optimiser's rule: requires/excludes name known items
-    residual = controls_module.apply_controls(register, controls)
+    check_references(controls)  # the optimiser's rule: requires/excludes name known items
+    residual = apply_controls(register, controls)
     rows = []
     for c in controls:
         cost = None
@@ -188,9 +264,6 @@ def _load_controls(controls: Any, register: Any) -> tuple[Any, list[dict[str, An
 
 def _estimate_text(d: Any, *, is_money: bool = False) -> str:
     """A calibrated estimate as a reader states it: "PERT 0.2 / 0.6 / 2", "90% in $500K-$12M"."""
-    from .distributions import PERT, Constant, LogNormal
-    from .fair import LossForms
-
     if d is None:
         return ""
     fmt = money if is_money else (lambda v: f"{v:.3g}")
@@ -231,26 +304,260 @@ def _loss_text(s: Any) -> str:
     return text
 
 
+
+
+# --------------------------------------------------------------------------- #
+# Loading and simulating
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class _Inputs:
+    """What the report is about, read and checked: the register, the residual register, the appetite."""
+
+    register: Any
+    residual: Any
+    appetite: Any
+    appetite_source: str
+    control_rows: list[dict[str, Any]]
+    controls_source: str
+
+
+def _load_inputs(register: Any, controls: Any, residual: Any, appetite: Any, tolerance: Any, layout: str) -> _Inputs:
+    reg = _load_register(register, layout)
+    if controls is not None and residual is not None:
+        raise RiskBudgetError("report: give controls= or residual=, not both")
+    appetite, appetite_source = _load_appetite(appetite, tolerance)
+    control_rows: list[dict[str, Any]] = []
+    controls_source = ""
+    if controls is not None:
+        residual, control_rows, controls_source = _load_controls(controls, reg)
+    if residual is not None:
+        residual = as_register(residual)
+    return _Inputs(reg, residual, appetite, appetite_source, control_rows, controls_source)
+
+
+def _simulate(inputs: _Inputs, years: int, seed: int | None, method: str, dependence: Any,
+              progress: bool | None) -> tuple[Any, Any]:
+    """The register and, on the same seed (common random numbers), the residual register."""
+    result = simulate(inputs.register, years=years, seed=seed, method=method,  # type: ignore[arg-type]
+                      dependence=dependence, progress=progress)
+    residual_result = None
+    if inputs.residual is not None:
+        residual_result = simulate(inputs.residual, years=years, seed=result.seed, method=method,  # type: ignore[arg-type]
+                                   dependence=dependence, progress=progress)
+    return result, residual_result
+
+
+# --------------------------------------------------------------------------- #
+# Figures
+# --------------------------------------------------------------------------- #
+def _figures(result: Any, residual_result: Any, contrib: Any, appetite: Any, opts: ReportOptions) -> dict[str, bytes]:
+    """The embedded PNGs: ``lec``, ``scenarios``, ``distribution`` and, with a residual, ``residual``."""
+    figures: dict[str, bytes] = {}
+    fig, ax = _figure((8.0, 4.8))
+    plotting.plot_lec(result, labels=["Simulated annual loss" if residual_result is None else "Inherent (no controls)"],
+                      appetite=appetite, ax=ax)
+    figures["lec"] = _png(fig)
+    n_bars = min(opts.top, len(contrib)) + (1 if len(contrib) > opts.top else 0)
+    fig, ax = _figure((8.0, 0.45 * n_bars + 1.6))
+    plotting.plot_contributions(contrib, top=opts.top, ax=ax)
+    figures["scenarios"] = _png(fig)
+    fig, ax = _figure((8.0, 4.0))
+    plotting.plot_histogram(result, q=opts.q, ax=ax)
+    figures["distribution"] = _png(fig)
+    if residual_result is not None:
+        fig, ax = _figure((8.0, 4.8))
+        plotting.plot_lec(result, residual_result, labels=["Inherent (no controls)", "Residual (with controls)"],
+                          appetite=appetite, ax=ax)
+        figures["residual"] = _png(fig)
+    return figures
+
+
+# --------------------------------------------------------------------------- #
+# Tables
+# --------------------------------------------------------------------------- #
+def _headline(x: np.ndarray, q: float) -> dict[str, Any]:
+    """ALE, VaR and TVaR at ``q`` (and VaR99) with their standard errors, and the range of a typical year."""
+    label_q = metrics.quantile_label(q)
+    summary = metrics.describe(x, quantiles=(0.05, 0.5, 0.9, 0.95, 0.99), q=q)
+    return {
+        "ale": summary["ale"], "ale_se": summary["ale_se"],
+        "var": summary[f"var{label_q}"], "var_se": summary[f"var{label_q}_se"],
+        "tvar": summary[f"tvar{label_q}"], "tvar_se": summary[f"tvar{label_q}_se"],
+        "var99": summary["p99"], "var99_se": metrics.var_se(x, 0.99),
+        "p_loss": summary["p_loss"], "p5": summary["p5"], "p50": summary["p50"], "p95": summary["p95"],
+        "label_q": label_q, "return_q": 1.0 / (1.0 - q),
+    }
+
+
+def _lec_levels(thresholds: Iterable[float], tolerance: Any) -> list[float]:
+    """The losses the LEC table reports: the thresholds and the tolerance curve's points."""
+    points = {x_ for _, x_ in tolerance.points} if tolerance is not None else set()
+    return sorted({float(t) for t in thresholds} | points)
+
+
+def _lec_rows(x: np.ndarray, levels: list[float], tolerance: Any) -> list[dict[str, Any]]:
+    """P(annual loss > level), its standard error, return period and what the tolerance curve allows."""
+    rows = []
+    for level in levels:
+        p = float(metrics.exceedance(x, level))
+        tolerated = float(tolerance.prob_at(level)) if tolerance is not None else None
+        rows.append({
+            "loss": level, "p": p, "se": float(metrics.exceedance_se(p, x.size)),
+            "return_period": float(metrics.return_period(p)),
+            "tolerated": tolerated,
+            "ok": None if tolerated is None else p <= tolerated,
+        })
+    return rows
+
+
+def _scenario_rows(contrib: Any, register: Any, top: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None, float]:
+    """The top scenarios by contribution to TVaR, the rest summed, and the top three's share of the tail."""
+    ranked = contrib.sort_values("tvar_contribution", ascending=False, kind="stable")
+    rows = []
+    for name, row in ranked.head(top).iterrows():
+        s = register[name]
+        rows.append({
+            "name": name, "category": s.category, "owner": s.owner,
+            "ale": row["ale"], "ale_share": row["ale_share"], "tvar": row["tvar_contribution"],
+            "tvar_share": row["tvar_share"], "standalone_var": row["standalone_var"],
+        })
+    rest = ranked.iloc[top:]
+    rest_row = None
+    if len(rest):
+        rest_row = {"count": len(rest), "ale": float(rest["ale"].sum()), "ale_share": float(rest["ale_share"].sum()),
+                    "tvar": float(rest["tvar_contribution"].sum()), "tvar_share": float(rest["tvar_share"].sum())}
+    return rows, rest_row, float(ranked.head(3)["tvar_share"].sum())
+
+
+def _appetite_rows(status: Any) -> list[dict[str, Any]]:
+    """Each appetite limit, formatted: threshold, value, its standard error, whether it holds, the margin."""
+    rows: list[dict[str, Any]] = []
+    if status is None:
+        return rows
+    for _, row in status.table.iterrows():
+        is_p = row["kind"] == "exceedance"
+        fmt = (lambda v: percent(v, digits=2)) if is_p else money
+        rows.append({
+            "limit": row["limit"], "threshold": fmt(row["threshold"]), "value": fmt(row["value"]),
+            "se": fmt(row["se"]), "ok": bool(row["ok"]),
+            "margin": (("" if row["margin"] < 0 else "+") + fmt(row["margin"])) if not is_p else
+                      f"{'+' if row['margin'] >= 0 else '-'}{percent(abs(row['margin']), digits=2)}",
+        })
+    return rows
+
+
+def _comparison_rows(comparison: Any) -> list[dict[str, Any]]:
+    """Inherent vs residual for each headline figure, formatted, with whether the reduction is significant."""
+    rows = []
+    for key, row in comparison.table.iterrows():
+        is_p = key.startswith("p_")
+        fmt = (lambda v: percent(v, digits=2)) if is_p else money
+        rows.append({
+            "label": row["label"], "inherent": fmt(row["inherent"]), "residual": fmt(row["residual"]),
+            "reduction": fmt(row["reduction"]), "se": fmt(row["reduction_se"]),
+            "share": percent(row["reduction_share"]) if np.isfinite(row["reduction_share"]) else "n/a",
+            "significant": abs(row["reduction"]) > 2 * row["reduction_se"] if np.isfinite(row["reduction_se"]) else False,
+        })
+    return rows
+
+
+def _residual_context(comparison: Any, residual_status: Any, inputs: _Inputs, top: int) -> dict[str, Any]:
+    """The inherent-vs-residual section: the comparison, reductions by scenario, the controls and their cost."""
+    by = comparison.by_scenario.sort_values("reduction", ascending=False, kind="stable")
+    by_rows = [
+        {"name": name, "inherent": r["inherent"], "residual": r["residual"], "reduction": r["reduction"],
+         "se": r["reduction_se"]}
+        for name, r in by.head(top).iterrows() if r["reduction"] != 0 or r["inherent"] != r["residual"]
+    ]
+    control_rows = inputs.control_rows
+    total_cost = sum(c["cost"] for c in control_rows if c["cost"] is not None) if control_rows else None
+    return {
+        "rows": _comparison_rows(comparison), "by_scenario": by_rows, "controls": control_rows,
+        "total_cost": total_cost if control_rows and any(c["cost"] is not None for c in control_rows) else None,
+        "ale_reduction": comparison.reduction("ale"), "ale_reduction_se": comparison.reduction_se("ale"),
+        "status_ok": None if residual_status is None else residual_status.ok,
+        "breaches": [] if residual_status is None else residual_status.breaches,
+        "source": inputs.controls_source,
+    }
+
+
+def _assumptions(inputs: _Inputs, result: Any, dependence: Any) -> dict[str, Any]:
+    """Iterations, seed, method, dependence, data sources, versions and every scenario's inputs."""
+    reg = inputs.register
+    sources = []
+    if getattr(reg, "source", ""):
+        sources.append(("Risk register", str(reg.source)))
+    if inputs.appetite_source:
+        sources.append(("Risk appetite", inputs.appetite_source))
+    if inputs.controls_source:
+        sources.append(("Controls", inputs.controls_source))
+    scenario_inputs = []
+    for s in reg:
+        # Common shocks raise a scenario's mean frequency by 1 - p + p E[M] per shock.
+        shock = dependence.expected_frequency_multiplier(s.name) if dependence is not None else 1.0
+        scenario_inputs.append({
+            "name": s.name, "category": s.category, "frequency": _frequency_text(s),
+            "loss": _loss_text(s),
+            "events": s.expected_loss_event_frequency() * shock, "ale": s.expected_annual_loss() * shock,
+            "adjustments": ", ".join(f"{a.source} on {a.factor}" for a in s.adjustments),
+        })
+    return {
+        "years": result.years, "seed": result.seed, "method": result.method, "scenarios": len(reg),
+        "dependence": dependence.describe() if dependence is not None else ["Scenarios are independent."],
+        "sources": sources, "inputs": scenario_inputs,
+        "exact_ale": sum(row["ale"] for row in scenario_inputs),
+        "version": __version__, "python": platform.python_version(), "numpy": np.__version__,
+        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Rendering
+# --------------------------------------------------------------------------- #
+def _environment() -> Any:
+    """jinja2's environment for ``templates/``: autoescaping on, undefined names an error, the report's filters."""
+    try:
+        import jinja2
+    except ImportError:
+        raise missing_dependency("jinja2", "report", "The board report") from None
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("riskbudget", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = money
+    env.filters["percent"] = percent
+    env.filters["pct2"] = lambda v: percent(v, digits=2)
+    env.filters["pct0"] = lambda v: percent(v, digits=0)
+    env.filters["years"] = lambda v: "never" if not np.isfinite(v) else f"1 in {v:,.0f}" if v >= 10 else f"1 in {v:.1f}"
+    return env
+
+
+def _render(env: Any, figures: Mapping[str, bytes], **context: Any) -> str:
+    """The template ``report.html`` rendered with ``context``, the figures embedded as base64 PNGs."""
+    images = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in figures.items()}
+    return env.get_template("report.html").render(images=images, **context)
+
+
 # --------------------------------------------------------------------------- #
 def report(
     register: Any,
     *,
     controls: Any = None,
     residual: Any = None,
-    years: int = 100_000,
-    seed: int | None = None,
     appetite: Any = None,
     tolerance: Any = None,
     dependence: Any = None,
-    q: float = 0.95,
+    years: int = 100_000,
+    seed: int | None = None,
     method: str = "aggregate",
-    title: str = "Cyber risk: board report",
-    organisation: str = "",
-    thresholds: Iterable[float] = DEFAULT_THRESHOLDS,
-    top: int = 10,
     layout: str = "riskbudget",
     out: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    options: ReportOptions | None = None,
+    **keywords: Any,
 ) -> BoardReport:
     """Simulate a register and render the board report (one self-contained HTML file).
 
@@ -264,10 +571,6 @@ def report(
     residual : Register, optional
         Instead of ``controls``: the residual register itself (the scenarios
         with the controls' :class:`~riskbudget.Adjustment` objects applied).
-    years : int, default 100_000
-        Simulated years.
-    seed : int, optional
-        Seed (fresh entropy if None; the report records it).
     appetite : Appetite or path, optional
         The board's limits and tolerance curve (a path is read with
         :func:`riskbudget.read_appetite`).
@@ -275,223 +578,60 @@ def report(
         A tolerance curve, replacing the appetite's.
     dependence : Dependence, optional
         Dependence between scenarios.
-    q : float, default 0.95
-        Level of the headline VaR and TVaR and of the tail attribution.
+    years : int, default 100_000
+        Simulated years.
+    seed : int, optional
+        Seed (fresh entropy if None; the report records it).
     method : {"aggregate", "lef_x_lm"}
-    title, organisation : str
-        Shown at the top.
-    thresholds : iterable of float
-        Losses at which the report tabulates P(annual loss > x).
-    top : int, default 10
-        Scenarios listed in the tail attribution.
     layout : str, default "riskbudget"
         Layout of a register file.
     out : path, optional
         Write the HTML there (atomically: never half-written).
     progress : bool, optional
         Progress bars of the simulations.
+    options : ReportOptions, optional
+        ``title``, ``organisation``, ``q`` (level of the headline VaR and TVaR
+        and of the tail attribution, default 0.95), ``top`` (scenarios listed,
+        default 10) and ``thresholds`` (losses at which P(annual loss > x) is
+        tabulated); see :class:`ReportOptions`.
+    **keywords
+        Fields of :class:`ReportOptions` given loosely (``title="..."``,
+        ``top=5``); an unknown keyword is an error listing them.
 
     Returns
     -------
     BoardReport
         The HTML, where it was written, and the numbers behind it.
     """
-    try:
-        import jinja2
-    except ImportError:
-        raise missing_dependency("jinja2", "report", "The board report") from None
-    from . import __version__, metrics, plotting
-    from .portfolio import compare, contributions
-    from .simulation import simulate
-
-    reg = _load_register(register, layout)
-    if controls is not None and residual is not None:
-        raise RiskBudgetError("report: give controls= or residual=, not both")
-    appetite, appetite_source = _load_appetite(appetite, tolerance)
-    control_rows: list[dict[str, Any]] = []
-    controls_source = ""
-    if controls is not None:
-        residual, control_rows, controls_source = _load_controls(controls, reg)
-    if residual is not None:
-        from .fair import as_register
-
-        residual = as_register(residual)
-    if int(top) < 1:
-        raise RiskBudgetError(f"report: top ({top!r}) must be at least 1")
-    if not 0.0 < float(q) < 1.0:
-        raise RiskBudgetError(f"report: q ({q!r}) must lie in (0, 1), e.g. 0.95")
-
-    result = simulate(reg, years=years, seed=seed, method=method, dependence=dependence, progress=progress)  # type: ignore[arg-type]
-    seed_used = result.seed
-    residual_result = None
-    if residual is not None:
-        residual_result = simulate(residual, years=years, seed=seed_used, method=method,  # type: ignore[arg-type]
-                                   dependence=dependence, progress=progress)
-
+    opts = _report_options(keywords, options)
+    env = _environment()  # before simulating: a missing jinja2 is reported at once
+    inputs = _load_inputs(register, controls, residual, appetite, tolerance, layout)
+    appetite = inputs.appetite
+    result, residual_result = _simulate(inputs, years, seed, method, dependence, progress)
     x = result.annual_loss.to_numpy()
-    label_q = metrics.quantile_label(q)
-    summary = metrics.describe(x, quantiles=(0.05, 0.5, 0.9, 0.95, 0.99), q=q)
-    headline = {
-        "ale": summary["ale"], "ale_se": summary["ale_se"],
-        "var": summary[f"var{label_q}"], "var_se": summary[f"var{label_q}_se"],
-        "tvar": summary[f"tvar{label_q}"], "tvar_se": summary[f"tvar{label_q}_se"],
-        "var99": summary["p99"], "var99_se": metrics.var_se(x, 0.99),
-        "p_loss": summary["p_loss"], "p5": summary["p5"], "p50": summary["p50"], "p95": summary["p95"],
-        "label_q": label_q, "return_q": 1.0 / (1.0 - q),
-    }
-
-    # Figures ------------------------------------------------------------ #
-    figures: dict[str, bytes] = {}
-    fig, ax = _figure((8.0, 4.8))
-    plotting.plot_lec(result, labels=["Simulated annual loss" if residual is None else "Inherent (no controls)"],
-                      appetite=appetite, ax=ax)
-    figures["lec"] = _png(fig)
-    contrib = contributions(result, q=q)
-    n_bars = min(int(top), len(contrib)) + (1 if len(contrib) > int(top) else 0)
-    fig, ax = _figure((8.0, 0.45 * n_bars + 1.6))
-    plotting.plot_contributions(contrib, top=int(top), ax=ax)
-    figures["scenarios"] = _png(fig)
-    fig, ax = _figure((8.0, 4.0))
-    plotting.plot_histogram(result, q=q, ax=ax)
-    figures["distribution"] = _png(fig)
-
-    # LEC table ----------------------------------------------------------- #
+    contrib = contributions(result, q=opts.q)
+    figures = _figures(result, residual_result, contrib, appetite, opts)
     tol = appetite.tolerance if appetite is not None else None
-    levels = sorted({float(t) for t in thresholds} | ({x_ for _, x_ in tol.points} if tol is not None else set()))
-    n = x.size
-    lec_rows = []
-    for level in levels:
-        p = float(metrics.exceedance(x, level))
-        tolerated = float(tol.prob_at(level)) if tol is not None else None
-        lec_rows.append({
-            "loss": level, "p": p, "se": float(metrics.exceedance_se(p, n)),
-            "return_period": float(metrics.return_period(p)),
-            "tolerated": tolerated,
-            "ok": None if tolerated is None else p <= tolerated,
-        })
-
-    # Scenario table ------------------------------------------------------ #
-    ranked = contrib.sort_values("tvar_contribution", ascending=False, kind="stable")
-    scen_rows = []
-    for name, row in ranked.head(int(top)).iterrows():
-        s = reg[name]
-        scen_rows.append({
-            "name": name, "category": s.category, "owner": s.owner,
-            "ale": row["ale"], "ale_share": row["ale_share"], "tvar": row["tvar_contribution"],
-            "tvar_share": row["tvar_share"], "standalone_var": row["standalone_var"],
-        })
-    rest = ranked.iloc[int(top):]
-    rest_row = None
-    if len(rest):
-        rest_row = {"count": len(rest), "ale": float(rest["ale"].sum()), "ale_share": float(rest["ale_share"].sum()),
-                    "tvar": float(rest["tvar_contribution"].sum()), "tvar_share": float(rest["tvar_share"].sum())}
-    top_share = float(ranked.head(3)["tvar_share"].sum())
-
-    # Appetite ----------------------------------------------------------- #
+    levels = _lec_levels(opts.thresholds, tol)
+    scenario_rows, rest_row, top_share = _scenario_rows(contrib, inputs.register, opts.top)
     status = appetite.check(result) if appetite else None
-    appetite_rows = []
-    if status is not None:
-        for _, row in status.table.iterrows():
-            is_p = row["kind"] == "exceedance"
-            fmt = (lambda v: percent(v, digits=2)) if is_p else money
-            appetite_rows.append({
-                "limit": row["limit"], "threshold": fmt(row["threshold"]), "value": fmt(row["value"]),
-                "se": fmt(row["se"]), "ok": bool(row["ok"]),
-                "margin": (("" if row["margin"] < 0 else "+") + fmt(row["margin"])) if not is_p else
-                          f"{'+' if row['margin'] >= 0 else '-'}{percent(abs(row['margin']), digits=2)}",
-            })
     residual_status = appetite.check(residual_result) if (appetite and residual_result is not None) else None
-
-    # Inherent vs residual ---------------------------------------------- #
     comparison = None
-    residual_ctx = None
     if residual_result is not None:
-        comparison = compare(result, residual_result, q=q, thresholds=[t for t in levels])
-        fig, ax = _figure((8.0, 4.8))
-        plotting.plot_lec(result, residual_result, labels=["Inherent (no controls)", "Residual (with controls)"],
-                          appetite=appetite, ax=ax)
-        figures["residual"] = _png(fig)
-        cmp_rows = []
-        for key, row in comparison.table.iterrows():
-            is_p = key.startswith("p_")
-            fmt = (lambda v: percent(v, digits=2)) if is_p else money
-            cmp_rows.append({
-                "label": row["label"], "inherent": fmt(row["inherent"]), "residual": fmt(row["residual"]),
-                "reduction": fmt(row["reduction"]), "se": fmt(row["reduction_se"]),
-                "share": percent(row["reduction_share"]) if np.isfinite(row["reduction_share"]) else "n/a",
-                "significant": abs(row["reduction"]) > 2 * row["reduction_se"] if np.isfinite(row["reduction_se"]) else False,
-            })
-        by = comparison.by_scenario.sort_values("reduction", ascending=False, kind="stable")
-        by_rows = [
-            {"name": name, "inherent": r["inherent"], "residual": r["residual"], "reduction": r["reduction"],
-             "se": r["reduction_se"]}
-            for name, r in by.head(int(top)).iterrows() if r["reduction"] != 0 or r["inherent"] != r["residual"]
-        ]
-        total_cost = sum(c["cost"] for c in control_rows if c["cost"] is not None) if control_rows else None
-        residual_ctx = {
-            "rows": cmp_rows, "by_scenario": by_rows, "controls": control_rows,
-            "total_cost": total_cost if control_rows and any(c["cost"] is not None for c in control_rows) else None,
-            "ale_reduction": comparison.reduction("ale"), "ale_reduction_se": comparison.reduction_se("ale"),
-            "status_ok": None if residual_status is None else residual_status.ok,
-            "breaches": [] if residual_status is None else residual_status.breaches,
-            "source": controls_source,
-        }
-
-    # Assumptions ------------------------------------------------------- #
-    dep_lines = dependence.describe() if dependence is not None else ["Scenarios are independent."]
-    sources = []
-    if getattr(reg, "source", ""):
-        sources.append(("Risk register", str(reg.source)))
-    if appetite_source:
-        sources.append(("Risk appetite", appetite_source))
-    if controls_source:
-        sources.append(("Controls", controls_source))
-    inputs = []
-    for s in reg:
-        # Common shocks raise a scenario's mean frequency by 1 - p + p E[M] per shock.
-        shock = dependence.expected_frequency_multiplier(s.name) if dependence is not None else 1.0
-        inputs.append({
-            "name": s.name, "category": s.category, "frequency": _frequency_text(s),
-            "loss": _loss_text(s),
-            "events": s.expected_loss_event_frequency() * shock, "ale": s.expected_annual_loss() * shock,
-            "adjustments": ", ".join(f"{a.source} on {a.factor}" for a in s.adjustments),
-        })
-    assumptions = {
-        "years": result.years, "seed": seed_used, "method": result.method, "scenarios": len(reg),
-        "dependence": dep_lines, "sources": sources, "inputs": inputs,
-        "exact_ale": sum(row["ale"] for row in inputs),
-        "version": __version__, "python": platform.python_version(), "numpy": np.__version__,
-        "generated": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-    }
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("riskbudget", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["money"] = money
-    env.filters["percent"] = percent
-    env.filters["pct2"] = lambda v: percent(v, digits=2)
-    env.filters["pct0"] = lambda v: percent(v, digits=0)
-    env.filters["years"] = lambda v: "never" if not np.isfinite(v) else f"1 in {v:,.0f}" if v >= 10 else f"1 in {v:.1f}"
-    images = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in figures.items()}
-    html = env.get_template("report.html").render(
-        title=title, organisation=organisation, headline=headline, images=images, lec_rows=lec_rows,
-        has_tolerance=tol is not None, tolerance_text=str(tol) if tol is not None else "",
-        scenarios=scen_rows, rest=rest_row, top_share=top_share, q=q, label_q=label_q,
+        comparison = compare(result, residual_result, q=opts.q, thresholds=list(levels))
+    html = _render(
+        env, figures,
+        title=opts.title, organisation=opts.organisation, headline=_headline(x, opts.q),
+        lec_rows=_lec_rows(x, levels, tol), has_tolerance=tol is not None, tolerance_text=str(tol) if tol is not None else "",
+        scenarios=scenario_rows, rest=rest_row, top_share=top_share, q=opts.q, label_q=metrics.quantile_label(opts.q),
         tail_years=int(contrib.attrs["tail_years"]),
-        appetite=appetite, appetite_lines=appetite.describe() if appetite else [], appetite_rows=appetite_rows,
+        appetite=appetite, appetite_lines=appetite.describe() if appetite else [], appetite_rows=_appetite_rows(status),
         status=status, breaches=status.breaches if status is not None else [],
         crossings=status.crossing_losses() if status is not None else [],
-        residual=residual_ctx, a=assumptions,
+        residual=None if comparison is None else _residual_context(comparison, residual_status, inputs, opts.top),
+        a=_assumptions(inputs, result, dependence),
     )
-    path = None
-    if out is not None:
-        from .io import atomic_write
-
-        path = atomic_write(out, html)
+    path = atomic_write(out, html) if out is not None else None
     return BoardReport(html=html, path=path, result=result, residual_result=residual_result, comparison=comparison,
                        appetite_status=status, contributions=contrib, figures=figures,
                        residual_appetite_status=residual_status)
