@@ -66,6 +66,9 @@ __all__ = [
     "ADJUSTABLE_FACTORS",
     "ESTIMATE_FIELDS",
     "FREQUENCY_AND_SUSCEPTIBILITY_FIELDS",
+    "SharedMultiplier",
+    "ALL_SCENARIOS",
+    "resolve_targets",
 ]
 
 #: Results use this name for the portfolio total, so no scenario may have it.
@@ -1002,3 +1005,41 @@ def as_register(scenarios: Any) -> Register:
             f"to load a file use riskbudget.read_register(path)"
         )
     return Register(scenarios)
+
+
+#: Wildcard in ``applies_to`` / ``adds_risk_to``: every scenario.
+ALL_SCENARIOS = "*"
+
+
+def resolve_targets(
+    owner: str, targets: Sequence[str], scenarios: Sequence[Scenario], err: type[RiskBudgetError] = RiskBudgetError
+) -> tuple[str, ...]:
+    """Scenario names matched by ``targets`` (names, ids or categories; ``"*"`` for all), in register order.
+
+    Unknown names are an error that names them and lists what exists.
+    """
+    names = [s.name for s in scenarios]
+    ids = {s.id: s.name for s in scenarios if s.id}
+    cats: dict[str, list[str]] = {}
+    for s in scenarios:
+        if s.category:
+            cats.setdefault(s.category, []).append(s.name)
+    chosen: set[str] = set()
+    unknown = []
+    for t in targets:
+        if t == ALL_SCENARIOS:
+            chosen.update(names)
+        elif t in names:
+            chosen.add(t)
+        elif t in ids:
+            chosen.add(ids[t])
+        elif t in cats:
+            chosen.update(cats[t])
+        else:
+            unknown.append(t)
+    if unknown:
+        raise err(
+            f"{owner}: unknown scenario(s) or category(ies) {unknown}; the register has categories "
+            f"{sorted(cats)} and scenarios {names}"
+        )
+    return tuple(n for n in names if n in chosen)

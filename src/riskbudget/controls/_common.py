@@ -7,7 +7,7 @@ from typing import Any
 from .._parse import parse_money, parse_number
 from ..distributions import Distribution, as_distribution
 from ..exceptions import MONEY, Ceiling, RiskBudgetError, check_text
-from ..fair import ADJUSTABLE_FACTORS, FORMS_OF_LOSS, check_reach
+from ..fair import ADJUSTABLE_FACTORS, ALL_SCENARIOS, FORMS_OF_LOSS, check_reach
 
 #: FAIR-CAM functions of a control and the factor each one lowers by default.
 FUNCTIONS: dict[str, str] = {
@@ -18,7 +18,7 @@ FUNCTIONS: dict[str, str] = {
     "response": "loss",
 }
 #: Wildcard in ``applies_to`` / ``adds_risk_to``: every scenario.
-ALL = "*"
+ALL = ALL_SCENARIOS
 
 
 class ControlError(RiskBudgetError):

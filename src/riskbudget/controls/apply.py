@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..exceptions import RiskBudgetError
-from ..fair import Adjustment, Register, Scenario, as_register
-from ._common import ALL, ControlError, ProjectError, _names
+from ..fair import Adjustment, Register, Scenario, as_register, resolve_targets
+from ._common import ControlError, ProjectError, _names
 from .control import Control
 from .project import Project, ProjectMultiplier
 
@@ -15,40 +15,6 @@ from .project import Project, ProjectMultiplier
 # --------------------------------------------------------------------------- #
 # Applying controls and projects to a register
 # --------------------------------------------------------------------------- #
-def resolve_targets(
-    owner: str, targets: Sequence[str], scenarios: Sequence[Scenario], err: type[RiskBudgetError] = RiskBudgetError
-) -> tuple[str, ...]:
-    """Scenario names matched by ``targets`` (names, ids or categories; ``"*"`` for all), in register order.
-
-    Unknown names are an error that names them and lists what exists.
-    """
-    names = [s.name for s in scenarios]
-    ids = {s.id: s.name for s in scenarios if s.id}
-    cats: dict[str, list[str]] = {}
-    for s in scenarios:
-        if s.category:
-            cats.setdefault(s.category, []).append(s.name)
-    chosen: set[str] = set()
-    unknown = []
-    for t in targets:
-        if t == ALL:
-            chosen.update(names)
-        elif t in names:
-            chosen.add(t)
-        elif t in ids:
-            chosen.add(ids[t])
-        elif t in cats:
-            chosen.update(cats[t])
-        else:
-            unknown.append(t)
-    if unknown:
-        raise err(
-            f"{owner}: unknown scenario(s) or category(ies) {unknown}; the register has categories "
-            f"{sorted(cats)} and scenarios {names}"
-        )
-    return tuple(n for n in names if n in chosen)
-
-
 def scenario_universe(register: Register, projects: Sequence[Project]) -> list[Scenario]:
     """The register's scenarios followed by every project's new scenarios (names must not clash)."""
     out = list(register)
