@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
      "formatting", "metrics"},
     {"distributions"},
     {"fair"},
+    {"insurance"},
     {"simulation"},
     {"_rows"},  # flat register rows <-> scenarios, shared by layouts, excel and io
     {"layouts"},

@@ -1,0 +1,278 @@
+"""Cyber insurance as risk transfer: a policy pays part of the losses above a retention, up to a limit.
+
+A policy (:class:`Insurance`) is one layer:
+
+* ``retention`` is the deductible: losses up to it stay with the company;
+* ``limit`` is the most the insurer pays above the retention;
+* ``coinsurance`` is the share of each covered loss the company keeps;
+* with ``basis="per_event"`` the layer applies to each loss event's loss, with
+  ``basis="annual"`` to the year's aggregate loss of the scenarios it covers
+  (``applies_to``: scenario names, ids or categories; ``"*"`` for all).
+
+The insurer's payment on a loss ``x`` is ``(1 - coinsurance) x min(max(x -
+retention, 0), limit)``. Several policies stack as a tower (a primary layer
+and excess layers above it): each layer pays on the same ground-up loss, so a
+tower of ``$5M xs $1M`` and ``$10M xs $6M`` pays for losses between $1M and
+$16M. Layers of one tower on one basis must not overlap.
+
+Order of application, when both bases are present: per-event layers first, on
+each event's ground-up loss; annual layers then, on the year's aggregate of
+what the per-event layers left (the retained loss), so no dollar is recovered
+twice. Recoveries are allocated back to scenarios: per-event ones exactly, an
+annual one in proportion to each covered scenario's share of the year's
+covered loss.
+
+The premium is spend on its own line ("risk transfer"); the simulation
+reports retained losses (:attr:`~riskbudget.SimulationResult.losses`) and the
+insurer's payments (:attr:`~riskbudget.SimulationResult.recovered`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .exceptions import RiskBudgetError, check_text
+from .fair import ALL_SCENARIOS, Scenario, resolve_targets
+
+__all__ = ["Insurance", "InsuranceError", "BASES", "as_policies", "layer_recovery", "Tower"]
+
+#: How a layer applies: to each loss event, or to the year's aggregate loss.
+BASES = ("annual", "per_event")
+
+
+class InsuranceError(RiskBudgetError):
+    """An insurance policy, or a row of an insurance file, breaks a rule."""
+
+
+def _money(owner: str, name: str, value: Any, *, allow_inf: bool = False) -> float:
+    from ._parse import parse_money
+
+    if allow_inf and isinstance(value, float) and math.isinf(value) and value > 0:
+        return math.inf
+    return parse_money(value, where=owner, name=name, error=InsuranceError)
+
+
+@dataclass(frozen=True)
+class Insurance:
+    """One insurance layer: the insurer pays ``(1 - coinsurance) x min(max(loss - retention, 0), limit)``.
+
+    Parameters
+    ----------
+    name : str
+        The policy (e.g. "Cyber primary").
+    premium : float
+        Yearly premium (>= 0), counted as risk-transfer spend.
+    retention : float
+        The deductible (>= 0): losses up to it are not covered.
+    limit : float
+        The most the insurer pays above the retention (> 0), per event or per
+        year depending on ``basis``. It may not be below the retention.
+    basis : {"annual", "per_event"}, default "annual"
+        The layer applies to the year's aggregate loss of the covered
+        scenarios, or to each loss event.
+    coinsurance : float, default 0.0
+        The share of each covered loss the company keeps, in [0, 1].
+    applies_to : str or sequence of str, default "*"
+        The covered scenarios: names, ids or categories (``"*"``: all).
+
+    Examples
+    --------
+    >>> policy = Insurance("Cyber", premium=250_000, retention=1e6, limit=10e6)
+    >>> policy.recovery([500_000, 3e6, 50e6]).tolist()
+    [0.0, 2000000.0, 10000000.0]
+    """
+
+    name: str
+    premium: float
+    retention: float
+    limit: float
+    basis: Literal["annual", "per_event"] = "annual"
+    coinsurance: float = 0.0
+    applies_to: tuple[str, ...] = field(default=(ALL_SCENARIOS,))
+    category: str = ""
+    owner: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InsuranceError(f"Insurance name must be a non-empty string, not {self.name!r}", field="name")
+        object.__setattr__(self, "name", check_text("Insurance", "name", self.name.strip(), InsuranceError))
+        who = f"Insurance {self.name!r}"
+        for f in ("category", "owner", "description"):
+            object.__setattr__(self, f, check_text(who, f, getattr(self, f), InsuranceError, multiline=f == "description"))
+        premium = _money(who, "premium", self.premium)
+        retention = _money(who, "retention", self.retention)
+        limit = _money(who, "limit", self.limit)
+        if premium < 0:
+            raise InsuranceError(f"{who}: premium ({premium:g}) must be >= 0", field="premium")
+        if retention < 0:
+            raise InsuranceError(f"{who}: retention ({retention:g}) must be >= 0 (the deductible)", field="retention")
+        if not limit > 0:
+            raise InsuranceError(f"{who}: limit ({limit:g}) must be > 0 (the most the insurer pays)", field="limit")
+        if retention > limit:
+            raise InsuranceError(
+                f"{who}: retention ({retention:g}) is above the limit ({limit:g}); the limit is the most the insurer "
+                f"pays above the retention - are the two swapped?",
+                field="retention",
+            )
+        if self.basis not in BASES:
+            raise InsuranceError(f"{who}: basis ({self.basis!r}) must be one of {list(BASES)}", field="basis")
+        from ._parse import parse_share
+
+        coins = parse_share(self.coinsurance, where=who, name="coinsurance", error=InsuranceError)
+        targets = self.applies_to
+        if isinstance(targets, str):
+            targets = tuple(t.strip() for t in targets.split(";") if t.strip())
+        else:
+            try:
+                targets = tuple(check_text(who, "applies_to", t, InsuranceError).strip() for t in targets)
+            except TypeError:
+                raise InsuranceError(
+                    f"{who}: applies_to must be names separated by ';' or a list of names, not {self.applies_to!r}",
+                    field="applies_to",
+                ) from None
+        if not targets:
+            raise InsuranceError(f"{who}: applies_to is empty; name the covered scenarios or use '*'", field="applies_to")
+        for name, value in (("premium", premium), ("retention", retention), ("limit", limit),
+                            ("coinsurance", coins), ("applies_to", targets)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def exhaustion(self) -> float:
+        """The ground-up loss at which the layer is used up: ``retention + limit``."""
+        return self.retention + self.limit
+
+    def recovery(self, loss: Any) -> np.ndarray:
+        """The insurer's payment on each loss (an array, or a number)."""
+        return layer_recovery(np.asarray(loss, dtype=float), self.retention, self.limit, self.coinsurance)
+
+    def covered(self, scenarios: Sequence[Scenario]) -> tuple[str, ...]:
+        """The names of the covered scenarios among ``scenarios``."""
+        return resolve_targets(f"Insurance {self.name!r}", self.applies_to, scenarios, InsuranceError)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "premium": self.premium,
+            "retention": self.retention,
+            "limit": self.limit,
+            "basis": self.basis,
+            "coinsurance": self.coinsurance,
+            "applies_to": list(self.applies_to),
+        }
+
+
+def layer_recovery(loss: np.ndarray, retention: float, limit: float, coinsurance: float = 0.0) -> np.ndarray:
+    """``(1 - coinsurance) x min(max(loss - retention, 0), limit)``, elementwise."""
+    paid = np.minimum(np.maximum(loss - retention, 0.0), limit)
+    if coinsurance:
+        paid *= 1.0 - coinsurance
+    return paid
+
+
+def as_policies(insurance: Insurance | Iterable[Insurance] | None) -> tuple[Insurance, ...]:
+    """A tuple of policies from one policy, several, or None; names unique, layers of one basis not overlapping."""
+    if insurance is None:
+        return ()
+    if isinstance(insurance, Insurance):
+        policies: tuple[Insurance, ...] = (insurance,)
+    else:
+        try:
+            policies = tuple(insurance)
+        except TypeError:
+            raise InsuranceError(
+                f"insurance must be an Insurance or a list of them, not {type(insurance).__name__}"
+            ) from None
+        for p in policies:
+            if not isinstance(p, Insurance):
+                raise InsuranceError(f"insurance must hold Insurance policies, not {type(p).__name__}")
+    seen: set[str] = set()
+    for p in policies:
+        if p.name in seen:
+            raise InsuranceError(f"Insurance {p.name!r} appears twice; policy names must be unique")
+        seen.add(p.name)
+    return policies
+
+
+@dataclass(frozen=True)
+class Tower:
+    """The policies applied to one register: per-event layers by scenario, annual layers with their scenarios."""
+
+    per_event: dict[str, tuple[Insurance, ...]]
+    annual: tuple[tuple[Insurance, tuple[str, ...]], ...]
+
+    @classmethod
+    def build(cls, policies: Sequence[Insurance], scenarios: Sequence[Scenario]) -> Tower:
+        per_event: dict[str, list[Insurance]] = {}
+        annual = []
+        for p in policies:
+            covered = p.covered(scenarios)
+            if p.basis == "per_event":
+                for name in covered:
+                    per_event.setdefault(name, []).append(p)
+            else:
+                annual.append((p, covered))
+        tower = cls({k: tuple(v) for k, v in per_event.items()}, tuple(annual))
+        tower._check_overlaps()
+        return tower
+
+    def _check_overlaps(self) -> None:
+        for name, layers in self.per_event.items():
+            _no_overlap(list(layers), f"per-event layers on scenario {name!r}")
+        groups: dict[tuple[str, ...], list[Insurance]] = {}
+        for p, covered in self.annual:
+            groups.setdefault(covered, []).append(p)
+        for covered, layers in groups.items():
+            _no_overlap(layers, "annual layers on the same scenarios")
+
+    def __bool__(self) -> bool:
+        return bool(self.per_event) or bool(self.annual)
+
+    def event_recovery(self, scenario: str, losses: np.ndarray) -> np.ndarray | None:
+        """What the per-event layers pay on each event loss of ``scenario`` (None: none covers it)."""
+        layers = self.per_event.get(scenario)
+        if not layers:
+            return None
+        paid = np.zeros_like(losses)
+        for p in layers:
+            paid += layer_recovery(losses, p.retention, p.limit, p.coinsurance)
+        return paid
+
+    def annual_recovery(self, names: Sequence[str], retained: np.ndarray) -> np.ndarray:
+        """Per-scenario recoveries ``(years, scenarios)`` of the annual layers on the retained losses.
+
+        Each annual layer pays on the year's aggregate of its covered
+        scenarios' retained losses; the payment is shared among them in
+        proportion to their losses that year.
+        """
+        out = np.zeros_like(retained)
+        if not self.annual:
+            return out
+        col = {n: j for j, n in enumerate(names)}
+        for p, covered in self.annual:
+            idx = [col[n] for n in covered if n in col]
+            if not idx:
+                continue
+            part = retained[:, idx]
+            aggregate = part.sum(axis=1)
+            paid = layer_recovery(aggregate, p.retention, p.limit, p.coinsurance)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(aggregate[:, None] > 0, part / aggregate[:, None], 0.0)
+            out[:, idx] += share * paid[:, None]
+        return out
+
+
+def _no_overlap(layers: list[Insurance], what: str) -> None:
+    ordered = sorted(layers, key=lambda p: p.retention)
+    for lower, upper in zip(ordered, ordered[1:]):
+        if upper.retention < lower.exhaustion:
+            raise InsuranceError(
+                f"{what}: {lower.name!r} covers up to {lower.exhaustion:,.0f} but {upper.name!r} attaches at "
+                f"{upper.retention:,.0f}; layers of one tower must not overlap (an excess layer attaches where the "
+                f"layer below is used up)"
+            )

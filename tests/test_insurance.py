@@ -1,0 +1,95 @@
+"""Insurance layers: closed forms for per-event and annual layers, towers, and the rules of a policy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import riskbudget as rb
+from riskbudget.insurance import Insurance, InsuranceError, Tower, as_policies, layer_recovery
+
+
+def _lev(d: float, mu: float, sigma: float) -> float:
+    """Limited expected value E[min(X, d)] of a lognormal (Klugman, Panjer & Willmot)."""
+    if d <= 0:
+        return 0.0
+    z = (math.log(d) - mu) / sigma
+    return math.exp(mu + sigma**2 / 2) * stats.norm.cdf(z - sigma) + d * (1 - stats.norm.cdf(z))
+
+
+@pytest.mark.parametrize("retention,limit,coins", [(1e5, 1e6, 0.0), (5e5, 5e6, 0.2), (0.0, 2e5, 0.1)])
+def test_a_per_event_layer_on_lognormal_losses_matches_the_limited_expected_value(retention, limit, coins):
+    mu, sigma = math.log(3e5), 1.2
+    x = np.random.default_rng(3).lognormal(mu, sigma, 400_000)
+    paid = Insurance("L", 0, retention, limit, basis="per_event", coinsurance=coins).recovery(x)
+    exact = (1 - coins) * (_lev(retention + limit, mu, sigma) - _lev(retention, mu, sigma))
+    se = paid.std(ddof=1) / math.sqrt(x.size)
+    assert abs(paid.mean() - exact) < 4 * se
+
+
+def test_an_annual_layer_on_poisson_sums_of_fixed_losses_matches_its_closed_form():
+    """S = c N with N ~ Poisson(lam): E[layer(S)] = sum_k P(N = k) layer(c k)."""
+    lam, c, retention, limit = 3.0, 1e6, 2.5e6, 4e6
+    n = np.random.default_rng(5).poisson(lam, 400_000)
+    paid = layer_recovery(c * n, retention, limit)
+    k = np.arange(0, 60)
+    exact = float(np.sum(stats.poisson.pmf(k, lam) * np.minimum(np.maximum(c * k - retention, 0), limit)))
+    assert abs(paid.mean() - exact) < 4 * paid.std(ddof=1) / math.sqrt(n.size)
+
+
+def test_a_tower_pays_each_layer_on_the_same_ground_up_loss():
+    primary = Insurance("Primary", 1e5, 1e6, 4e6)
+    excess = Insurance("Excess", 5e4, 5e6, 10e6)
+    loss = np.array([0.5e6, 3e6, 7e6, 30e6])
+    paid = primary.recovery(loss) + excess.recovery(loss)
+    assert paid.tolist() == [0.0, 2e6, 4e6 + 2e6, 4e6 + 10e6]
+
+
+def test_annual_recoveries_are_shared_by_the_covered_scenarios_in_proportion():
+    a = rb.Scenario("A", loss_event_frequency=1, primary_loss=rb.Constant(1.0), category="web")
+    b = rb.Scenario("B", loss_event_frequency=1, primary_loss=rb.Constant(1.0), category="web")
+    c = rb.Scenario("C", loss_event_frequency=1, primary_loss=rb.Constant(1.0), category="ot")
+    tower = Tower.build([Insurance("Web", 0, 1.0, 10.0, applies_to="web")], [a, b, c])
+    retained = np.array([[3.0, 1.0, 100.0], [0.5, 0.0, 5.0]])
+    rec = tower.annual_recovery(["A", "B", "C"], retained)
+    # year 1: covered aggregate 4, layer pays 3, shared 3:1; year 2: aggregate 0.5 below the retention
+    np.testing.assert_allclose(rec, [[2.25, 0.75, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_overlapping_layers_and_duplicate_names_are_refused():
+    s = [rb.Scenario("A", loss_event_frequency=1, primary_loss=rb.Constant(1.0))]
+    with pytest.raises(InsuranceError, match=r"'Primary' covers up to 5,000,000 but 'Excess' attaches at 4,000,000"):
+        Tower.build([Insurance("Primary", 0, 1e6, 4e6), Insurance("Excess", 0, 4e6, 10e6)], s)
+    with pytest.raises(InsuranceError, match="appears twice"):
+        as_policies([Insurance("P", 0, 0, 1e6), Insurance("P", 0, 0, 2e6)])
+    with pytest.raises(InsuranceError, match=r"unknown scenario\(s\) or category\(ies\) \['Mars'\]"):
+        Tower.build([Insurance("P", 0, 0, 1e6, applies_to="Mars")], s)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(premium=-1), r"premium \(-1\) must be a finite amount >= 0"),
+        (dict(retention=5e6, limit=1e6), r"retention \(5e\+06\) is above the limit \(1e\+06\)"),
+        (dict(coinsurance=1.5), r"coinsurance \(1.5\) must lie in \[0, 1\]"),
+        (dict(coinsurance=-0.1), r"coinsurance \(-0.1\) must lie in \[0, 1\]"),
+        (dict(basis="monthly"), r"basis \('monthly'\) must be one of \['annual', 'per_event'\]"),
+        (dict(limit=0), r"limit \(0\) must be > 0"),
+        (dict(limit=1e21), r"limit"),
+        (dict(applies_to=[]), r"applies_to is empty"),
+    ],
+)
+def test_bad_policies_get_clear_errors(kwargs, match):
+    args = dict(name="Cyber", premium=1e5, retention=1e6, limit=5e6) | kwargs
+    with pytest.raises(InsuranceError, match=match):
+        Insurance(**args)
+    assert issubclass(InsuranceError, rb.RiskBudgetError)
+
+
+def test_money_can_be_typed_as_people_write_it():
+    p = Insurance("Cyber", "$250K", "1M", "10M", coinsurance="10%", applies_to="ransomware; bec_fraud")
+    assert (p.premium, p.retention, p.limit, p.coinsurance) == (250_000, 1e6, 1e7, 0.1)
+    assert p.applies_to == ("ransomware", "bec_fraud")
