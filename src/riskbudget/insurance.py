@@ -39,7 +39,7 @@ import numpy as np
 from .exceptions import RiskBudgetError, check_text
 from .fair import ALL_SCENARIOS, Scenario, resolve_targets
 
-__all__ = ["Insurance", "InsuranceError", "BASES", "as_policies", "layer_recovery", "Tower"]
+__all__ = ["Insurance", "InsuranceError", "BASES", "as_policies", "layer_recovery", "Tower", "read_insurance", "INSURANCE_COLUMNS"]
 
 #: How a layer applies: to each loss event, or to the year's aggregate loss.
 BASES = ("annual", "per_event")
@@ -227,7 +227,7 @@ class Tower:
         groups: dict[tuple[str, ...], list[Insurance]] = {}
         for p, covered in self.annual:
             groups.setdefault(covered, []).append(p)
-        for covered, layers in groups.items():
+        for layers in groups.values():
             _no_overlap(layers, "annual layers on the same scenarios")
 
     def __bool__(self) -> bool:
@@ -276,3 +276,86 @@ def _no_overlap(layers: list[Insurance], what: str) -> None:
                 f"{upper.retention:,.0f}; layers of one tower must not overlap (an excess layer attaches where the "
                 f"layer below is used up)"
             )
+
+
+# --------------------------------------------------------------------------- #
+# Files
+# --------------------------------------------------------------------------- #
+#: Columns of an insurance file, in order; ``name``, ``premium``, ``retention`` and ``limit`` are required.
+INSURANCE_COLUMNS = (
+    "name",
+    "premium",
+    "retention",
+    "limit",
+    "basis",
+    "coinsurance",
+    "applies_to",
+    "category",
+    "owner",
+    "description",
+)
+_REQUIRED = ("name", "premium", "retention", "limit")
+
+
+def read_insurance(path: Any) -> tuple[Insurance, ...]:
+    """Read insurance policies from a CSV file, one layer per row.
+
+    Columns: ``name``, ``premium``, ``retention``, ``limit`` (required;
+    amounts as numbers or as "250K", "$1,000,000", "10M"), ``basis``
+    (``annual`` or ``per_event``; default annual), ``coinsurance`` (0.1 or
+    10%), ``applies_to`` (scenario names, ids or categories separated by
+    ``;``; default ``*``), and text ``category``, ``owner``, ``description``.
+    A bad row raises :class:`InsuranceError` naming the file, the line, the
+    policy, the column and the value.
+
+    Examples
+    --------
+    >>> from riskbudget import datasets
+    >>> policies = read_insurance(datasets.example_path("insurance.csv"))
+    >>> [p.name for p in policies][:1]
+    ['Cyber primary']
+    """
+    from . import _files
+
+    p = _files.check_file(path, InsuranceError, what="insurance")
+    source = str(p)
+    if p.suffix.lower() != ".csv":
+        raise InsuranceError(f"{source}: an insurance file must be CSV (.csv), not {p.suffix or 'no suffix'!r}")
+    records = _files.read_csv(p, InsuranceError, what="insurance")
+    if not records:
+        raise InsuranceError(f"{source}: the file is empty; expected a header row with {list(_REQUIRED)}")
+    header = [h.strip() for h in records[0]]
+    unknown = [h for h in header if h not in INSURANCE_COLUMNS]
+    if unknown:
+        raise InsuranceError(f"{source}: unknown column(s) {unknown}; the allowed columns are {', '.join(INSURANCE_COLUMNS)}")
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        raise InsuranceError(f"{source}: the required column(s) {missing} are missing (found {header})")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InsuranceError(f"{source}: column(s) {dupes} appear more than once")
+    out: list[Insurance] = []
+    first_line: dict[str, int] = {}
+    for line, values in enumerate(records[1:], start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise InsuranceError(f"{source}, line {line}: {len(values)} values but the header has {len(header)} columns")
+        row = {h: _files.unescape_cell(v.strip()) for h, v in zip(header, values) if v.strip()}
+        name = row.get("name", "")
+        try:
+            policy = Insurance(**row)  # type: ignore[arg-type]
+        except InsuranceError as exc:
+            column = f", column {exc.field}" if exc.field else ""
+            value = f", value {row[exc.field]!r}" if exc.field in row else ""
+            raise InsuranceError(f"{source}, line {line}, policy {name!r}{column}{value}: {exc}", field=exc.field) from None
+        if policy.name in first_line:
+            raise InsuranceError(
+                f"{source}, line {line}, column name: policy {policy.name!r} already appears on line "
+                f"{first_line[policy.name]}; names must be unique"
+            )
+        first_line[policy.name] = line
+        out.append(policy)
+    if not out:
+        raise InsuranceError(f"{source}: the file has a header but no policies")
+    return tuple(out)
