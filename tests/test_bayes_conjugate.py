@@ -40,6 +40,28 @@ def test_import_bayes_does_not_import_pymc():
     assert out.stdout.strip() == ""
 
 
+def test_import_bayes_and_a_conjugate_update_leave_the_warning_filters_alone():
+    """A library never changes its process's warning filters (in a fresh process: the import is what matters).
+
+    NumPy and SciPy add filters of their own when first imported, so they are imported before the baseline.
+    """
+    code = textwrap.dedent(
+        """
+        import warnings
+        import numpy, pandas, scipy.special, scipy.stats
+        before = list(warnings.filters)
+        import riskbudget as rb
+        from riskbudget import bayes
+        post = bayes.update_rate(bayes.rate_prior(rate=1, effective_years=1), 2, 3)
+        sev = bayes.update_severity(bayes.severity_prior(5e4, 1e6), [2e4, 8e4, 3e5])
+        bayes.conjugate_scenario("x", post, sev, draws=10, seed=1)
+        print(list(warnings.filters) == before, len(before))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "True", out.stdout
+
+
 def test_bayes_is_reachable_from_the_top_level_package():
     assert rb.bayes.update_rate is bayes.update_rate
 

@@ -16,9 +16,13 @@ imported when a model is fit (:func:`fit`, :func:`build_model`).
   exposure, lognormal severity truncated at the reporting threshold, an
   optional generalised Pareto tail, hierarchical pooling across units or
   categories; returns a :class:`FitResult` holding ``arviz.InferenceData``.
+  The sampler's settings are a :class:`SamplerOptions` (``sampling=``), how to
+  read a file of incidents a :class:`ReadOptions` (``reading=``); their fields
+  are accepted as loose keywords too.
 * **Posterior to simulation** - :func:`to_scenario`, :func:`to_register` and
   :func:`conjugate_scenario` build scenarios whose parameters are drawn from
-  the posterior for every simulated year.
+  the posterior for every simulated year (:func:`posterior_distributions`
+  gives a fit's rate and loss distributions themselves).
 
 Examples
 --------
@@ -58,8 +62,16 @@ from .models import (
     build_model,
     fit,
 )
+from .options import ReadOptions, SamplerOptions
 from .priors import benchmark_rate_prior, benchmark_row, benchmark_severity_prior, read_benchmarks
-from .simulation import PosteriorLoss, PosteriorRate, conjugate_scenario, to_register, to_scenario
+from .simulation import (
+    PosteriorLoss,
+    PosteriorRate,
+    conjugate_scenario,
+    posterior_distributions,
+    to_register,
+    to_scenario,
+)
 
 __all__ = [
     # conjugate
@@ -93,9 +105,13 @@ __all__ = [
     "ModelSpec",
     "TailPrior",
     "ConvergenceWarning",
+    # options
+    "SamplerOptions",
+    "ReadOptions",
     # simulation
     "to_scenario",
     "to_register",
+    "posterior_distributions",
     "conjugate_scenario",
     "PosteriorRate",
     "PosteriorLoss",

@@ -49,28 +49,28 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import os
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from .. import _progress
 from ..distributions import Gamma
 from ..exceptions import (
     InvalidParameterError,
     MissingDependencyError,
     RiskBudgetError,
     check_finite,
-    missing_dependency,
 )
-from .conjugate import SeverityPrior
+from . import simulation
+from ._pymc import import_pymc, quiet, silenced
+from .conjugate import SeverityPrior, update_severity
 from .incidents import IncidentData, read_incidents
+from .options import ReadOptions, SamplerOptions, route_options
 
 __all__ = [
     "fit",
@@ -93,57 +93,10 @@ POOLING: tuple[str | None, ...] = (None, "unit", "category")
 #: Convergence limits: R-hat above, or bulk ESS below, triggers a ConvergenceWarning.
 RHAT_MAX = 1.01
 ESS_MIN = 400
-SAMPLERS = ("pymc", "nutpie")
-
-_ARVIZ_REFACTOR = r"\s*ArviZ is undergoing a major refactor"
-_PYTENSOR_BLAS = r"\s*PyTensor could not link to a BLAS"
 
 
 class ConvergenceWarning(UserWarning):
     """The sampler may not have converged; the message lists what to try."""
-
-
-def _import_pymc() -> tuple[Any, Any]:
-    """Import PyMC and ArviZ without their import-time noise.
-
-    Two specific warnings are silenced for the whole process (narrow filters
-    on their messages): ArviZ 0.23's once-a-day "undergoing a major refactor"
-    FutureWarning and PyTensor's "could not link to a BLAS installation"
-    UserWarning (harmless for models of this size, and it prints the venv
-    path, which breaks saved notebook outputs).
-    """
-    warnings.filterwarnings("ignore", message=_ARVIZ_REFACTOR, category=FutureWarning)
-    warnings.filterwarnings("ignore", message=_PYTENSOR_BLAS, category=UserWarning)
-    try:
-        import arviz as az
-        import pymc as pm
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise missing_dependency("pymc", "bayes", "Fitting Bayesian loss models") from exc
-    return pm, az
-
-
-@contextlib.contextmanager
-def _quiet(enabled: bool) -> Iterator[None]:
-    """Set PyMC's and PyTensor's loggers to ERROR (no 'Sampling ...' or 'took N seconds' lines)."""
-    if not enabled:
-        yield
-        return
-    names = ("pymc", "pymc.sampling", "pymc.sampling.mcmc", "pymc.stats.convergence", "pytensor", "nutpie")
-    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in names]
-    for logger, _ in saved:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in saved:
-            logger.setLevel(level)
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    env = os.environ.get("RISKBUDGET_PROGRESS", "").strip().lower()
-    return env not in ("0", "false", "no", "off")
 
 
 # --------------------------------------------------------------------------- #
@@ -273,17 +226,16 @@ class Diagnostics:
         return "\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1))
 
 
-def _as_data(incidents: Any, read_options: dict[str, Any]) -> IncidentData:
+def _as_data(incidents: Any, reading: ReadOptions) -> IncidentData:
+    given = reading.given()
     if isinstance(incidents, IncidentData):
-        given = [k for k, v in read_options.items() if v is not None]
         if given:
             raise RiskBudgetError(
                 f"fit: {', '.join(given)} apply when reading incidents; the IncidentData given is already read "
                 f"(pass them to read_incidents instead)"
             )
         return incidents
-    opts = {k: v for k, v in read_options.items() if v is not None}
-    return read_incidents(incidents, **opts)
+    return read_incidents(incidents, **given)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
@@ -378,7 +330,12 @@ def build_model(data: IncidentData, spec: ModelSpec) -> Any:
     -------
     pymc.Model
     """
-    pm, _ = _import_pymc()
+    pm, _ = import_pymc()
+    with silenced():
+        return _model(pm, data, spec)
+
+
+def _model(pm: Any, data: IncidentData, spec: ModelSpec) -> Any:
     import pytensor.tensor as pt
     from pymc.distributions.dist_math import normal_lccdf
 
@@ -546,22 +503,16 @@ class FitResult:
         ``losses="ground_up"``): exactly what :func:`~riskbudget.bayes.to_scenario`
         simulates.
         """
-        from .simulation import _parameters
-
-        p = _parameters(self, group, losses)
-        return float(np.mean(p.rate * exposure * p.loss.conditional_means()))
+        rate, loss = simulation.posterior_distributions(self, group=group, losses=losses)
+        return float(np.mean(rate.rate * exposure * loss.conditional_means()))
 
     def to_scenario(self, name: str, **kwargs: Any) -> Any:
         """Shorthand for :func:`riskbudget.bayes.to_scenario` (``to_scenario(self, name, ...)``)."""
-        from .simulation import to_scenario
-
-        return to_scenario(self, name, **kwargs)
+        return simulation.to_scenario(self, name, **kwargs)
 
     def to_register(self, **kwargs: Any) -> Any:
         """Shorthand for :func:`riskbudget.bayes.to_register`."""
-        from .simulation import to_register
-
-        return to_register(self, **kwargs)
+        return simulation.to_register(self, **kwargs)
 
 
 def _round_sig(x: float, digits: int = 4) -> float:
@@ -646,6 +597,91 @@ def _diagnose(idata: Any, az: Any, var_names: list[str], chains: int, draws: int
     return Diagnostics(max_rhat, min_b, min_t, div, chains, draws, tuple(problems), seconds)
 
 
+def _initial_values(data: IncidentData, spec: ModelSpec) -> dict[str, float]:
+    """Where every chain starts (before PyMC's jitter): the data's own estimates, not the priors' centres.
+
+    The rate starts at its exact Gamma-Poisson posterior mean (with pooling,
+    the groups' geometric mean on ``rate_population``), and ``(mu, sigma)``
+    at the normal-inverse-chi-square posterior of the recorded losses
+    ignoring the threshold (:func:`update_severity`): close to the posterior
+    in every model, finite even for a group without incidents. Group offsets,
+    group standard deviations, ``rate_cv`` and the tail start at PyMC's
+    defaults.
+
+    From the priors' centres (e.g. ``sigma`` about 3 where the data say 1.3),
+    NUTS's first steps, taken with an identity mass matrix and a large trial
+    step size, could throw a chain of a pooled model far up the ``mu``-``sigma``
+    ridge, where its step size collapsed and it never moved again (about one
+    chain in several hundred).
+    """
+    start: dict[str, float] = {}
+    pooled = spec.pooling is not None
+    if spec.frequency is not None:
+        assert spec.rate_prior is not None
+        periods = data.periods(spec.pooling)
+        totals = periods.groupby("group", sort=False)[["events", "exposure"]].sum()
+        rates = (spec.rate_prior.shape + totals["events"].to_numpy()) / (
+            spec.rate_prior.rate + totals["exposure"].to_numpy()
+        )
+        start["rate_population" if pooled else "rate"] = float(np.exp(np.mean(np.log(rates))) if pooled else rates[0])
+    if spec.severity is not None:
+        assert spec.severity_prior is not None
+        post = update_severity(spec.severity_prior, data.frame["loss"].to_numpy(dtype=float))
+        start["mu_population" if pooled else "mu"] = float(post.mu)
+        start["sigma2"] = float(post.sigma) ** 2
+    return start
+
+
+#: NUTS's first step size is ``STEP_SCALE / n_parameters**0.25``, and dual averaging then tries about ten times
+#: that. With PyMC's default (0.25) those trials are about 1.3 in a pooled model whose adapted step is about 0.1:
+#: they diverged in almost every chain, and in about one chain in a few hundred the divergent trajectory
+#: overflowed (an infinite kinetic energy, which PyMC then accepted) and stranded the chain far out on the
+#: mu-sigma ridge with a step size of 0.
+STEP_SCALE = 0.025
+
+
+def _nuts_settings(data: IncidentData, spec: ModelSpec, sampling: SamplerOptions) -> dict[str, Any]:
+    """``pm.sample`` keywords that say how NUTS starts: initialisation, starting values, first step size."""
+    if sampling.sampler == "nutpie":
+        return {"nuts_sampler": "nutpie"}  # nutpie starts its chains itself (PyMC does not pass initvals on)
+    return {
+        "init": "jitter+adapt_full" if sampling.dense_mass else "jitter+adapt_diag",
+        "initvals": _initial_values(data, spec),
+        "step_scale": STEP_SCALE,
+    }
+
+
+def _sample(pm: Any, model: Any, settings: dict[str, Any], sampling: SamplerOptions, seed: int,
+            show: bool) -> tuple[Any, float]:
+    """Run NUTS on the model: ``(InferenceData, seconds)``; PyMC's notices silenced, its loggers quiet unless ``show``."""
+    cores = sampling.cores if sampling.cores is not None else max(1, min(sampling.chains, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    with quiet(not show), silenced(), model:
+        idata = pm.sample(
+            draws=sampling.draws,
+            tune=sampling.tune,
+            chains=sampling.chains,
+            cores=cores,
+            random_seed=seed,
+            target_accept=sampling.target_accept,
+            progressbar=show,
+            compute_convergence_checks=False,
+            **settings,
+        )
+    return idata, time.perf_counter() - t0
+
+
+def _check_nutpie() -> None:
+    try:
+        import nutpie  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            "fit(..., sampler='nutpie') needs the optional package 'nutpie', which is not installed "
+            "(it is not part of riskbudget[bayes]). Install it with: pip install nutpie, "
+            "or use the default sampler='pymc'"
+        ) from exc
+
+
 def fit(
     incidents: IncidentData | Any,
     *,
@@ -657,31 +693,25 @@ def fit(
     tail: TailPrior | None = None,
     pooling_scale: float = 0.5,
     overdispersion_scale: float = 0.5,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    cores: int | None = None,
-    target_accept: float = 0.95,
-    dense_mass: bool = True,
-    seed: int | None = None,
-    sampler: Literal["pymc", "nutpie"] = "pymc",
-    progress: bool | None = None,
-    threshold: float | None = None,
-    start: Any = None,
-    end: Any = None,
-    exposure: Any = None,
-    units: Any = None,
-    categories: Any = None,
+    sampling: SamplerOptions | None = None,
+    reading: ReadOptions | None = None,
+    **options: Any,
 ) -> FitResult:
     """Fit a Bayesian frequency and severity model to an incident history with PyMC.
+
+    The keywords describe the model; how to sample it is a
+    :class:`SamplerOptions` (``sampling=``) and how to read a DataFrame or
+    file of incidents a :class:`ReadOptions` (``reading=``). Their fields are
+    also accepted as loose keywords (``draws=2000, seed=7, threshold=10_000``);
+    an unknown keyword is an error listing the allowed ones.
 
     Parameters
     ----------
     incidents : IncidentData, pandas.DataFrame or path
         The incident history (columns ``date, unit, loss, category``). A
         DataFrame or file is read with :func:`read_incidents` using
-        ``threshold``, ``start``, ``end``, ``exposure``, ``units`` and
-        ``categories``.
+        ``reading`` (``threshold``, ``start``, ``end``, ``exposure``,
+        ``units``, ``categories``).
     rate_prior : Gamma
         Prior on the rate of recorded events (at or above the threshold) per
         year at exposure 1; with pooling, on ``rate_population`` (the median
@@ -700,28 +730,21 @@ def fit(
         the log scale: 0.5 lets groups differ by a factor of about e^1 = 2.7.
     overdispersion_scale : float, default 0.5
         Prior scale (half-normal) of ``rate_cv`` for the negative binomial.
-    draws, tune, chains : int
-        Posterior draws and tuning steps per chain, and the number of chains.
-    cores : int, optional
-        Processes to sample chains in (default: ``min(chains, CPUs)``); the
-        result does not depend on it.
-    target_accept : float, default 0.95
-        NUTS's target acceptance rate; raise it (0.99) when there are divergences.
-    dense_mass : bool, default True
-        Adapt a dense mass matrix (``init="jitter+adapt_full"``). Truncated
-        severities correlate ``mu`` and ``sigma`` strongly (a lower ``mu``
-        with a larger ``sigma`` explains the recorded losses almost as well);
-        a dense mass matrix samples that ridge several times more
-        efficiently. The models have few parameters, so it is cheap.
-    seed : int, optional
-        Sampler seed; the same seed gives the same posterior. ``None`` draws
-        one, recorded in ``result.seed``.
-    sampler : {"pymc", "nutpie"}
-        PyMC's NUTS (compiled with PyTensor's C backend) or nutpie's.
-    progress : bool, optional
-        Show the sampler's progress bar and log lines. ``False`` gives quiet
-        output (no bar, PyMC logger at ERROR) for notebooks and tests. By
-        default quiet when ``RISKBUDGET_PROGRESS=0``.
+    sampling : SamplerOptions, optional
+        ``draws``, ``tune``, ``chains``, ``cores``, ``target_accept``,
+        ``dense_mass``, ``seed``, ``sampler`` and ``progress`` (see
+        :class:`SamplerOptions`). The same seed gives the same posterior;
+        ``seed=None`` draws one, recorded in ``result.seed``. The progress bar
+        shows unless ``progress=False`` or ``RISKBUDGET_PROGRESS=0``;
+        ``progress=False`` also sets PyMC's logger to ERROR for the call.
+    reading : ReadOptions, optional
+        How to read ``incidents`` when it is not an :class:`IncidentData`.
+    **options
+        Fields of :class:`SamplerOptions` and :class:`ReadOptions`.
+
+    Every chain starts at the data's own estimates (the conjugate posterior
+    means, ignoring the threshold), jittered by PyMC, rather than at the
+    priors' centres.
 
     Returns
     -------
@@ -744,66 +767,20 @@ def fit(
     ...                    seed=7, progress=False)                  # doctest: +SKIP
     >>> result.summary.loc[["rate", "mu", "sigma"], ["mean", "q2.5", "q97.5"]]  # doctest: +SKIP
     """
-    data = _as_data(
-        incidents,
-        {"threshold": threshold, "start": start, "end": end, "exposure": exposure, "units": units, "categories": categories},
-    )
+    sampling, reading = route_options("fit", options, sampling=sampling, reading=reading)
+    data = _as_data(incidents, reading)
     spec = _make_spec(data, frequency, severity, pooling, rate_prior, severity_prior, tail, pooling_scale, overdispersion_scale)
-    _check_choice("sampler", sampler, SAMPLERS)
-    for name, value, minimum in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise InvalidParameterError(f"fit: {name} ({value!r}) must be a whole number >= {minimum}")
-    if not 0.5 <= float(target_accept) < 1.0:
-        raise InvalidParameterError(f"fit: target_accept ({target_accept!r}) must lie in [0.5, 1)")
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidParameterError(f"fit: seed ({seed!r}) must be a non-negative integer or None")
-    seed = int(seed)
-    if cores is None:
-        cores = max(1, min(int(chains), os.cpu_count() or 1))
-
-    pm, az = _import_pymc()
-    if sampler == "nutpie":
-        try:
-            import nutpie  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingDependencyError(
-                "fit(..., sampler='nutpie') needs the optional package 'nutpie', which is not installed "
-                "(it is not part of riskbudget[bayes]). Install it with: pip install nutpie, "
-                "or use the default sampler='pymc'"
-            ) from exc
-    show = _progress_enabled(progress)
+    seed = sampling.seed if sampling.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+    pm, az = import_pymc()
+    if sampling.sampler == "nutpie":
+        _check_nutpie()
+    show = _progress.enabled(sampling.progress, math.inf)  # a PyMC fit is always large work
     model = build_model(data, spec)
-    t0 = time.perf_counter()
-    with _quiet(not show), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_ARVIZ_REFACTOR, category=FutureWarning)
-        warnings.filterwarnings("ignore", message=_PYTENSOR_BLAS, category=UserWarning)
-        # PyMC labels its dense mass-matrix adaptation "experimental"; it is what we ask for.
-        warnings.filterwarnings("ignore", message="QuadPotentialFullAdapt is an experimental feature", category=UserWarning)
-        with model:
-            kwargs: dict[str, Any] = {}
-            if sampler == "nutpie":
-                kwargs["nuts_sampler"] = "nutpie"
-            else:
-                kwargs["init"] = "jitter+adapt_full" if dense_mass else "jitter+adapt_diag"
-            idata = pm.sample(
-                draws=int(draws),
-                tune=int(tune),
-                chains=int(chains),
-                cores=int(cores),
-                random_seed=seed,
-                target_accept=float(target_accept),
-                progressbar=show,
-                compute_convergence_checks=False,
-                **kwargs,
-            )
-    seconds = time.perf_counter() - t0
+    idata, seconds = _sample(pm, model, _nuts_settings(data, spec, sampling), sampling, seed, show)
     var_names = _summary_vars(spec)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_ARVIZ_REFACTOR, category=FutureWarning)
+    with silenced():
         summary = _summary(idata, az, var_names)
-        diagnostics = _diagnose(idata, az, var_names, int(chains), int(draws), seconds)
+        diagnostics = _diagnose(idata, az, var_names, sampling.chains, sampling.draws, seconds)
     result = FitResult(
         idata=idata,
         summary=summary,
@@ -812,7 +789,7 @@ def fit(
         data=data,
         groups=_groups(data, spec.pooling),
         seed=seed,
-        sampler=sampler,
+        sampler=sampling.sampler,
     )
     if not diagnostics.ok:
         warnings.warn(
@@ -822,4 +799,3 @@ def fit(
             stacklevel=2,
         )
     return result
-

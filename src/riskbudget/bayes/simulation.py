@@ -59,7 +59,14 @@ from ..exceptions import InvalidParameterError, RiskBudgetError
 from ..fair import Register, Scenario
 from .conjugate import SeverityPrior
 
-__all__ = ["PosteriorRate", "PosteriorLoss", "to_scenario", "to_register", "conjugate_scenario"]
+__all__ = [
+    "PosteriorRate",
+    "PosteriorLoss",
+    "posterior_distributions",
+    "to_scenario",
+    "to_register",
+    "conjugate_scenario",
+]
 
 Losses = Literal["reported", "ground_up"]
 
@@ -620,6 +627,42 @@ def _parameters(result: Any, group: str | None, losses: str) -> _Params:
     return _Params(rate=rate, cv=cv, loss=loss, key=key)
 
 
+def posterior_distributions(
+    result: Any,
+    *,
+    group: str | None = None,
+    exposure: float = 1.0,
+    losses: Losses = "reported",
+) -> tuple[PosteriorRate, PosteriorLoss]:
+    """The rate and the loss per event of one group of a fit, as distributions holding its posterior draws.
+
+    What :func:`to_scenario` puts in a scenario, and what
+    :meth:`FitResult.expected_annual_loss <riskbudget.bayes.FitResult.expected_annual_loss>`
+    averages. Both share the fit's posterior key, so a simulated year uses
+    the same draw for the two.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit of both frequency and severity.
+    group : str, optional
+        The unit or category, for a pooled model (required when it has
+        several groups).
+    exposure : float, default 1
+        Forecast exposure relative to the fit's exposure 1.
+    losses : {"reported", "ground_up"}
+        Recorded losses only, or the lognormal extrapolated below the
+        reporting threshold (the rate divided by ``P(loss >= threshold)``
+        draw by draw).
+
+    Returns
+    -------
+    (PosteriorRate, PosteriorLoss)
+    """
+    p = _parameters(result, group, losses)
+    return PosteriorRate(p.rate, p.cv, exposure=exposure, posterior_key=p.key), p.loss
+
+
 def to_scenario(
     result: Any,
     name: str,
@@ -676,9 +719,9 @@ def to_scenario(
                 "to_scenario: the fit has both frequency and severity; frequency= and severity= are only "
                 "for a fit that lacks one"
             )
-        p = _parameters(result, group, losses)
-        rate_dist: Distribution = PosteriorRate(p.rate, p.cv, exposure=exposure, posterior_key=p.key)
-        loss_dist: Distribution = p.loss
+        rate_dist: Distribution
+        loss_dist: Distribution
+        rate_dist, loss_dist = posterior_distributions(result, group=group, exposure=exposure, losses=losses)
     else:
         g = _group_of(result, group)
         key = _fit_key(result)
