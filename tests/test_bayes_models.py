@@ -407,7 +407,7 @@ def test_tail_prior_rules(kwargs, match):
 # NumPy's SIMD kernels round the last bits differently and the chains drift apart. So no check below depends on
 # what one seed happens to draw. Each is statistical, with limits that a correct sampler meets with overwhelming
 # probability on any machine:
-# * convergence (assert_converged): R-hat < 1.05, bulk and tail ESS above a floor, no divergences. fit()'s own
+# * convergence (assert_converged): R-hat < 1.05, bulk and tail ESS above a floor, divergences rare (at most 0.5% of draws). fit()'s own
 #   warning limits (R-hat 1.01, bulk ESS 400) are strict advice for users: with 2 chains of 1000 draws a correct
 #   sampler breaks them at some seeds (R-hat 1.014 for the hierarchical fit at seed 11 on an AVX-512 EPYC; on
 #   the machine these limits were measured on, the hierarchical fit broke them at 2 seeds in 12, the truncated
@@ -429,12 +429,18 @@ def _fit(*args, **kwargs):
         return bayes.fit(*args, progress=False, **kwargs)
 
 
+#: Divergent transitions a correct sampler may show: about one 4-chain fit in ten of the hierarchical model has one
+#: or two after tuning on some CPUs (measured over 21 seeds, here and with generic x86-64 code); a real geometry
+#: problem gives tens to thousands, and R-hat and ESS catch what divergences would hide.
+MAX_DIVERGENCE_SHARE = 0.005
+
+
 def assert_converged(result, *, ess_bulk: float = 200, ess_tail: float = 100) -> None:
-    """Chains that agree (R-hat), enough effective draws for the MCSEs to be trusted, no divergences."""
+    """Chains that agree (R-hat), enough effective draws for the MCSEs to be trusted, divergences rare."""
     d = result.diagnostics
     assert d.chains >= 2 and d.max_rhat < RHAT_LIMIT, d
     assert d.min_ess_bulk >= ess_bulk and d.min_ess_tail >= ess_tail, d
-    assert d.divergences == 0, d
+    assert d.divergences <= max(5, MAX_DIVERGENCE_SHARE * d.chains * d.draws), d
 
 
 def _chains(result, name: str, group: str | None = None) -> np.ndarray:
