@@ -94,3 +94,15 @@ def test_optimize_and_frontier_read_the_boards_appetite_file(capsys):
     assert json.loads(captured.out)["points"]
     assert main(["optimize", *files, "--appetite", "no/such/file.yaml"]) == 1
     assert "no/such/file.yaml" in capsys.readouterr().err
+
+
+def test_simulate_by_owner_in_json_and_text(capsys):
+    assert main(["simulate", "data/example/register.csv", "--years", "2000", "--seed", "4", "--by", "owner",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    groups = doc["by"]["groups"]
+    total = groups.pop("Total")
+    assert sum(g["tvar95_contribution"] for g in groups.values()) == pytest.approx(total["tvar95_contribution"])
+    assert total["tvar95_contribution"] == pytest.approx(doc["total"]["tvar95"])
+    assert main(["simulate", "data/example/register.csv", "--years", "2000", "--seed", "4", "--by", "owner"]) == 0
+    assert "Risk by owner (Euler contributions: the groups add up to the total)" in capsys.readouterr().out

@@ -117,3 +117,33 @@ def test_lec_on_given_losses_and_its_standard_error():
 def test_bad_input(call, match):
     with pytest.raises(rb.RiskBudgetError, match=match):
         call()
+
+
+def test_euler_contributions_add_up_and_match_the_gaussian_closed_form():
+    """For jointly normal parts, the VaR_q contribution is mu_j + z_q Cov(X_j, S) / sd(S) (Tasche 1999)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    n = 400_000
+    cov = np.array([[4.0, 1.0, 0.0], [1.0, 9.0, 1.5], [0.0, 1.5, 1.0]])
+    mu = np.array([10.0, 20.0, 5.0])
+    x = rng.multivariate_normal(mu, cov, n)
+    q = 0.95
+    parts = metrics.euler_contributions(x, q)
+    total = x.sum(axis=1)
+    assert parts["ale"].sum() == pytest.approx(total.mean(), rel=1e-12)
+    assert parts["var"].sum() == pytest.approx(metrics.var(total, q), rel=1e-12)
+    assert parts["tvar"].sum() == pytest.approx(metrics.tvar(total, q), rel=1e-9)
+    sd = math.sqrt(cov.sum())
+    z = stats.norm.ppf(q)
+    beta = cov.sum(axis=1) / sd
+    np.testing.assert_allclose(parts["var"], mu + z * beta, rtol=0.02)
+    # TVaR: mu_j + beta_j phi(z) / (1 - q)
+    np.testing.assert_allclose(parts["tvar"], mu + beta * stats.norm.pdf(z) / (1 - q), rtol=0.01)
+
+
+def test_var_weights_sit_on_the_years_nearest_the_quantile():
+    x = np.arange(1000.0)
+    w = metrics.var_weights(x, 0.9, window=10)
+    chosen = np.flatnonzero(w)
+    assert chosen.size == 10 and chosen.min() >= 890 and chosen.max() <= 905 and w.sum() == 10

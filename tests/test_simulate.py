@@ -347,3 +347,21 @@ def test_an_imprecise_ale_is_said_in_the_summary_and_warned():
         big = rb.Scenario("Big", loss_event_frequency=50.0, primary_loss=rb.LogNormal.from_ci(1e6, 1e7))
         quiet = rb.simulate(rb.Register([rare, big]), years=2_000, seed=1).summary()
     assert [n for n in quiet.attrs["notes"] if "'Rare'" in n] and not [n for n in quiet.attrs["notes"] if "portfolio" in n]
+
+
+def test_risk_by_owner_adds_up_to_the_portfolio(example_register):
+    result = rb.simulate(example_register, years=10_000, seed=3)
+    table = result.summary(by="owner")
+    groups = table.drop(index="Total")
+    assert set(groups.index) == {s.owner or "(none)" for s in example_register}
+    assert groups["scenarios"].sum() == len(example_register)
+    for col, total in (("ale", result.ale()), ("var95_contribution", result.var(0.95)),
+                       ("tvar95_contribution", result.tvar(0.95))):
+        assert groups[col].sum() == pytest.approx(total, rel=1e-9), col
+    # each group's standalone figures are those of the sum of its scenarios
+    owner = groups.index[0]
+    names = [s.name for s in example_register if (s.owner or "(none)") == owner]
+    own = result.losses[names].to_numpy().sum(axis=1)
+    assert groups.loc[owner, "tvar95"] == pytest.approx(rb.metrics.tvar(own, 0.95), rel=1e-12)
+    with pytest.raises(rb.RiskBudgetError, match=r"by \('colour'\) must be a register column"):
+        result.summary(by="colour")

@@ -157,6 +157,9 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh entropy, printed)")
     p.add_argument("--method", choices=("aggregate", "lef_x_lm"), default="aggregate")
     p.add_argument("--layout", default="riskbudget", help="flat register layout: riskbudget, riskquant, one_for_one")
+    p.add_argument("--by", default=None, choices=("owner", "category", "id"),
+                   help="also show risk per owner, category or id: ALE and Euler contributions to VaR95 and TVaR95 "
+                        "(groups add up to the total)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -178,11 +181,14 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
             for name in summary.index
         }
         total = rows.pop("Total")
-        _print_json(
-            {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total,
-             "notes": notes},
-            out,
-        )
+        doc = {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total,
+               "notes": notes}
+        if args.by:
+            groups = result.summary_by(args.by)
+            doc["by"] = {"column": args.by, "groups": {
+                str(name): {k: _jsonable(float(v)) for k, v in row.items()} for name, row in groups.iterrows()
+            }}
+        _print_json(doc, out)
         return 0
     say(
         f"{len(register)} scenarios, {result.years:,} simulated years, method={result.method}, "
@@ -200,6 +206,19 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
             f"{money(row['p90']):>10s} {money(row['var95']):>10s} {money(row['tvar95']):>10s}"
         )
     say("\nTotal = the year-by-year sum of the scenarios (percentiles are never added).")
+    if args.by:
+        groups = result.summary_by(args.by)
+        say(f"\nRisk by {args.by} (Euler contributions: the groups add up to the total)")
+        head = f"{args.by:30s} {'ALE':>10s} {'share':>7s} {'VaR95 part':>11s} {'TVaR95 part':>12s} {'share':>7s}"
+        say(head)
+        say("-" * len(head))
+        for name, row in groups.iterrows():
+            if name == "Total":
+                say("-" * len(head))
+            label = str(name) if len(str(name)) <= 30 else str(name)[:27] + "..."
+            say(f"{label:30s} {money(row['ale']):>10s} {percent(row['ale_share'], digits=0):>7s} "
+                f"{money(row['var95_contribution']):>11s} {money(row['tvar95_contribution']):>12s} "
+                f"{percent(row['tvar95_share'], digits=0):>7s}")
     for note in notes:
         say(f"Note: {note}.")
     return 0

@@ -43,6 +43,10 @@ __all__ = [
     "tvar_se",
     "expected_shortfall",
     "tail_weights",
+    "var_weights",
+    "euler_contributions",
+    "check_level",
+    "paired_se",
     "exceedance",
     "exceedance_se",
     "return_period",
@@ -142,6 +146,52 @@ def tail_weights(x: Any, q: float = 0.95) -> np.ndarray:
     w = above.astype(float)
     w[ties] = tie_weight
     return w
+
+
+def var_weights(x: Any, q: float = 0.95, *, window: int | None = None) -> np.ndarray:
+    """Each year's weight in the Euler allocation of VaR_q: the years whose total ranks near the quantile.
+
+    ``E[X_j | S = VaR_q]`` is estimated by the mean of scenario ``j``'s loss
+    over the ``window`` years whose portfolio total ``S`` is closest in rank to
+    the q-quantile (default ``max(10, 2 sqrt(n))``, a rank-window kernel in the
+    manner of Tasche's estimators). The weights are 1 on those years and sum to
+    ``window``; :func:`euler_contributions` rescales the estimate so that the
+    contributions add up to VaR_q exactly.
+    """
+    a = _array(x)
+    q = check_level(q)
+    n = a.size
+    k = max(10, int(2 * math.sqrt(n))) if window is None else int(window)
+    k = min(max(k, 1), n)
+    order = np.argsort(a, kind="stable")
+    centre = int(math.ceil(q * n)) - 1  # rank of the lower q-quantile (method "inverted_cdf")
+    lo = min(max(centre - k // 2, 0), n - k)
+    w = np.zeros(n)
+    w[order[lo : lo + k]] = 1.0
+    return w
+
+
+def euler_contributions(losses: Any, q: float = 0.95) -> dict[str, np.ndarray]:
+    """Euler allocation of the portfolio's ALE, VaR_q and TVaR_q to the columns of ``losses`` (years x parts).
+
+    Returns arrays (one value per column) ``ale``, ``var`` and ``tvar`` that add
+    up to the portfolio's ALE, VaR_q and TVaR_q (the year-by-year sum of the
+    columns): TVaR through :func:`tail_weights` (exact on the sample), VaR
+    through :func:`var_weights` rescaled to sum to VaR_q.
+    """
+    m = np.asarray(losses, dtype=float)
+    if m.ndim != 2:
+        raise RiskBudgetError(f"euler_contributions: losses must be a 2-D array (years x parts), not shape {m.shape}")
+    q = check_level(q)
+    total = m.sum(axis=1)
+    n = total.size
+    tw = tail_weights(total, q)
+    tvar_parts = tw @ m / (n * (1.0 - q))
+    vw = var_weights(total, q)
+    raw = vw @ m
+    v = var(total, q)
+    scale = v / raw.sum() if raw.sum() > 0 else 0.0
+    return {"ale": m.mean(axis=0), "var": raw * scale, "tvar": tvar_parts}
 
 
 def _tail(a: np.ndarray, q: float) -> tuple[float, np.ndarray, np.ndarray, float, float]:
