@@ -520,3 +520,20 @@ def test_project_raising_a_loss_form_the_scenario_lacks_is_an_error():
     proj = rb.Project("Portal", cost_per_year=1.0, risk_changes=(RiskChange(("S",), rb.Uniform(0.1, 0.5), "secondary_loss"),))
     with pytest.raises(ProjectError, match="Project 'Portal': raises secondary_loss, but scenario 'S' has no secondary loss"):
         apply_projects(rb.Register([s]), [proj])
+
+
+def test_controls_and_projects_round_trip_through_dicts():
+    """to_dict -> from_dict gives equal items (a saved plan embeds its inputs this way)."""
+    import json
+
+    from riskbudget import datasets
+    from riskbudget.controls import Control, Project
+
+    for c in datasets.load_controls():
+        back = Control.from_dict(json.loads(json.dumps(c.to_dict())))
+        assert back == c, c.name
+    for p in datasets.load_projects():
+        back = Project.from_dict(json.loads(json.dumps(p.to_dict())))
+        assert back == p, p.name
+    with pytest.raises(rb.RiskBudgetError, match="a control must be a mapping"):
+        Control.from_dict([1, 2])

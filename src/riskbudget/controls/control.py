@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._random import control_stream_name
+from ..distributions import from_dict as distribution_from_dict
 from ..fair import Adjustment, Scenario, SharedMultiplier
 from ._common import (
     ALL,
@@ -225,6 +226,22 @@ class Control:
             value = getattr(self, f)
             out[f] = list(value) if isinstance(value, tuple) else value
         return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Control:
+        """Rebuild a control from :meth:`to_dict` output (a saved plan, a YAML or JSON file)."""
+        if not isinstance(data, dict):
+            raise ControlError(f"a control must be a mapping, not {type(data).__name__}")
+        d = dict(data)
+        for fn in FUNCTIONS:
+            if d.get(fn) is not None:
+                d[fn] = distribution_from_dict(d[fn])
+        if d.get("response_sla") is not None:
+            d["response_sla"] = ResponseSLA.from_dict(d["response_sla"])
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ControlError(f"Control {d.get('name')!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- #

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..distributions import as_distribution
+from ..distributions import as_distribution, from_dict
 from ..exceptions import MONEY, RiskBudgetError
 from ..fair import Scenario, check_reach
 from ._common import ControlError, _check_factor, _in_unit
@@ -138,7 +138,17 @@ class ResponseSLA:
             out["disruption_share"] = self.disruption_share
         return out
 
+    @classmethod
+    def from_dict(cls, data: Any) -> ResponseSLA:
+        """Rebuild from :meth:`to_dict` output."""
+        if not isinstance(data, dict):
+            raise ControlError(f"response_sla must be a mapping, not {type(data).__name__}")
+        d = dict(data)
+        for key in ("hours_to_contain", "hours_to_contain_with_control", "cost_per_hour"):
+            if key in d and d[key] is not None:
+                d[key] = from_dict(d[key])
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ControlError(f"response_sla: {exc}") from None
 
-# --------------------------------------------------------------------------- #
-# Per-year multipliers (Distribution-like: sample, support, mean, to_dict)
-# --------------------------------------------------------------------------- #

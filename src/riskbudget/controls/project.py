@@ -11,6 +11,7 @@ import numpy as np
 
 from .._random import project_stream_name
 from ..distributions import as_distribution
+from ..distributions import from_dict as distribution_from_dict
 from ..exceptions import MONEY, RiskBudgetError, shown
 from ..fair import Scenario, SharedMultiplier
 from ._common import (
@@ -244,7 +245,32 @@ class Project:
                 "delay_months": sbd.delay_months,
                 "risk_removed": sbd.risk_removed.to_dict(),
             }
+        for f in ("category", "owner", "description"):
+            out[f] = getattr(self, f)
         return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Project:
+        """Rebuild a project from :meth:`to_dict` output (a saved plan, a YAML or JSON file)."""
+        if not isinstance(data, dict):
+            raise ProjectError(f"a project must be a mapping, not {type(data).__name__}")
+        d = dict(data)
+        if "value_per_year" in d:
+            d["value_per_year"] = distribution_from_dict(d["value_per_year"])
+        d["risk_changes"] = tuple(
+            RiskChange(tuple(r["targets"]), distribution_from_dict(r["increase"]), r.get("factor", "frequency"))
+            for r in d.get("risk_changes", ())
+        )
+        d["new_scenarios"] = tuple(Scenario.from_dict(s) for s in d.get("new_scenarios", ()))
+        sbd = d.get("security_by_design")
+        if sbd is not None:
+            d["security_by_design"] = SecurityByDesign(
+                sbd["cost_per_year"], sbd.get("delay_months", 0.0), distribution_from_dict(sbd["risk_removed"])
+            )
+        try:
+            return cls(**d)
+        except (TypeError, KeyError) as exc:
+            raise ProjectError(f"Project {d.get('name')!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- #
