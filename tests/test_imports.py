@@ -38,7 +38,7 @@ LAYERS: list[set[str]] = [
     {"appetite", "io"},
     {"portfolio", "controls"},
     {"optimization", "gordon_loeb", "datasets"},
-    {"voi", "bayes", "review"},
+    {"voi", "bayes", "review", "scorecard"},
     {"plotting", "reporting"},
     {"widgets", "cli", "__main__"},
 ]
