@@ -537,3 +537,32 @@ def test_controls_and_projects_round_trip_through_dicts():
         assert back == p, p.name
     with pytest.raises(rb.RiskBudgetError, match="a control must be a mapping"):
         Control.from_dict([1, 2])
+
+
+def test_multi_year_fields_read_check_and_round_trip(tmp_path):
+    """one_off_cost and lead_time_months: columns, checks, live shares clamp(t - L/12, 0, 1), dict round trips."""
+    from riskbudget.controls import Control, Project, read_controls, read_projects
+
+    c = Control("EDR", 3e5, resistance=0.5, one_off_cost=1.5e5, lead_time_months=9)
+    assert (c.one_off_cost, c.lead_time_months) == (1.5e5, 9.0)
+    assert Control.from_dict(c.to_dict()) == c
+    p = Project("Migration", 5e5, value_per_year=2e6, lead_time_months=18, one_off_cost="1.2M",
+                security_by_design=rb.controls.SecurityByDesign(5e4, delay_months=3, risk_removed=0.5))
+    assert [p.value_share(t) for t in (1, 2, 3)] == [0.0, 0.5, 1.0]
+    assert [p.value_share(t, security_by_design=True) for t in (1, 2, 3)] == [0.0, 0.25, 1.0]
+    assert [p.risk_share(t) for t in (1, 2, 3)] == [0.0, 0.5, 1.0]
+    assert Project.from_dict(p.to_dict()) == p
+    for bad, match in ((dict(one_off_cost=-1), r"one_off_cost \(-1\) must be >= 0"),
+                       (dict(lead_time_months=-3), r"lead_time_months \(-3\) must be >= 0"),
+                       (dict(lead_time_months=5000), r"lead_time_months \(5000\) must be at most 1200")):
+        with pytest.raises(rb.RiskBudgetError, match=match):
+            Control("EDR", 3e5, resistance=0.5, **bad)
+    path = tmp_path / "controls.csv"
+    path.write_text("name,cost_per_year,applies_to,resistance_low,resistance_mode,resistance_high,one_off_cost,"
+                    "lead_time_months\nEDR,300000,*,0.3,0.5,0.7,150K,9\n")
+    (read,) = read_controls(path)
+    assert (read.one_off_cost, read.lead_time_months) == (150_000.0, 9.0)
+    path = tmp_path / "projects.csv"
+    path.write_text("name,cost_per_year,value_low,value_mode,value_high,lead_time_months\nApp,1e5,1e5,2e5,4e5,-2\n")
+    with pytest.raises(rb.RiskBudgetError, match=r"line 2.*lead_time_months"):
+        read_projects(path)

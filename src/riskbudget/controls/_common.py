@@ -136,3 +136,17 @@ def _check_factor(owner: str, factor: str, err: type[RiskBudgetError]) -> str:
             f"'primary_loss.<form>' / 'secondary_loss.<form>' with a form in {list(FORMS_OF_LOSS)}", field="factor"
         )
     return factor
+
+
+def live_share(year: int, lead_time_months: float) -> float:
+    """The share of simulated year ``year`` (1, 2, ...) an item is live after a lead time: ``clamp(t - L / 12, 0, 1)``."""
+    return min(max(float(year) - lead_time_months / 12.0, 0.0), 1.0)
+
+
+def _multi_year(item: Any, who: str, err: type[RiskBudgetError]) -> None:
+    """Check and normalise ``one_off_cost`` (money, paid in year 1) and ``lead_time_months`` (>= 0)."""
+    object.__setattr__(item, "one_off_cost", _nonnegative(who, "one_off_cost", item.one_off_cost, err, MONEY))
+    lead = _nonnegative(who, "lead_time_months", item.lead_time_months, err)
+    if lead > 1200:
+        raise err(f"{who}: lead_time_months ({lead:g}) must be at most 1200 (a century)", field="lead_time_months")
+    object.__setattr__(item, "lead_time_months", lead)

@@ -18,6 +18,7 @@ from ._common import (
     _check_factor,
     _checked_names,
     _in_unit,
+    _multi_year,
     _name_and_cost,
     _nonnegative,
     _relations,
@@ -96,9 +97,12 @@ class Control:
     category: str = ""
     owner: str = ""
     description: str = ""
+    one_off_cost: float = 0.0
+    lead_time_months: float = 0.0
 
     def __post_init__(self) -> None:
         who = _name_and_cost(self, "Control", ControlError)
+        _multi_year(self, who, ControlError)
         applies = _checked_names(who, "applies_to", self.applies_to, ControlError)
         if not applies:
             raise ControlError(f"{who}: applies_to is empty; name the scenarios or categories it covers ('*' for all)")
@@ -222,6 +226,8 @@ class Control:
             "category",
             "owner",
             "description",
+            "one_off_cost",
+            "lead_time_months",
         ):
             value = getattr(self, f)
             out[f] = list(value) if isinstance(value, tuple) else value

@@ -38,6 +38,8 @@ _CONTROL_NUMBERS = (
     "days_per_lapse",
     "strength_when_lapsed",
     "disruption_share",
+    "one_off_cost",
+    "lead_time_months",
 )
 _CONTROL_ESTIMATES = tuple(FUNCTIONS) + ("contain_hours", "contain_hours_with_control", "cost_per_hour")
 #: Every column a controls file may have.
@@ -51,7 +53,8 @@ CONTROL_COLUMNS: tuple[str, ...] = (
 )
 
 _PROJECT_TEXT = ("adds_risk_to", "risk_factor", "requires", "excludes", "category", "owner", "description")
-_PROJECT_NUMBERS = ("cost_per_year", "probability_of_failure", "sbd_cost_per_year", "sbd_delay_months")
+_PROJECT_NUMBERS = ("cost_per_year", "probability_of_failure", "sbd_cost_per_year", "sbd_delay_months",
+                    "one_off_cost", "lead_time_months")
 _PROJECT_ESTIMATES = ("value", "risk_increase", "sbd_risk_removed")
 _NEW_PREFIX = "new_"
 
@@ -76,7 +79,7 @@ PROJECT_COLUMNS: tuple[str, ...] = (
 
 
 #: Columns (and column prefixes) holding money, capped at MONEY.
-_MONEY_COLUMNS = ("cost_per_year", "sbd_cost_per_year")
+_MONEY_COLUMNS = ("cost_per_year", "sbd_cost_per_year", "one_off_cost")
 _MONEY_PREFIXES = ("value_", "cost_per_hour_")
 
 
@@ -193,7 +196,8 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
     ``disruption_share``, and ``sla_factor``; imperfection with ``coverage``,
     ``lapses_per_year``, ``days_per_lapse`` and ``strength_when_lapsed``;
     ``requires`` and ``excludes`` (names separated by ``;``); ``category``,
-    ``owner``, ``description``.
+    ``owner``, ``description``; for multi-year plans ``one_off_cost`` (paid in
+    year 1) and ``lead_time_months`` (the effect starts after it).
 
     Returns
     -------
@@ -254,7 +258,8 @@ def read_controls(path: str | os.PathLike[str]) -> tuple[Control, ...]:
                 "contain_hours_*, contain_hours_with_control_*, cost_per_hour_*, disruption_share, sla_factor",
                 lambda h0=h0, h1=h1, kw=sla_kwargs: ResponseSLA(h0, h1, **kw),
             )
-        for col in ("coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed"):
+        for col in ("coverage", "lapses_per_year", "days_per_lapse", "strength_when_lapsed", "one_off_cost",
+                    "lead_time_months"):
             v = ctx.number(row, col)
             if v is not None:
                 kwargs[col] = v
@@ -290,7 +295,9 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
     ``sbd_risk_removed_low/mode/high``; a new scenario with ``new_scenario``
     (its name) and any register column prefixed ``new_`` (``new_category``,
     ``new_frequency_low``, ``new_loss_low``, ...); ``requires``, ``excludes``,
-    ``category``, ``owner``, ``description``.
+    ``category``, ``owner``, ``description``; for multi-year plans
+    ``one_off_cost`` (paid in year 1) and ``lead_time_months`` (value and added
+    risk start after it; a security-by-design delay postpones the value).
 
     Returns
     -------
@@ -327,9 +334,10 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
                 "value_low, value_mode, value_high", "missing; give the business value per year if delivered"
             )
         kwargs["value_per_year"] = value
-        pf = ctx.number(row, "probability_of_failure")
-        if pf is not None:
-            kwargs["probability_of_failure"] = pf
+        for col in ("probability_of_failure", "one_off_cost", "lead_time_months"):
+            v = ctx.number(row, col)
+            if v is not None:
+                kwargs[col] = v
         targets = (row.get("adds_risk_to") or "").strip()
         increase = ctx.estimate(row, "risk_increase")
         factor = (row.get("risk_factor") or "").strip() or "frequency"

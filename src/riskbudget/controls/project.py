@@ -20,11 +20,13 @@ from ._common import (
     _checked_names,
     _in_unit,
     _money_estimate,
+    _multi_year,
     _name_and_cost,
     _nonnegative,
     _relations,
     _share_estimate,
     _text_fields,
+    live_share,
 )
 
 
@@ -150,9 +152,12 @@ class Project:
     category: str = ""
     owner: str = ""
     description: str = ""
+    one_off_cost: float = 0.0
+    lead_time_months: float = 0.0
 
     def __post_init__(self) -> None:
         who = _name_and_cost(self, "Project", ProjectError)
+        _multi_year(self, who, ProjectError)
         value = _money_estimate(who, "value_per_year", self.value_per_year, ProjectError)
         if value.support()[0] < 0:
             raise ProjectError(f"{who}: value_per_year ({value}) can be negative; state a value >= 0")
@@ -201,6 +206,20 @@ class Project:
             ev *= 1.0 - self.security_by_design.delay_months / 12.0
         return float(ev)
 
+    def value_share(self, year: int, *, security_by_design: bool = False) -> float:
+        """The share of year ``year`` the project delivers value: live after its lead time plus any design delay."""
+        delay = self.security_by_design.delay_months if security_by_design and self.security_by_design else 0.0
+        return live_share(year, self.lead_time_months + delay)
+
+    def risk_share(self, year: int) -> float:
+        """The share of year ``year`` its new attack surface exists: from go-live after the lead time.
+
+        A security-by-design delay postpones the value, not the added risk (as
+        in a one-year plan, where it costs first-year value only): the risk
+        is counted from the planned go-live, which errs on the side of caution.
+        """
+        return live_share(year, self.lead_time_months)
+
     def cost(self, *, security_by_design: bool = False) -> float:
         """Total spend: the project plus, if bought, its security-by-design option."""
         extra = 0.0
@@ -245,7 +264,7 @@ class Project:
                 "delay_months": sbd.delay_months,
                 "risk_removed": sbd.risk_removed.to_dict(),
             }
-        for f in ("category", "owner", "description"):
+        for f in ("category", "owner", "description", "one_off_cost", "lead_time_months"):
             out[f] = getattr(self, f)
         return out
 
