@@ -5,10 +5,12 @@ None of these tests imports PyMC.
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +22,9 @@ import riskbudget as rb
 from riskbudget import bayes
 from riskbudget.bayes.priors import BenchmarkError
 from riskbudget.exceptions import InvalidParameterError, RiskBudgetError
+from riskbudget.simulation import ALE_RSE_LIMIT, PrecisionWarning
+
+from .conftest import ROOT
 
 
 # --------------------------------------------------------------------------- #
@@ -393,6 +398,141 @@ def test_update_severity_bad_input():
     with pytest.raises(InvalidParameterError, match=r"prior must be a SeverityPrior"):
         bayes.update_severity(rb.Gamma(1, 1), [1.0])
     assert bayes.update_severity(prior, []) == prior
+
+
+# --------------------------------------------------------------------------- #
+# Posterior severities are capped per event: a finite, stable ALE
+# --------------------------------------------------------------------------- #
+# The README's conjugate example (README.md, "Bayesian loss models"). Three losses leave sigma so uncertain that
+# the predictive loss (log-Student-t) has no finite mean: uncapped, its simulated ALE was $2.1M, $450M and $7.9B
+# for seeds 7, 8 and 9. The README caps each loss at a year's revenue ($40M).
+README_REVENUE = 40e6
+README_YEARS = 50_000
+
+
+def _readme_example(**cap) -> tuple[rb.Gamma, rb.Scenario]:
+    prior = bayes.benchmark_rate_prior("iris2020_f1000_probability", effective_years=2)
+    posterior = bayes.update_rate(prior, events=3, years=5.5)
+    severity = bayes.update_severity(bayes.severity_prior(50_000, 1_000_000), [23_000, 140_000, 61_000])
+    return posterior, bayes.conjugate_scenario("Incidents", posterior, severity, seed=1, **cap)
+
+
+def test_readme_example_is_the_one_tested_here():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert 'bayes.conjugate_scenario("Incidents", posterior, severity, seed=1,' in readme
+    assert "revenue=40e6" in readme and f"years={README_YEARS:_}" in readme
+
+
+def test_cap_rule_explicit_then_revenue_then_default():
+    assert bayes.loss_cap() == bayes.LossCap(bayes.DEFAULT_MAX_LOSS_PER_EVENT, bayes.CapBasis.DEFAULT)
+    assert bayes.DEFAULT_MAX_LOSS_PER_EVENT == 10e9 and bayes.REVENUE_MULTIPLE == 1.0
+    assert bayes.loss_cap(revenue=3e8) == bayes.LossCap(3e8, bayes.CapBasis.REVENUE)
+    assert bayes.loss_cap(max_loss_per_event=5e6, revenue=3e8) == bayes.LossCap(5e6, bayes.CapBasis.EXPLICIT)
+    assert bayes.loss_cap(revenue=3e8).describe() == "$300M per event (annual revenue)"
+    assert repr(bayes.loss_cap(max_loss_per_event=5e6)) == "LossCap($5M per event, stated)"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_loss_per_event": 0}, r"max_loss_per_event \(0\) must be a positive amount"),
+        ({"max_loss_per_event": -5e6}, r"max_loss_per_event \(-5e\+06\) must be a positive amount"),
+        ({"max_loss_per_event": math.inf}, r"max_loss_per_event"),
+        ({"max_loss_per_event": math.nan}, r"max_loss_per_event"),
+        ({"revenue": -1e6}, r"revenue \(-1e\+06\) must be a positive amount a year"),
+        ({"revenue": "lots"}, r"revenue"),
+        ({"revenue": True}, r"revenue"),
+        ({"max_loss_per_event": 5e6, "revenue": 0}, r"revenue \(0\) must be a positive amount a year"),
+    ],
+)
+def test_cap_rejects_bad_values(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        bayes.loss_cap(**kwargs)
+    severity = bayes.update_severity(bayes.severity_prior(5e4, 1e6), [2e4, 8e4])
+    with pytest.raises(InvalidParameterError, match=r"conjugate_scenario: " + match):
+        bayes.conjugate_scenario("x", rb.Gamma(2, 1), severity, draws=10, **kwargs)
+
+
+def test_the_cap_in_use_is_visible():
+    _, default = _readme_example()
+    _, from_revenue = _readme_example(revenue=README_REVENUE)
+    _, explicit = _readme_example(max_loss_per_event=2e6, revenue=README_REVENUE)
+    assert default.primary_loss.cap == bayes.loss_cap()
+    assert from_revenue.primary_loss.max_loss == README_REVENUE
+    assert explicit.primary_loss.cap == bayes.LossCap(2e6, bayes.CapBasis.EXPLICIT)
+    assert "max_loss=$10B per event (default" in repr(default.primary_loss)
+    assert "max_loss=$40M per event (annual revenue)" in repr(from_revenue.primary_loss)
+    assert "max_loss=$2M per event (stated)" in repr(explicit)  # the scenario's repr shows its loss
+    described = from_revenue.primary_loss.describe()
+    assert described["max_loss"] == README_REVENUE and described["max_loss_basis"] == "revenue"
+    # Posterior draws never go into a register file; the refusal names the cap.
+    with pytest.raises(InvalidParameterError, match=r"capped at \$40M per event \(annual revenue\)\): posterior draws"):
+        from_revenue.to_dict()
+
+
+def test_capped_losses_never_exceed_the_cap_and_scale_with_it():
+    _, s = _readme_example(max_loss_per_event=2e6)
+    loss = s.primary_loss
+    x = loss.sample(200_000, np.random.default_rng(1))
+    assert x.max() == 2e6 and loss.support() == (0.0, 2e6)
+    assert loss.ppf(1.0) == 2e6 and loss.cdf(2e6) == 1.0 and loss.cdf(2e6 * (1 - 1e-9)) < 1.0
+    # The share of losses at the cap is the mixture's P(X > cap).
+    p_cap = 1.0 - loss.cdf(2e6 * (1 - 1e-12))
+    assert abs(np.mean(x == 2e6) - p_cap) <= 4 * math.sqrt(p_cap * (1 - p_cap) / x.size)
+    # Scaling a loss scales its cap: factor * min(X, c) = min(factor X, factor c).
+    half = s.scaled_losses(0.5).primary_loss
+    assert half.max_loss == 1e6 and half.mean() == pytest.approx(0.5 * loss.mean(), rel=1e-12)
+
+
+def test_a_plain_distribution_severity_is_not_capped():
+    lognormal = rb.LogNormal(11.0, 1.5)
+    s = bayes.conjugate_scenario("x", rb.Gamma(2, 1), lognormal)
+    assert s.primary_loss is lognormal  # unchanged, uncapped: the same numbers as before
+    with pytest.raises(InvalidParameterError, match=r"cap a SeverityPrior's predictive; the severity here is a LogNormal"):
+        bayes.conjugate_scenario("x", rb.Gamma(2, 1), lognormal, revenue=1e8)
+
+
+def test_capped_predictive_mean_is_the_limited_expected_value():
+    """The capped mean over draws against the Student-t predictive integrated numerically (an independent oracle)."""
+    severity = bayes.update_severity(bayes.severity_prior(50_000, 1_000_000), [23_000, 140_000, 61_000])
+    n = 200_000
+    s = bayes.conjugate_scenario("x", rb.Gamma(2, 1), severity, draws=n, seed=3, max_loss_per_event=5e7)
+    # The predictive log loss is Student t with nu dof, location mu, scale sigma sqrt(1 + 1/kappa):
+    # E[min(X, c)] = integral_0^c P(X > x) dx.
+    t = stats.t(severity.nu, loc=severity.mu, scale=severity.sigma * math.sqrt(1 + 1 / severity.kappa))
+    lev = integrate.quad(lambda y: math.exp(y) * t.sf(y), -30, math.log(5e7), limit=400, epsrel=1e-10)[0]
+    # The n draws are a sample of the posterior: their capped mean is within 4 SE of the predictive's.
+    means = s.primary_loss.conditional_means()
+    assert abs(means.mean() - lev) <= 4 * means.std() / math.sqrt(n)
+
+
+def test_readme_example_ale_is_stable_across_seeds():
+    """At the README's 50,000 years: every pair of seeds within 4 combined SE, each SE below 5% of the ALE."""
+    posterior, scenario = _readme_example(revenue=README_REVENUE)
+    exact = posterior.mean() * scenario.primary_loss.mean()  # independent rate and loss draws
+    runs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)  # the summary of a precise run does not warn
+        for seed in (7, 8, 9, 10, 11, 12):
+            result = rb.simulate(scenario, years=README_YEARS, seed=seed)
+            summary = result.summary()
+            assert summary.attrs["notes"] == [], summary.attrs["notes"]
+            ale, se = float(summary.loc["Total", "ale"]), float(summary.loc["Total", "ale_se"])
+            assert se < ALE_RSE_LIMIT * ale, (seed, ale, se)
+            assert abs(ale - exact) <= 4 * se, (seed, ale, exact, se)
+            runs.append((ale, se))
+    for (a, sa), (b, sb) in itertools.combinations(runs, 2):
+        assert abs(a - b) <= 4 * math.hypot(sa, sb), runs
+
+
+def test_a_deliberately_extreme_cap_is_flagged_as_imprecise():
+    """A cap far above any real loss ($1 trillion) brings the heavy tail back: the ALE's error is said in words."""
+    _, scenario = _readme_example(max_loss_per_event=1e12)
+    result = rb.simulate(scenario, years=README_YEARS, seed=7)
+    with pytest.warns(PrecisionWarning, match=r"the portfolio's ALE is imprecise"):
+        summary = result.summary()
+    assert any("Incidents" in note for note in summary.attrs["notes"])
+    assert summary.loc["Total", "ale_se"] > 0.2 * summary.loc["Total", "ale"]
 
 
 # --------------------------------------------------------------------------- #

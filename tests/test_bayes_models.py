@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import logging
 import math
 import os
@@ -22,7 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 import riskbudget as rb
 from riskbudget import bayes
@@ -86,9 +87,79 @@ def test_posterior_loss_gpd_tail_matches_scipy_genpareto():
     x = np.array([1e4, 1e5, 2.99e5, 3e5, 4e5, 1e6, 1e7])
     expected = np.where(x < u, ln.cdf(x), 1 - ln.sf(u) * gp.sf(x - u))
     np.testing.assert_allclose(d.cdf(x), expected, rtol=1e-10)
+    # The default cap ($10B) is far out: the mean is the uncapped one but for E[X - cap; X > cap].
     mean = math.exp(mu + sigma**2 / 2) * special.ndtr((math.log(u) - mu - sigma**2) / sigma)
     mean += ln.sf(u) * (u + beta / (1 - xi))
-    assert d.mean() == pytest.approx(mean, rel=1e-12)
+    e = d.max_loss - u  # E[(E - e)+] = integral of the GPD's survival beyond e, on a log scale
+    beyond = ln.sf(u) * integrate.quad(lambda v: gp.sf(e * math.exp(v)) * e * math.exp(v), 0, 200, limit=200)[0]
+    assert 0 < beyond < 1e-9 * mean  # the default cap is far out here: it changes the mean in the 11th digit
+    assert d.mean() == pytest.approx(mean - beyond, rel=1e-12)
+
+
+def _single_draw_survival(mu, sigma, lower=0.0, u=math.inf, xi=None, beta=None):
+    """P(X > x | X >= lower) of one lognormal(-GPD) draw, from scipy: the oracle of the capped closed forms."""
+    ln = stats.lognorm(sigma, scale=math.exp(mu))
+    gp = stats.genpareto(xi, scale=beta) if math.isfinite(u) else None
+
+    def whole(x):
+        return ln.sf(x) if x < u else ln.sf(u) * gp.sf(x - u)
+
+    return lambda x: whole(max(x, lower)) / whole(lower) if x >= lower else 1.0
+
+
+def _limited_moments_by_quadrature(survival, cap, lower):
+    """E[min(X, c)] and E[min(X, c)^2] as integrals of the survival function (X >= lower >= 0)."""
+    pts = np.geomspace(max(lower, 1.0), cap, 60)[1:-1]
+    m1 = lower + integrate.quad(survival, lower, cap, points=pts, limit=500, epsrel=1e-11)[0]
+    m2 = lower**2 + integrate.quad(lambda x: 2 * x * survival(x), lower, cap, points=pts, limit=500, epsrel=1e-11)[0]
+    return m1, m2
+
+
+@pytest.mark.parametrize(
+    "draw, lower, u, cap",
+    [
+        ((11.0, 1.2, None, None), 0.0, math.inf, 3e6),          # lognormal
+        ((10.0, 6.0, None, None), 10_000.0, math.inf, 5e7),     # a huge sigma (its uncapped mean is e^28)
+        ((10.5, 1.0, 0.3, 1.5e5), 10_000.0, 2e5, 1e6),          # GPD tail, cap above the tail threshold
+        ((10.5, 1.0, 1.4, 1.5e5), 10_000.0, 2e5, 4e7),          # a tail shape above 1: infinite mean uncapped
+        ((10.5, 1.0, -0.4, 1.5e5), 0.0, 2e5, 1e6),              # a bounded tail whose end point is below the cap
+        ((10.5, 1.0, 0.6, 1.5e5), 10_000.0, 2e5, 1.2e5),        # a cap below the tail threshold
+    ],
+)
+def test_capped_moments_are_limited_expected_values(draw, lower, u, cap):
+    """The capped mean and variance of one draw equal the integrals of its survival function (scipy)."""
+    mu, sigma, xi, beta = draw
+    tail = {} if xi is None else {"tail_threshold": u, "tail_shape": [xi], "tail_scale": [beta]}
+    d = PosteriorLoss([mu], [sigma], lower=lower, max_loss=cap, **tail)
+    m1, m2 = _limited_moments_by_quadrature(_single_draw_survival(mu, sigma, lower, u, xi, beta), cap, lower)
+    assert d.mean() == pytest.approx(m1, rel=1e-8)
+    assert d.var() == pytest.approx(m2 - m1**2, rel=1e-6)
+    # Scaled: the distribution of 2 min(X, c) = min(2X, 2c).
+    assert d.scaled(2.0).mean() == pytest.approx(2 * m1, rel=1e-8) and d.scaled(2.0).max_loss == 2 * cap
+
+
+def test_capped_mixture_simulates_its_closed_forms():
+    """A mixture of heavy draws (sigma up to 4, tail shapes up to 1.6): sampled losses agree with the closed-form
+    mean (4 SE), the CDF, the quantiles and the share of losses at the cap."""
+    g = np.random.default_rng(21)
+    k = 400
+    mu, sigma = g.normal(10.5, 0.3, k), g.uniform(0.8, 4.0, k)
+    xi, beta = g.uniform(-0.2, 1.6, k), g.uniform(5e4, 2e5, k)
+    d = PosteriorLoss(mu, sigma, lower=10_000, tail_threshold=2e5, tail_shape=xi, tail_scale=beta, max_loss=2e7)
+    n = 1_000_000
+    x = d.sample(n, np.random.default_rng(22))
+    assert x.min() >= 10_000 and x.max() == 2e7
+    assert within(x.mean(), d.mean(), math.sqrt(d.var() / n))
+    assert within(x.var(), d.var(), 0.1 * d.var())  # the variance of min(X, c) exists; a loose sanity check
+    for q in (0.5, 0.9, 0.99):
+        v = d.ppf(q)
+        assert d.cdf(v) == pytest.approx(q, abs=1e-9)
+        assert within(np.mean(x <= v), q, math.sqrt(q * (1 - q) / n))
+    at_cap = 1.0 - d.cdf(2e7 * (1 - 1e-12))
+    assert 100 / n < at_cap and within(np.mean(x == 2e7), at_cap, math.sqrt(at_cap * (1 - at_cap) / n))
+    assert d.ppf(1 - at_cap / 2) == 2e7 and d.ppf(1.0) == 2e7 and d.cdf(2e7) == 1.0
+    # The mean is the average of the draws' capped means: a finite sum of limited expected values.
+    assert d.mean() == pytest.approx(d.conditional_means().mean(), rel=1e-14)
 
 
 def test_posterior_loss_sampling_matches_its_moments():
@@ -261,7 +332,11 @@ def test_conjugate_scenario_ale_matches_the_predictive_mean():
         (lambda: PosteriorLoss([1.0], [1.0], lower=-1), r"lower \(-1\) must be a finite amount >= 0"),
         (lambda: PosteriorLoss([1.0], [1.0], lower=100, tail_threshold=50, tail_shape=[0.1], tail_scale=[1.0]), r"tail_threshold \(50\) must exceed lower \(100\)"),
         (lambda: PosteriorLoss([1.0], [1.0], tail_threshold=50), r"needs tail_shape and tail_scale"),
-        (lambda: PosteriorLoss([1.0], [1.0], tail_threshold=50, tail_shape=[1.2], tail_scale=[1.0]), r"tail_shape draws must be < 1"),
+        (lambda: PosteriorLoss([1.0], [1.0], max_loss=-5.0), r"max_loss \(-5\) must be a positive loss per event"),
+        (lambda: PosteriorLoss([1.0], [1.0], max_loss=math.inf), r"PosteriorLoss: max_loss"),
+        (lambda: PosteriorLoss([1.0], [1.0], lower=100, max_loss=100), r"max_loss \(100\) must exceed the smallest loss \(lower x scale = 100\)"),
+        (lambda: PosteriorLoss([1.0], [1.0], max_loss=1e6, max_loss_basis="guess"), r"max_loss_basis \('guess'\) must be one of"),
+        (lambda: PosteriorLoss([1.0], [1.0], max_loss=1e6).to_dict(), r"capped at \$1M per event \(stated\)\): posterior draws cannot"),
         (lambda: PosteriorLoss([1.0], [1.0], tail_shape=[0.2], tail_scale=[1.0]), r"need a finite tail_threshold"),
         (lambda: PosteriorRate([1.0]).to_dict(), r"posterior draws cannot be written to a register file"),
         (lambda: PosteriorLoss([1.0], [1.0]).to_scipy(), r"no scipy\.stats equivalent"),
@@ -270,6 +345,16 @@ def test_conjugate_scenario_ale_matches_the_predictive_mean():
 def test_posterior_distribution_bad_input(build, match):
     with pytest.raises(InvalidParameterError, match=match):
         build()
+
+
+def test_cap_and_simulation_doctests():
+    import doctest
+
+    from riskbudget.bayes import cap, simulation
+
+    for module in (cap, simulation):
+        outcome = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert outcome.attempted > 0 and outcome.failed == 0, (module.__name__, outcome)
 
 
 def test_mismatched_draws_under_one_key_are_an_error():
@@ -416,9 +501,11 @@ def test_tail_prior_rules(kwargs, match):
 # * posterior figures against an exact answer (a conjugate posterior, or quadrature on a grid) within 4 Monte
 #   Carlo standard errors (MCSE) from ArviZ's effective sample sizes;
 # * a fitted scenario's simulation against the fit's posterior predictive, computed here draw by draw with scipy,
-#   through counts and probabilities (binomial standard errors). Not through the annual loss's mean: a lognormal
-#   whose sigma is uncertain (or a GPD tail with xi > 1/2) has so heavy a tail that the simulated mean can fall
-#   more than 4 of its sample standard errors below the draws' mean (2 runs in 300 for one fit of notebook 03).
+#   through counts and probabilities (binomial standard errors);
+# * the annual loss's mean only with a cap per event small enough for its standard error to be trusted: a
+#   lognormal whose sigma is uncertain (or a GPD tail with xi > 1/2) has so heavy a tail that, under a far cap
+#   (or none, before caps), the simulated mean can fall more than 4 of its sample standard errors below the
+#   draws' mean (2 runs in 300 for one fit of notebook 03, without a cap).
 RHAT_LIMIT = 1.05
 
 
@@ -611,14 +698,74 @@ def test_pymc_severity_posterior_matches_the_exact_normal_inverse_chi_square(unt
 def test_simulated_scenario_is_the_posterior_predictive(untruncated_fit):
     _, result = untruncated_fit
     # expected_annual_loss is the posterior predictive mean over the draws: E[rate] E[loss] draw by draw.
+    # Each loss is capped (min(X, c)); E[min(X, c)] = e^(mu + sigma^2/2) Phi((ln c - mu - sigma^2)/sigma) + c P(X > c).
     rate, mu, sigma = result.draws("rate"), result.draws("mu"), result.draws("sigma")
-    assert result.expected_annual_loss(exposure=0.2) == pytest.approx(np.mean(0.2 * rate * np.exp(mu + sigma**2 / 2)), rel=1e-12)
+    for cap, kwargs in ((bayes.DEFAULT_MAX_LOSS_PER_EVENT, {}), (2e6, {"revenue": 2e6}), (5e5, {"max_loss_per_event": 5e5, "revenue": 2e6})):
+        lev = np.exp(mu + sigma**2 / 2) * stats.norm.cdf((math.log(cap) - mu - sigma**2) / sigma) + cap * stats.norm.sf((math.log(cap) - mu) / sigma)
+        assert result.expected_annual_loss(exposure=0.2, **kwargs) == pytest.approx(np.mean(0.2 * rate * lev), rel=1e-10)
     # A small exposure (a unit a fifth of the company's size), so that many years have exactly one incident.
     scenario = bayes.to_scenario(result, "Incidents", exposure=0.2)
     assert isinstance(scenario.loss_event_frequency, PosteriorRate)
     assert scenario.loss_event_frequency.posterior_key == scenario.primary_loss.posterior_key
     sim = rb.simulate(scenario, years=200_000, seed=3)
     assert_simulates(sim, "Incidents", _predictive(result, exposure=0.2), losses_at=(30_000, 100_000, 500_000))
+
+
+@pytest.fixture(scope="module")
+def small_unit_fit(example_data):
+    """The unit with the fewest incidents (Corporate IT, 5), a truncated lognormal: sigma is very uncertain.
+
+    The posterior predictive loss then has an infinite mean (sigma's draws reach 7 to 10 over seeds), which is
+    what the cap per event is for.
+    """
+    data = example_data.filter(unit="Corporate IT")
+    return _fit(data, rate_prior=RATE, severity_prior=SEVERITY, seed=11)
+
+
+#: The README's simulated years, and the cap of the test below: a unit of a company with $50M of revenue.
+README_YEARS = 50_000
+SMALL_UNIT_REVENUE = 50e6
+
+
+@pytest.mark.slow
+@pytest.mark.pymc
+def test_posterior_scenario_ale_is_stable_and_precise_at_the_readme_years(small_unit_fit):
+    """With a cap from revenue: each simulated ALE within 4 SE of the posterior predictive mean and of each other,
+    each SE below 5% of the ALE (no precision note), across simulate seeds. Over 8 sampler seeds and 10 simulate
+    seeds each, the SE was 2.1% to 2.3% of the ALE and every ALE within 2 SE of the exact mean.
+
+    A deliberately extreme cap ($1 trillion) brings the heavy tail back: its SE was 16% to 86% of the ALE over
+    those 80 runs, and the summary says so.
+    """
+    result = small_unit_fit
+    scenario = bayes.to_scenario(result, "Corporate IT", revenue=SMALL_UNIT_REVENUE)
+    loss = scenario.primary_loss
+    assert loss.cap == bayes.LossCap(SMALL_UNIT_REVENUE, bayes.CapBasis.REVENUE)
+    assert "max_loss=$50M per event (annual revenue)" in repr(scenario)
+    exact = result.expected_annual_loss(revenue=SMALL_UNIT_REVENUE)
+    assert exact == pytest.approx(float(np.mean(scenario.loss_event_frequency.rate * loss.conditional_means())), rel=1e-12)
+    assert exact < result.expected_annual_loss()  # the default cap ($10B) is higher, and so is its mean
+    runs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rb.simulation.PrecisionWarning)
+        for seed in (7, 8, 9, 10, 11):
+            summary = rb.simulate(scenario, years=README_YEARS, seed=seed).summary()
+            assert summary.attrs["notes"] == [], summary.attrs["notes"]
+            ale, se = float(summary.loc["Total", "ale"]), float(summary.loc["Total", "ale_se"])
+            assert se < rb.simulation.ALE_RSE_LIMIT * ale, (seed, ale, se)
+            assert within(ale, exact, se), (seed, ale, exact, se)
+            runs.append((ale, se))
+    for (a, sa), (b, sb) in itertools.combinations(runs, 2):
+        assert abs(a - b) <= 4 * math.hypot(sa, sb), runs
+
+    extreme = bayes.to_scenario(result, "Corporate IT", max_loss_per_event=1e12)
+    sim = rb.simulate(extreme, years=README_YEARS, seed=7)
+    with pytest.warns(rb.simulation.PrecisionWarning, match=r"the portfolio's ALE is imprecise"):
+        notes = sim.summary().attrs["notes"]
+    assert notes and sim.ale_se() > 0.1 * sim.ale()
+
+    with pytest.raises(InvalidParameterError, match=r"cap per event \(\$5K per event \(stated\)\) must exceed the fit's reporting threshold \(10000\)"):
+        bayes.to_scenario(result, "x", max_loss_per_event=5_000)
 
 
 @pytest.mark.slow
@@ -732,6 +879,13 @@ def test_hierarchical_fit_recovers_the_generating_parameters(example_data):
     assert grown[0].loss_event_frequency.mean() == pytest.approx(1.1 * register[0].loss_event_frequency.mean())
     with pytest.raises(RiskBudgetError, match=r"exposure has no entry for group 'Corporate IT'"):
         bayes.to_register(result, exposure={})
+    # One cap for the company, or one per unit (a unit's own revenue); an explicit cap wins.
+    revenue = {u: 1e7 * (i + 1) for i, u in enumerate(example_data.units)}
+    capped = bayes.to_register(result, revenue=revenue, max_loss_per_event={u: 3e6 for u in example_data.units[:1]} | {u: None for u in example_data.units[1:]})
+    assert [s.primary_loss.max_loss for s in capped] == [3e6, *[revenue[u] for u in example_data.units[1:]]]
+    assert all(s.primary_loss.max_loss == 8e8 for s in bayes.to_register(result, revenue=8e8))
+    with pytest.raises(RiskBudgetError, match=r"revenue has no entry for group 'Corporate IT'"):
+        bayes.to_register(result, revenue={})
     with pytest.raises(RiskBudgetError, match=r"pick one with group=\.\.\., or build them all with bayes\.to_register"):
         bayes.to_scenario(result, "x")
     with pytest.raises(KeyError, match=r"no group 'Mars'"):
@@ -901,6 +1055,8 @@ def test_frequency_only_fit_pooled_by_category_combines_with_a_given_severity(ex
     with pytest.raises(RiskBudgetError, match=r"the fit has no severity model; pass severity="):
         bayes.to_scenario(freq, "x", group="ransomware")
     s = freq.to_scenario("Ransomware", group="ransomware", severity=rb.LogNormal.from_ci(200_000, 5_000_000))
+    with pytest.raises(RiskBudgetError, match=r"cap the fit's posterior severity; this fit has none"):
+        freq.to_scenario("Ransomware", group="ransomware", severity=rb.LogNormal.from_ci(200_000, 5_000_000), revenue=1e8)
     assert isinstance(s.loss_event_frequency, PosteriorRate) and s.category == "ransomware"
     sim = rb.simulate(s, years=100_000, seed=1)
     c = sim.counts["Ransomware"].to_numpy()

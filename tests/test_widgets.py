@@ -244,6 +244,23 @@ def test_prior_explorer_reads_incident_data(register):
                                              years=table["exposure"].tolist())
 
 
+def test_prior_explorer_says_what_bounds_the_loss_per_event(register, prior_explorer):
+    from riskbudget import bayes
+    from riskbudget.widgets import PriorExplorer, with_rate
+
+    # A register's estimate: a finite mean, no cap (the same numbers as before caps existed).
+    assert prior_explorer.loss_note() == "loss per event as in the scenario (not a posterior: no cap)"
+    assert "not a posterior: no cap" in prior_explorer.metrics.value
+    # A posterior severity keeps the cap it was built with, and says so.
+    severity = bayes.update_severity(bayes.severity_prior(50_000, 1_000_000), [23_000, 140_000, 61_000])
+    scenario = bayes.conjugate_scenario("Incidents", rb.Gamma(2.0, 2.0), severity, seed=1, revenue=40e6)
+    ex = PriorExplorer(scenario, rate=1.0, effective_years=2.0, history={2023: 1, 2024: 2}, years=YEARS, seed=SEED)
+    assert ex.loss_note() == "losses capped at $40M per event (annual revenue)"
+    assert "losses capped at $40M per event (annual revenue)" in ex.metrics.value
+    assert ex.scenario.primary_loss.max_loss == 40e6
+    assert ex.shown["ALE (posterior)"] == money(_library(with_rate(scenario, ex.posterior)).ale())
+
+
 def test_prior_explorer_needs_a_history(register):
     from riskbudget.widgets import PriorExplorer
 

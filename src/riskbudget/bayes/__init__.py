@@ -22,7 +22,10 @@ imported when a model is fit (:func:`fit`, :func:`build_model`).
 * **Posterior to simulation** - :func:`to_scenario`, :func:`to_register` and
   :func:`conjugate_scenario` build scenarios whose parameters are drawn from
   the posterior for every simulated year (:func:`posterior_distributions`
-  gives a fit's rate and loss distributions themselves).
+  gives a fit's rate and loss distributions themselves). Every posterior
+  severity is capped per event (``max_loss_per_event=``, else a year's
+  ``revenue=``, else :data:`DEFAULT_MAX_LOSS_PER_EVENT`; :mod:`~riskbudget.bayes.cap`):
+  uncapped, its predictive mean is infinite.
 
 Examples
 --------
@@ -37,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+from .cap import DEFAULT_MAX_LOSS_PER_EVENT, REVENUE_MULTIPLE, CapBasis, LossCap, loss_cap
 from .conjugate import (
     BetaBinomial,
     NegativeBinomial,
@@ -115,4 +119,10 @@ __all__ = [
     "conjugate_scenario",
     "PosteriorRate",
     "PosteriorLoss",
+    # the cap per event
+    "loss_cap",
+    "LossCap",
+    "CapBasis",
+    "DEFAULT_MAX_LOSS_PER_EVENT",
+    "REVENUE_MULTIPLE",
 ]

@@ -495,15 +495,23 @@ class FitResult:
         *,
         exposure: float = 1.0,
         losses: Literal["reported", "ground_up"] = "reported",
+        max_loss_per_event: float | None = None,
+        revenue: float | None = None,
     ) -> float:
         """Posterior predictive mean annual loss of one group (or the model's only group).
 
-        The mean over posterior draws of ``rate x exposure x E[loss per event]``
-        (``rate / P(loss >= threshold)`` and the untruncated mean loss with
+        The mean over posterior draws of ``rate x exposure x E[min(loss, cap)]``
+        (``rate / P(loss >= threshold)`` and the untruncated loss with
         ``losses="ground_up"``): exactly what :func:`~riskbudget.bayes.to_scenario`
-        simulates.
+        simulates with the same cap. Each draw's capped mean is a limited
+        expected value in closed form. The cap per event is
+        ``max_loss_per_event``, else a year's ``revenue``, else
+        ``bayes.DEFAULT_MAX_LOSS_PER_EVENT`` (see :mod:`riskbudget.bayes.cap`);
+        uncapped, the mean over an uncertain ``sigma`` is infinite.
         """
-        rate, loss = simulation.posterior_distributions(self, group=group, losses=losses)
+        rate, loss = simulation.posterior_distributions(
+            self, group=group, losses=losses, max_loss_per_event=max_loss_per_event, revenue=revenue
+        )
         return float(np.mean(rate.rate * exposure * loss.conditional_means()))
 
     def to_scenario(self, name: str, **kwargs: Any) -> Any:

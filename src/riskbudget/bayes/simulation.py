@@ -55,8 +55,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..distributions import Distribution, Gamma, PosteriorDistribution
-from ..exceptions import InvalidParameterError, RiskBudgetError
+from ..exceptions import InvalidParameterError, RiskBudgetError, check_finite
 from ..fair import Register, Scenario
+from ..formatting import money
+from . import _limited
+from .cap import DEFAULT_MAX_LOSS_PER_EVENT, CapBasis, LossCap, loss_cap
 from .conjugate import SeverityPrior
 
 __all__ = [
@@ -328,25 +331,57 @@ class PosteriorRate(_PosteriorMixture):
 
 @dataclass(frozen=True, eq=False)
 class PosteriorLoss(_PosteriorMixture):
-    """Loss per event with uncertain lognormal (or lognormal-GPD) parameters.
+    """Loss per event with uncertain lognormal (or lognormal-GPD) parameters, capped per event.
 
     For posterior draw ``i`` the loss is lognormal with ``mu[i]`` and
     ``sigma[i]``; with a tail, above ``tail_threshold`` the excess is
     generalised Pareto with shape ``tail_shape[i]`` and scale
     ``tail_scale[i]`` and the same probability of exceeding the threshold.
     Losses are conditioned on ``loss >= lower`` (the reporting threshold;
-    0 for none) and then multiplied by ``scale``.
+    0 for none), multiplied by ``scale``, and capped: each event's loss is
+    ``min(X, max_loss)``.
+
+    The cap is what keeps the mean finite. Mixed over an uncertain ``sigma``
+    (or a tail shape near or above 1), the uncapped predictive loss has an
+    infinite mean, and a simulated ALE of it is set by the few largest losses
+    a run happens to draw (see :mod:`riskbudget.bayes.cap`). With the cap, the
+    mean, variance, CDF, quantiles, :meth:`conditional_means` and every
+    simulated loss are those of ``min(X, max_loss)`` exactly: the mean is the
+    average over draws of closed-form limited expected values.
 
     Sampling is by inversion of each draw's distribution from one uniform per
     event, in the survival scale, so the far tail is exact and common random
     numbers stay monotone.
 
+    Parameters
+    ----------
+    mu, sigma : array of float
+        Posterior draws of the lognormal's parameters.
+    lower : float, default 0
+        Reporting threshold: losses are conditioned on ``X >= lower`` (unscaled).
+    tail_threshold, tail_shape, tail_scale
+        A generalised Pareto tail above ``tail_threshold`` (draws of its shape,
+        any real number, and scale).
+    scale : float, default 1
+        Multiplies every loss (:meth:`scaled` multiplies it and the cap).
+    max_loss : float, optional
+        The cap per event, in the scaled currency; it must exceed
+        ``lower * scale``. Default :data:`~riskbudget.bayes.DEFAULT_MAX_LOSS_PER_EVENT`.
+    max_loss_basis : CapBasis or str, optional
+        Where the cap came from (``"explicit"``, ``"revenue"``, ``"default"``),
+        shown in the repr; by default ``"explicit"`` when ``max_loss`` is given.
+    posterior_key : str, optional
+        Distributions with equal keys use the same draw in a simulated year.
+
     Examples
     --------
     >>> import numpy as np
     >>> loss = PosteriorLoss(mu=np.array([11.0, 11.5]), sigma=np.array([1.0, 1.2]))
-    >>> round(loss.mean())  # mean over draws of exp(mu + sigma^2 / 2)
+    >>> round(loss.mean())  # mean over draws of exp(mu + sigma^2 / 2): the default cap is far away
     150760
+    >>> capped = PosteriorLoss(mu=np.array([11.0, 11.5]), sigma=np.array([1.0, 1.2]), max_loss=200_000)
+    >>> round(capped.mean()), capped.ppf(0.999)  # mean over draws of E[min(X, 200K)]
+    (95330, 200000.0)
     """
 
     mu: Any
@@ -356,6 +391,8 @@ class PosteriorLoss(_PosteriorMixture):
     tail_shape: Any = None
     tail_scale: Any = None
     scale: float = 1.0
+    max_loss: float | None = None
+    max_loss_basis: CapBasis | str | None = None
     posterior_key: str = ""
 
     family: ClassVar[str] = "posterior_loss"
@@ -383,15 +420,34 @@ class PosteriorLoss(_PosteriorMixture):
             beta = _frozen(self.tail_scale, "tail_scale", where)
             if xi.size != mu.size or beta.size != mu.size:
                 raise InvalidParameterError(f"{where}: tail_shape and tail_scale need {mu.size} draws like mu")
-            if np.any(xi >= 1):
-                raise InvalidParameterError(f"{where}: tail_shape draws must be < 1 for a finite mean loss")
             object.__setattr__(self, "tail_shape", xi)
             object.__setattr__(self, "tail_scale", beta)
         elif self.tail_shape is not None or self.tail_scale is not None:
             raise InvalidParameterError(f"{where}: tail_shape and tail_scale need a finite tail_threshold")
+        if self.max_loss is None:
+            cap = LossCap(DEFAULT_MAX_LOSS_PER_EVENT, CapBasis.DEFAULT)
+        else:
+            m = check_finite(where, "max_loss", self.max_loss)
+            if m <= 0:
+                raise InvalidParameterError(f"{where}: max_loss ({m:g}) must be a positive loss per event")
+            basis = CapBasis.EXPLICIT if self.max_loss_basis is None else self.max_loss_basis
+            try:
+                cap = LossCap(m, CapBasis(basis))
+            except ValueError:
+                raise InvalidParameterError(
+                    f"{where}: max_loss_basis ({basis!r}) must be one of {[b.value for b in CapBasis]}"
+                ) from None
+        if not cap.amount > lower * c:
+            raise InvalidParameterError(
+                f"{where}: max_loss ({cap.amount:g}) must exceed the smallest loss (lower x scale = {lower * c:g}); "
+                f"a cap at or below the reporting threshold would make every loss equal to it"
+            )
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "tail_threshold", u)
         object.__setattr__(self, "scale", c)
+        object.__setattr__(self, "max_loss", cap.amount)
+        object.__setattr__(self, "max_loss_basis", cap.basis)
+        object.__setattr__(self, "_cap", cap)
         if not self.posterior_key:
             object.__setattr__(
                 self, "posterior_key", _digest(mu, sigma, self.tail_shape, self.tail_scale, extra="loss")
@@ -405,6 +461,16 @@ class PosteriorLoss(_PosteriorMixture):
     def has_tail(self) -> bool:
         return math.isfinite(self.tail_threshold)
 
+    @property
+    def cap(self) -> LossCap:
+        """The cap per event and where it came from."""
+        cap: LossCap = self.__dict__["_cap"]
+        return cap
+
+    @property
+    def _unscaled_cap(self) -> float:
+        return self.cap.amount / self.scale
+
     # -- per-draw pieces ---------------------------------------------------- #
     def _survival_lognormal(self, x: float, idx: Any = slice(None)) -> np.ndarray:
         from scipy import special
@@ -416,7 +482,7 @@ class PosteriorLoss(_PosteriorMixture):
         return special.ndtr((self.mu[idx] - math.log(x)) / self.sigma[idx])
 
     def _quantile_from_survival(self, s: np.ndarray, idx: Any) -> np.ndarray:
-        """Unscaled loss with survival probability ``s`` under draw ``idx`` (unconditioned)."""
+        """Unscaled, uncapped loss with survival probability ``s`` under draw ``idx`` (unconditioned)."""
         from scipy import special
 
         mu, sigma = self.mu[idx], self.sigma[idx]
@@ -429,17 +495,18 @@ class PosteriorLoss(_PosteriorMixture):
                 xi = self.tail_shape[idx][tail]
                 beta = self.tail_scale[idx][tail]
                 ratio = s[tail] / s_u[tail]
-                with np.errstate(divide="ignore"):
+                with np.errstate(divide="ignore", over="ignore"):
                     excess = np.where(
-                        xi > 1e-9, beta / np.maximum(xi, 1e-300) * np.expm1(-xi * np.log(ratio)), -beta * np.log(ratio)
+                        np.abs(xi) > 1e-9, beta / np.where(xi == 0, 1.0, xi) * np.expm1(-xi * np.log(ratio)),
+                        -beta * np.log(ratio),
                     )
                 x[tail] = self.tail_threshold + excess
         return x
 
     def from_base_years(self, u: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """Losses from uniforms ``u`` of events whose years use posterior draws ``index``."""
+        """Losses from uniforms ``u`` of events whose years use posterior draws ``index`` (capped)."""
         s = (1.0 - u) * self._survival_lognormal(self.lower, index) if self.lower > 0 else 1.0 - u
-        x = self._quantile_from_survival(s, index)
+        x = np.minimum(self._quantile_from_survival(s, index), self._unscaled_cap)
         if self.scale != 1.0:
             x *= self.scale
         return x
@@ -453,34 +520,31 @@ class PosteriorLoss(_PosteriorMixture):
         return np.asarray(self.ppf(base), dtype=float).reshape(base.shape)
 
     # -- moments -------------------------------------------------------------- #
-    def _partial_moment(self, k: int, a: float, b: float) -> np.ndarray:
-        """E[X^k; a <= X < b] of each draw's lognormal (unscaled)."""
-        from scipy import special
-
-        mu, s = self.mu, self.sigma
-        with np.errstate(over="ignore"):
-            m = np.exp(k * mu + 0.5 * k * k * s * s)
-        hi = special.ndtr((mu + k * s * s - math.log(a)) / s) if a > 0 else 1.0
-        lo = special.ndtr((mu + k * s * s - math.log(b)) / s) if math.isfinite(b) else 0.0
-        return m * (hi - lo)
+    def _capped_moments(self, k: int) -> np.ndarray:
+        """``E[min(X, cap)^k | X >= lower]`` of every draw, unscaled (closed form, see ``bayes._limited``)."""
+        mu, sigma, lower, cap = self.mu, self.sigma, self.lower, self._unscaled_cap
+        log_s_low = _limited.lognormal_log_survival(mu, sigma, lower)
+        u = self.tail_threshold
+        if self.has_tail and cap > u:
+            body = np.exp(_limited.lognormal_log_partial_moment(k, mu, sigma, lower, u) - log_s_low)
+            tail_weight = np.exp(_limited.lognormal_log_survival(mu, sigma, u) - log_s_low)
+            m1 = _limited.gpd_limited_moment(1, self.tail_shape, self.tail_scale, cap - u)
+            if k == 1:
+                in_tail = u + m1
+            else:
+                in_tail = u * u + 2.0 * u * m1 + _limited.gpd_limited_moment(2, self.tail_shape, self.tail_scale, cap - u)
+            return body + tail_weight * in_tail
+        # No tail, or a cap at or below the tail threshold: lognormal below the cap, the cap above it.
+        body = np.exp(_limited.lognormal_log_partial_moment(k, mu, sigma, lower, cap) - log_s_low)
+        at_cap = np.exp(k * math.log(cap) + _limited.lognormal_log_survival(mu, sigma, cap) - log_s_low)
+        return body + at_cap
 
     def conditional_means(self) -> np.ndarray:
-        """``E[loss | draw i, loss >= lower] * scale`` for every posterior draw."""
-        body = self._partial_moment(1, self.lower, self.tail_threshold)
-        if self.has_tail:
-            s_u = self._survival_lognormal(self.tail_threshold)
-            body = body + s_u * (self.tail_threshold + self.tail_scale / (1.0 - self.tail_shape))
-        return body / self._survival_lognormal(self.lower) * self.scale
+        """``E[min(loss, max_loss) | draw i, loss >= lower]`` for every posterior draw (scaled)."""
+        return self._capped_moments(1) * self.scale
 
     def _conditional_second_moments(self) -> np.ndarray:
-        m2 = self._partial_moment(2, self.lower, self.tail_threshold)
-        if self.has_tail:
-            u, xi, beta = self.tail_threshold, self.tail_shape, self.tail_scale
-            s_u = self._survival_lognormal(u)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                e2 = np.where(xi < 0.5, 2 * beta**2 / ((1 - xi) * (1 - 2 * xi)), np.inf)
-            m2 = m2 + s_u * (u * u + 2 * u * beta / (1 - xi) + e2)
-        return m2 / self._survival_lognormal(self.lower) * self.scale**2
+        return self._capped_moments(2) * self.scale**2
 
     def mean(self) -> float:
         return float(self.conditional_means().mean())
@@ -490,7 +554,7 @@ class PosteriorLoss(_PosteriorMixture):
         return float(self._conditional_second_moments().mean() - m.mean() ** 2)
 
     def support(self) -> tuple[float, float]:
-        return (self.lower * self.scale, math.inf)
+        return (self.lower * self.scale, self.cap.amount)
 
     def cdf(self, x: Any) -> Any:
         from scipy import special
@@ -506,11 +570,15 @@ class PosteriorLoss(_PosteriorMixture):
             s_u = self._survival_lognormal(u)[:, None]
             xi, beta = self.tail_shape[:, None], self.tail_scale[:, None]
             e = np.maximum(flat - u, 0.0)
+            base = np.maximum(1.0 + xi * e / beta, 0.0)  # 0 past a negative shape's end point
             with np.errstate(divide="ignore", invalid="ignore"):
-                g = np.where(xi > 1e-9, np.power(1.0 + xi * e / beta, -1.0 / np.maximum(xi, 1e-300)), np.exp(-e / beta))
+                g = np.where(
+                    np.abs(xi) > 1e-9, np.power(base, -1.0 / np.where(xi == 0, 1.0, xi)), np.exp(-e / beta)
+                )
             surv = np.where(flat >= u, s_u * g, surv)
         s_low = self._survival_lognormal(self.lower)[:, None]
         cond = np.where(flat >= self.lower, 1.0 - surv / s_low, 0.0)
+        cond = np.where(flat >= self._unscaled_cap, 1.0, cond)  # the cap: every loss is at most max_loss
         out = np.clip(cond, 0.0, 1.0).mean(axis=0).reshape(xa.shape)
         return out if np.ndim(out) else float(out)
 
@@ -520,8 +588,8 @@ class PosteriorLoss(_PosteriorMixture):
         out = np.full(flat.shape, np.nan)
         inside = (flat > 0) & (flat < 1)
         out[flat == 0] = self.lower * self.scale
-        out[flat == 1] = np.inf
-        out[inside] = self._mixture_quantiles(flat[inside])
+        out[flat == 1] = self.cap.amount
+        out[inside] = np.minimum(self._mixture_quantiles(flat[inside]), self.cap.amount)
         result = out.reshape(qa.shape)
         return result if np.ndim(result) else float(result)
 
@@ -531,10 +599,31 @@ class PosteriorLoss(_PosteriorMixture):
         return self.from_base_years(np.tile(q, k), idx).reshape(k, q.size)
 
     def scaled(self, factor: float) -> PosteriorLoss:
+        """The distribution of ``factor`` times the loss: the cap scales with it (``factor * min(X, c)``)."""
         f = float(factor)
         if not math.isfinite(f) or f <= 0:
             raise InvalidParameterError(f"PosteriorLoss: scale factor ({factor!r}) must be > 0")
-        return replace(self, scale=self.scale * f)
+        return replace(self, scale=self.scale * f, max_loss=self.cap.amount * f)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary (not the draws): what the distribution is, its mean and its cap."""
+        return {
+            "family": self.family,
+            "posterior_draws": self.posterior_draws,
+            "mean": self.mean(),
+            "lower": self.lower * self.scale,
+            "tail_threshold": self.tail_threshold * self.scale if self.has_tail else None,
+            "max_loss": self.cap.amount,
+            "max_loss_basis": self.cap.basis.value,
+            "posterior_key": self.posterior_key,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        raise InvalidParameterError(
+            f"PosteriorLoss (capped at {self.cap.describe()}): posterior draws cannot be written to a register "
+            f"file; keep the fit (result.idata.to_netcdf(path)) and rebuild the scenario with bayes.to_scenario, "
+            f"or record its summary with describe()"
+        )
 
     def _identity(self) -> tuple[Any, ...]:
         return (
@@ -542,6 +631,7 @@ class PosteriorLoss(_PosteriorMixture):
             self.lower,
             self.tail_threshold,
             self.scale,
+            self.cap.amount,
             _digest(self.mu, self.sigma, self.tail_shape, self.tail_scale),
         )
 
@@ -554,10 +644,11 @@ class PosteriorLoss(_PosteriorMixture):
         return hash(self._identity())
 
     def __repr__(self) -> str:
-        tail = f", GPD tail above {self.tail_threshold:g}" if self.has_tail else ""
-        low = f", recorded at or above {self.lower:g}" if self.lower > 0 else ""
+        tail = f", GPD tail above {self.tail_threshold * self.scale:g}" if self.has_tail else ""
+        low = f", recorded at or above {self.lower * self.scale:g}" if self.lower > 0 else ""
         return (
             f"PosteriorLoss(lognormal{tail}{low}, {self.posterior_draws} draws, mean={self.mean():.4g}, "
+            f"max_loss={money(self.cap.amount)} per event ({self.cap.basis.label}), "
             f"key={self.posterior_key!r})"
         )
 
@@ -594,7 +685,11 @@ def _group_of(result: Any, group: str | None) -> str | None:
     return group if len(result.groups) > 1 else None
 
 
-def _parameters(result: Any, group: str | None, losses: str) -> _Params:
+def _loss_kwargs(cap: LossCap) -> dict[str, Any]:
+    return {"max_loss": cap.amount, "max_loss_basis": cap.basis}
+
+
+def _parameters(result: Any, group: str | None, losses: str, cap: LossCap) -> _Params:
     if losses not in ("reported", "ground_up"):
         raise InvalidParameterError(f"losses={losses!r} must be 'reported' or 'ground_up'")
     spec = result.spec
@@ -619,12 +714,22 @@ def _parameters(result: Any, group: str | None, losses: str) -> _Params:
         }
     threshold = spec.threshold
     if losses == "reported":
-        loss = PosteriorLoss(mu, sigma, lower=threshold, posterior_key=key, **tail_kwargs)
+        _check_cap_above_threshold(cap, threshold)
+        loss = PosteriorLoss(mu, sigma, lower=threshold, posterior_key=key, **tail_kwargs, **_loss_kwargs(cap))
     else:
-        loss = PosteriorLoss(mu, sigma, lower=0.0, posterior_key=key, **tail_kwargs)
+        loss = PosteriorLoss(mu, sigma, lower=0.0, posterior_key=key, **tail_kwargs, **_loss_kwargs(cap))
         if threshold > 0:
             rate = rate / loss._survival_lognormal(threshold)
     return _Params(rate=rate, cv=cv, loss=loss, key=key)
+
+
+def _check_cap_above_threshold(cap: LossCap, threshold: float) -> None:
+    if not cap.amount > threshold:
+        raise InvalidParameterError(
+            f"the cap per event ({cap.describe()}) must exceed the fit's reporting threshold ({threshold:g}); "
+            f"check max_loss_per_event= or revenue= (same currency as the incidents)"
+        )
+
 
 
 def posterior_distributions(
@@ -633,6 +738,8 @@ def posterior_distributions(
     group: str | None = None,
     exposure: float = 1.0,
     losses: Losses = "reported",
+    max_loss_per_event: float | None = None,
+    revenue: float | None = None,
 ) -> tuple[PosteriorRate, PosteriorLoss]:
     """The rate and the loss per event of one group of a fit, as distributions holding its posterior draws.
 
@@ -654,12 +761,27 @@ def posterior_distributions(
         Recorded losses only, or the lognormal extrapolated below the
         reporting threshold (the rate divided by ``P(loss >= threshold)``
         draw by draw).
+    max_loss_per_event : float, optional
+        The maximum loss per event: every loss is ``min(X, max_loss_per_event)``.
+        It wins over ``revenue``.
+    revenue : float, optional
+        The company's annual revenue: without ``max_loss_per_event`` the cap
+        is ``REVENUE_MULTIPLE * revenue`` (a year's revenue). With neither, the
+        cap is ``DEFAULT_MAX_LOSS_PER_EVENT`` ($10 billion), a bound for any
+        company; state one of the two (see :mod:`riskbudget.bayes.cap`).
 
     Returns
     -------
     (PosteriorRate, PosteriorLoss)
     """
-    p = _parameters(result, group, losses)
+    cap = loss_cap(max_loss_per_event, revenue, where="posterior_distributions")
+    return _posterior_distributions(result, group, exposure, losses, cap)
+
+
+def _posterior_distributions(
+    result: Any, group: str | None, exposure: float, losses: str, cap: LossCap
+) -> tuple[PosteriorRate, PosteriorLoss]:
+    p = _parameters(result, group, losses, cap)
     return PosteriorRate(p.rate, p.cv, exposure=exposure, posterior_key=p.key), p.loss
 
 
@@ -670,6 +792,8 @@ def to_scenario(
     group: str | None = None,
     exposure: float = 1.0,
     losses: Losses = "reported",
+    max_loss_per_event: float | None = None,
+    revenue: float | None = None,
     frequency: Distribution | None = None,
     severity: Distribution | None = None,
     category: str | None = None,
@@ -694,6 +818,15 @@ def to_scenario(
     losses : {"reported", "ground_up"}
         Simulate recorded losses only (at or above the reporting threshold),
         or extrapolate the lognormal below it (see the module notes).
+    max_loss_per_event : float, optional
+        The maximum loss per event of the posterior severity: every loss is
+        ``min(X, max_loss_per_event)``. It wins over ``revenue``.
+    revenue : float, optional
+        The company's annual revenue: without ``max_loss_per_event`` the cap
+        is a year's revenue. With neither, the cap is
+        ``DEFAULT_MAX_LOSS_PER_EVENT`` ($10 billion); state one of the two
+        (see :mod:`riskbudget.bayes.cap`). The cap applies to the fit's
+        severity only, not to a ``severity=`` you supply.
     frequency, severity : Distribution, optional
         Supply the part the fit lacks (a frequency-only or severity-only fit).
     category, owner, id, description : str
@@ -708,11 +841,12 @@ def to_scenario(
     --------
     >>> import riskbudget as rb
     >>> from riskbudget import bayes
-    >>> result = bayes.fit(...)                                    # doctest: +SKIP
-    >>> s = bayes.to_scenario(result, "Incidents (posterior)")     # doctest: +SKIP
-    >>> rb.simulate(s, years=100_000, seed=1).summary()            # doctest: +SKIP
+    >>> result = bayes.fit(...)                                                # doctest: +SKIP
+    >>> s = bayes.to_scenario(result, "Incidents (posterior)", revenue=400e6)  # doctest: +SKIP
+    >>> rb.simulate(s, years=100_000, seed=1).summary()                        # doctest: +SKIP
     """
     spec = result.spec
+    cap = loss_cap(max_loss_per_event, revenue, where="to_scenario")
     if spec.frequency is not None and spec.severity is not None:
         if frequency is not None or severity is not None:
             raise RiskBudgetError(
@@ -721,7 +855,7 @@ def to_scenario(
             )
         rate_dist: Distribution
         loss_dist: Distribution
-        rate_dist, loss_dist = posterior_distributions(result, group=group, exposure=exposure, losses=losses)
+        rate_dist, loss_dist = _posterior_distributions(result, group, exposure, losses, cap)
     else:
         g = _group_of(result, group)
         key = _fit_key(result)
@@ -737,6 +871,11 @@ def to_scenario(
         if spec.severity is None:
             if severity is None:
                 raise RiskBudgetError("to_scenario: the fit has no severity model; pass severity= (e.g. a LogNormal)")
+            if max_loss_per_event is not None or revenue is not None:
+                raise RiskBudgetError(
+                    "to_scenario: max_loss_per_event= and revenue= cap the fit's posterior severity; this fit has "
+                    "none, and the severity= you pass is used as it is"
+                )
             loss_dist = severity
         else:
             tail_kwargs: dict[str, Any] = {}
@@ -748,8 +887,10 @@ def to_scenario(
                 }
             if losses == "ground_up":
                 raise RiskBudgetError("to_scenario: losses='ground_up' needs a frequency model in the fit")
+            _check_cap_above_threshold(cap, spec.threshold)
             loss_dist = PosteriorLoss(
-                result.draws("mu", g), result.draws("sigma"), lower=spec.threshold, posterior_key=key, **tail_kwargs
+                result.draws("mu", g), result.draws("sigma"), lower=spec.threshold, posterior_key=key,
+                **tail_kwargs, **_loss_kwargs(cap),
             )
     if category is None:
         category = group if (spec.pooling == "category" and group is not None) else ""
@@ -771,6 +912,8 @@ def to_register(
     names: Mapping[str, str] | Callable[[str], str] | None = None,
     exposure: float | Mapping[str, float] = 1.0,
     losses: Losses = "reported",
+    max_loss_per_event: float | Mapping[str, float] | None = None,
+    revenue: float | Mapping[str, float] | None = None,
 ) -> Register:
     """One scenario per group of a pooled fit, sharing each year's posterior draw.
 
@@ -786,11 +929,27 @@ def to_register(
     exposure : float or mapping group -> float
         Forecast exposure of each group.
     losses : {"reported", "ground_up"}
+    max_loss_per_event : float or mapping group -> float, optional
+        The maximum loss per event (one for all groups, or one per group).
+        It wins over ``revenue``.
+    revenue : float or mapping group -> float, optional
+        Annual revenue: the cap is a year's revenue. Give the company's
+        revenue (one number) when one event can hit the whole company, or
+        each unit's when a unit's event stays within the unit. With neither,
+        ``DEFAULT_MAX_LOSS_PER_EVENT`` (see :mod:`riskbudget.bayes.cap`).
 
     Returns
     -------
     Register
     """
+
+    def per_group(value: Any, what: str, g: str) -> Any:
+        if isinstance(value, Mapping):
+            if g not in value:
+                raise RiskBudgetError(f"to_register: {what} has no entry for group {g!r}")
+            return value[g]
+        return value
+
     scenarios = []
     for g in result.groups:
         if names is None:
@@ -801,13 +960,17 @@ def to_register(
             if g not in names:
                 raise RiskBudgetError(f"to_register: names has no entry for group {g!r}")
             nm = names[g]
-        if isinstance(exposure, Mapping):
-            if g not in exposure:
-                raise RiskBudgetError(f"to_register: exposure has no entry for group {g!r}")
-            e = exposure[g]
-        else:
-            e = exposure
-        scenarios.append(to_scenario(result, nm, group=g if len(result.groups) > 1 else None, exposure=e, losses=losses))
+        scenarios.append(
+            to_scenario(
+                result,
+                nm,
+                group=g if len(result.groups) > 1 else None,
+                exposure=per_group(exposure, "exposure", g),
+                losses=losses,
+                max_loss_per_event=per_group(max_loss_per_event, "max_loss_per_event", g),
+                revenue=per_group(revenue, "revenue", g),
+            )
+        )
     return Register(scenarios)
 
 
@@ -820,33 +983,65 @@ def conjugate_scenario(
     seed: int = 0,
     exposure: float = 1.0,
     category: str = "",
+    max_loss_per_event: float | None = None,
+    revenue: float | None = None,
 ) -> Scenario:
     """A scenario from exact conjugate posteriors (no PyMC): fast enough for sliders.
 
     The rate is used as it is (a ``Gamma`` posterior drawn once per year gives
     the negative binomial predictive count). A :class:`SeverityPrior`
     (normal-inverse-chi-square) is represented by ``draws`` joint draws of
-    ``(mu, sigma)`` from ``seed``, one of which is used per simulated year.
+    ``(mu, sigma)`` from ``seed``, one of which is used per simulated year,
+    and capped per event: its predictive (a log-Student-t loss) has no finite
+    mean. A severity given as a plain ``Distribution`` (e.g. a ``LogNormal``)
+    is used as it is, uncapped.
+
+    Parameters
+    ----------
+    name : str
+    rate : Gamma or Distribution
+        Loss events per year.
+    severity : SeverityPrior or Distribution
+    draws, seed : int
+        Joint draws of ``(mu, sigma)`` representing a ``SeverityPrior``.
+    exposure : float, default 1
+        Multiplies the rate.
+    category : str
+    max_loss_per_event : float, optional
+        The maximum loss per event: every loss is ``min(X, max_loss_per_event)``.
+        It wins over ``revenue``.
+    revenue : float, optional
+        The company's annual revenue: without ``max_loss_per_event`` the cap
+        is a year's revenue. With neither, ``DEFAULT_MAX_LOSS_PER_EVENT`` ($10
+        billion), a bound for any company (see :mod:`riskbudget.bayes.cap`).
 
     Examples
     --------
     >>> from riskbudget import bayes
     >>> rate = bayes.update_rate(bayes.rate_prior(rate=2, effective_years=2), events=5, years=3)
     >>> sev = bayes.update_severity(bayes.severity_prior(50_000, 1_000_000), [2e4, 8e4, 3e5, 6e4, 1.5e5])
-    >>> s = bayes.conjugate_scenario("Incidents", rate, sev, seed=1)
+    >>> s = bayes.conjugate_scenario("Incidents", rate, sev, seed=1, revenue=40e6)
     >>> s.loss_event_frequency
     Gamma(shape=9.0, rate=5.0)
+    >>> s.primary_loss.cap
+    LossCap($40M per event, annual revenue)
     """
     if not isinstance(rate, Distribution):
         raise InvalidParameterError(f"conjugate_scenario: rate must be a Distribution (e.g. a Gamma), not {rate!r}")
+    cap = loss_cap(max_loss_per_event, revenue, where="conjugate_scenario")
     rate_dist = rate.scaled(exposure) if exposure != 1.0 else rate
     if isinstance(severity, SeverityPrior):
         n = int(draws)
         if n < 1:
             raise InvalidParameterError(f"conjugate_scenario: draws ({draws!r}) must be >= 1")
         mu, sigma = severity.sample(n, np.random.default_rng(seed))
-        loss: Distribution = PosteriorLoss(mu, sigma)
+        loss: Distribution = PosteriorLoss(mu, sigma, **_loss_kwargs(cap))
     elif isinstance(severity, Distribution):
+        if max_loss_per_event is not None or revenue is not None:
+            raise InvalidParameterError(
+                f"conjugate_scenario: max_loss_per_event= and revenue= cap a SeverityPrior's predictive; the "
+                f"severity here is a {type(severity).__name__}, used as it is (pass the SeverityPrior, or drop the cap)"
+            )
         loss = severity
     else:
         raise InvalidParameterError(

@@ -296,9 +296,24 @@ class PriorExplorer(_Explorer):
         self._values, self._shown = values, shown
         self.metrics.value = _metric_table([(key, key, shown[key]) for key in shown]) + (
             f"<div style='color:#777;font-size:90%;margin-top:4px'>Gamma({post.shape:.3g}, {post.rate:.3g}) posterior; "
-            f"{self.years:,} simulated years, seed {self.seed}</div>"
+            f"{html.escape(self.loss_note())}; {self.years:,} simulated years, seed {self.seed}</div>"
         )
         self._draw(np.sort(losses))
+
+    def loss_note(self) -> str:
+        """What bounds the loss per event: a posterior severity's cap, or none needed for the scenario's estimate.
+
+        The explorer learns the rate only; the loss per event is the scenario's own. A posterior severity
+        (:func:`riskbudget.bayes.to_scenario`, :func:`~riskbudget.bayes.conjugate_scenario`) carries its cap
+        per event, set where it was built; a register's estimate has a finite mean and no cap.
+        """
+        losses: list[Any] = []
+        for d in (self.base_scenario.primary_loss, self.base_scenario.secondary_loss):
+            losses.extend(d.values() if isinstance(d, Mapping) else [d])  # a LossForms holds one per form
+        caps = [d.cap for d in losses if isinstance(d, self._bayes.PosteriorLoss)]
+        if caps:
+            return "losses capped at " + ", ".join(c.describe() for c in caps)
+        return "loss per event as in the scenario (not a posterior: no cap)"
 
     # -- charts ------------------------------------------------------------- #
     def _setup_axes(self) -> None:
