@@ -93,3 +93,61 @@ def test_money_can_be_typed_as_people_write_it():
     p = Insurance("Cyber", "$250K", "1M", "10M", coinsurance="10%", applies_to="ransomware; bec_fraud")
     assert (p.premium, p.retention, p.limit, p.coinsurance) == (250_000, 1e6, 1e7, 0.1)
     assert p.applies_to == ("ransomware", "bec_fraud")
+
+
+# --------------------------------------------------------------------------- #
+# In the simulation
+# --------------------------------------------------------------------------- #
+def test_simulated_annual_layer_matches_poisson_sums_of_fixed_losses():
+    s = rb.Scenario("Fixed", loss_event_frequency=3.0, primary_loss=rb.Constant(1e6))
+    policy = Insurance("Aggregate", 1e5, retention=2.5e6, limit=4e6)
+    uninsured = rb.simulate(s, years=100_000, seed=4)
+    insured = rb.simulate(s, years=100_000, seed=4, insurance=policy)
+    rec = insured.recovered.to_numpy()
+    k = np.arange(0, 60)
+    exact = float(np.sum(stats.poisson.pmf(k, 3.0) * np.minimum(np.maximum(1e6 * k - 2.5e6, 0), 4e6)))
+    assert abs(rec.mean() - exact) < 4 * rec.std(ddof=1) / math.sqrt(rec.size)
+    # retained + recovered is the uninsured loss, year by year, on the same seed
+    np.testing.assert_allclose(insured.ground_up.to_numpy(), uninsured.losses.to_numpy(), rtol=1e-12, atol=1e-6)
+    assert insured.summary().loc["Total", "ale"] == pytest.approx(uninsured.ale() - rec.mean(), rel=1e-9)
+    assert insured.premium == 1e5 and insured.insurance == (policy,)
+
+
+def test_simulated_per_event_layer_matches_the_limited_expected_value():
+    mu, sigma, lam = math.log(4e5), 1.1, 2.0
+    s = rb.Scenario("Events", loss_event_frequency=lam, primary_loss=rb.LogNormal(mu, sigma))
+    policy = Insurance("Per event", 0, retention=5e5, limit=2e6, basis="per_event", coinsurance=0.1)
+    res = rb.simulate(s, years=100_000, seed=9, insurance=policy)
+    rec = res.recovered.to_numpy()
+    exact = lam * 0.9 * (_lev(2.5e6, mu, sigma) - _lev(5e5, mu, sigma))
+    assert abs(rec.mean() - exact) < 4 * rec.std(ddof=1) / math.sqrt(rec.size)
+    plain = rb.simulate(s, years=100_000, seed=9)
+    np.testing.assert_allclose(res.ground_up.to_numpy(), plain.losses.to_numpy(), rtol=1e-12, atol=1e-6)
+
+
+def test_a_tower_covers_only_its_scenarios_and_applies_per_event_then_annual():
+    ransom = rb.Scenario("Ransom", loss_event_frequency=1.0, primary_loss=rb.LogNormal.from_ci(1e5, 1e7),
+                         category="ransomware")
+    fraud = rb.Scenario("Fraud", loss_event_frequency=2.0, primary_loss=rb.LogNormal.from_ci(1e4, 1e6))
+    reg = rb.Register([ransom, fraud])
+    tower = [Insurance("Ransomware per event", 0, 2e5, 2e6, basis="per_event", applies_to="ransomware"),
+             Insurance("Aggregate", 0, 1e6, 5e6)]
+    res = rb.simulate(reg, years=20_000, seed=2, insurance=tower)
+    plain = rb.simulate(reg, years=20_000, seed=2)
+    rec = res.recoveries
+    # per event first: on ransom, what the per-event layer pays; then the aggregate on what is left
+    per_event_only = rb.simulate(reg, years=20_000, seed=2, insurance=tower[0]).recoveries
+    assert (per_event_only["Fraud"] == 0).all()
+    left = plain.losses.to_numpy() - per_event_only.to_numpy()
+    agg = layer_recovery(left.sum(axis=1), 1e6, 5e6)
+    np.testing.assert_allclose(rec.to_numpy().sum(axis=1), per_event_only.to_numpy().sum(axis=1) + agg, rtol=1e-9,
+                               atol=1e-6)
+    np.testing.assert_allclose(res.ground_up.to_numpy(), plain.losses.to_numpy(), rtol=1e-12, atol=1e-6)
+
+
+def test_per_event_insurance_needs_the_aggregate_method():
+    s = rb.Scenario("A", loss_event_frequency=1.0, primary_loss=rb.Constant(1e6))
+    with pytest.raises(rb.RiskBudgetError, match="per-event insurance layers need method='aggregate'"):
+        rb.simulate(s, years=100, seed=1, method="lef_x_lm", insurance=Insurance("P", 0, 0, 1e6, basis="per_event"))
+    with pytest.raises(InsuranceError, match="must be an Insurance or a list"):
+        rb.simulate(s, years=100, seed=1, insurance=5)

@@ -58,6 +58,7 @@ from .._memory import check_fits
 from .._random import root_sequence
 from ..exceptions import RiskBudgetError
 from ..fair import Register, Scenario, as_register
+from ..insurance import Insurance, Tower, as_policies
 from .coupling import ChunkDriver, FrequencyCoupling
 from .kernel import ScenarioKernel
 from .result import SimulationResult
@@ -152,6 +153,7 @@ def simulate(
     keep_counts: bool = True,
     progress: bool | None = None,
     dependence: FrequencyCoupling | None = None,
+    insurance: Insurance | Iterable[Insurance] | None = None,
 ) -> SimulationResult:
     """Simulate the annual loss of one or several scenarios.
 
@@ -185,6 +187,13 @@ def simulate(
         between scenarios (see :mod:`riskbudget.portfolio`). By default the
         scenarios are independent; scenarios the dependence does not involve
         draw exactly what they draw without it.
+    insurance : Insurance or sequence of Insurance, optional
+        Policies (a tower of layers, see :mod:`riskbudget.insurance`). The
+        result's ``losses``, ``annual_loss`` and ``summary()`` then hold the
+        *retained* losses, ``recovered`` the insurer's payments per year and
+        ``recoveries`` per scenario; ``ground_up`` is their sum. Per-event
+        layers apply to each loss event, annual layers to the year's aggregate
+        of what per-event layers left. Without insurance, nothing changes.
 
     Returns
     -------
@@ -228,12 +237,19 @@ def simulate(
             )
         driver = dependence.chunk_driver(register, root)
     record_counts = keep_counts and method == "aggregate"
+    policies = as_policies(insurance)
+    tower = Tower.build(policies, list(register)) if policies else None
+    if tower is not None and tower.per_event and method != "aggregate":
+        raise RiskBudgetError(
+            f"simulate: per-event insurance layers need method='aggregate' (method={method!r} draws no single events)"
+        )
     _check_memory(register, years, chunk_size=chunk_size, n_jobs=n_jobs, keep_counts=record_counts)
 
     n_sc = len(register)
     losses = np.empty((years, n_sc), order="F")
     counts = np.empty((years, n_sc), dtype=np.int32, order="F") if record_counts else None
-    kernels = [ScenarioKernel(s, root, method) for s in register]
+    recovered = np.zeros((years, n_sc), order="F") if tower is not None else None
+    kernels = [ScenarioKernel(s, root, method, _event_recovery(tower, s.name)) for s in register]
     names = register.names
 
     starts = list(range(0, years, chunk_size))
@@ -242,6 +258,8 @@ def simulate(
     def work(j: int, a: int, b: int, fu: np.ndarray | None, fm: np.ndarray | None) -> None:
         loss, count = kernels[j].run(b - a, fu, fm)
         losses[a:b, j] = loss
+        if recovered is not None and kernels[j].recovered is not None:
+            recovered[a:b, j] = kernels[j].recovered
         if counts is not None and count is not None:
             if count.size and count.max() > np.iinfo(np.int32).max:  # pragma: no cover - absurd rates
                 raise RiskBudgetError(f"Scenario {names[j]!r}: more than 2**31 loss events in a year")
@@ -265,6 +283,18 @@ def simulate(
         if pool is not None:
             pool.shutdown()
 
+    if tower is not None and recovered is not None and tower.annual:
+        paid = tower.annual_recovery(names, losses)
+        losses -= paid
+        recovered += paid
     return SimulationResult._from_arrays(
-        losses, counts, register=register, years=years, seed=root, method=method
+        losses, counts, register=register, years=years, seed=root, method=method, recovered=recovered,
+        insurance=policies,
     )
+
+
+def _event_recovery(tower: Tower | None, scenario: str) -> Any:
+    """The per-event payment function of ``scenario``'s layers (None: no per-event layer covers it)."""
+    if tower is None or scenario not in tower.per_event:
+        return None
+    return lambda losses: tower.event_recovery(scenario, losses)

@@ -9,6 +9,7 @@ losses with some events removed, year by year.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,9 +79,19 @@ def _forms(estimate: Distribution | LossForms) -> list[tuple[str, Distribution]]
 class ScenarioKernel:
     """Simulates one scenario chunk by chunk, in year order."""
 
-    def __init__(self, scenario: Scenario, root: np.random.SeedSequence, method: str) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        root: np.random.SeedSequence,
+        method: str,
+        event_recovery: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         self.s = scenario
         self.method = method
+        #: Per-event insurance: the insurer's payment on each loss event's loss (None: uninsured per event).
+        self.event_recovery = event_recovery
+        #: The insurer's per-event payments per year of the last chunk (None without per-event insurance).
+        self.recovered: np.ndarray | None = None
         self.g = Streams(root, scenario.name)
         self.adjust: dict[str, list[Any]] = {}
         for adj in scenario.adjustments:
@@ -145,6 +156,7 @@ class ScenarioKernel:
         """Loss (and loss-event count) for the next ``n`` years."""
         self._chunk_n = n
         self._posterior_chunk: dict[str, tuple[int, np.ndarray]] = {}
+        self.recovered = np.zeros(n) if self.event_recovery is not None else None
         if self.method == "lef_x_lm":
             return self._run_lef_x_lm(n, freq_uniforms, freq_multiplier), None
         return self._run_aggregate(n, freq_uniforms, freq_multiplier)
@@ -291,6 +303,11 @@ class ScenarioKernel:
             sec_idx = sec if idx is None else idx.take(sec)
             sec_loss = self._amounts(prefix, "secondary_loss", self.secondary, total, sec_idx, loss_year.take(sec), loss_mults)
             loss[sec] += sec_loss
+        if self.event_recovery is not None and loss.size:
+            # Per-event insurance: the insurer pays part of each event's loss; the year keeps the rest.
+            paid = self.event_recovery(loss)
+            loss -= paid
+            self.recovered += np.bincount(loss_year, weights=paid, minlength=n)
         year_loss = np.bincount(loss_year, weights=loss, minlength=n) if loss_year.size else np.zeros(n)
         return year_loss, count
 

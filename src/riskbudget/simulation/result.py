@@ -42,6 +42,11 @@ class SimulationResult:
     seed : int
         The root entropy; ``simulate(..., seed=result.seed)`` reproduces the run.
     method : str
+    recoveries : pandas.DataFrame or None
+        With insurance: the insurer's payments per year and scenario
+        (``losses`` then holds the retained losses).
+    insurance : tuple of Insurance
+        The policies applied (empty without insurance).
     """
 
     losses: Any
@@ -52,6 +57,25 @@ class SimulationResult:
     seed: int
     method: str
     spawn_key: tuple[int, ...] = field(default=())
+    recoveries: Any = None
+    insurance: tuple[Any, ...] = ()
+
+    @property
+    def recovered(self) -> Any:
+        """The insurer's payments per year (a Series; None without insurance)."""
+        if self.recoveries is None:
+            return None
+        return self.recoveries.sum(axis=1).rename("Recovered")
+
+    @property
+    def ground_up(self) -> Any:
+        """Annual loss per year and scenario before insurance (``losses`` plus ``recoveries``)."""
+        return self.losses if self.recoveries is None else self.losses + self.recoveries
+
+    @property
+    def premium(self) -> float:
+        """The yearly premium of the policies applied."""
+        return float(sum(p.premium for p in self.insurance))
 
     @classmethod
     def _from_arrays(
@@ -63,6 +87,8 @@ class SimulationResult:
         years: int,
         seed: np.random.SeedSequence,
         method: str,
+        recovered: np.ndarray | None = None,
+        insurance: tuple[Any, ...] = (),
     ) -> SimulationResult:
         import pandas as pd
 
@@ -81,6 +107,8 @@ class SimulationResult:
             seed=int(entropy) if isinstance(entropy, (int, np.integer)) else entropy,  # type: ignore[arg-type]
             method=method,
             spawn_key=tuple(seed.spawn_key),
+            recoveries=None if recovered is None else pd.DataFrame(recovered, index=index, columns=columns, copy=False),
+            insurance=tuple(insurance),
         )
 
     # ------------------------------------------------------------------ #
@@ -267,6 +295,8 @@ class SimulationResult:
             seed=self.seed,
             method=self.method,
             spawn_key=self.spawn_key,
+            recoveries=None if self.recoveries is None else self.recoveries[names],
+            insurance=self.insurance,
         )
 
     def __repr__(self) -> str:
