@@ -49,6 +49,7 @@ from .exceptions import (
     ScenarioError,
 )
 from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
+from .insurance import Insurance, read_insurance
 from .io import read_register, write_register
 from .optimization import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize
 from .optimization import validate as validate_plan
@@ -70,6 +71,7 @@ MODULES = (
     "fair",
     "formatting",
     "gordon_loeb",
+    "insurance",
     "io",
     "layouts",
     "metrics",
@@ -77,6 +79,8 @@ MODULES = (
     "plotting",
     "portfolio",
     "reporting",
+    "review",
+    "scorecard",
     "simulation",
     "voi",
     "widgets",
@@ -133,6 +137,9 @@ __all__ = [
     "Frontier",
     "Funding",
     "OutOfSample",
+    # risk transfer
+    "Insurance",
+    "read_insurance",
     # the board report
     "report",
     # errors
