@@ -74,6 +74,10 @@ def test_loaders_return_library_objects():
     appetite = datasets.load_appetite()
     assert isinstance(appetite, rb.Appetite) and appetite.tolerance is not None
 
+    insurance = datasets.load_insurance()
+    assert len(insurance) == 4 and all(isinstance(p, rb.Insurance) for p in insurance)
+    assert insurance == rb.read_insurance(DATA / "example" / "insurance.csv")
+
     incidents = datasets.load_incidents()
     assert isinstance(incidents, pd.DataFrame) and len(incidents) == 45
     assert list(incidents.columns) == ["id", "date", "unit", "category", "loss"]

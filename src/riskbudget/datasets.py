@@ -57,6 +57,7 @@ from .appetite import Appetite, read_appetite
 from .controls import Control, Project, read_controls, read_projects
 from .exceptions import DatasetError
 from .fair import Register
+from .insurance import Insurance, read_insurance
 from .io import read_register
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ __all__ = [
     "load_controls",
     "load_projects",
     "load_appetite",
+    "load_insurance",
     "load_incidents",
     "benchmark_path",
     "benchmark_table",
@@ -128,6 +130,18 @@ def load_appetite() -> Appetite:
     True
     """
     return read_appetite(example_path("appetite.yaml"))
+
+
+def load_insurance() -> tuple[Insurance, ...]:
+    """The example's insurance options: two alternative primary layers, an excess layer, a ransomware layer.
+
+    Examples
+    --------
+    >>> from riskbudget import datasets
+    >>> [p.basis for p in datasets.load_insurance()]
+    ['annual', 'annual', 'annual', 'per_event']
+    """
+    return read_insurance(example_path("insurance.csv"))
 
 
 def load_incidents() -> pd.DataFrame:
