@@ -106,3 +106,23 @@ def test_simulate_by_owner_in_json_and_text(capsys):
     assert total["tvar95_contribution"] == pytest.approx(doc["total"]["tvar95"])
     assert main(["simulate", "data/example/register.csv", "--years", "2000", "--seed", "4", "--by", "owner"]) == 0
     assert "Risk by owner (Euler contributions: the groups add up to the total)" in capsys.readouterr().out
+
+
+def test_simulate_with_insurance_reports_retained_losses_and_the_insurers_share(capsys):
+    args = ["simulate", "data/example/register.csv", "--years", "2000", "--seed", "4", "--insurance",
+            "data/example/insurance.csv", "--policy", "Cyber primary $10M xs $5M", "--policy",
+            "Cyber excess $15M xs $15M", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    plain = main(["simulate", "data/example/register.csv", "--years", "2000", "--seed", "4", "--json"]) == 0
+    base = json.loads(capsys.readouterr().out)
+    assert plain and doc["insurance"]["premium"] == 1_740_000 + 480_000
+    assert doc["insurance"]["ground_up_ale"] == pytest.approx(base["total"]["ale"], rel=1e-9)
+    assert doc["total"]["ale"] == pytest.approx(base["total"]["ale"] - doc["insurance"]["recovered_mean"], rel=1e-9)
+    # all four layers at once overlap: a clear error naming them
+    assert main(["simulate", "data/example/register.csv", "--years", "200", "--insurance",
+                 "data/example/insurance.csv"]) == 1
+    assert "must not overlap" in capsys.readouterr().err
+    assert main(["simulate", "data/example/register.csv", "--years", "200", "--insurance",
+                 "data/example/insurance.csv", "--policy", "Nope"]) == 1
+    assert "--policy ['Nope']: not in" in capsys.readouterr().err

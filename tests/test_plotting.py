@@ -222,3 +222,20 @@ def test_plotting_is_not_imported_with_the_package():
     code = "import sys, riskbudget; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_plot_insurance_draws_before_retained_and_transferred_on_a_log_axis():
+    from riskbudget.insurance import Insurance
+
+    reg = rb.datasets.load_register()
+    res = rb.simulate(reg, years=5_000, seed=3, insurance=[Insurance("Primary", 1e6, 2.5e6, 10e6)])
+    ax = rb.plotting.plot_insurance(res)
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels[:3] == ["Before insurance", "Retained by the company", "Paid by the insurer"]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    # the retained curve never lies above the curve before insurance
+    before, retained = ax.get_lines()[0].get_ydata(), ax.get_lines()[1].get_ydata()
+    ok = np.isfinite(before) & np.isfinite(retained)
+    assert np.all(retained[ok] <= before[ok] + 1e-12)
+    with pytest.raises(rb.RiskBudgetError, match="simulated without insurance"):
+        rb.plotting.plot_insurance(rb.simulate(reg, years=500, seed=1))

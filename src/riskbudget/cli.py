@@ -157,10 +157,33 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh entropy, printed)")
     p.add_argument("--method", choices=("aggregate", "lef_x_lm"), default="aggregate")
     p.add_argument("--layout", default="riskbudget", help="flat register layout: riskbudget, riskquant, one_for_one")
+    p.add_argument("--insurance", default=None, metavar="FILE",
+                   help="insurance file (.csv): losses shown are what the company retains; the insurer's "
+                        "payments and the premiums are reported")
+    p.add_argument("--policy", action="append", default=None, metavar="NAME",
+                   help="buy this layer of the insurance file (repeat for a tower; default: every layer)")
     p.add_argument("--by", default=None, choices=("owner", "category", "id"),
                    help="also show risk per owner, category or id: ALE and Euler contributions to VaR95 and TVaR95 "
                         "(groups add up to the total)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _chosen_policies(args: argparse.Namespace) -> Any:
+    """The layers of ``--insurance FILE`` named by ``--policy`` (all of them by default)."""
+    from .insurance import read_insurance
+
+    if not args.insurance:
+        if args.policy:
+            raise RiskBudgetError("--policy needs --insurance FILE")
+        return None
+    policies = read_insurance(args.insurance)
+    if not args.policy:
+        return policies
+    known = {p.name: p for p in policies}
+    unknown = [n for n in args.policy if n not in known]
+    if unknown:
+        raise RiskBudgetError(f"--policy {unknown}: not in {args.insurance}; its layers are {list(known)}")
+    return tuple(known[n] for n in args.policy)
 
 
 def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
@@ -170,7 +193,8 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
     from .simulation import PrecisionWarning, simulate
 
     register = io.read_register(args.register, layout=args.layout)
-    result = simulate(register, years=args.years, seed=args.seed, method=args.method)
+    insurance = _chosen_policies(args)
+    result = simulate(register, years=args.years, seed=args.seed, method=args.method, insurance=insurance)
     with warnings.catch_warnings():  # imprecise ALEs are reported below, once, in the output itself
         warnings.simplefilter("ignore", PrecisionWarning)
         summary = result.summary()
@@ -183,6 +207,11 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
         total = rows.pop("Total")
         doc = {"years": result.years, "seed": result.seed, "method": result.method, "scenarios": rows, "total": total,
                "notes": notes}
+        if insurance is not None:
+            recovered = result.recovered.to_numpy()
+            doc["insurance"] = {"policies": [p.to_dict() for p in insurance], "premium": result.premium,
+                                "recovered_mean": float(recovered.mean()),
+                                "ground_up_ale": float(result.ground_up.to_numpy().sum(axis=1).mean())}
         if args.by:
             groups = result.summary_by(args.by)
             doc["by"] = {"column": args.by, "groups": {
@@ -206,6 +235,11 @@ def _run_simulate(args: argparse.Namespace, out: TextIO) -> int:
             f"{money(row['p90']):>10s} {money(row['var95']):>10s} {money(row['tvar95']):>10s}"
         )
     say("\nTotal = the year-by-year sum of the scenarios (percentiles are never added).")
+    if insurance is not None:
+        ground = result.ground_up.to_numpy().sum(axis=1)
+        say(f"Insurance ({len(insurance)} layer(s)): losses above are retained; before insurance the ALE is "
+            f"{money(ground.mean())}, the insurer pays {money(result.recovered.mean())} a year on average, "
+            f"for premiums of {money(result.premium)} a year.")
     if args.by:
         groups = result.summary_by(args.by)
         say(f"\nRisk by {args.by} (Euler contributions: the groups add up to the total)")

@@ -35,7 +35,7 @@ from .exceptions import RiskBudgetError
 from .formatting import money, money_axis, percent
 from .optimization import Frontier
 
-__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier"]
+__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier", "plot_insurance"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -417,4 +417,62 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
 
     ax.set_title(f"Efficient frontier, budget {money(frontier.budget)}")
     ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def plot_insurance(result: Any, *, tolerance: Any = None, appetite: Any = None, ax: Any = None) -> Any:
+    """Loss exceedance curves of an insured result: before insurance, retained, and transferred to the insurer.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        Simulated with ``insurance=`` (``result.recoveries`` is set).
+    tolerance, appetite : optional
+        As for :func:`plot_lec`; the appetite applies to the retained loss.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        On a log-probability axis, so the tail where layers pay is visible.
+    """
+    from matplotlib.ticker import NullFormatter, PercentFormatter
+
+    if getattr(result, "recoveries", None) is None:
+        raise RiskBudgetError("plot_insurance: the result was simulated without insurance (simulate(..., insurance=))")
+    ax = _axes(ax, (7.5, 4.8))
+    retained = result.annual_loss.to_numpy()
+    recovered = result.recovered.to_numpy()
+    ground = retained + recovered
+    positive = ground[ground > 0]
+    if positive.size == 0:
+        ax.text(0.5, 0.5, "No simulated year has a loss", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    lo, hi = float(np.quantile(positive, 0.001)), float(positive.max())
+    grid = np.geomspace(lo, hi, 200)
+    n = ground.size
+    for label, x, style in (("Before insurance", ground, dict(color="0.45", lw=1.8, ls="-")),
+                            ("Retained by the company", retained, dict(color="C0", lw=2.2, ls="-")),
+                            ("Paid by the insurer", recovered, dict(color="C2", lw=1.8, ls="-."))):
+        y = np.array([np.count_nonzero(x > g) for g in grid]) / n
+        ax.plot(grid, np.where(y > 0, y, np.nan), label=label, **style)
+    if tolerance is None and appetite is not None:
+        tolerance = getattr(appetite, "tolerance", None)
+    if tolerance is not None:
+        ax.plot(grid, tolerance.prob_at(grid), ls="--", color="C3", lw=1.6, label="Tolerance curve")
+    for p in result.insurance:
+        if p.basis == "annual":
+            ax.axvspan(p.retention, min(p.exhaustion, hi), color="C2", alpha=0.06)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(max(1.0 / n / 2, 1e-7), 1.0)
+    money_axis(ax, "x")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.set_xlabel("Annual loss")
+    ax.set_ylabel("P(annual loss > x)")
+    ax.set_title(_text(f"Risk transfer: premiums {money(result.premium)} a year"))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     return ax
