@@ -557,8 +557,10 @@ class SeverityPrior:
     The posterior predictive log loss is Student t with ``nu`` degrees of
     freedom, location ``mu`` and scale ``sigma * sqrt(1 + 1 / kappa)``. Its
     exponential has no finite mean: uncertainty about ``sigma`` fattens the
-    tail. Simulations draw finitely many ``(mu, sigma)`` and stay finite, but
-    with little data the ALE depends on the largest ``sigma`` drawn.
+    tail. So :func:`~riskbudget.bayes.conjugate_scenario` caps every simulated
+    loss at a stated maximum per event (``max_loss_per_event=``, else a year's
+    ``revenue=``, else ``DEFAULT_MAX_LOSS_PER_EVENT``; see
+    :mod:`riskbudget.bayes.cap`); with little data the ALE depends on that cap.
 
     Examples
     --------

@@ -24,11 +24,13 @@ by the posterior (not by the scenario), so within a year
 The year's rate is ``rate[i] * exposure`` (times a ``Gamma`` shock with
 coefficient of variation ``rate_cv[i]`` for a negative binomial model); the
 kernel draws a Poisson count of events from it, and each event's loss from the
-lognormal (or lognormal-GPD) with the parameters of draw ``i``. Controls'
+lognormal (or lognormal-GPD) with the parameters of draw ``i``, capped at the
+stated maximum loss per event (:mod:`riskbudget.bayes.cap`: uncapped, the
+predictive mean over an uncertain ``sigma`` is infinite). Controls'
 :class:`~riskbudget.Adjustment` objects act on top as usual.
 
 The ALE a simulation estimates is the posterior predictive mean over the
-draws, :meth:`FitResult.expected_annual_loss`. ``Scenario.expected_annual_loss()``
+draws, :meth:`FitResult.expected_annual_loss` (with the same cap). ``Scenario.expected_annual_loss()``
 multiplies the marginal means instead (``E[rate] x E[loss]``); the two differ
 by the posterior correlation of rate and severity, slightly for
 ``losses="reported"`` (the posteriors are independent; only sampling noise
