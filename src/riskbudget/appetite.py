@@ -36,7 +36,19 @@ from ._parse import parse_money, parse_number
 from .exceptions import MONEY, Ceiling, RiskBudgetError, missing_dependency, shown
 from .formatting import money, percent
 
-__all__ = ["LimitKind", "ToleranceCurve", "Appetite", "Limit", "AppetiteStatus", "read_appetite", "write_appetite"]
+__all__ = [
+    "LimitKind",
+    "ToleranceCurve",
+    "Appetite",
+    "Limit",
+    "AppetiteStatus",
+    "read_appetite",
+    "write_appetite",
+    "TOLERANCE_MIN_YEARS",
+]
+
+#: Simulated years needed on each side of a loss before the LEC there is compared with the tolerance curve.
+TOLERANCE_MIN_YEARS = 10
 
 
 def _number(what: str, value: Any, ceiling: Ceiling | None = None) -> float:
@@ -152,6 +164,63 @@ class ToleranceCurve:
         out = np.exp(_piecewise_linear(_z(p), z, lx))
         return out if out.ndim else float(out)
 
+    def order_statistic_limits(self, n: int, min_years: int = TOLERANCE_MIN_YEARS) -> tuple[np.ndarray, np.ndarray]:
+        """The exact condition on ``n`` simulated years: ranks ``k`` and the largest loss ``u_k`` each may take.
+
+        With the annual losses sorted from the largest, ``L(1) >= L(2) >= ...``,
+        the empirical LEC ``P(loss > x) = #{years above x} / n`` is at ``k / n``
+        just below ``L(k)``. It lies on or below this (decreasing, continuous)
+        curve at every loss with at least ``min_years`` simulated years above it
+        and at least ``min_years`` at or below it iff ``L(k) <= u_k =
+        loss_at(k / n)`` for every ``k`` from ``min_years`` to ``n - min_years``,
+        i.e. iff ``#{years with loss > u_k} <= k - 1`` for each of those ``k``.
+        (An exceedance probability near 1 rests on the few years below the
+        loss as one near 0 rests on the few above it, so both ends of the
+        sample are left out alike; ``u_n = 0``.)
+
+        Returns
+        -------
+        (k, u) : arrays of int and float
+            Empty when ``n < 2 min_years``.
+
+        Examples
+        --------
+        >>> curve = ToleranceCurve.from_points([(0.5, 1e6), (0.01, 50e6)])
+        >>> k, u = curve.order_statistic_limits(1_000, min_years=10)
+        >>> int(k[0]), int(k[-1]), round(float(u[k == 500][0]))
+        (10, 990, 1000000)
+        """
+        n, m = int(n), max(int(min_years), 0)
+        ks = np.arange(max(m, 1), min(n - m, n) + 1, dtype=np.int64)
+        u = np.zeros(ks.size)
+        inner = ks < n
+        if inner.any():
+            u[inner] = self.loss_at(ks[inner] / n)
+        return ks, u
+
+    def holds(self, losses: Any, min_years: int = TOLERANCE_MIN_YEARS) -> bool:
+        """True when the sample's LEC lies on or below the curve (:meth:`order_statistic_limits`)."""
+        x = np.asarray(losses, dtype=float)
+        ks, u = self.order_statistic_limits(x.size, min_years)
+        if ks.size == 0:
+            return True
+        return not bool(np.any(_descending(x)[ks - 1] > u))
+
+    def excess_factor(self, losses: Any, min_years: int = TOLERANCE_MIN_YEARS) -> float:
+        """``max_k L(k) / u_k``: the factor by which the curve's losses would have to grow to be met (<= 1: met).
+
+        Grows with every year's loss, like every appetite limit; 0 when nothing
+        is resolved. Infinite when a positive loss meets ``u_k = 0``.
+        """
+        x = np.asarray(losses, dtype=float)
+        ks, u = self.order_statistic_limits(x.size, min_years)
+        if ks.size == 0:
+            return 0.0
+        top = _descending(x)[ks - 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(u > 0, top / np.where(u > 0, u, 1.0), np.where(top > 0, np.inf, 0.0))
+        return float(max(ratio.max(), 0.0))
+
     def curve(self, losses: Any) -> Any:
         """DataFrame of ``loss`` and ``tolerated_exceedance``."""
         import pandas as pd
@@ -167,6 +236,11 @@ class ToleranceCurve:
         pts = ", ".join(f"P(loss > {money(x)}) = {percent(p, digits=2)}" for p, x in self.points)
         shape = "lognormal through" if self.is_lognormal else "monotone curve through"
         return f"tolerance curve: {shape} {pts}"
+
+
+def _descending(x: np.ndarray) -> np.ndarray:
+    """The annual losses from the largest down (``L(1) >= L(2) >= ...``)."""
+    return np.sort(x)[::-1]
 
 
 def _piecewise_linear(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
@@ -248,6 +322,25 @@ class Limit:
         if self.kind is LimitKind.TVAR:
             return metrics.tvar(losses, self.param)
         return float(metrics.exceedance(losses, self.param))
+
+    def holds(self, losses: Any) -> bool:
+        """True when the limit holds on the sample: ``value(losses) <= limit``, the one comparison every caller uses.
+
+        For VaR, counting the years above the limit settles most cases without
+        the quantile: the interpolated quantile lies between two order
+        statistics, so when both are clearly on one side of the limit (by a
+        relative 1e-9, far beyond rounding) the answer is that of the
+        comparison; otherwise the quantile is computed.
+        """
+        if self.kind is LimitKind.VAR:
+            x = np.asarray(losses, dtype=float)
+            n = x.size
+            lower = int(math.floor((n - 1) * self.param))  # VaR lies between order statistics lower and lower + 1
+            if np.count_nonzero(x > self.limit * (1 + 1e-9)) >= n - lower:
+                return False  # the lower order statistic is above the limit
+            if np.count_nonzero(x > self.limit * (1 - 1e-9)) <= n - lower - 2:
+                return True  # the upper order statistic is below it
+        return bool(self.value(losses) <= self.limit)
 
     def standard_error(self, losses: Any) -> float:
         if self.kind is LimitKind.VAR:
@@ -380,7 +473,20 @@ class Appetite:
             lines.append(text[:1].upper() + text[1:])
         return lines
 
-    def check(self, result: Any, *, scenario: str | None = None, min_years: int = 10) -> AppetiteStatus:
+    def holds(self, losses: Any, *, min_years: int = TOLERANCE_MIN_YEARS) -> bool:
+        """True when every limit and the tolerance curve hold on the annual losses (no tables: fast).
+
+        The same comparisons as :meth:`check` (``Limit.holds``,
+        ``ToleranceCurve.holds``), which the optimiser also uses, so "within
+        appetite" means one thing everywhere.
+        """
+        x = np.asarray(losses, dtype=float)
+        if not all(lim.holds(x) for lim in self.limits):
+            return False
+        return self.tolerance is None or self.tolerance.holds(x, min_years)
+
+    def check(self, result: Any, *, scenario: str | None = None,
+              min_years: int = TOLERANCE_MIN_YEARS) -> AppetiteStatus:
         """Check a :class:`~riskbudget.SimulationResult` (or an array of annual losses).
 
         Parameters
@@ -389,11 +495,22 @@ class Appetite:
         scenario : str, optional
             Check one scenario instead of the portfolio total.
         min_years : int, default 10
-            The LEC is compared with the tolerance curve only at losses that at
-            least this many simulated years exceed; further out the curve
-            rests on a handful of years and says nothing reliable. The status
-            records how far the check reached (``tolerance_checked_to``);
-            simulate more years to check further into the tail.
+            The LEC is compared with the tolerance curve only at losses with at
+            least this many simulated years above them and at least this many
+            at or below them; further out the curve rests on a handful of years
+            and says nothing reliable. The status records how far the check
+            reached (``tolerance_checked_to``); simulate more years to check
+            further into the tail.
+
+        Notes
+        -----
+        The tolerance curve is checked on the sample's order statistics, not on
+        a grid: the ``k``-th largest annual loss must be at most the loss the
+        curve tolerates with probability ``k / n``, for every resolved ``k``
+        (:meth:`ToleranceCurve.order_statistic_limits`). That is the LEC on or
+        below the curve at every resolved loss, and it is the condition the
+        optimiser enforces. ``tolerance_table`` holds the LEC on a grid of
+        losses for plots and reports only.
 
         Returns
         -------
@@ -413,6 +530,7 @@ class Appetite:
             raise RiskBudgetError(f"Appetite.check: min_years ({min_years!r}) must be a whole number >= 0")
 
         losses = result.column(scenario) if hasattr(result, "column") else np.asarray(result, dtype=float)
+        losses = np.asarray(losses, dtype=float)
         rows = []
         for lim in self.limits:
             v = lim.value(losses)
@@ -423,36 +541,69 @@ class Appetite:
                     "threshold": lim.limit,
                     "value": v,
                     "se": lim.standard_error(losses),
-                    "ok": bool(v <= lim.limit),
+                    "ok": lim.holds(losses),
                     "margin": lim.limit - v,
                 }
             )
         table = pd.DataFrame(rows, columns=["limit", "kind", "threshold", "value", "se", "ok", "margin"])
-        crossings = None
-        tolerance_ok = True
-        checked_to = None
-        if self.tolerance is not None:
-            lec = metrics.lec(losses)
-            lec = lec[lec["loss"] > 0]
-            tol = self.tolerance.prob_at(lec["loss"].to_numpy())
-            years = np.rint(lec["exceedance"].to_numpy() * np.asarray(losses).size).astype(np.int64)
-            resolved = years >= min_years
-            over = (lec["exceedance"].to_numpy() > tol) & resolved
-            tolerance_ok = not bool(over.any())
-            if resolved.any():
-                checked_to = float(lec["loss"].to_numpy()[resolved].max())
-            crossings = pd.DataFrame(
-                {
-                    "loss": lec["loss"].to_numpy(),
-                    "exceedance": lec["exceedance"].to_numpy(),
-                    "tolerated": tol,
-                    "above": over,
-                    "years_beyond": years,
-                    "resolved": resolved,
-                }
-            )
-        return AppetiteStatus(table=table, tolerance_ok=tolerance_ok, tolerance_table=crossings,
-                              tolerance_checked_to=checked_to)
+        if self.tolerance is None:
+            return AppetiteStatus(table=table)
+        n = losses.size
+        ordered = _descending(losses)
+        ks, u = self.tolerance.order_statistic_limits(n, min_years)
+        above = ordered[ks - 1] > u
+        checked_to = float(ordered[ks[0] - 1]) if ks.size else None
+        return AppetiteStatus(
+            table=table,
+            tolerance_ok=not bool(above.any()),
+            tolerance_table=self._display_table(losses, min_years),
+            tolerance_checked_to=checked_to,
+            tolerance_ranges=_breach_ranges(ordered, ks, u, above),
+        )
+
+    def _display_table(self, losses: np.ndarray, min_years: int) -> Any:
+        """The LEC on :func:`riskbudget.metrics.lec`'s grid against the curve (for plots and reports)."""
+        import pandas as pd
+
+        assert self.tolerance is not None
+        lec = metrics.lec(losses)
+        lec = lec[lec["loss"] > 0]
+        tol = self.tolerance.prob_at(lec["loss"].to_numpy())
+        years = np.rint(lec["exceedance"].to_numpy() * losses.size).astype(np.int64)
+        resolved = (years >= min_years) & (losses.size - years >= min_years)
+        return pd.DataFrame(
+            {
+                "loss": lec["loss"].to_numpy(),
+                "exceedance": lec["exceedance"].to_numpy(),
+                "tolerated": tol,
+                "above": (lec["exceedance"].to_numpy() > tol) & resolved,
+                "years_beyond": years,
+                "resolved": resolved,
+            }
+        )
+
+
+def _breach_ranges(
+    ordered: np.ndarray, ks: np.ndarray, u: np.ndarray, above: np.ndarray
+) -> tuple[tuple[float, float, int], ...]:
+    """Loss ranges where the LEC is above the curve, from the ranks that break it, lowest loss first.
+
+    Rank ``k`` breaks the curve on ``[max(L(k+1), u_k), L(k))``: there
+    ``P(loss > x) = k / n`` exceeds the tolerated probability. Runs of
+    consecutive ranks join into one range; ``years`` is the number of
+    simulated years above the range's low end.
+    """
+    out = []
+    idx = np.flatnonzero(above)
+    if idx.size == 0:
+        return ()
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    for run in np.split(idx, breaks + 1):
+        first, last = int(ks[run[0]]), int(ks[run[-1]])  # first: largest loss; last: smallest
+        below = float(ordered[last]) if last < ordered.size else 0.0  # L(last + 1)
+        low = max(below, float(u[run[-1]]))
+        out.append((low, float(ordered[first - 1]), last))
+    return tuple(sorted(out))
 
 
 @dataclass(frozen=True, eq=False)
@@ -461,9 +612,12 @@ class AppetiteStatus:
 
     table: Any
     tolerance_ok: bool = True
+    #: The LEC on a grid of losses against the curve, for plots and reports (the check uses the order statistics).
     tolerance_table: Any = None
     #: The largest loss at which the LEC was compared with the tolerance curve.
     tolerance_checked_to: float | None = None
+    #: ``(low, high, years)`` per loss range where the LEC is above the curve (see :meth:`tolerance_breaches`).
+    tolerance_ranges: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -480,47 +634,39 @@ class AppetiteStatus:
             if not row["ok"]:
                 fmt = percent if row["kind"] == "exceedance" else money
                 out.append(f"{row['limit']} is {fmt(row['value'])}, above the limit of {fmt(row['threshold'])}")
-        if not self.tolerance_ok and self.tolerance_table is not None:
-            parts = []
-            for low, high, years in self.tolerance_breaches():
-                span = f"at {money(low)}" if low == high else f"between {money(low)} and {money(high)}"
+        if not self.tolerance_ok:
+            ranges = self.tolerance_breaches()
+
+            def span(low: float, high: float, years: int) -> str:
+                text = f"at {money(low)}" if money(low) == money(high) else f"between {money(low)} and {money(high)}"
                 if years < 10:
-                    span += f" (only {years} simulated year(s) lose that much: Monte Carlo noise is likely)"
-                parts.append(span)
-            out.append("the loss exceedance curve is above the tolerance curve " + "; and ".join(parts))
+                    text += f" (only {years} simulated year(s) lose that much: Monte Carlo noise is likely)"
+                return text
+
+            if len(ranges) <= 3:
+                where = "; and ".join(span(*r) for r in ranges)
+            else:
+                where = (f"{span(ranges[0][0], ranges[-1][1], min(r[2] for r in ranges))} "
+                         f"(in {len(ranges)} separate stretches)")
+            out.append("the loss exceedance curve is above the tolerance curve " + where)
         return out
 
     def tolerance_breaches(self) -> list[tuple[float, float, int]]:
-        """Loss ranges where the LEC is above the tolerance curve.
+        """Loss ranges where the LEC is above the tolerance curve, lowest first.
 
-        Returns ``(low, high, years)`` per contiguous range of the LEC grid:
-        the range's ends and the number of simulated years losing more than
-        ``low`` (few years mean a noisy estimate).
+        Returns ``(low, high, years)`` per range, from the sample's order
+        statistics (every resolved loss, not a grid): the range's ends and the
+        number of simulated years losing more than ``low`` (few years mean a
+        noisy estimate).
         """
-        if self.tolerance_table is None or not len(self.tolerance_table):
-            return []
-        tab = self.tolerance_table
-        above = tab["above"].to_numpy()
-        loss = tab["loss"].to_numpy()
-        years = tab["years_beyond"].to_numpy() if "years_beyond" in tab else np.full(len(tab), 10**9)
-        out = []
-        i = 0
-        while i < above.size:
-            if above[i]:
-                j = i
-                while j + 1 < above.size and above[j + 1]:
-                    j += 1
-                out.append((float(loss[i]), float(loss[j]), int(years[i])))
-                i = j + 1
-            else:
-                i += 1
-        return out
+        return list(self.tolerance_ranges)
 
     def crossing_losses(self) -> list[float]:
-        """Losses where the LEC crosses the tolerance curve (sign changes of LEC - tolerance).
+        """Losses where the LEC crosses the tolerance curve on the display grid (for plots and reports).
 
-        Only the part of the curve the check resolved (see ``min_years`` of
-        :meth:`Appetite.check`) is searched.
+        Sign changes of LEC - tolerance on ``tolerance_table``'s resolved
+        points, interpolated in log-loss. Whether the curve is met is decided
+        on the order statistics (``tolerance_ok``), not here.
         """
         if self.tolerance_table is None or len(self.tolerance_table) < 2:
             return []

@@ -15,7 +15,7 @@ from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from .options import SolverOptions, appetite_of, problem_of, route_options
-from .plan import OutOfSample, Plan, build_plan
+from .plan import OutOfSample, Plan, PlanStatus, build_plan
 from .planner import best_plan
 from .problem import DecisionProblem
 from .rules import Constraints, FundingRules
@@ -55,8 +55,9 @@ def optimize(
         Total spend allowed (controls + projects + security-by-design options);
         required, here or in ``constraints``.
     appetite : Appetite, optional
-        VaR, TVaR and P(loss > x) limits (and a tolerance curve, checked at a
-        few points) that must hold on the simulated years.
+        VaR, TVaR and P(loss > x) limits and a tolerance curve, each enforced
+        exactly on the simulated years (as :meth:`~riskbudget.Appetite.check`
+        decides it; VaR through the tail mean only with ``var_method="cvar"``).
     constraints : Constraints, optional
         The rules a plan must satisfy besides the appetite (see below).
     solver : SolverOptions, optional
@@ -80,8 +81,8 @@ def optimize(
         - ``exclusive``: groups of which at most one item is funded (each
           item's own ``excludes`` are added);
         - ``method`` ({"auto", "milp", "heuristic"}), ``var_method``
-          ({"cvar", "exact"}), ``time_limit`` (seconds), ``mip_rel_gap``
-          (default 1e-6), ``max_indicator_years`` (default 500): see
+          ({"exact", "cvar"}), ``time_limit`` (seconds), ``mip_rel_gap``
+          (default 1e-6), ``explain_infeasible`` (default True): see
           :class:`SolverOptions`.
 
         An unknown keyword is an error listing these.
@@ -89,8 +90,16 @@ def optimize(
     Returns
     -------
     Plan
-        With ``status`` ``"optimal"`` (or ``"infeasible_appetite"``: the
-        least-risk plan, and ``plan.shortfall`` says how far each limit misses).
+        ``plan.status`` (a :class:`~riskbudget.optimization.PlanStatus`) says
+        what is proven, ``plan.status_text`` in words: ``"optimal"`` (proven on
+        the sample), ``"feasible_gap"`` (the time limit stopped the solver:
+        meets every limit, within ``plan.solver_gap`` of the optimum),
+        ``"stand_in"`` (``var_method="cvar"``), ``"heuristic"``,
+        ``"infeasible_appetite"`` (proven that no plan meets the appetite: the
+        least-risk plan; ``plan.shortfall`` says how far each limit misses,
+        ``plan.smallest_values`` how low each limit can go and
+        ``plan.budget_needed`` what budget would meet them all) or
+        ``"appetite_unmet"`` (none found, nothing proven).
 
     Examples
     --------
@@ -196,7 +205,7 @@ def evaluate(
     funding = problem.funding(funded, security_by_design)
     app = appetite_of("evaluate", appetite)
     rules = FundingRules(problem, cons, where="evaluate")
-    plan = build_plan(problem, funding, appetite=app, budget=rules.constraints.budget, status="evaluated")
+    plan = build_plan(problem, funding, appetite=app, budget=rules.constraints.budget, status=PlanStatus.EVALUATED)
     broken = tuple(rules.violations(funding))
     if broken:
         plan = replace(plan, notes=plan.notes + tuple(v.message for v in broken), violations=broken)

@@ -8,11 +8,15 @@ the sample. Two searches use them:
 
 * :func:`local_search`, best improvement in net value among candidates that
   meet every rule and every appetite limit exactly: after HiGHS, with removals
-  only (the polish), or with every move and swap (after a limit had to be
-  enforced conservatively);
-* :func:`solve_heuristic`, for problems too large to enumerate: from the
-  included items, the candidate with the least appetite violation, then the
-  best net value, until none improves; swaps only when no single change does.
+  only (the polish), or with every move and swap (to improve the best plan
+  found when a time limit stopped the search);
+* :func:`repair`, from a plan that breaks limits: the candidate with the
+  least appetite violation, then the best net value, until every limit holds
+  (then :func:`local_search`) or nothing improves;
+* :func:`solve_heuristic`, for problems too large to enumerate: :func:`repair`
+  from the included items. Its plans meet every limit exactly on the sample
+  (status ``HEURISTIC``) but are not proven optimal; when it finds none, it
+  proves nothing (status ``UNMET``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
@@ -28,10 +31,11 @@ from .. import _progress
 from ..exceptions import RiskBudgetError
 from .cuts import TailConstraint, meets
 from .model import Model, SolveResult
+from .plan import PlanStatus
 from .problem import DecisionProblem, Funding
 from .rules import FundingRules
 
-__all__ = ["moves", "swaps", "net_value", "local_search", "solve_heuristic"]
+__all__ = ["moves", "swaps", "net_value", "local_search", "repair", "violation", "solve_heuristic"]
 
 Vectors = tuple[np.ndarray, np.ndarray]
 
@@ -103,18 +107,49 @@ def local_search(
 
 
 # --------------------------------------------------------------------------- #
-# The heuristic, for problems too large to enumerate
+# Repair and the heuristic, for problems too large to enumerate
 # --------------------------------------------------------------------------- #
-def _appetite_key(problem: DecisionProblem, appetite: Any, funding: Funding) -> tuple[float, float]:
-    """(relative appetite violation, -net value): the lexicographic key the heuristic minimises."""
+def violation(tails: list[TailConstraint], x: np.ndarray) -> float:
+    """How far the losses ``x`` break the limits: the sum of the relative misses of those broken (0: all hold)."""
+    return sum(max(tc.miss(x), 1e-15) for tc in tails if not tc.holds(x))
+
+
+def _appetite_key(problem: DecisionProblem, tails: list[TailConstraint], funding: Funding) -> tuple[float, float]:
+    """(appetite violation, -net value): the lexicographic key :func:`repair` and the heuristic minimise."""
     x = problem.total_losses(funding)
-    violation = 0.0
-    if appetite is not None:
-        for lim in appetite.limits:
-            v = lim.value(x)
-            if v > lim.limit:
-                violation += (v - lim.limit) / lim.limit
-    return violation, -net_value(problem, funding, x)
+    return violation(tails, x), -net_value(problem, funding, x)
+
+
+def repair(
+    rules: FundingRules,
+    tails: list[TailConstraint],
+    funding: Funding,
+    *,
+    max_rounds: int = 200,
+    time_limit: float | None = None,
+) -> Funding:
+    """From ``funding``, best moves (swaps when no single change helps) toward a plan meeting every limit.
+
+    Candidates must meet the rules. The key is the appetite violation, then
+    net value, so a plan that meets every limit is then improved by
+    :func:`local_search`. Returns the best plan reached (it may still break a
+    limit: check it).
+    """
+    t0 = time.perf_counter()
+    problem = rules.problem
+    if not rules.allows(funding):
+        funding = problem.from_vectors(*_included(rules))
+    xc, sp_ = problem.vectors(funding)
+    best = _appetite_key(problem, tails, funding)
+    for _ in range(max_rounds):
+        if best[0] == 0 or (time_limit is not None and time.perf_counter() - t0 > time_limit):
+            break
+        step = _best_step(rules, tails, xc, sp_, best)
+        if step is None:
+            break
+        best, xc, sp_ = step
+    out = problem.from_vectors(xc, sp_)
+    return local_search(rules, tails, out, add=True) if best[0] == 0 else out
 
 
 def _included(rules: FundingRules) -> Vectors:
@@ -137,7 +172,7 @@ def _included(rules: FundingRules) -> Vectors:
 
 
 def _best_step(
-    rules: FundingRules, appetite: Any, xc: np.ndarray, sp_: np.ndarray, best: tuple[float, float]
+    rules: FundingRules, tails: list[TailConstraint], xc: np.ndarray, sp_: np.ndarray, best: tuple[float, float]
 ) -> tuple[tuple[float, float], np.ndarray, np.ndarray] | None:
     """The best allowed move (swaps only if no single change improves), or None when none beats ``best``."""
     problem = rules.problem
@@ -147,7 +182,7 @@ def _best_step(
         for y, s2 in candidates:
             f = problem.from_vectors(y, s2)
             if rules.allows(f):
-                out.append((_appetite_key(problem, appetite, f), y, s2))
+                out.append((_appetite_key(problem, tails, f), y, s2))
         return out
 
     candidates = scored(moves(problem, xc, sp_))
@@ -162,7 +197,7 @@ def _best_step(
 
 def solve_heuristic(
     rules: FundingRules,
-    appetite: Any,
+    tails: list[TailConstraint],
     *,
     enumeration_cap: int = 256,
     max_rounds: int = 200,
@@ -172,16 +207,19 @@ def solve_heuristic(
     """Greedy construction plus first-improvement local search (flips and swaps), with an LP bound.
 
     Every candidate is scored exactly on the sample (combinations are simulated
-    on first use). The bound is the LP relaxation of the program in which each
-    scenario with more than ``enumeration_cap`` combinations is replaced by its
-    pointwise smallest loss (every control on, no project), which no plan can
-    beat since controls only thin events and shrink losses and projects only
-    add them.
+    on first use) and checked against every limit exactly (``tails``, as the
+    appetite check decides). The bound is the LP relaxation of the program
+    without the appetite in which each scenario with more than
+    ``enumeration_cap`` combinations is replaced by its loss with every control
+    on and no project (controls thin events and shrink losses and projects add
+    them, on average; on a finite sample this is not checked, so the gap is an
+    estimate, not a proof). Status ``HEURISTIC`` when the plan meets every
+    limit, else ``UNMET`` (nothing proven).
     """
     t0 = time.perf_counter()
     problem = rules.problem
     xc, sp_ = _included(rules)
-    best = _appetite_key(problem, appetite, problem.from_vectors(xc, sp_))
+    best = _appetite_key(problem, tails, problem.from_vectors(xc, sp_))
     bar = _progress.bar(_progress.enabled(progress, 10**9), max_rounds, "heuristic search")
     rounds = 0
     try:
@@ -190,7 +228,7 @@ def solve_heuristic(
                 break
             rounds += 1
             bar.update(1)
-            step = _best_step(rules, appetite, xc, sp_, best)
+            step = _best_step(rules, tails, xc, sp_, best)
             if step is None:
                 break
             best, xc, sp_ = step
@@ -201,10 +239,14 @@ def solve_heuristic(
     bound = _relaxation_bound(rules, big, time_limit)
     gap = (bound - net) / max(abs(net), 1.0) if math.isfinite(bound) else math.inf
     notes = [
-        f"heuristic (greedy + local search, {rounds} rounds); bound from the LP relaxation without the appetite"
-        + (f" with {len(big)} scenario(s) at their pointwise smallest loss" if big else "")
+        f"heuristic (greedy + local search, {rounds} rounds), every limit checked exactly on the sample; bound from "
+        "the LP relaxation without the appetite"
+        + (f" with {len(big)} scenario(s) at their loss with every control on and no project" if big else "")
     ]
-    status = "heuristic" if best[0] == 0 else "infeasible_appetite"
+    status = PlanStatus.HEURISTIC if best[0] == 0 else PlanStatus.UNMET
+    if best[0] > 0:
+        notes.append("the heuristic found no plan meeting the appetite; it proves nothing, so the appetite may still "
+                     "be reachable (method='milp' proves it either way when the problem fits)")
     funding = problem.from_vectors(xc, sp_)
     return SolveResult(funding, status, max(gap, 0.0), bound, net, notes, time.perf_counter() - t0, shortfall=best[0])
 

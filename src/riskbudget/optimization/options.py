@@ -47,37 +47,41 @@ class SolverOptions:
     Parameters
     ----------
     method : {"auto", "milp", "heuristic"}
-        ``"milp"``: exact on the sample (HiGHS). ``"heuristic"``: greedy + local
-        search with an LP bound, simulating lazily (for problems too large to
-        enumerate). ``"auto"``: the MILP whenever every scenario's
-        combinations can be enumerated.
-    var_method : {"cvar", "exact"}
-        How VaR limits enter the program: through the tail mean of the same
-        tail (conservative), or per-year indicators (see
-        :mod:`riskbudget.optimization.cuts`).
+        ``"milp"``: proven on the sample (HiGHS, cut rounds). ``"heuristic"``:
+        greedy + local search, simulating lazily (for problems too large to
+        enumerate); its plans meet every limit but are not proven optimal.
+        ``"auto"``: the MILP whenever every scenario's combinations can be
+        enumerated.
+    var_method : {"exact", "cvar"}, default "exact"
+        How VaR limits enter the program: exactly (the sample quantile, as
+        :meth:`~riskbudget.Appetite.check` computes it), or through the mean of
+        the same tail, a conservative stand-in (the plan's status is then
+        ``"stand_in"``, with its gap to a valid bound). See
+        :mod:`riskbudget.optimization.cuts`.
     time_limit : float, optional
-        Seconds for the solver; the best plan so far is returned with its gap.
+        Seconds for the search. When it stops the search, the best plan found
+        that meets every limit is returned with its proven gap (status
+        ``"feasible_gap"``). The least-risk plan, a stand-in's bound and the
+        report on an appetite that cannot be met each get up to this long again.
     mip_rel_gap : float, default 1e-6
         Relative optimality gap at which HiGHS stops.
-    max_indicator_years : int, default 500
-        Above this many years needing indicators, an exceedance (or exact VaR)
-        limit is enforced through a conservative CVaR constraint instead of
-        per-year binaries; the plan is then improved by a local search that
-        checks every limit exactly, and ``status`` is ``"heuristic"`` with the
-        gap to the optimum without the appetite.
+    explain_infeasible : bool, default True
+        When the appetite cannot be met, also find the smallest value of each
+        limit any plan reaches and the budget that would meet the appetite
+        (``plan.smallest_values``, ``plan.budget_needed``).
     """
 
     method: str = "auto"
-    var_method: str = "cvar"
+    var_method: str = "exact"
     time_limit: float | None = None
     mip_rel_gap: float = 1e-6
-    max_indicator_years: int = 500
+    explain_infeasible: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise RiskBudgetError(f"optimize: method {self.method!r} is not one of {list(METHODS)}")
         if self.var_method not in VAR_METHODS:
-            raise RiskBudgetError(f"var_method ({self.var_method!r}) must be 'cvar' or 'exact'")
+            raise RiskBudgetError(f"var_method ({self.var_method!r}) must be 'exact' or 'cvar'")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

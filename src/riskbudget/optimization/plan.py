@@ -1,9 +1,10 @@
-"""The :class:`Plan`: what to fund, what it costs, what it delivers, and the risk after."""
+"""The :class:`Plan`: what to fund, what it costs, what it delivers, the risk after, and what is proven about it."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,220 @@ from .. import metrics
 from ..formatting import money, percent
 from .problem import DecisionProblem, Funding
 
-__all__ = ["Plan", "OutOfSample", "build_plan", "return_on_controls"]
+__all__ = [
+    "Plan",
+    "PlanStatus",
+    "SmallestValue",
+    "BudgetNeeded",
+    "OutOfSample",
+    "build_plan",
+    "return_on_controls",
+    "status_words",
+]
 
 Z95 = 1.959963984540054
+
+
+class PlanStatus(StrEnum):
+    """What is proven about a plan. A string enum: ``plan.status == "optimal"`` works.
+
+    * ``OPTIMAL``: proven optimal on the sample within ``mip_rel_gap``, for
+      the limits as stated (VaR as VaR, exceedance as exceedance, the whole
+      tolerance curve).
+    * ``FEASIBLE_GAP``: meets every limit; proven within ``solver_gap`` of the
+      optimum (the solver stopped at its time limit).
+    * ``STAND_IN``: VaR limits enforced through the tail mean, as asked
+      (``var_method="cvar"``): meets every limit, optimal only for the
+      conservative stand-in, within ``solver_gap`` of a valid upper bound.
+    * ``HEURISTIC``: meets every limit on the sample; not proven optimal.
+    * ``INFEASIBLE``: proven that no plan within the budget and rules meets the
+      appetite; the least-risk plan, with ``smallest_values`` and
+      ``budget_needed``.
+    * ``UNMET``: no plan meeting the appetite was found, and none was proven
+      impossible (time limit, or the heuristic); the plan closest to it found.
+    * ``EVALUATED``: a funding choice scored as given (:func:`evaluate`).
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE_GAP = "feasible_gap"
+    STAND_IN = "stand_in"
+    HEURISTIC = "heuristic"
+    INFEASIBLE = "infeasible_appetite"
+    UNMET = "appetite_unmet"
+    EVALUATED = "evaluated"
+
+
+def _gap_text(gap: float) -> str:
+    if not math.isfinite(gap):
+        return "an unknown distance"
+    if gap <= 0:
+        return "0%"
+    return f"{100 * gap:.2g}%" if gap < 1e-3 else percent(gap, digits=2)
+
+
+def status_words(status: Any, gap: float = math.nan) -> str:
+    """What a status says, in words, with the proven gap where one applies.
+
+    Never "optimal" or "exact" unless proven.
+
+    Examples
+    --------
+    >>> status_words(PlanStatus.OPTIMAL)
+    'optimal on the sample (proven)'
+    >>> status_words(PlanStatus.FEASIBLE_GAP, 0.004)
+    'within 0.40% of the optimum (proven bound)'
+    """
+    st = PlanStatus(status)
+    if st is PlanStatus.OPTIMAL:
+        return "optimal on the sample (proven)"
+    if st is PlanStatus.FEASIBLE_GAP:
+        if not math.isfinite(gap):
+            return "meets every limit; the solver stopped before bounding its distance from the optimum"
+        return f"within {_gap_text(gap)} of the optimum (proven bound)"
+    if st is PlanStatus.STAND_IN:
+        return ("VaR limits enforced through the tail mean, a conservative stand-in: meets every limit, optimal "
+                f"only for the stand-in, within {_gap_text(gap)} of the optimum under the limits as stated "
+                "(proven bound)")
+    if st is PlanStatus.HEURISTIC:
+        tail = f" ({_gap_text(gap)} below the bound of a relaxation)" if math.isfinite(gap) else ""
+        return f"heuristic: meets every limit on the sample, not proven optimal{tail}"
+    if st is PlanStatus.INFEASIBLE:
+        return "the appetite cannot be met at this budget and split (proven on the sample): the least-risk plan"
+    if st is PlanStatus.UNMET:
+        return ("no plan meeting the appetite was found, and none was proven impossible (time limit or heuristic): "
+                "the plan closest to it that was found")
+    return "as given (scored, not optimised)"
+
+
+def _headline(status: Any, gap: float) -> str:
+    st = PlanStatus(status)
+    if st is PlanStatus.INFEASIBLE:
+        return "The appetite cannot be met at this budget and split (proven on the sample): least-risk plan"
+    if st is PlanStatus.UNMET:
+        return "No plan meeting the appetite was found (not proven impossible): the closest plan found"
+    if st is PlanStatus.EVALUATED:
+        return "Plan as given"
+    return "Recommended plan, " + status_words(st, gap)
+
+
+def _finite(v: Any) -> Any:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class SmallestValue:
+    """The smallest value of one appetite limit that any plan reaches at this budget and split.
+
+    Attributes
+    ----------
+    label : str
+        ``"VaR95"``, ``"P(loss > $50M)"``, ``"tolerance curve"``...
+    limit : float
+        The stated limit (1 for the tolerance curve, whose value is a factor).
+    value : float
+        Reached by ``funding``: no plan found does better.
+    lower_bound : float
+        No plan reaches less (proven on the sample).
+    unit : str
+        ``"money"``, ``"probability"`` or ``"factor"`` (the tolerance curve: by
+        how much its losses would have to grow to be met).
+    funding : Funding or None
+        A plan reaching ``value``.
+    """
+
+    label: str
+    limit: float
+    value: float
+    lower_bound: float
+    unit: str
+    funding: Funding | None = None
+
+    @property
+    def proven(self) -> bool:
+        """True when ``value`` is proven smallest (up to the solver's relative gap)."""
+        return self.value <= self.lower_bound + 1e-6 * abs(self.value) + 1e-12
+
+    @property
+    def gap(self) -> float:
+        """``(value - lower_bound) / value`` (0 when proven)."""
+        return 0.0 if self.proven else (self.value - self.lower_bound) / abs(self.value)
+
+    def _fmt(self, v: float) -> str:
+        if self.unit == "probability":
+            return percent(v, digits=2)
+        if self.unit == "factor":
+            return f"{v:.3g} times"
+        return money(v)
+
+    def describe(self) -> str:
+        if self.unit == "factor":
+            text = (f"{self.label}: met only if its losses were {self._fmt(self.value)} as high (every plan's loss "
+                    f"exceedance curve needs at least that)")
+        else:
+            text = f"{self.label}: at best {self._fmt(self.value)} (the limit is {self._fmt(self.limit)})"
+        if self.proven:
+            return text + ", proven smallest on the sample"
+        return text + f"; no plan reaches less than {self._fmt(self.lower_bound)} (gap {_gap_text(self.gap)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.label,
+            "threshold": _finite(self.limit),
+            "smallest": _finite(self.value),
+            "lower_bound": _finite(self.lower_bound),
+            "unit": self.unit,
+            "proven": self.proven,
+            "funded": None if self.funding is None else list(self.funding.names),
+        }
+
+
+@dataclass(frozen=True)
+class BudgetNeeded:
+    """The smallest total budget for which some plan meets the whole appetite, under the same rules.
+
+    Security and IT budgets keep their shares of the budget; the other rules
+    (shares of spend, include/exclude, requires, exclusive) stay as they are.
+
+    Attributes
+    ----------
+    budget : float or None
+        The smallest budget found to meet the appetite (None: none at any budget).
+    lower_bound : float
+        No smaller budget does (proven on the sample); infinite when no budget does.
+    funding : Funding or None
+        A plan meeting the appetite within ``budget``.
+    """
+
+    budget: float | None
+    lower_bound: float
+    funding: Funding | None = None
+
+    @property
+    def proven(self) -> bool:
+        if self.budget is None:
+            return not math.isfinite(self.lower_bound)
+        return self.budget <= self.lower_bound + 1e-6 * abs(self.budget) + 1e-6
+
+    def describe(self) -> str:
+        if self.budget is None:
+            if self.proven:
+                return "Budget that would meet the appetite: none at any budget (not even funding everything the rules allow)"
+            return (f"Budget that would meet the appetite: none found (the solver stopped; at least "
+                    f"{money(self.lower_bound)})")
+        text = f"Budget that would meet the appetite: {money(self.budget)}, with the same rules and split"
+        if self.proven:
+            return text + " (proven smallest on the sample)"
+        return text + f" (no budget below {money(self.lower_bound)} does; smaller than {money(self.budget)} not ruled out)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget": None if self.budget is None else _finite(self.budget),
+            "lower_bound": _finite(self.lower_bound),
+            "none_at_any_budget": self.budget is None and self.proven,
+            "proven": self.proven,
+            "funded": None if self.funding is None else list(self.funding.names),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,14 +254,16 @@ class Plan:
         The appetite check on the sample (``None`` without an appetite).
     feasible : bool
         True when every appetite limit holds on the sample (or there is none).
-    status : str
-        ``"optimal"``, ``"time_limit"``, ``"heuristic"``, ``"infeasible_appetite"``
-        (the least-risk plan) or ``"evaluated"`` (scored with :func:`evaluate`).
+    status : PlanStatus
+        What is proven about the plan (a string enum: ``"optimal"``,
+        ``"feasible_gap"``, ``"stand_in"``, ``"heuristic"``,
+        ``"infeasible_appetite"`` (the least-risk plan), ``"appetite_unmet"``
+        or ``"evaluated"``); :attr:`status_text` says it in words.
     solver_gap : float
-        Relative gap between the plan and the solver's bound (NaN for
-        evaluated plans).
+        Relative gap between the plan and ``bound`` (NaN for evaluated plans).
     bound : float
-        Upper bound on the expected net value from the solver (NaN if none).
+        Upper bound on the expected net value under the limits as stated
+        (NaN if none).
     returns : pandas.DataFrame
         Return on control per control, standalone and marginal (see
         :func:`return_on_controls`).
@@ -62,6 +276,11 @@ class Plan:
     violations : tuple of Violation
         The rules the funding breaks (:class:`~riskbudget.optimization.rules.Violation`;
         set by :func:`~riskbudget.optimization.evaluate`, empty for an optimised plan).
+    smallest_values : tuple of SmallestValue
+        When the appetite cannot be met: the smallest value of each limit any
+        plan reaches at this budget and split.
+    budget_needed : BudgetNeeded or None
+        When the appetite cannot be met: the smallest budget that would meet it.
     """
 
     funding: Funding
@@ -83,7 +302,7 @@ class Plan:
     tvar95_before: float
     appetite: Any
     feasible: bool
-    status: str
+    status: PlanStatus
     solver_gap: float
     bound: float
     returns: Any
@@ -94,6 +313,16 @@ class Plan:
     shortfall: Any = None
     appetite_spec: Any = None
     violations: tuple[Any, ...] = ()
+    smallest_values: tuple[SmallestValue, ...] = ()
+    budget_needed: BudgetNeeded | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", PlanStatus(self.status))
+
+    @property
+    def status_text(self) -> str:
+        """What is proven about the plan, in words (:func:`status_words`)."""
+        return status_words(self.status, self.solver_gap)
 
     @property
     def years(self) -> int:
@@ -135,6 +364,9 @@ class Plan:
             "appetite": None,
             "feasible": self.feasible,
             "status": self.status,
+            "status_text": self.status_text,
+            "smallest_values": [v.to_dict() for v in self.smallest_values] if self.smallest_values else None,
+            "budget_needed": None if self.budget_needed is None else self.budget_needed.to_dict(),
             "solver_gap": num(self.solver_gap),
             "bound": num(self.bound),
             "years": self.years,
@@ -162,13 +394,7 @@ class Plan:
     def describe(self) -> str:
         """A plain-text summary for people (numbers rounded for display only)."""
         lines = []
-        head = {
-            "optimal": "Recommended plan (optimal on the sample)",
-            "time_limit": "Best plan found before the time limit",
-            "heuristic": "Recommended plan (heuristic)",
-            "infeasible_appetite": "The appetite cannot be met: least-risk plan",
-            "evaluated": "Plan as given",
-        }.get(self.status, "Plan")
+        head = _headline(self.status, self.solver_gap)
         lines.append(f"{head} - {self.years:,} simulated years, seed {self.seed}")
         lines.append(f"  Controls funded ({len(self.funded_controls)}): " + (", ".join(self.funded_controls) or "none"))
         projs = [p + (" (security by design)" if p in self.security_by_design else "") for p in self.funded_projects]
@@ -187,6 +413,11 @@ class Plan:
             lines.append(
                 "  Appetite: " + ("within appetite" if self.appetite.ok else "; ".join(self.appetite.breaches))
             )
+        if self.smallest_values or self.budget_needed is not None:
+            lines.append("  Nearest reachable (each limit on its own, at this budget and split):")
+            lines.extend(f"    {v.describe()}" for v in self.smallest_values)
+            if self.budget_needed is not None:
+                lines.append(f"    {self.budget_needed.describe()}")
         if math.isfinite(self.solver_gap):
             lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
         for n in self.notes:
@@ -199,7 +430,7 @@ class Plan:
     def __repr__(self) -> str:
         return (
             f"Plan({len(self.funded_controls)} controls, {len(self.funded_projects)} projects, spend={self.total_spend:,.0f}, "
-            f"net={self.expected_net_value:,.0f}, status={self.status!r})"
+            f"net={self.expected_net_value:,.0f}, status='{self.status}')"
         )
 
 
@@ -267,11 +498,13 @@ def build_plan(
     *,
     appetite: Any = None,
     budget: float | None = None,
-    status: str = "evaluated",
+    status: str = PlanStatus.EVALUATED,
     solver_gap: float = math.nan,
     bound: float = math.nan,
     notes: tuple[str, ...] = (),
     seconds: float = math.nan,
+    smallest_values: tuple[SmallestValue, ...] = (),
+    budget_needed: BudgetNeeded | None = None,
 ) -> Plan:
     """Score a funding choice on the problem's sample and wrap it in a :class:`Plan`."""
     result = problem.result_for(funding)
@@ -322,6 +555,8 @@ def build_plan(
         seconds=seconds,
         shortfall=shortfall,
         appetite_spec=appetite,
+        smallest_values=tuple(smallest_values),
+        budget_needed=budget_needed,
     )
 
 

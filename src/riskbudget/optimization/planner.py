@@ -1,14 +1,24 @@
-"""From a problem, its rules, an appetite and solver options to the best :class:`Plan`.
+"""From a problem, its rules, an appetite and solver options to the best :class:`Plan`, labelled honestly.
 
 The one internal path :func:`~riskbudget.optimization.optimize` and
 :func:`~riskbudget.optimization.frontier` share once their inputs are checked:
 translate the appetite (:func:`~riskbudget.optimization.cuts.tail_constraints`),
-choose the exact program or the heuristic, build the plan, and re-solve when a
-conservative form of the appetite proved nothing.
+choose the program or the heuristic, and label the plan with what is proven
+(:class:`~riskbudget.optimization.plan.PlanStatus`):
+
+* a VaR limit enforced through its tail mean (``var_method="cvar"``) makes the
+  plan a ``STAND_IN``: its gap is measured against the optimum without the VaR
+  limits (a valid bound for the limits as stated); if the stand-in program is
+  infeasible, which proves nothing, the problem is solved with VaR as VaR;
+* when the appetite cannot be met (status ``INFEASIBLE``), the plan carries the
+  smallest value of each limit and the budget that would meet them all;
+* a plan whose status claims it meets the appetite is checked once more against
+  the appetite as stated, and is never reported as meeting it when it does not.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -17,13 +27,16 @@ from ..appetite import Appetite, LimitKind
 from ..exceptions import RiskBudgetError
 from .cuts import CutPool, tail_constraints
 from .heuristic import solve_heuristic
-from .milp import solve_milp
+from .milp import budget_needed, smallest_values, solve_milp
 from .model import SolveResult
 from .options import SolverOptions
-from .plan import Plan, build_plan
+from .plan import Plan, PlanStatus, build_plan
 from .rules import FundingRules
 
-__all__ = ["best_plan"]
+__all__ = ["best_plan", "MEETS_APPETITE"]
+
+#: The statuses that say the plan meets every limit.
+MEETS_APPETITE = (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP, PlanStatus.STAND_IN, PlanStatus.HEURISTIC)
 
 
 def best_plan(
@@ -53,61 +66,96 @@ def best_plan(
     t0 = time.perf_counter() if started is None else started
     problem = rules.problem
     tails = tail_constraints(appetite, problem.years, var_method=options.var_method)
+    exact = tails if options.var_method == "exact" else tail_constraints(appetite, problem.years)
+    stand_in = any(tc.stand_in for tc in tails)
     use_milp = options.method == "milp" or (options.method == "auto" and not problem.lazy)
     if use_milp and problem.lazy:
         raise RiskBudgetError("optimize: method='milp' needs every combination precomputed; use method='heuristic'")
-    if use_milp:
-        sol = solve_milp(rules, tails, options, pool=pool)
-    else:
-        sol = solve_heuristic(rules, appetite, time_limit=options.time_limit, progress=progress)
+    if not use_milp:
+        sol = solve_heuristic(rules, exact, time_limit=options.time_limit, progress=progress)
+        return _checked(_plan_of(rules, appetite, sol, t0), rules, appetite)
+    pool = pool if pool is not None else CutPool()
+    sol = solve_milp(rules, tails, options, pool=pool)
+    if stand_in:
+        if sol.status is PlanStatus.INFEASIBLE:
+            return _stand_in_infeasible(rules, appetite, options, t0)
+        if sol.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):
+            return _checked(_stand_in(rules, appetite, sol, exact, options, t0), rules, appetite)
     plan = _plan_of(rules, appetite, sol, t0)
-    if sol.status == "infeasible_appetite" and plan.feasible:
-        plan = _recover_conservative_infeasibility(plan, rules, appetite, sol, options, use_milp=use_milp, t0=t0)
-    return plan
+    if sol.status is PlanStatus.INFEASIBLE and options.explain_infeasible:
+        plan = _explained(plan, rules, exact, options, pool)
+    return _checked(plan, rules, appetite)
 
 
-def _plan_of(rules: FundingRules, appetite: Appetite | None, sol: SolveResult, t0: float, notes: tuple[str, ...] = ()) -> Plan:
+def _plan_of(rules: FundingRules, appetite: Appetite | None, sol: SolveResult, t0: float,
+             notes: tuple[str, ...] = (), status: Any = None, gap: float | None = None,
+             bound: float | None = None) -> Plan:
     return build_plan(
         rules.problem,
         sol.funding,
         appetite=appetite,
         budget=rules.constraints.budget,
-        status=sol.status,
-        solver_gap=sol.gap,
-        bound=sol.bound,
+        status=sol.status if status is None else status,
+        solver_gap=sol.gap if gap is None else gap,
+        bound=sol.bound if bound is None else bound,
         notes=sol.all_notes + notes,
         seconds=time.perf_counter() - t0,
     )
 
 
-def _recover_conservative_infeasibility(
-    plan: Plan,
-    rules: FundingRules,
-    appetite: Any,
-    sol: SolveResult,
-    options: SolverOptions,
-    *,
-    use_milp: bool,
-    t0: float,
-) -> Plan:
-    """The conservative program was infeasible, yet its least-risk plan meets every limit.
+def _stand_in(rules: FundingRules, appetite: Any, sol: SolveResult, exact: list[Any], options: SolverOptions,
+              t0: float) -> Plan:
+    """A plan of the conservative program: its gap against the optimum without the VaR limits (a valid bound).
 
-    VaR limits enforced through the tail mean (and exceedance limits through
-    CVaR) are restrictions of the true limits, so their infeasibility proves
-    nothing. Re-solve with VaR checked exactly (per-year indicators; a checked
-    heuristic on large samples); keep whichever feasible plan has more net
-    value; and never report "cannot be met" for a plan that meets the appetite.
+    Dropping a limit relaxes the problem, so that optimum (or any of its dual
+    bounds) bounds the optimum under the limits as stated. When it happens to
+    meet the VaR limits too, it *is* that optimum.
     """
-    best = replace(plan, status="heuristic", notes=tuple(sol.notes) + (
-        "the conservative program (VaR through the tail mean, exceedance through CVaR) was infeasible, but this "
-        "plan meets every limit exactly on the sample; it is feasible but not proven optimal",
-    ))
-    has_var = appetite is not None and any(lim.kind is LimitKind.VAR for lim in appetite.limits)
-    if use_milp and options.var_method == "cvar" and has_var:
-        exact = replace(options, var_method="exact", time_limit=options.time_limit or 60.0)
-        sol2 = solve_milp(rules, tail_constraints(appetite, rules.problem.years, var_method="exact"), exact)
-        plan2 = _plan_of(rules, appetite, sol2, t0,
-                         ("VaR limits re-solved exactly after the conservative tail-mean form was infeasible",))
-        if plan2.feasible and sol2.status != "infeasible_appetite" and plan2.expected_net_value >= best.expected_net_value:
-            return plan2
-    return best
+    relaxed = [tc for tc in exact if tc.limit is None or tc.limit.kind is not LimitKind.VAR]
+    free = solve_milp(rules, relaxed, replace(options, var_method="exact"))
+    if free.status is PlanStatus.OPTIMAL and _meets(rules, appetite, free):
+        return _plan_of(rules, appetite, free, t0, status=PlanStatus.OPTIMAL, notes=(
+            "var_method='cvar' was asked, but the optimum without the VaR limits meets them exactly, so it is the "
+            "optimum under the limits as stated",))
+    bound = free.bound if free.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP) else math.inf
+    plan = _plan_of(rules, appetite, sol, t0)
+    net = plan.expected_net_value
+    if math.isfinite(bound):
+        bound = max(bound, net)
+        gap = (bound - net) / max(abs(net), 1.0)
+    else:
+        gap = math.inf
+    how = "optimal for the stand-in" if sol.status is PlanStatus.OPTIMAL else (
+        f"within {sol.gap:.2%} of the stand-in's optimum (time limit)")
+    note = (f"VaR limits enforced through the tail mean (var_method='cvar'), a conservative stand-in: {how}; the "
+            f"optimum without the VaR limits, {bound:,.0f}, bounds the optimum under the limits as stated")
+    return replace(plan, status=PlanStatus.STAND_IN, solver_gap=gap, bound=bound, notes=plan.notes + (note,))
+
+
+def _stand_in_infeasible(rules: FundingRules, appetite: Any, options: SolverOptions, t0: float) -> Plan:
+    """The conservative program was infeasible, which proves nothing: solve with VaR as VaR."""
+    note = ("VaR limits through the tail mean (var_method='cvar') could not be met, which proves nothing (the "
+            "tail mean is a conservative stand-in); solved again with VaR as VaR")
+    plan = best_plan(rules, appetite, replace(options, var_method="exact"), started=t0)
+    return replace(plan, notes=(note,) + plan.notes)
+
+
+def _meets(rules: FundingRules, appetite: Any, sol: SolveResult) -> bool:
+    return appetite is None or appetite.holds(rules.problem.total_losses(sol.funding))
+
+
+def _explained(plan: Plan, rules: FundingRules, exact: list[Any], options: SolverOptions,
+               pool: CutPool | None) -> Plan:
+    """The least-risk plan, with the smallest value of each limit and the budget that would meet them all."""
+    smallest = tuple(smallest_values(rules, exact, options))
+    needed = budget_needed(rules, exact, options, pool=pool)
+    return replace(plan, smallest_values=smallest, budget_needed=needed)
+
+
+def _checked(plan: Plan, rules: FundingRules, appetite: Any) -> Plan:
+    """A plan said to meet the appetite that does not is never reported as meeting it."""
+    if plan.status in MEETS_APPETITE and not plan.feasible:
+        return replace(plan, status=PlanStatus.UNMET, notes=plan.notes + (
+            "the final check on the sample found a limit missed, so this plan is not reported as meeting the "
+            "appetite",))
+    return plan
