@@ -1,4 +1,4 @@
-"""The decision problem on one simulated sample: losses precomputed per scenario and combination.
+"""The decision problem on one simulated sample: losses per scenario and combination of the decisions touching it.
 
 A scenario's simulated losses depend only on the controls and projects that
 touch it (its random streams are keyed by its name and by each control's and
@@ -6,16 +6,34 @@ project's name), so :func:`precompute` simulates every scenario once for each
 combination of the decisions that touch it, all under the same seed. Any
 funding choice is then scored by picking one column per scenario and adding
 them year by year, which equals simulating the funded register from scratch,
-bit for bit, in well under a millisecond per scenario.
+bit for bit.
+
+The combinations of one scenario share its threat events (common random
+numbers), so they are simulated together
+(:class:`~riskbudget.simulation.kernel.VariantKernel`): the events are drawn
+once and each combination only thins, scales and adds them, bit for bit as a
+separate run would. There is no cap on the number of combinations. What is
+kept depends on size (:data:`DENSE_BYTES`):
+
+* small problems (the bundled example) keep every column, ``(years x
+  combinations)`` per scenario, as the program has always been built;
+* larger ones keep, for every combination, its mean annual loss (float64,
+  from the whole simulated column) and, for every scenario and year, the
+  smallest and largest loss over its combinations. A column is simulated
+  again when it is needed (a plan's losses, a tail cut's coefficients) and
+  cached; the program (:mod:`~riskbudget.optimization.model`) brings in only
+  the columns that can matter, by column generation with a proof.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from threading import Lock, RLock
 from typing import Any
 
 import numpy as np
@@ -39,13 +57,37 @@ from ..controls import (
     scenario_universe,
 )
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
-from ..fair import Register, Scenario, as_register
+from ..fair import Adjustment, Register, Scenario, as_register
+from ..simulation import simulate
+from ..simulation.kernel import VariantKernel
 
-__all__ = ["Funding", "Score", "DecisionProblem", "precompute", "MAX_COMBINATIONS_PER_SCENARIO"]
+__all__ = [
+    "Funding",
+    "Score",
+    "DecisionProblem",
+    "precompute",
+    "MAX_COMBINATIONS_PER_SCENARIO",
+    "DENSE_BYTES",
+    "COLUMN_CACHE_BYTES",
+]
 
-#: Above this many combinations for one scenario, :func:`precompute` refuses
-#: (use ``optimize(..., method="heuristic")``, which simulates lazily).
-MAX_COMBINATIONS_PER_SCENARIO = 4096
+#: No cap by default. Set an int to refuse scenarios with more combinations
+#: (:class:`~riskbudget.exceptions.TooManyCombinationsError`); ``optimize(...,
+#: method="auto")`` then uses the heuristic for such problems.
+MAX_COMBINATIONS_PER_SCENARIO: int | None = None
+
+#: Problems whose columns (years x combinations x 8 bytes) fit in this many
+#: bytes keep every column; larger ones keep means and per-year extremes and
+#: simulate columns again when needed. A fixed size, not the free memory, so a
+#: seed gives the same plan on every machine.
+DENSE_BYTES = 1 << 30
+
+#: The cache of columns simulated again on demand (larger problems), in bytes.
+COLUMN_CACHE_BYTES = 512 << 20
+
+#: Working memory per threat event of a scenario whose combinations are simulated together
+#: (event years, uniforms, base variates and their transforms, masks), an upper bound.
+BYTES_PER_SHARED_EVENT = 96
 
 
 @dataclass(frozen=True)
@@ -105,7 +147,7 @@ def _check_years(years: Any) -> int:
 
 
 class DecisionProblem:
-    """Precomputed losses of every scenario under every combination of the decisions touching it.
+    """Losses of every scenario under every combination of the decisions touching it, on one sample.
 
     Build it with :func:`precompute`. Attributes:
 
@@ -114,17 +156,26 @@ class DecisionProblem:
     ``touching``
         For each scenario, the decisions that touch it: ``("control", i)`` or
         ``("project", k)`` (indices into ``controls`` / ``projects``).
-    ``losses``
-        For each scenario, a float array ``(years, combinations)``; column
-        ``c`` holds the scenario's annual losses under combination ``c``.
-        The combination index is mixed-radix in the touching decisions'
-        states (a control 0/1; a project 0 = not funded, 1 = funded,
-        2 = funded with security by design), the first decision varying
-        fastest. See :meth:`combination` and :meth:`combination_states`.
+    ``n_combinations``
+        Combinations per scenario. The combination index is mixed-radix in
+        the touching decisions' states (a control 0/1; a project 0 = not
+        funded, 1 = funded, 2 = funded with security by design), the first
+        decision varying fastest. See :meth:`combination` and
+        :meth:`combination_states`.
+    ``dense``
+        True when every column is kept (:data:`DENSE_BYTES`); ``losses`` then
+        holds, for each scenario, a float array ``(years, combinations)``
+        (else ``None``).
+    ``means``
+        For each scenario, the mean annual loss of every combination (float64,
+        from the whole simulated column).
+    ``lowest``, ``highest``
+        For each scenario, the smallest and largest annual loss over its
+        combinations, year by year.
 
-    :meth:`total_losses` and :meth:`score` recombine columns without
-    simulating (a few hundred microseconds for the bundled example), which is
-    what an interactive budget explorer needs.
+    :meth:`column` gives one combination's annual losses (simulated again and
+    cached when not kept); :meth:`total_losses` and :meth:`score` add one
+    column per scenario, which is what an interactive budget explorer needs.
     """
 
     def __init__(
@@ -170,28 +221,106 @@ class DecisionProblem:
                 tuple(2 if kind == "control" else (3 if projects[i].security_by_design else 2) for kind, i in t)
             )
         self.n_combinations = [int(math.prod(r)) for r in self.radix]
+        cap = MAX_COMBINATIONS_PER_SCENARIO
         for s, n in zip(self.universe, self.n_combinations):
-            if n > MAX_COMBINATIONS_PER_SCENARIO and not lazy:
+            if cap is not None and n > cap and not lazy:
                 raise TooManyCombinationsError(
                     f"Scenario {s.name!r}: {n} combinations of the controls and projects touching it exceed "
-                    f"{MAX_COMBINATIONS_PER_SCENARIO}; use optimize(..., method='heuristic') or split the controls' applies_to"
+                    f"{cap}; use optimize(..., method='heuristic') or split the controls' applies_to"
                 )
         self.lazy = lazy
-        if not lazy:
+        self._adjustments = [self._adjustments_of(j) for j in range(len(self.universe))]
+        self._kernels: list[VariantKernel | None] = [None] * len(self.universe)
+        self._kernel_locks = [RLock() for _ in self.universe]
+        columns = sum(self.n_combinations)
+        self.dense = not lazy and columns * years * 8 <= DENSE_BYTES
+        self.losses: list[np.ndarray] | None = None
+        self.means: list[np.ndarray] = []
+        self.lowest: list[np.ndarray] = []
+        self.highest: list[np.ndarray] = []
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._cache_lock = Lock()
+        self._kept: dict[tuple[int, int], np.ndarray] = {}
+        if lazy:
+            return
+        self._check_variants()
+        if self.dense:
             # The stored columns, plus the per-year totals and tail cuts the solver and
             # the plan's returns build from them (measured: about 2.6x the columns).
-            columns = sum(self.n_combinations)
             check_fits(
                 3.0 * columns * years * 8,
                 f"optimize: {years:,} years x {columns} simulated combinations of {len(self.universe)} scenarios",
                 "use fewer years (20,000 is usually enough to rank plans; validate() checks the plan on fresh years)",
             )
-        self._cache: list[dict[int, np.ndarray]] = [dict() for _ in self.universe]
-        self.losses: list[np.ndarray] = []
-        if not lazy:
-            self._simulate_all(n_jobs=n_jobs, progress=progress)
+        else:
+            check_fits(
+                self.memory_estimate(n_jobs=self._workers(n_jobs)),
+                f"optimize: {years:,} years x {columns:,} combinations of {len(self.universe)} scenarios "
+                f"(every combination's mean, every scenario's threat events, a cache of columns)",
+                "use fewer years (20,000 is usually enough to rank plans; validate() checks the plan on fresh years), "
+                "or optimize(..., method='heuristic'), which simulates only the combinations it visits",
+            )
+        self._simulate_all(n_jobs=n_jobs, progress=progress)
 
     # ------------------------------------------------------------------ #
+    @staticmethod
+    def _workers(n_jobs: int | None) -> int:
+        return max(1, n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 4))
+
+    def memory_estimate(self, *, n_jobs: int = 1) -> float:
+        """Bytes the precompute and the program need, an upper bound of the large arrays.
+
+        Every column when they are all kept; otherwise each combination's mean
+        and program column (a few float64 each), each scenario's lowest and
+        highest loss per year, the shared threat events of the ``n_jobs``
+        busiest scenarios being enumerated, and the column cache.
+        """
+        n, columns = self.years, sum(self.n_combinations)
+        if self.dense:
+            return 3.0 * columns * n * 8
+        busiest = sorted((self._expected_events(s) for s in self.universe), reverse=True)[:n_jobs]
+        events = sum(2.0 * e * n * BYTES_PER_SHARED_EVENT for e in busiest)
+        per_column = 8 * 8  # mean, objective, bounds, pricing and a few cut coefficients per column
+        return columns * per_column + len(self.universe) * n * 16 + events + n_jobs * 8 * n * 8 + COLUMN_CACHE_BYTES
+
+    @staticmethod
+    def _expected_events(s: Scenario) -> float:
+        try:
+            rate = s.expected_frequency()
+        except Exception:  # noqa: BLE001 - a sizing heuristic must never fail a run
+            rate = 0.0
+        return rate if math.isfinite(rate) and rate > 0 else 0.0
+
+    def _adjustments_of(self, j: int) -> list[list[tuple[Adjustment, ...]]]:
+        """Scenario ``j``'s adjustments for each touching decision and state (state 0: none)."""
+        s = self.universe[j]
+        out: list[list[tuple[Adjustment, ...]]] = []
+        for (kind, i), r in zip(self.touching[j], self.radix[j]):
+            states: list[tuple[Adjustment, ...]] = [()]
+            for st in range(1, r):
+                if kind == "control":
+                    states.append(tuple(self.controls[i].adjustments_for(s)))
+                elif s.name in self.owner:
+                    states.append(tuple(new_scenario_adjustments(self.projects[i], security_by_design=st == 2)))
+                else:
+                    p = self.projects[i]
+                    states.append(
+                        tuple(project_adjustments(p, s, self._ptargets[p.name][s.name], security_by_design=st == 2))
+                    )
+            out.append(states)
+        return out
+
+    def _check_variants(self) -> None:
+        """Check each scenario with every decision in its most raising state, before simulating.
+
+        Projects only raise; controls only lower. A scenario whose estimates
+        stay within the ceilings with every project funded (without security
+        by design) does in every combination.
+        """
+        for j in range(len(self.universe)):
+            c = self.combination(j, np.ones(len(self.controls), dtype=bool), np.ones(len(self.projects), dtype=np.int64))
+            self.variant(j, c)
+
     def combination_states(self, j: int, c: int) -> tuple[int, ...]:
         """States of scenario ``j``'s touching decisions in combination ``c``."""
         out = []
@@ -209,29 +338,46 @@ class DecisionProblem:
             stride *= r
         return idx
 
+    def adjustments(self, j: int, c: int) -> list[Adjustment] | None:
+        """The adjustments combination ``c`` adds to scenario ``j`` (None: a new scenario not funded)."""
+        states = self.combination_states(j, c)
+        s = self.universe[j]
+        if s.name in self.owner:
+            pos = self.touching[j].index(("project", self.owner[s.name]))
+            if states[pos] == 0:
+                return None
+        out: list[Adjustment] = []
+        for per_state, st in zip(self._adjustments[j], states):
+            out.extend(per_state[st])
+        return out
+
     def variant(self, j: int, c: int) -> Scenario | None:
         """Scenario ``j`` with the adjustments of combination ``c`` (None: a new scenario not funded)."""
-        s = self.universe[j]
-        states = self.combination_states(j, c)
-        on = dict(zip(self.touching[j], states))
-        if s.name in self.owner and on.get(("project", self.owner[s.name]), 0) == 0:
+        adjs = self.adjustments(j, c)
+        if adjs is None:
             return None
-        adjs: list[Any] = []
-        for (kind, i), st in on.items():
-            if kind == "control" and st:
-                adjs.extend(self.controls[i].adjustments_for(s))
-        for (kind, i), st in on.items():
-            if kind == "project" and st:
-                p = self.projects[i]
-                if s.name in self.owner:
-                    adjs.extend(new_scenario_adjustments(p, security_by_design=st == 2))
-                else:
-                    adjs.extend(project_adjustments(p, s, self._ptargets[p.name][s.name], security_by_design=st == 2))
+        s = self.universe[j]
         return s.with_adjustments(*adjs) if adjs else s
 
-    def _simulate_column(self, j: int, c: int) -> np.ndarray:
-        from ..simulation import simulate
+    def _kernel(self, j: int) -> VariantKernel | None:
+        """The shared-event simulator of scenario ``j`` (None: its combinations are simulated one by one)."""
+        kernel = self._kernels[j]
+        if kernel is None and VariantKernel.supports(self.universe[j]):
+            kernel = self._kernels[j] = VariantKernel(self.universe[j], self.root, self.years)
+        return kernel
 
+    def _simulate_column(self, j: int, c: int, kernel: VariantKernel | None = None) -> np.ndarray:
+        """Scenario ``j``'s annual losses under combination ``c``, bit for bit as ``simulate`` gives them."""
+        adjs = self.adjustments(j, c)
+        if adjs is None:
+            return np.zeros(self.years)
+        with self._kernel_locks[j]:  # a kernel's caches grow as it goes: one thread at a time per scenario
+            kernel = kernel if kernel is not None else self._kernel(j)
+            shared = kernel.losses(adjs) if kernel is not None else None
+        return shared if shared is not None else self._simulated(j, c)
+
+    def _simulated(self, j: int, c: int) -> np.ndarray:
+        """Scenario ``j`` under combination ``c`` simulated on its own, as ``simulate`` does it."""
         v = self.variant(j, c)
         if v is None:
             return np.zeros(self.years)
@@ -239,36 +385,104 @@ class DecisionProblem:
         return res.losses.to_numpy()[:, 0]
 
     def column(self, j: int, c: int) -> np.ndarray:
-        """Annual losses of scenario ``j`` under combination ``c`` (simulated on first use when lazy)."""
-        if not self.lazy:
+        """Annual losses of scenario ``j`` under combination ``c`` (simulated on first use when not kept)."""
+        if self.losses is not None:
             return self.losses[j][:, c]
-        col = self._cache[j].get(c)
-        if col is None:
-            col = self._cache[j][c] = self._simulate_column(j, c)
+        kept = self._kept.get((j, c))
+        if kept is not None:
+            return kept
+        with self._cache_lock:
+            col = self._cache.get((j, c))
+            if col is not None:
+                self._cache.move_to_end((j, c))
+                return col
+        col = self._simulate_column(j, c)
+        col.setflags(write=False)
+        with self._cache_lock:
+            self._cache[(j, c)] = col
+            limit = None if self.lazy else max(COLUMN_CACHE_BYTES // (8 * self.years), 64)
+            while limit is not None and len(self._cache) > limit:
+                self._cache.popitem(last=False)
         return col
 
-    def _simulate_all(self, *, n_jobs: int | None, progress: bool | None) -> None:
-        jobs = [(j, c) for j, n in enumerate(self.n_combinations) for c in range(n)]
-        self.losses = [np.empty((self.years, n), order="F") for n in self.n_combinations]
-        workers = n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 4)
-        bar = _progress.bar(_progress.enabled(progress, len(jobs) * self.years // 4), len(jobs), "precompute combinations")
+    def keep(self, j: int, c: int) -> np.ndarray:
+        """Scenario ``j``'s column ``c``, kept for the life of the problem (the program's columns)."""
+        col = self._kept.get((j, c))
+        if col is None:
+            col = self._kept[(j, c)] = self.column(j, c)
+        return col
 
-        def work(job: tuple[int, int]) -> None:
-            j, c = job
-            self.losses[j][:, c] = self._simulate_column(j, c)
+    def kept_columns(self) -> list[tuple[int, int]]:
+        """(scenario, combination) of every column kept for the program."""
+        return list(self._kept)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Memory of the columns kept for the program (not counting a dense problem's own)."""
+        return 8 * self.years * len(self._kept)
+
+    def _simulate_all(self, *, n_jobs: int | None, progress: bool | None) -> None:
+        n = self.years
+        order = sorted(range(len(self.universe)), key=lambda j: -self.n_combinations[j])
+        workers = self._workers(n_jobs)
+        total = sum(self.n_combinations)
+        bar = _progress.bar(_progress.enabled(progress, total * n // 4), total, "precompute combinations")
+        if self.dense:
+            self.losses = [np.empty((n, k), order="F") for k in self.n_combinations]
+        self.means = [np.empty(k) for k in self.n_combinations]
+        self.lowest = [np.empty(0)] * len(self.universe)
+        self.highest = [np.empty(0)] * len(self.universe)
+        lock = Lock()
+
+        def columns(j: int) -> Iterator[tuple[int, np.ndarray]]:
+            """Every column of scenario ``j``, its combinations simulated together when they can be."""
+            with self._kernel_locks[j]:
+                kernel = self._kernel(j)
+                if kernel is None:
+                    for c in range(self.n_combinations[j]):
+                        yield c, self._simulated(j, c)
+                    return
+                s = self.universe[j]
+                owner = self.touching[j].index(("project", self.owner[s.name])) if s.name in self.owner else None
+                for c, col in kernel.variants(self._adjustments[j]):
+                    if owner is not None and self.combination_states(j, c)[owner] == 0:
+                        col = np.zeros(n)  # a new scenario whose project is not funded
+                    elif col is None:
+                        col = self._simulated(j, c)
+                    yield c, col
+
+        def work(j: int) -> None:
+            lo = np.full(n, np.inf)
+            hi = np.full(n, -np.inf)
+            means = self.means[j]
+            done = 0
+            for c, col in columns(j):
+                if self.losses is not None:
+                    self.losses[j][:, c] = col
+                means[c] = col.mean()
+                np.minimum(lo, col, out=lo)
+                np.maximum(hi, col, out=hi)
+                done += 1
+                if done == 256:
+                    with lock:
+                        bar.update(done)
+                    done = 0
+            with lock:
+                bar.update(done)
+            self.lowest[j], self.highest[j] = lo, hi
+            if self.dense:
+                self._kernels[j] = None  # every column is kept; the shared events are not needed again
 
         try:
-            if workers > 1:
+            if workers > 1 and len(order) > 1:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for _ in pool.map(work, jobs):
-                        bar.update(1)
+                    for _ in pool.map(work, order):
+                        pass
             else:
-                for job in jobs:
-                    work(job)
-                    bar.update(1)
+                for j in order:
+                    work(j)
         finally:
             bar.close()
-        self.means = [L.mean(axis=0) for L in self.losses]
 
     # ------------------------------------------------------------------ #
     # Funding choices

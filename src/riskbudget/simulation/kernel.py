@@ -9,17 +9,18 @@ losses with some events removed, year by year.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .._random import Streams, posterior_stream_name
+from .._random import Streams, key, posterior_stream_name
 from ..distributions import Distribution, PosteriorDistribution
 from ..exceptions import RiskBudgetError
 from ..fair import LossForms, Scenario, SharedMultiplier
 
-__all__ = ["ScenarioKernel"]
+__all__ = ["ScenarioKernel", "VariantKernel"]
 
 
 class _CapabilityVsResistance:
@@ -382,3 +383,416 @@ class ScenarioKernel:
                     x *= mults[("secondary_loss", suffix)]
                 lm += slp * x
         return lef * lm
+
+
+# --------------------------------------------------------------------------- #
+# Many variants of one scenario: the fast path behind the optimiser's precompute
+# --------------------------------------------------------------------------- #
+class _EventDraws:
+    """Per-event draws of one prefix ("" or "extra:") of a scenario, drawn once and grown on demand.
+
+    Every stream is consumed in order, so the first ``k`` values of a longer
+    draw are the values a run with ``k`` events draws. Transforms
+    (``from_base``) and capability-vs-resistance tests act value by value, so
+    they are computed once per event, when an event first needs them.
+    """
+
+    def __init__(self, root: np.random.SeedSequence, scenario_name: str, prefix: str) -> None:
+        self.g = Streams(root, scenario_name)
+        self.prefix = prefix
+        self._values: dict[str, np.ndarray] = {}
+        self._transformed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _grow(self, name: str, total: int, draw: Any) -> np.ndarray:
+        have = self._values.get(name)
+        if have is not None and have.size >= total:
+            return have
+        size = 0 if have is None else have.size
+        more = draw(max(total - size, size, 1024), self.g(self.prefix + name))
+        out = more if have is None else np.concatenate([have, more])
+        self._values[name] = out
+        return out
+
+    def uniforms(self, name: str, total: int) -> np.ndarray:
+        return self._grow(name, total, lambda k, rng: rng.random(k))
+
+    def base(self, name: str, dist: Distribution, total: int) -> np.ndarray:
+        return self._grow(name, total, dist.base_variates)
+
+    def transformed(self, name: str, dist: Distribution, idx: np.ndarray, total: int) -> np.ndarray:
+        """``dist.from_base`` of the base variates of events ``idx`` (a new array)."""
+        base = self.base(name, dist, total)
+        have = self._transformed.get(name)
+        if have is None or have[0].size < base.size:
+            values = np.zeros(base.size)
+            done = np.zeros(base.size, dtype=bool)
+            if have is not None:
+                values[: have[0].size] = have[0]
+                done[: have[1].size] = have[1]
+            have = self._transformed[name] = (values, done)
+        values, done = have
+        missing = idx[~done[idx]]
+        if missing.size:
+            values[missing] = dist.from_base(base.take(missing))
+            done[missing] = True
+        return values.take(idx)
+
+    def hits(self, test: _CapabilityVsResistance, cap: Distribution, res: Distribution, total: int) -> np.ndarray:
+        """Capability > resistance for the first ``total`` events (event by event, cached)."""
+        have = self._values.get("hits")
+        if have is None or have.size < total:
+            b_cap = self.base("threat_capability", cap, total)
+            b_res = self.base("resistance_strength", res, total)
+            size = min(b_cap.size, b_res.size)
+            self._values["hits"] = have = test.hits(b_cap[:size], b_res[:size])
+        return have
+
+
+class _Layout:
+    """Events of one variant whose number depends on its frequency multipliers, that can become loss events."""
+
+    __slots__ = ("total", "candidates", "years", "thinning")
+
+    def __init__(self, total: int, candidates: np.ndarray, years: np.ndarray) -> None:
+        self.total = total  # events drawn (stream positions used)
+        self.candidates = candidates  # their indices that pass capability/susceptibility
+        self.years = years
+        self.thinning: np.ndarray | None = None  # susceptibility-thinning uniforms of the candidates
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.candidates.nbytes * 3)
+
+
+class VariantKernel:
+    """One scenario under many sets of adjustments, on one seed, its threat events drawn once.
+
+    :meth:`losses` returns, bit for bit, the annual losses
+    ``simulate(scenario.with_adjustments(*adjustments), years=years, seed=root)``
+    gives (method ``"aggregate"``, no dependence), but it draws the scenario's
+    rates, counts and every threat event's capability, resistance, thinning
+    uniforms and loss amounts once and reuses them for every variant: only
+    the per-year multipliers, the masks that select loss events and the
+    yearly sums are computed per variant. The optimiser's precompute calls it
+    for every combination of the controls and projects touching a scenario.
+
+    The variants share common random numbers exactly as separate runs do:
+    frequency multipliers below 1 thin the same threat events (the same
+    uniforms), susceptibility multipliers thin loss events, loss multipliers
+    scale the same amounts, and the extra events of a frequency raised above
+    1 come from the scenario's ``extra:`` streams, their count drawn per
+    variant from the start of the ``extra:count`` stream as a run does.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario; its own adjustments come first in every variant.
+    root : numpy.random.SeedSequence
+        The run's root sequence.
+    years : int
+        Simulated years (one chunk: the memory of all the scenario's threat
+        events, about ``BYTES_PER_EVENT`` each, is the caller's to check).
+
+    Notes
+    -----
+    :meth:`supports` says whether a scenario can take this path (no
+    distribution holding posterior draws), and :meth:`losses` returns None
+    for a variant two of whose adjustments draw from one stream; simulate
+    those with ``simulate``.
+    """
+
+    def __init__(self, scenario: Scenario, root: np.random.SeedSequence, years: int) -> None:
+        if not self.supports(scenario):
+            raise RiskBudgetError(f"Scenario {scenario.name!r}: posterior distributions need simulate() per variant")
+        s = self.s = scenario
+        self.n = n = int(years)
+        self.root = root
+        g = Streams(root, s.name)
+        self.primary = _forms(s.primary_loss)  # type: ignore[arg-type]
+        self.secondary = _forms(s.secondary_loss) if s.secondary_loss is not None else []
+        self.cap_vs_res = (
+            _CapabilityVsResistance(s.threat_capability, s.resistance_strength)  # type: ignore[arg-type]
+            if s.threat_capability is not None
+            else None
+        )
+        self.slp = (
+            s.secondary_loss_probability.sample(n, g("secondary_loss_probability"))
+            if s.secondary_loss_probability is not None
+            else None
+        )
+        self.events = _EventDraws(root, s.name, "")
+        self.extra = _EventDraws(root, s.name, "extra:")
+        self._extra_seq = np.random.SeedSequence(
+            root.entropy, spawn_key=tuple(root.spawn_key) + key("scenario:" + s.name) + key("extra:count")
+        )
+        self._mults: dict[int, tuple[Any, np.ndarray]] = {}
+        self._layouts: OrderedDict[tuple[int, ...], _Layout] = OrderedDict()
+        self._layout_bytes = 0
+        self.annual = s.annual_probability is not None
+        if self.annual:
+            self.p = s.annual_probability.sample(n, g("frequency"))  # type: ignore[union-attr]
+            self.u_count = g("count").random(n)
+            self.susc_year = None
+            return
+        kind = s.frequency_kind
+        rate = getattr(s, kind).sample(n, g("frequency"))
+        if kind == "contact_frequency":
+            rate = rate * s.probability_of_action.sample(n, g("probability_of_action"))  # type: ignore[union-attr]
+        self.rate = rate
+        self.susc_year = s.susceptibility.sample(n, g("susceptibility")) if s.susceptibility is not None else None
+        counts = g("count").poisson(rate)
+        self.total = int(counts.sum())
+        self.year = np.repeat(np.arange(n, dtype=np.intp), counts)
+        # Events that no variant can turn into loss events are dropped once: those whose
+        # capability does not beat resistance, or whose susceptibility draw fails.
+        static: np.ndarray | None = None
+        if self.cap_vs_res is not None:
+            static = self.events.hits(self.cap_vs_res, s.threat_capability, s.resistance_strength, self.total)  # type: ignore[arg-type]
+        elif self.susc_year is not None:
+            static = self.events.uniforms("susceptibility_event", self.total)[: self.total] < self.susc_year[self.year]
+        self.candidates = np.arange(self.total, dtype=np.intp) if static is None else np.flatnonzero(static[: self.total])
+        self.candidate_year = self.year.take(self.candidates)
+        self._thin: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def supports(scenario: Scenario) -> bool:
+        """True unless a distribution of the scenario holds posterior draws."""
+        fields = (
+            "threat_event_frequency", "contact_frequency", "probability_of_action", "loss_event_frequency",
+            "annual_probability", "susceptibility", "threat_capability", "resistance_strength",
+            "secondary_loss_probability",
+        )
+        dists = [getattr(scenario, f) for f in fields]
+        dists += [d for _, d in _forms(scenario.primary_loss)]  # type: ignore[arg-type]
+        if scenario.secondary_loss is not None:
+            dists += [d for _, d in _forms(scenario.secondary_loss)]
+        return not any(isinstance(d, PosteriorDistribution) for d in dists)
+
+    @property
+    def threat_events(self) -> int:
+        """Threat events of the scenario drawn once for every variant (0 for an annual probability)."""
+        return 0 if self.annual else self.total
+
+    # -- per-year multipliers -------------------------------------------- #
+    def multiplier(self, adj: Any) -> np.ndarray:
+        """The yearly multiplier of one adjustment, drawn as a run draws it (cached)."""
+        hit = self._mults.get(id(adj))
+        if hit is not None:
+            return hit[1]
+        g = Streams(self.root, self.s.name)
+        m = adj.multiplier
+        rng = g.shared(m.shared_stream, adj.factor) if isinstance(m, SharedMultiplier) else g(f"adjust:{adj.source}:{adj.factor}")
+        values = m.sample(self.n, rng)
+        self._mults[id(adj)] = (adj, values)
+        return values
+
+    @staticmethod
+    def _stream_key(adj: Any) -> tuple[str, str, str]:
+        m = adj.multiplier
+        if isinstance(m, SharedMultiplier):
+            return ("shared", m.shared_stream, adj.factor)
+        return ("own", adj.source, adj.factor)
+
+    def _loss_mults(self, products: dict[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray | None]:
+        """Per (primary/secondary, form): the product of the "loss", the loss's and the form's multipliers."""
+        mults: dict[tuple[str, str], np.ndarray | None] = {}
+        for which, forms in (("primary_loss", self.primary), ("secondary_loss", self.secondary)):
+            for suffix, _ in forms:
+                factors = ["loss", which, which + suffix] if suffix else ["loss", which]
+                out: np.ndarray | None = None
+                for factor in factors:
+                    m = products.get(factor)
+                    if m is not None:
+                        out = m if out is None else out * m
+                mults[(which, suffix)] = out
+        return mults
+
+    def _with(
+        self, products: dict[str, np.ndarray], keys: frozenset[tuple[str, str, str]], freq: tuple[int, ...],
+        adjs: Any,
+    ) -> tuple[dict[str, np.ndarray], frozenset[tuple[str, str, str]], tuple[int, ...], bool]:
+        """Products per factor after ``adjs`` (each factor's multipliers multiplied in order, as a run does)."""
+        if not adjs:
+            return products, keys, freq, True
+        products = dict(products)
+        new_keys = set(keys)
+        ok = True
+        for adj in adjs:
+            key = self._stream_key(adj)
+            ok = ok and key not in new_keys
+            new_keys.add(key)
+            m = self.multiplier(adj)
+            prev = products.get(adj.factor)
+            products[adj.factor] = m if prev is None else prev * m
+            if adj.factor == "frequency":
+                freq = (*freq, id(adj))
+        return products, frozenset(new_keys), freq, ok
+
+    # -- variants --------------------------------------------------------- #
+    def losses(self, adjustments: Any = ()) -> np.ndarray | None:
+        """Annual losses with ``adjustments`` added to the scenario's own (bit for bit as ``simulate``).
+
+        None when two adjustments draw from one stream (a run then reads it
+        twice in a row; simulate that variant on its own). Pass the same
+        Adjustment objects for the same effects: their yearly multipliers are
+        kept, keyed by the object.
+        """
+        products, keys, freq, ok = self._with({}, frozenset(), (), list(self.s.adjustments) + list(adjustments))
+        return self._evaluate(products, freq) if ok else None
+
+    def variants(self, options: Any) -> Iterator[tuple[int, np.ndarray | None]]:
+        """Losses of every combination of ``options``, sharing the work common to combinations.
+
+        ``options[k][s]`` holds the adjustments decision ``k`` adds in state
+        ``s``. Yields ``(index, losses)`` for every combination, the index
+        mixed-radix in the states (decision 0 fastest); ``losses`` is what
+        :meth:`losses` gives for the adjustments of that combination (decision
+        0's first), so each factor's running product is computed once per
+        prefix of decisions rather than once per combination.
+        """
+        radix = [len(o) for o in options]
+        strides = [int(np.prod(radix[:k])) for k in range(len(radix))]
+        root = self._with({}, frozenset(), (), list(self.s.adjustments))
+
+        def visit(k: int, index: int, state: tuple[Any, ...]) -> Iterator[tuple[int, np.ndarray | None]]:
+            if k == len(options):
+                products, _keys, freq, ok = state
+                yield index, (self._evaluate(products, freq) if ok else None)
+                return
+            for s, adjs in enumerate(options[k]):
+                products, keys, freq, ok = state
+                nxt = self._with(products, keys, freq, adjs)
+                yield from visit(k + 1, index + s * strides[k], (*nxt[:3], ok and nxt[3]))
+
+        yield from visit(0, 0, root)
+
+    def _evaluate(self, products: dict[str, np.ndarray], freq: tuple[int, ...]) -> np.ndarray:
+        """Annual losses of the variant whose multipliers per factor are ``products``."""
+        freq_mult = products.get("frequency")
+        loss_mults = self._loss_mults(products)
+        # Variants with the same frequency multipliers have the same events: their layout is kept.
+        if self.annual:
+            layout = self._layouts.get(freq)
+            if layout is None:
+                p = self.p if freq_mult is None else self.p * freq_mult
+                counts = (self.u_count < p).astype(np.int64)
+                layout = self._keep_layout(freq, self._layout(self.events, counts, None))
+            return self._variable_events(self.events, layout, None, loss_mults)
+        susc_mult = products.get("susceptibility")
+        keep = None if freq_mult is None else np.minimum(freq_mult, 1.0)
+        loss = self._fixed_events(keep, susc_mult, loss_mults)
+        if freq_mult is None:
+            return loss
+        layout = self._layouts.get(freq)
+        if layout is None:
+            extra_rate = self.rate * np.maximum(freq_mult - 1.0, 0.0)
+            if extra_rate.any():  # (a Poisson draw at rate 0 consumes nothing and gives 0)
+                extra_counts = np.random.Generator(np.random.PCG64(self._extra_seq)).poisson(extra_rate)
+                layout = self._layout(self.extra, extra_counts, self.susc_year)
+            else:
+                layout = _Layout(0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+            self._keep_layout(freq, layout)
+        if layout.total:
+            loss += self._variable_events(self.extra, layout, susc_mult, loss_mults)
+        return loss
+
+    #: Bytes of event layouts kept per scenario (variants with the same frequency multipliers share one).
+    LAYOUT_BYTES = 64 << 20
+
+    def _keep_layout(self, key: tuple[int, ...], layout: _Layout) -> _Layout:
+        self._layouts[key] = layout
+        self._layout_bytes += layout.nbytes
+        while self._layout_bytes > self.LAYOUT_BYTES and len(self._layouts) > 1:
+            _, old = self._layouts.popitem(last=False)
+            self._layout_bytes -= old.nbytes
+        return layout
+
+    def _layout(self, draws: _EventDraws, counts: np.ndarray, susc_year: np.ndarray | None) -> _Layout:
+        """Events of a variable count (annual probability; extra events) that can become loss events."""
+        s = self.s
+        total = int(counts.sum())
+        year = np.repeat(np.arange(self.n, dtype=np.intp), counts)
+        mask: np.ndarray | None = None
+        if self.cap_vs_res is not None:
+            mask = draws.hits(self.cap_vs_res, s.threat_capability, s.resistance_strength, total)[:total]  # type: ignore[arg-type]
+        elif susc_year is not None:
+            mask = draws.uniforms("susceptibility_event", total)[:total] < susc_year[year]
+        idx = np.arange(total, dtype=np.intp) if mask is None else np.flatnonzero(mask)
+        return _Layout(total, idx, year.take(idx))
+
+    def _fixed_events(
+        self, keep: np.ndarray | None, susc_mult: np.ndarray | None, loss_mults: dict[tuple[str, str], np.ndarray | None]
+    ) -> np.ndarray:
+        """The base threat events (the same for every variant), thinned and priced for one variant."""
+        idx, years = self.candidates, self.candidate_year
+        mask: np.ndarray | None = None
+        if keep is not None:
+            mask = self._thinning("thin:frequency") < keep.take(years)
+        if susc_mult is not None:
+            hit = self._thinning("thin:susceptibility") < susc_mult.take(years)
+            mask = hit if mask is None else mask & hit
+        if mask is not None:
+            pos = np.flatnonzero(mask)
+            idx, years = idx.take(pos), years.take(pos)
+        return self._priced(self.events, idx, years, self.total, loss_mults)
+
+    def _thinning(self, name: str) -> np.ndarray:
+        """A thinning uniform for each candidate event (cached)."""
+        u = self._thin.get(name)
+        if u is None:
+            u = self._thin[name] = self.events.uniforms(name, self.total).take(self.candidates)
+        return u
+
+    def _variable_events(
+        self,
+        draws: _EventDraws,
+        layout: _Layout,
+        susc_mult: np.ndarray | None,
+        loss_mults: dict[tuple[str, str], np.ndarray | None],
+    ) -> np.ndarray:
+        """Events whose number depends on the variant (annual probability; extra events): the k-th draws of each stream."""
+        idx, years = layout.candidates, layout.years
+        if susc_mult is not None:
+            thin = layout.thinning
+            if thin is None:
+                thin = layout.thinning = draws.uniforms("thin:susceptibility", layout.total).take(idx)
+            pos = np.flatnonzero(thin < susc_mult.take(years))
+            idx, years = idx.take(pos), years.take(pos)
+        return self._priced(draws, idx, years, layout.total, loss_mults)
+
+    def _priced(
+        self,
+        draws: _EventDraws,
+        idx: np.ndarray,
+        loss_year: np.ndarray,
+        total: int,
+        loss_mults: dict[tuple[str, str], np.ndarray | None],
+    ) -> np.ndarray:
+        """Yearly sums of the loss events ``idx`` (their years ``loss_year``), as ScenarioKernel._events adds them."""
+        loss = self._amounts(draws, "primary_loss", self.primary, idx, loss_year, total, loss_mults)
+        if self.slp is not None:
+            u = draws.uniforms("secondary_event", total).take(idx)
+            sec = np.flatnonzero(u < self.slp.take(loss_year))
+            sec_loss = self._amounts(draws, "secondary_loss", self.secondary, idx.take(sec), loss_year.take(sec), total, loss_mults)
+            loss[sec] += sec_loss
+        return np.bincount(loss_year, weights=loss, minlength=self.n) if loss_year.size else np.zeros(self.n)
+
+    def _amounts(
+        self,
+        draws: _EventDraws,
+        which: str,
+        forms: list[tuple[str, Distribution]],
+        idx: np.ndarray,
+        years: np.ndarray,
+        total: int,
+        loss_mults: dict[tuple[str, str], np.ndarray | None],
+    ) -> np.ndarray:
+        out: np.ndarray | None = None
+        for suffix, dist in forms:
+            x = draws.transformed(which + suffix, dist, idx, total)
+            mult = loss_mults[(which, suffix)]
+            if mult is not None:
+                x *= mult.take(years)
+            out = x if out is None else out + x
+        assert out is not None
+        return out
