@@ -80,6 +80,6 @@ def test_chunk_size_never_changes_a_busy_result():
 def test_the_optimiser_refuses_a_precomputation_that_cannot_fit(monkeypatch):
     ds = rb.datasets
     monkeypatch.setenv("RISKBUDGET_MEMORY_LIMIT", "200M")
-    with pytest.raises(MemoryLimitError, match=r"optimize: 1,000,000 years x \d+ simulated combinations of 18 scenarios"):
+    with pytest.raises(MemoryLimitError, match=r"optimize: 1,000,000 years x \d+ combinations of 18 scenarios"):
         rb.optimize(ds.load_register(), ds.load_controls(), ds.load_projects(), budget=6e6, years=1_000_000, seed=1,
                     progress=False)

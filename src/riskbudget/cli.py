@@ -59,6 +59,20 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _confidence(text: str) -> float:
+    try:
+        value = parse_number(text, where="", name="", error=RiskBudgetError, hint=", such as 0.95")
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
+    if not 0.5 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0.5, 1): the chance a limit holds (0.5: no margin)")
+    return value
+
+
+#: The chance each appetite limit holds on fresh years that ``riskbudget optimize`` plans for by default.
+CLI_CONFIDENCE = 0.95
+
+
 def _seed(text: str) -> int:
     try:
         return parse_whole(text, where="", name="", minimum=0, error=RiskBudgetError)
@@ -359,8 +373,11 @@ def _decision_arguments(p: Any) -> None:
     p.add_argument("--appetite-var95", type=_money, default=None, help="largest acceptable VaR95 of annual loss")
     p.add_argument("--appetite-tvar95", type=_money, default=None, help="largest acceptable TVaR95 of annual loss")
     p.add_argument("--appetite-var99", type=_money, default=None, help="largest acceptable VaR99 of annual loss")
-    p.add_argument("--var-method", choices=("cvar", "exact"), default="cvar",
-                   help="VaR limits through the tail mean (conservative, fast; default) or per-year indicators")
+    p.add_argument("--var-method", choices=("exact", "cvar"), default="exact",
+                   help="VaR limits as VaR (default) or through the tail mean (a conservative stand-in, labelled so)")
+    p.add_argument("--confidence", type=_confidence, default=None,
+                   help="give each limit a margin of its Monte Carlo standard errors so that it holds on fresh years "
+                        "with about this chance, e.g. 0.95 (optimize's default: 0.95; frontier's: none, 0.5)")
     p.add_argument("--years", type=_positive_int, default=20_000, help="simulated years (default 20000)")
     p.add_argument("--seed", type=_seed, default=7, help="random seed (default 7)")
     p.add_argument("--time-limit", type=_positive_seconds, default=None, help="seconds per solver call (default: none)")
@@ -422,16 +439,23 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         register, controls, projects, budget=args.budget, appetite=appetite, years=args.years, seed=args.seed,
         min_security_share=args.min_security_share, max_security_share=args.max_security_share,
         var_method=args.var_method, time_limit=args.time_limit,
+        confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None else None),
     )
     oos = validate(plan, seed=args.validate_seed)
     if args.json:
         doc = plan.to_dict()
         doc["out_of_sample"] = oos.to_dict()
+        doc["reasons"] = _reason_rows(plan)
         _print_json({k: _jsonable(v) for k, v in doc.items()}, out)
         return 0
     say(plan.describe())
     say()
     say(oos.describe())
+    say()
+    say("Why each candidate is funded or not (checked on the same simulated years):")
+    for r in plan.reasons:
+        mark = "funded" if r.funded else "not funded"
+        say(f"  {r.item} [{mark}]: {r.reason} - {r.detail}")
     say()
     say("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
     header = f"  {'control':45s} {'cost':>8s} {'funded':>6s} {'standalone':>22s} {'marginal in plan':>22s}"
@@ -446,6 +470,20 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         label = name if len(name) <= 45 else name[:42] + "..."
         say(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
     return 0
+
+
+def _confidence_of(args: argparse.Namespace, default: float | None) -> float | None:
+    """``--confidence``, or the command's default; 0.5 means no margin."""
+    c = args.confidence if args.confidence is not None else default
+    return None if c is None or c <= 0.5 else c
+
+
+def _reason_rows(plan: Any) -> list[dict[str, Any]]:
+    return [
+        {"item": r.item, "kind": r.kind, "funded": r.funded, "reason": str(r.reason), "detail": r.detail,
+         "delta_net_value": r.delta_net_value, "delta_se": r.delta_se, "limits": list(r.limits)}
+        for r in plan.reasons
+    ]
 
 
 def _add_frontier(sub: Any) -> None:
@@ -481,7 +519,8 @@ def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
     register, controls, projects, appetite = _decision_inputs(args)
     front = frontier(register, controls, projects, budget=args.budget, appetite=appetite, points=args.points,
                      appetite_mode=args.appetite_mode,
-                     years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit)
+                     years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit,
+                     confidence=_confidence_of(args, None))
     if args.plot:
         import matplotlib
 

@@ -8,9 +8,13 @@ The pipeline:
 2. :func:`optimize` solves a mixed-integer program on those columns (HiGHS via
    :func:`scipy.optimize.milp`): the rules of :class:`Constraints` (budget,
    security/IT caps and shares, include/exclude, dependencies, exclusive
-   alternatives) and appetite limits (TVaR/VaR through a Rockafellar-Uryasev
-   CVaR constraint, P(loss > x) through per-year indicators), solved as
-   :class:`SolverOptions` say. It returns a :class:`Plan`.
+   alternatives) and appetite limits, each enforced exactly on the sample (TVaR
+   through Rockafellar-Uryasev cuts, VaR, P(loss > x) and the tolerance curve
+   through counts of years above a threshold, brought in lazily), solved as
+   :class:`SolverOptions` say. It returns a :class:`Plan` whose
+   :class:`PlanStatus` says what is proven, with the reason for every
+   candidate (:func:`explain`) and, with ``confidence=``, margins so that the
+   limits hold on fresh years (:func:`confirm` checks them there).
 3. :func:`evaluate` scores any funding choice on the same sample with the same
    objective; :func:`validate` re-scores a plan on fresh years (another seed);
    :func:`frontier` solves for each security share of the budget.
@@ -49,8 +53,10 @@ from .api import evaluate, optimize, validate
 from .cuts import TailConstraint, TailKind, tail_constraints
 from .efficient_frontier import MAX_FRONTIER_POINTS, Frontier, frontier
 from .options import METHODS, SolverOptions
-from .plan import OutOfSample, Plan, build_plan, return_on_controls
+from .plan import BudgetNeeded, OutOfSample, Plan, PlanStatus, SmallestValue, build_plan, return_on_controls
 from .problem import DecisionProblem, Funding, Score, precompute
+from .reasons import ItemReason, Reason, explain, explain_plan
+from .robustness import Robustness, confirm
 from .rules import Constraints, FundingRules, Rule, Violation
 
 __all__ = [
@@ -60,7 +66,16 @@ __all__ = [
     "frontier",
     "precompute",
     "Plan",
+    "PlanStatus",
+    "SmallestValue",
+    "BudgetNeeded",
     "OutOfSample",
+    "explain",
+    "explain_plan",
+    "Reason",
+    "ItemReason",
+    "confirm",
+    "Robustness",
     "Frontier",
     "DecisionProblem",
     "Funding",

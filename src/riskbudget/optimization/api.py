@@ -82,8 +82,9 @@ def optimize(
           item's own ``excludes`` are added);
         - ``method`` ({"auto", "milp", "heuristic"}), ``var_method``
           ({"exact", "cvar"}), ``time_limit`` (seconds), ``mip_rel_gap``
-          (default 1e-6), ``explain_infeasible`` (default True): see
-          :class:`SolverOptions`.
+          (default 1e-6), ``explain_infeasible`` (default True),
+          ``confidence`` (margins so that each limit holds on fresh years
+          with about this chance): see :class:`SolverOptions`.
 
         An unknown keyword is an error listing these.
 
@@ -100,6 +101,10 @@ def optimize(
         ``plan.smallest_values`` how low each limit can go and
         ``plan.budget_needed`` what budget would meet them all) or
         ``"appetite_unmet"`` (none found, nothing proven).
+        With an appetite, ``plan.robustness`` checks each limit on fresh years
+        (the plan's seed + 1, as many years) and estimates the chance it holds
+        on a further fresh sample (:func:`~riskbudget.optimization.confirm`);
+        ``plan.reasons`` says why each candidate is funded or not.
 
     Examples
     --------
@@ -122,7 +127,13 @@ def optimize(
     problem = _decision_problem(register, controls, projects, solver_options.method, years=years, seed=seed,
                                 n_jobs=n_jobs, progress=progress)
     rules = FundingRules(problem, cons, where="optimize")
-    return best_plan(rules, app, solver_options, progress=progress, started=t0)
+    plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
+    if app is None:
+        return plan
+    from .robustness import confirm
+
+    rob = confirm(plan, appetite=app, margins=plan.margins, confidence=plan.confidence, progress=progress)
+    return replace(plan, robustness=rob, seconds=time.perf_counter() - t0)
 
 
 def _with_budget(options: dict[str, Any], budget: Any) -> dict[str, Any]:
@@ -205,7 +216,8 @@ def evaluate(
     funding = problem.funding(funded, security_by_design)
     app = appetite_of("evaluate", appetite)
     rules = FundingRules(problem, cons, where="evaluate")
-    plan = build_plan(problem, funding, appetite=app, budget=rules.constraints.budget, status=PlanStatus.EVALUATED)
+    plan = build_plan(problem, funding, appetite=app, budget=rules.constraints.budget, status=PlanStatus.EVALUATED,
+                      constraints=rules.constraints)
     broken = tuple(rules.violations(funding))
     if broken:
         plan = replace(plan, notes=plan.notes + tuple(v.message for v in broken), violations=broken)

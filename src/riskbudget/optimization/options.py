@@ -69,6 +69,14 @@ class SolverOptions:
         When the appetite cannot be met, also find the smallest value of each
         limit any plan reaches and the budget that would meet the appetite
         (``plan.smallest_values``, ``plan.budget_needed``).
+    confidence : float or None, default None
+        Make each appetite limit hold on fresh years, not only on the sample:
+        the plan meets every VaR, TVaR and P(loss > x) limit on the sample with
+        a margin of ``z`` of its Monte Carlo standard errors, ``z = sqrt(2)
+        Phi^-1(confidence)``, so that a fresh sample of the same size holds it
+        with about this chance (see
+        :mod:`riskbudget.optimization.robustness`). ``None`` (or 0.5): the
+        limits as stated, on the sample only.
     """
 
     method: str = "auto"
@@ -76,12 +84,26 @@ class SolverOptions:
     time_limit: float | None = None
     mip_rel_gap: float = 1e-6
     explain_infeasible: bool = True
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise RiskBudgetError(f"optimize: method {self.method!r} is not one of {list(METHODS)}")
         if self.var_method not in VAR_METHODS:
             raise RiskBudgetError(f"var_method ({self.var_method!r}) must be 'exact' or 'cvar'")
+        if self.confidence is not None:
+            c = self.confidence
+            if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.5 <= float(c) < 1.0:
+                raise RiskBudgetError(
+                    f"optimize: confidence ({c!r}) must be a number in [0.5, 1), the chance each appetite limit "
+                    "holds on fresh years (e.g. 0.95), or None for the limits on the sample only"
+                )
+            object.__setattr__(self, "confidence", float(c))
+
+    @property
+    def margin(self) -> bool:
+        """True when the limits get a margin for fresh years (``confidence`` above 0.5)."""
+        return self.confidence is not None and self.confidence > 0.5
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -281,6 +282,21 @@ class Plan:
         plan reaches at this budget and split.
     budget_needed : BudgetNeeded or None
         When the appetite cannot be met: the smallest budget that would meet it.
+    constraints : Constraints or None
+        The rules the plan was chosen under (budget, shares, include...).
+    confidence : float or None
+        The chance of holding on fresh years each limit was given a margin for
+        (``None``: the limits as stated, on the sample only).
+    margins : dict
+        The margin of each limit (by label, in the limit's unit) the program
+        met on the sample; empty without ``confidence``.
+    optimised_for : Appetite or None
+        The limits less their margins, as the program enforced them (``None``:
+        the appetite as stated).
+    robustness : Robustness or None
+        Each limit on fresh years and the estimated chance it holds
+        (:func:`~riskbudget.optimization.robustness.confirm`; set by
+        :func:`~riskbudget.optimization.optimize`).
     """
 
     funding: Funding
@@ -315,6 +331,11 @@ class Plan:
     violations: tuple[Any, ...] = ()
     smallest_values: tuple[SmallestValue, ...] = ()
     budget_needed: BudgetNeeded | None = None
+    constraints: Any = None
+    confidence: float | None = None
+    margins: dict[str, float] = field(default_factory=dict)
+    optimised_for: Any = None
+    robustness: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PlanStatus(self.status))
@@ -323,6 +344,23 @@ class Plan:
     def status_text(self) -> str:
         """What is proven about the plan, in words (:func:`status_words`)."""
         return status_words(self.status, self.solver_gap)
+
+    @cached_property
+    def reasons(self) -> list[Any]:
+        """Why each candidate is funded or not, checked on the plan's sample (:func:`~riskbudget.optimization.explain`).
+
+        Against the limits the program enforced (with their margins, if any)
+        and the rules the plan was chosen under.
+        """
+        from .reasons import explain_plan
+
+        return explain_plan(self)
+
+    def reasons_table(self) -> Any:
+        """:attr:`reasons` as a DataFrame, one row per item."""
+        from .reasons import reasons_table
+
+        return reasons_table(self.reasons)
 
     @property
     def years(self) -> int:
@@ -369,6 +407,9 @@ class Plan:
             "budget_needed": None if self.budget_needed is None else self.budget_needed.to_dict(),
             "solver_gap": num(self.solver_gap),
             "bound": num(self.bound),
+            "confidence": self.confidence,
+            "margins": {k: num(v) for k, v in self.margins.items()},
+            "robustness": None if self.robustness is None else self.robustness.to_dict(),
             "years": self.years,
             "seed": self.seed,
             "notes": list(self.notes),
@@ -420,6 +461,12 @@ class Plan:
                 lines.append(f"    {self.budget_needed.describe()}")
         if math.isfinite(self.solver_gap):
             lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
+        if self.margins:
+            lines.append(f"  Margins for a {percent(self.confidence or 0.5)} chance that each limit holds on fresh "
+                         "years (met on the sample): " + ", ".join(
+                             f"{k} {_limit_money(k, v)}" for k, v in self.margins.items()))
+        if self.robustness is not None:
+            lines.extend("  " + line for line in self.robustness.describe().splitlines())
         for n in self.notes:
             lines.append(f"  Note: {n}")
         return "\n".join(lines)
@@ -432,6 +479,10 @@ class Plan:
             f"Plan({len(self.funded_controls)} controls, {len(self.funded_projects)} projects, spend={self.total_spend:,.0f}, "
             f"net={self.expected_net_value:,.0f}, status='{self.status}')"
         )
+
+
+def _limit_money(label: str, v: float) -> str:
+    return percent(v, digits=2) if label.startswith("P(") else money(v)
 
 
 def _diff_stats(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
@@ -505,6 +556,7 @@ def build_plan(
     seconds: float = math.nan,
     smallest_values: tuple[SmallestValue, ...] = (),
     budget_needed: BudgetNeeded | None = None,
+    constraints: Any = None,
 ) -> Plan:
     """Score a funding choice on the problem's sample and wrap it in a :class:`Plan`."""
     result = problem.result_for(funding)
@@ -557,6 +609,7 @@ def build_plan(
         appetite_spec=appetite,
         smallest_values=tuple(smallest_values),
         budget_needed=budget_needed,
+        constraints=constraints,
     )
 
 

@@ -64,6 +64,8 @@ def best_plan(
         ``time.perf_counter()`` when the caller started (the plan's ``seconds``).
     """
     t0 = time.perf_counter() if started is None else started
+    if options.margin and appetite is not None and appetite.limits:
+        return _with_margins(rules, appetite, options, progress=progress, t0=t0)
     problem = rules.problem
     tails = tail_constraints(appetite, problem.years, var_method=options.var_method)
     exact = tails if options.var_method == "exact" else tail_constraints(appetite, problem.years)
@@ -100,6 +102,7 @@ def _plan_of(rules: FundingRules, appetite: Appetite | None, sol: SolveResult, t
         bound=sol.bound if bound is None else bound,
         notes=sol.all_notes + notes,
         seconds=time.perf_counter() - t0,
+        constraints=rules.constraints,
     )
 
 
@@ -150,6 +153,56 @@ def _explained(plan: Plan, rules: FundingRules, exact: list[Any], options: Solve
     smallest = tuple(smallest_values(rules, exact, options))
     needed = budget_needed(rules, exact, options, pool=pool)
     return replace(plan, smallest_values=smallest, budget_needed=needed)
+
+
+def _with_margins(rules: FundingRules, appetite: Appetite, options: SolverOptions, *, progress: bool | None,
+                  t0: float) -> Plan:
+    """The best plan meeting each limit less ``z`` standard errors of its statistic at the plan itself.
+
+    The margin depends on the plan (its losses' standard errors), so the
+    program is solved with the margins of the plan as stated, then again with
+    the margins of that plan, until a plan meets the limits less its own
+    margins (usually the second solve). When no plan meets them, the plan for
+    the limits as stated is returned, saying so.
+    """
+    from .robustness import tightened
+
+    bare = replace(options, confidence=None)
+    confidence = float(options.confidence or 0.5)
+    plan = best_plan(rules, appetite, bare, progress=progress, started=t0)
+    if plan.status not in MEETS_APPETITE:
+        return plan
+    losses = rules.problem.total_losses(plan.funding)
+    for _ in range(_MARGIN_ROUNDS):
+        tight, margins = tightened(appetite, losses, confidence)
+        cand = best_plan(rules, tight, bare, progress=progress, started=t0)
+        if cand.status not in MEETS_APPETITE:
+            return replace(plan, notes=plan.notes + (
+                f"no plan was found that meets each limit with a margin for a {confidence:.0%} chance of holding on "
+                "fresh years; this plan meets the limits as stated on the sample only (see plan.robustness)",))
+        losses = rules.problem.total_losses(cand.funding)
+        own, own_margins = tightened(appetite, losses, confidence)
+        if own.holds(losses):
+            return _stated(cand, appetite, tight, own_margins, confidence)
+    return _stated(cand, appetite, tight, margins, confidence, note=(
+        "the margins were computed at the previous candidate plan; this plan's own standard errors call for "
+        "slightly different ones"))
+
+
+#: Solves with updated margins before the last candidate is accepted.
+_MARGIN_ROUNDS = 3
+
+
+def _stated(plan: Plan, appetite: Appetite, tight: Appetite, margins: dict[str, float], confidence: float,
+            note: str | None = None) -> Plan:
+    """A plan solved for the limits less their margins, checked and reported against the limits as stated."""
+    words = (f"each VaR, TVaR and P(loss > x) limit is met on the sample with a margin of "
+             f"{math.sqrt(2):.3g} x Phi^-1({confidence:.3g}) of its Monte Carlo standard errors, for about a "
+             f"{confidence:.0%} chance that it holds on fresh years; the status refers to these tightened limits")
+    notes = plan.notes + (words,) + ((note,) if note else ())
+    status = appetite.check(plan.result)
+    return replace(plan, appetite=status, feasible=status.ok, appetite_spec=appetite, optimised_for=tight,
+                   margins=margins, confidence=confidence, notes=notes)
 
 
 def _checked(plan: Plan, rules: FundingRules, appetite: Any) -> Plan:

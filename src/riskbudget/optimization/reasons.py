@@ -76,8 +76,10 @@ def _sbd_label(name: str) -> str:
 
 
 class _Explainer:
-    def __init__(self, problem: DecisionProblem, funding: Funding, rules: FundingRules, appetite: Any) -> None:
+    def __init__(self, problem: DecisionProblem, funding: Funding, rules: FundingRules, appetite: Any,
+                 margins: tuple[str, ...] = ()) -> None:
         self.problem, self.funding, self.rules, self.appetite = problem, funding, rules, appetite
+        self.margins = frozenset(margins)
         self.base_losses = problem.total_losses(funding)
         self.base_net = self._net(funding, self.base_losses)
 
@@ -92,7 +94,7 @@ class _Explainer:
         broken = [row["limit"] for _, row in status.table.iterrows() if not row["ok"]] if status.table is not None else []
         if not status.tolerance_ok:
             broken.append("tolerance curve")
-        return tuple(str(b) for b in broken)
+        return tuple(f"{b} (with its margin)" if b in self.margins else str(b) for b in broken)
 
     def _change(self, f: Funding) -> tuple[float, float, tuple[str, ...]]:
         losses = self.problem.total_losses(f)
@@ -174,6 +176,7 @@ def explain(
     *,
     appetite: Any = None,
     constraints: Constraints | None = None,
+    margins: tuple[str, ...] = (),
 ) -> list[ItemReason]:
     """The reason for every candidate control, project and security-by-design option.
 
@@ -187,6 +190,9 @@ def explain(
         The limits the plan must hold.
     constraints : Constraints, optional
         The rules the plan follows (budget, shares, include/exclude, ...).
+    margins : tuple of str
+        Labels of limits in ``appetite`` that were lowered by a margin for
+        fresh years: named "VaR95 (with its margin)" in the reasons.
 
     Returns
     -------
@@ -195,7 +201,7 @@ def explain(
         problem's order.
     """
     rules = FundingRules(problem, constraints or Constraints(), where="explain")
-    ex = _Explainer(problem, funding, rules, appetite)
+    ex = _Explainer(problem, funding, rules, appetite, margins)
     out: list[ItemReason] = []
     on = set(funding.names)
     for c in problem.controls:
@@ -244,8 +250,18 @@ def reasons_table(reasons: list[ItemReason]) -> Any:
 
 
 def explain_plan(plan: Any, *, constraints: Constraints | None = None) -> list[ItemReason]:
-    """:func:`explain` for a :class:`~riskbudget.optimization.Plan`, with its appetite and constraints."""
+    """:func:`explain` for a :class:`~riskbudget.optimization.Plan`, with its appetite and constraints.
+
+    A plan optimised with margins for fresh years (``plan.optimised_for``) is
+    explained against the limits as the program enforced them: a limit's label
+    then reads "VaR95 (with its margin)".
+    """
     cons = constraints if constraints is not None else getattr(plan, "constraints", None)
     if cons is None:
         cons = Constraints(budget=plan.budget)
-    return explain(plan.problem, plan.funding, appetite=plan.appetite_spec, constraints=cons)
+    enforced = getattr(plan, "optimised_for", None)
+    if enforced is None:
+        return explain(plan.problem, plan.funding, appetite=plan.appetite_spec, constraints=cons)
+    margins = getattr(plan, "margins", {}) or {}
+    return explain(plan.problem, plan.funding, appetite=enforced, constraints=cons,
+                   margins=tuple(k for k, v in margins.items() if v > 0))
