@@ -60,9 +60,10 @@ def problem():
 
 
 def test_confirm_reports_each_limit_on_fresh_years(problem):
-    appetite = rb.Appetite(tvar95=20e6, var95=12e6)
+    appetite = rb.Appetite(tvar95=22e6, var95=12e6)
     plan = optimize(problem, budget=6e6, appetite=appetite, progress=False)
     rob = confirm(plan, appetite=appetite)
+    assert plan.robustness is not None and plan.robustness.to_dict() == rob.to_dict()  # optimize attaches it
     assert rob.years == 4_000 and rob.seed == 8
     fresh = rb.simulate(plan.result.register, years=4_000, seed=8, keep_counts=False).annual_loss.to_numpy()
     for check, lim in zip(rob.checks, appetite.limits):
@@ -74,3 +75,57 @@ def test_confirm_reports_each_limit_on_fresh_years(problem):
     doc = rob.to_dict()
     assert sorted(d["limit"] for d in doc["limits"]) == ["TVaR95", "VaR95"]
     assert "chance it holds on another fresh sample" in rob.describe()
+
+
+@pytest.fixture(scope="module")
+def margin_plans(problem):
+    appetite = rb.Appetite(tvar95=22e6)
+    bare = optimize(problem, budget=6e6, appetite=appetite, progress=False)
+    robust = optimize(problem, budget=6e6, appetite=appetite, confidence=0.95, progress=False)
+    return appetite, bare, robust
+
+
+def test_confidence_meets_each_limit_with_its_own_margin_on_the_sample(problem, margin_plans):
+    appetite, bare, robust = margin_plans
+    x = problem.total_losses(robust.funding)
+    z = margin_z(0.95)
+    assert robust.confidence == 0.95 and set(robust.margins) == {"TVaR95"}
+    # the program met the limit less a margin (of the plan before it), and the plan meets it less its own margin
+    own = z * appetite.limits[0].standard_error(x)
+    assert metrics_tvar(x) <= 22e6 - max(own, robust.margins["TVaR95"]) + 1e-6
+    settled = abs(robust.margins["TVaR95"] - own) <= 0.05 * robust.margins["TVaR95"]
+    assert settled != any("earlier candidate plan" in n for n in robust.notes)
+    assert robust.optimised_for.limits[0].limit == pytest.approx(22e6 - robust.margins["TVaR95"], rel=1e-12)
+    # the check, the reasons and the text refer to the limits as stated, and say where margins were used
+    assert robust.appetite.table["threshold"].tolist() == [22e6] and robust.appetite.ok
+    assert any("(with its margin)" in ", ".join(r.limits) for r in robust.reasons if r.reason == "an appetite limit needs it")
+    assert "Margins aiming at a 95.0% chance" in robust.describe()
+    assert robust.to_dict()["margins"] == {"TVaR95": pytest.approx(robust.margins["TVaR95"])}
+    # a tighter program cannot do better on the sample
+    assert robust.expected_net_value <= bare.expected_net_value + 1e-6
+    assert not bare.margins and bare.confidence is None and bare.optimised_for is None
+
+
+def metrics_tvar(x):
+    return rb.metrics.tvar(x, 0.95)
+
+
+def test_the_appetite_holds_on_fresh_samples(margin_plans):
+    """The fresh-sample test: the plan optimised with margins holds its limit on every one of 20 fresh samples.
+
+    Each fresh sample has as many years as the plan's and its own seed (NumPy Monte Carlo: the same on every
+    machine). The plan optimised on the sample alone sits on its limit there, and its estimated chance on fresh
+    years is lower.
+    """
+    appetite, bare, robust = margin_plans
+    fresh = [rb.simulate(robust.result.register, years=robust.years, seed=s, keep_counts=False).annual_loss.to_numpy()
+             for s in range(100, 120)]
+    assert all(appetite.holds(x) for x in fresh)
+    assert robust.robustness.ok and robust.robustness.checks[0].chance >= 0.95
+    assert bare.robustness.checks[0].chance < robust.robustness.checks[0].chance
+
+
+def test_confidence_is_checked():
+    with pytest.raises(rb.RiskBudgetError, match=r"confidence \(1.2\) must be a number in \[0.5, 1\)"):
+        rb.optimization.SolverOptions(confidence=1.2)
+    assert rb.optimization.SolverOptions(confidence=0.5).margin is False

@@ -73,10 +73,11 @@ class SolverOptions:
         Make each appetite limit hold on fresh years, not only on the sample:
         the plan meets every VaR, TVaR and P(loss > x) limit on the sample with
         a margin of ``z`` of its Monte Carlo standard errors, ``z = sqrt(2)
-        Phi^-1(confidence)``, so that a fresh sample of the same size holds it
-        with about this chance (see
-        :mod:`riskbudget.optimization.robustness`). ``None`` (or 0.5): the
-        limits as stated, on the sample only.
+        Phi^-1(confidence)``, aiming at a fresh sample of the same size holding
+        it with this chance (see :mod:`riskbudget.optimization.robustness`).
+        A plan chosen on one sample looks better there than on fresh years,
+        so the chance checked on fresh years (``plan.robustness``) can be
+        lower. ``None`` (or 0.5): the limits as stated, on the sample only.
     """
 
     method: str = "auto"

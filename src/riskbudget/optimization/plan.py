@@ -462,8 +462,8 @@ class Plan:
         if math.isfinite(self.solver_gap):
             lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
         if self.margins:
-            lines.append(f"  Margins for a {percent(self.confidence or 0.5)} chance that each limit holds on fresh "
-                         "years (met on the sample): " + ", ".join(
+            lines.append(f"  Margins aiming at a {percent(self.confidence or 0.5)} chance that each limit holds on "
+                         "fresh years (met on the sample): " + ", ".join(
                              f"{k} {_limit_money(k, v)}" for k, v in self.margins.items()))
         if self.robustness is not None:
             lines.extend("  " + line for line in self.robustness.describe().splitlines())
