@@ -169,14 +169,25 @@ class ToleranceCurve:
 
         With the annual losses sorted from the largest, ``L(1) >= L(2) >= ...``,
         the empirical LEC ``P(loss > x) = #{years above x} / n`` is at ``k / n``
-        just below ``L(k)``. It lies on or below this (decreasing, continuous)
-        curve at every loss with at least ``min_years`` simulated years above it
-        and at least ``min_years`` at or below it iff ``L(k) <= u_k =
+        just below ``L(k)``. Drawn as a staircase with its risers (at ``L(k)``
+        it passes through every ``j / n`` from ``#{years above L(k)}`` to
+        ``#{years at or above L(k)}``), it lies on or below this (decreasing,
+        continuous) curve at every point with at least ``min_years`` simulated
+        years above and at least ``min_years`` at or below iff ``L(k) <= u_k =
         loss_at(k / n)`` for every ``k`` from ``min_years`` to ``n - min_years``,
         i.e. iff ``#{years with loss > u_k} <= k - 1`` for each of those ``k``.
         (An exceedance probability near 1 rests on the few years below the
         loss as one near 0 rests on the few above it, so both ends of the
         sample are left out alike; ``u_n = 0``.)
+
+        This is comparing ``P(loss > x)`` with the curve at every loss ``x``
+        with at least ``min_years`` years above it and ``min_years`` at or
+        below it, except when ``L(n - min_years)`` ties with ``L(n - min_years
+        + 1)``: then no such loss has exactly ``n - min_years`` years above it,
+        yet rank ``n - min_years`` is still checked. That keeps the check
+        monotone (a larger loss in some year never turns a breach into a pass),
+        which the comparison at losses alone is not, and which the optimiser's
+        cuts rely on.
 
         Returns
         -------
@@ -359,7 +370,7 @@ def _as_limits(kind: str, mapping: Mapping[float, float] | None) -> list[Limit]:
         return []
     if not isinstance(mapping, Mapping):
         raise RiskBudgetError(f"Appetite: {kind} must be a mapping, e.g. {{0.95: 20e6}}")
-    return [Limit(kind, k, v) for k, v in mapping.items()]
+    return [Limit(LimitKind(kind), k, v) for k, v in mapping.items()]
 
 
 @dataclass(frozen=True, init=False)
@@ -507,10 +518,11 @@ class Appetite:
         The tolerance curve is checked on the sample's order statistics, not on
         a grid: the ``k``-th largest annual loss must be at most the loss the
         curve tolerates with probability ``k / n``, for every resolved ``k``
-        (:meth:`ToleranceCurve.order_statistic_limits`). That is the LEC on or
-        below the curve at every resolved loss, and it is the condition the
-        optimiser enforces. ``tolerance_table`` holds the LEC on a grid of
-        losses for plots and reports only.
+        (:meth:`ToleranceCurve.order_statistic_limits`). That is the LEC (a
+        staircase with its risers) on or below the curve at every resolved
+        point, and it is the condition the optimiser enforces.
+        ``tolerance_table`` holds the LEC on a grid of losses for plots and
+        reports only.
 
         Returns
         -------

@@ -389,18 +389,23 @@ def _stopped(rules: FundingRules, model: Model, rounds: _Rounds, res: Any) -> So
     if not candidates:
         start = last if last is not None else Funding()
         closest = repair(rules, rounds.tails, start, time_limit=rounds.options.time_limit)
-        rounds.notes.append(f"{why} stopped the search before any plan meeting the appetite was found or one was "
-                            "proven impossible; this is the closest plan found")
-        return SolveResult(closest, PlanStatus.UNMET, math.inf, rounds.bound, net_value(problem, closest),
-                           rounds.notes, time.perf_counter() - rounds.t0)
+        if rules.allows(closest) and meets(rounds.tails, problem.total_losses(closest)):
+            candidates.append(closest)  # the repair reached the appetite: a plan meeting it, not "none found"
+        else:
+            rounds.notes.append(f"{why} stopped the search before any plan meeting the appetite was found or one "
+                                "was proven impossible; this is the closest plan found")
+            return SolveResult(closest, PlanStatus.UNMET, math.inf, rounds.bound, net_value(problem, closest),
+                               rounds.notes, time.perf_counter() - rounds.t0)
     best = max(candidates, key=lambda f: net_value(problem, f))
     best = local_search(rules, rounds.tails, best, add=True)
     net = net_value(problem, best)
     bound = max(rounds.bound, net) if math.isfinite(rounds.bound) else math.inf
     gap = (bound - net) / max(abs(net), 1.0) if math.isfinite(bound) else math.inf
+    proof = (f"no plan is better than {bound:,.0f} (the smallest dual bound of the rounds, each a relaxation)"
+             if math.isfinite(bound) else "no bound on the optimum was found")
     rounds.notes.append(
         f"{why} stopped the search after {rounds.rounds} round(s); this plan meets every limit on the whole sample, "
-        f"and no plan is better than {bound:,.0f} (the smallest dual bound of the rounds, each a relaxation)"
+        f"and {proof}"
     )
     _note_broken_rules(rules, best, rounds.notes)
     return SolveResult(best, PlanStatus.FEASIBLE_GAP, gap, bound, net, rounds.notes,
@@ -422,21 +427,30 @@ def _least_risk(rules: FundingRules, model: Model, rounds: _Rounds, cuts: list[C
         return SolveResult(closest, PlanStatus.INFEASIBLE, math.nan, math.nan, net_value(rules.problem, closest),
                            rounds.notes, time.perf_counter() - rounds.t0)
     proven = rounds.converged
-    if r1.x is not None:
-        sigma_star = float(r1.x[-1])
+    miss = rounds._cube_level(_Mode(relax=True))  # a plan's largest relative miss, value / bound - 1
+    found = rounds.best  # the allowed plan with the smallest largest miss seen (its score is minus that miss)
+    if r1.x is not None and (proven or found is None):
+        sigma_star = float(r1.x[-1])  # proven smallest (the relaxation's optimum, met by its solution)
     else:
-        assert rounds.best is not None
-        sigma_star = -rounds.best[1]
-    found = rounds.best
-    r2 = rounds.run(cuts, _Mode(sigma=True, sigma_cap=sigma_star * (1 + 1e-6) + 1e-9, relax=True))
-    best = r2 if r2.x is not None else r1
-    if best.x is not None:
-        funding = model.decode(best.x)
-        net = model.net_of(float(np.dot(model.c, best.x[: model.ncol])))
-    else:
+        # the time limit stopped r1: the smallest miss of a plan seen, measured on the whole sample (the last
+        # solution's sigma is only that of a relaxation)
         assert found is not None
-        funding = found[0]
-        net = net_value(rules.problem, funding)
+        sigma_star = -found[1]
+    cap = sigma_star * (1 + 1e-6) + 1e-9
+    r2 = rounds.run(cuts, _Mode(sigma=True, sigma_cap=cap, relax=True))
+    best, funding = r1, None if found is None else found[0]
+    if r2.x is not None:
+        # the best net value among plans missing by at most sigma_star (kept only if it truly does: the time
+        # limit may have stopped r2 at a solution of a relaxation)
+        cand = model.decode(r2.x)
+        ok = rules.allows(cand) and miss(rules.problem.total_losses(cand)) <= cap + CVAR_TOLERANCE
+        if ok and (funding is None or net_value(rules.problem, cand) >= net_value(rules.problem, funding)):
+            best, funding = r2, cand
+    if funding is None:
+        assert r1.x is not None
+        funding = model.decode(r1.x)
+    net = net_value(rules.problem, funding)
+    sigma_star = miss(rules.problem.total_losses(funding))
     note = (
         "the appetite cannot be met within the budget on this sample (proven); this is the least-risk plan "
         f"(every limit missed by at most {sigma_star:.1%} of its value), best in net value among those"
