@@ -126,3 +126,25 @@ def test_simulate_with_insurance_reports_retained_losses_and_the_insurers_share(
     assert main(["simulate", "data/example/register.csv", "--years", "200", "--insurance",
                  "data/example/insurance.csv", "--policy", "Nope"]) == 1
     assert "--policy ['Nope']: not in" in capsys.readouterr().err
+
+
+def test_optimize_states_margins_robustness_reasons_and_an_honest_status(capsys):
+    """optimize plans with margins for fresh years by default, and says why each item, in text and JSON."""
+    files = ["--register", "data/example/register.csv", "--controls", "data/example/controls.csv",
+             "--projects", "data/example/projects.csv", "--budget", "6e6", "--years", "2000", "--seed", "7",
+             "--appetite-tvar95", "26e6"]
+    assert main(["optimize", *files, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["confidence"] == 0.95 and set(doc["margins"]) == {"TVaR95"} and doc["margins"]["TVaR95"] > 0
+    assert doc["robustness"]["limits"][0]["limit"] == "TVaR95" and 0 <= doc["robustness"]["limits"][0]["chance"] <= 1
+    names = {r["item"] for r in doc["reasons"]}
+    funded = set(doc["funded_controls"]) | set(doc["funded_projects"])
+    assert funded <= names and all(r["reason"] for r in doc["reasons"])
+    assert doc["status"] in ("optimal", "feasible_gap") and doc["status_text"]
+    assert main(["optimize", *files]) == 0
+    text = capsys.readouterr().out
+    assert "Why each candidate is funded or not" in text and "Margins aiming at a 95.0% chance" in text
+    assert "chance it holds on another fresh sample" in text and doc["status_text"] in text
+    with pytest.raises(SystemExit):
+        main(["optimize", *files, "--confidence", "1.5"])
+    assert "must lie in [0.5, 1)" in capsys.readouterr().err

@@ -79,7 +79,9 @@ def test_confirm_reports_each_limit_on_fresh_years(problem):
 
 @pytest.fixture(scope="module")
 def margin_plans(problem):
-    appetite = rb.Appetite(tvar95=22e6)
+    # the unconstrained optimum's TVaR95 is $22.1M on this sample: the limit binds only with its margin ($3.1M),
+    # which keeps the solves to a few cut rounds (a limit binding on both is solved alike, in more rounds)
+    appetite = rb.Appetite(tvar95=24e6)
     bare = optimize(problem, budget=6e6, appetite=appetite, progress=False)
     robust = optimize(problem, budget=6e6, appetite=appetite, confidence=0.95, progress=False)
     return appetite, bare, robust
@@ -92,12 +94,12 @@ def test_confidence_meets_each_limit_with_its_own_margin_on_the_sample(problem, 
     assert robust.confidence == 0.95 and set(robust.margins) == {"TVaR95"}
     # the program met the limit less a margin (of the plan before it), and the plan meets it less its own margin
     own = z * appetite.limits[0].standard_error(x)
-    assert metrics_tvar(x) <= 22e6 - max(own, robust.margins["TVaR95"]) + 1e-6
+    assert metrics_tvar(x) <= 24e6 - max(own, robust.margins["TVaR95"]) + 1e-6
     settled = abs(robust.margins["TVaR95"] - own) <= 0.05 * robust.margins["TVaR95"]
     assert settled != any("earlier candidate plan" in n for n in robust.notes)
-    assert robust.optimised_for.limits[0].limit == pytest.approx(22e6 - robust.margins["TVaR95"], rel=1e-12)
+    assert robust.optimised_for.limits[0].limit == pytest.approx(24e6 - robust.margins["TVaR95"], rel=1e-12)
     # the check, the reasons and the text refer to the limits as stated, and say where margins were used
-    assert robust.appetite.table["threshold"].tolist() == [22e6] and robust.appetite.ok
+    assert robust.appetite.table["threshold"].tolist() == [24e6] and robust.appetite.ok
     assert any("(with its margin)" in ", ".join(r.limits) for r in robust.reasons if r.reason == "an appetite limit needs it")
     assert "Margins aiming at a 95.0% chance" in robust.describe()
     assert robust.to_dict()["margins"] == {"TVaR95": pytest.approx(robust.margins["TVaR95"])}
@@ -114,8 +116,7 @@ def test_the_appetite_holds_on_fresh_samples(margin_plans):
     """The fresh-sample test: the plan optimised with margins holds its limit on every one of 20 fresh samples.
 
     Each fresh sample has as many years as the plan's and its own seed (NumPy Monte Carlo: the same on every
-    machine). The plan optimised on the sample alone sits on its limit there, and its estimated chance on fresh
-    years is lower.
+    machine). The plan optimised on the sample alone has a lower estimated chance on fresh years.
     """
     appetite, bare, robust = margin_plans
     fresh = [rb.simulate(robust.result.register, years=robust.years, seed=s, keep_counts=False).annual_loss.to_numpy()
