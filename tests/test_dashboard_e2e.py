@@ -129,13 +129,13 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
     import riskbudget as rb
     from riskbudget.controls import read_controls, read_projects
     from riskbudget.formatting import money
-    from riskbudget.optimization import evaluate
+    from riskbudget.optimization import evaluate, optimize
 
     started = time.monotonic()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 2400})  # tall: the whole explorer is painted
+            page = browser.new_page(viewport={"width": 1280, "height": 3400})  # tall: the whole explorer is painted
             page.goto(dashboard, wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
             page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
             page.wait_for_selector(".rb-security-share .noUi-handle", timeout=LOAD_TIMEOUT_MS)
@@ -144,6 +144,14 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
             readout = page.locator(".rb-security-share .widget-readout")
             assert readout.inner_text().strip() == "25%"
             before = {k: _metric(page, k) for k in ("ALE", "VaR95", "TVaR95", "Expected net value")}
+            # the starting plan is the optimiser's: its status in words, a reason for every item, fresh years
+            status_before = _metric(page, "status")
+            funded_before, design_before = _funded(page)
+            reason_items = page.locator("[data-metric='reasons'] tr[data-item]").evaluate_all(
+                "rows => rows.map(r => r.dataset.item)")
+            robustness_rows = page.locator("[data-metric='robustness'] tbody tr").count()
+            page_text = page.locator(".rb-budget-explorer").inner_text()
+            assert page.locator(".rb-plan-stale").count() == 0
 
             _drag_slider_to(page, 0.05)
             page.wait_for_function(
@@ -151,6 +159,7 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
                 arg=before["ALE"], timeout=30_000,
             )
             share_text = readout.inner_text().strip()
+            page.wait_for_selector(".rb-plan-stale", timeout=30_000)  # the optimiser's notes are about its plan only
             shown = {k: _metric(page, k) for k in ("ALE", "VaR95", "TVaR95", "Expected net value", "Appetite",
                                                    "Security spend")}
             funded, design = _funded(page)
@@ -161,6 +170,20 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(dashboard):
         finally:
             browser.close()
     browser_seconds = time.monotonic() - started
+
+    # What the page said about the optimiser's plan is what the library says, in its words, claiming no more.
+    inputs = (rb.read_register(rb.io.example_path("register.csv")), read_controls(rb.io.example_path("controls.csv")),
+              read_projects(rb.io.example_path("projects.csv")))
+    appetite = rb.read_appetite(rb.io.example_path("appetite.yaml"))
+    best = optimize(*inputs, budget=BUDGET, security_budget=0.25 * BUDGET, it_budget=0.75 * BUDGET,
+                    appetite=appetite, years=YEARS, seed=SEED, time_limit=30, progress=False)
+    assert status_before == best.status_text
+    assert (funded_before, design_before) == (
+        list(best.funded_controls) + list(best.funded_projects), list(best.security_by_design))
+    assert "Data loss prevention" not in funded_before  # its marginal return is negative: the exact plan drops it
+    assert reason_items == [r.item for r in best.reasons]
+    assert robustness_rows == len(best.robustness.checks) + 1  # and the tolerance curve
+    assert "solved exactly" not in page_text and "no margin" in page_text
 
     share = float(share_text.rstrip("%")) / 100.0
     assert 0.0 <= share < 0.25, f"the slider did not move left (readout {share_text})"

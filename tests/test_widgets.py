@@ -3,6 +3,7 @@ person would, and check the numbers it shows against the library."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 
@@ -457,7 +458,7 @@ def test_optimise_sets_the_toggles_to_the_optimal_plan(budget_explorer, problem)
     plan = ex.optimise()
     expected = optimize(problem, budget=6e6, security_budget=0.3 * 6e6, it_budget=0.7 * 6e6,
                         appetite=ex.appetite, progress=False)
-    assert plan.funding == expected.funding
+    assert plan.funding == expected.funding and plan.status == expected.status == "optimal"
     on = {n for n, box in ex.toggles.items() if box.value}
     assert on == set(expected.funded_controls) | set(expected.funded_projects)
     assert {n for n, box in ex.design_toggles.items() if box.value} == set(expected.security_by_design)
@@ -487,16 +488,178 @@ def test_frontier_and_the_current_point(decision_inputs, problem):
     assert ex.frontier.budget == 5e6 and ex._front_note.get_text() == ""
 
 
-def test_optimise_notes_stay_until_the_next_change(budget_explorer):
+def _text(fragment):
+    """The text of an HTML fragment (tags dropped, entities unescaped), spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _shown_status(ex):
+    found = re.search(r"data-metric='status'>([^<]*)<", ex.plan_html.value)
+    assert found, "the optimiser's status is not on screen"
+    return html.unescape(found.group(1))
+
+
+def _reason_rows(ex):
+    """{item: text of its row} in the reasons table."""
+    table = re.search(r"data-metric='reasons'.*?</table>", ex.reasons_html.value, re.S).group(0)
+    return {html.unescape(k): _text(v) for k, v in re.findall(r"<tr data-item='([^']*)'>(.*?)</tr>", table, re.S)}
+
+
+def test_optimise_shows_the_status_reasons_and_fresh_years_in_words(budget_explorer):
     ex = budget_explorer
+    assert ex.plan is None and ex.plan_html.value == "" and ex.reasons_html.value == ""
+    plan = ex.optimise()
+    assert _shown_status(ex) == plan.status_text
+    assert plan.status == "optimal" and plan.status_text == "optimal on the sample (proven)"
+    assert ex.message.value == ""  # a proven optimum needs no note
+    assert not any("exactly" in w.value for w in (ex.plan_html, ex.reasons_html, ex.message))
+    # why each candidate is funded or not: every control, project and security-by-design option, as the library says
+    rows = _reason_rows(ex)
+    assert list(rows) == [r.item for r in plan.reasons]
+    assert len(rows) == len(ex.controls) + len(ex.projects) + sum(
+        p.security_by_design is not None and p.name in plan.funded_projects for p in ex.projects)
+    for r in plan.reasons:
+        assert rows[r.item] == f"{r.item} {'funded' if r.funded else 'not funded'} {r.reason} {r.detail}"
+        if r.item in ex._status:  # and next to its toggle
+            assert f"{'funded' if r.funded else 'not funded'}: {r.reason}" in _text(ex._status[r.item].value)
+    # each limit on fresh years, with the chance it holds; no margin was used, and it says so
+    assert plan.confidence is None and plan.margins == {}
+    assert "Checked on 3,000 fresh years (seed 12), no margin" in _text(ex.plan_html.value)
+    robustness = _text(re.search(r"data-metric='robustness'.*?</table>", ex.plan_html.value, re.S).group(0))
+    for c in plan.robustness.checks:
+        assert f"{c.label} ≤ {c.format(c.limit)} {c.format(c.in_sample)} {c.format(c.fresh)} ± " in robustness
+        assert percent(c.chance, digits=0) in robustness
+    assert "tolerance curve" in robustness
+    assert "data-metric='nearest'" not in ex.plan_html.value  # the appetite is met
+
+
+def test_the_plan_view_is_marked_out_of_date_after_a_change(budget_explorer):
+    ex = budget_explorer
+    plan = ex.optimise()
+    funded = plan.funded_controls[0]
+    assert "rb-plan-stale" not in ex.plan_html.value
+    ex.toggles[funded].value = False
+    assert "rb-plan-stale" in ex.plan_html.value and "rb-plan-stale" in ex.reasons_html.value
+    assert _shown_status(ex) == plan.status_text
+    assert ex._status[funded].value == ""  # the optimiser's reasons are not shown for another plan
+    ex.toggles[funded].value = True  # the optimiser's plan again
+    assert "rb-plan-stale" not in ex.plan_html.value + ex.reasons_html.value
+    assert "funded: " in ex._status[funded].value
+
+
+@pytest.mark.parametrize("status", ["feasible_gap", "stand_in", "heuristic", "appetite_unmet"])
+def test_optimise_never_overstates_what_is_proven(budget_explorer, monkeypatch, status):
+    """Whatever the optimiser proves, the explorer says it in its words and claims no more."""
+    from riskbudget import optimization
+
+    real = optimization.optimize
+    monkeypatch.setattr(optimization, "optimize",
+                        lambda *a, **k: replace(real(*a, **k), status=status, solver_gap=0.004))
+    ex = budget_explorer
+    plan = ex.optimise()
+    assert _shown_status(ex) == plan.status_text
+    message = _text(ex.message.value)
+    assert "rb-info" in ex.message.value and ex.error is None
+    assert plan.status_text in message
+    if status == "appetite_unmet":
+        assert "stopped before it could tell how close the appetite can be met" in _text(ex.plan_html.value)
+    said = message.replace(plan.status_text, "")  # beyond the library's own words
+    assert not re.search(r"optimal|exact|best possible", said, re.I), said
+
+
+def test_optimise_notes_stay_until_the_next_change(tiny_explorer):
+    ex = tiny_explorer
     ex.thresholds["VaR95"].value = 1e6  # no plan can meet this
     ex.optimise_button.click()
     assert ex.error is None and "least-risk plan" in ex.message.value and "rb-info" in ex.message.value
-    ex.security_share.value = 0.3
+    ex.security_share.value = 0.6
     assert ex.message.value == ""
     ex.thresholds["VaR95"].value = 20e6
     ex.optimise_button.click()
-    assert ex.message.value == ""  # an optimal plan needs no note
+    assert ex.message.value == ""  # a proven optimum needs no note
+    assert ex.plan.status == "optimal"
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs():
+    """Two scenarios, three controls and a project: small enough for the optimiser to prove infeasibility at once."""
+    from riskbudget.controls import Control, Project
+
+    register = rb.Register([
+        rb.Scenario("Ransomware", loss_event_frequency=0.6, primary_loss=rb.PERT(1e6, 3e6, 9e6), category="endpoint"),
+        rb.Scenario("Phishing", loss_event_frequency=3, primary_loss=rb.PERT(2e4, 5e4, 2e5), category="email"),
+    ])
+    controls = [
+        Control("EDR", 200_000, applies_to=("endpoint",), resistance=0.6),
+        Control("Backups", 150_000, applies_to=("endpoint",), response=0.5, loss_factor="primary_loss"),
+        Control("Mail filter", 60_000, applies_to=("email",), resistance=0.5),
+    ]
+    projects = [Project("Portal", 300_000, value_per_year=500_000)]
+    return register, controls, projects
+
+
+@pytest.fixture
+def tiny_explorer(tiny_inputs):
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects = tiny_inputs
+    return BudgetExplorer(register, controls, projects, appetite=rb.Appetite(var95=3e6), budget=500_000,
+                          security_share=0.5, years=2_000, seed=3, frontier=False)
+
+
+def test_an_appetite_out_of_reach_shows_the_nearest_limits_and_the_budget_needed(tiny_explorer):
+    ex = tiny_explorer
+    plan = ex.optimise()  # VaR95 <= $3M needs EDR and backups: $350K of security, more than the $250K here
+    assert plan.status == "infeasible_appetite" and _shown_status(ex) == plan.status_text
+    assert "least-risk plan" in ex.message.value and "optimal" not in ex.message.value
+    assert ex.shown["Appetite"] == "OUTSIDE appetite"
+    nearest = _text(re.search(r"data-metric='nearest'.*?</div>", ex.plan_html.value, re.S).group(0))
+    assert plan.smallest_values and plan.budget_needed is not None
+    for v in plan.smallest_values:
+        assert v.describe() in nearest
+    assert plan.budget_needed.describe() in nearest
+    assert plan.budget_needed.budget == pytest.approx(700_000) and plan.budget_needed.proven
+    assert "$700K" in nearest
+    # with the budget it names, the optimiser meets the appetite
+    ex.total_budget.value = plan.budget_needed.budget
+    assert "rb-plan-stale" in ex.plan_html.value
+    met = ex.optimise()
+    assert met.status == "optimal" and met.feasible and ex.values["within appetite"] is True
+    assert ex.message.value == "" and "data-metric='nearest'" not in ex.plan_html.value
+    assert set(met.funded_controls) >= {"EDR", "Backups"}
+
+
+def test_an_imprecise_ale_is_said_in_the_view_and_the_plan(tiny_inputs):
+    """An ALE whose standard error exceeds 5% of it is called imprecise, in the library's words."""
+    from riskbudget.widgets import BudgetExplorer
+
+    rare = rb.Register([rb.Scenario("Breach", loss_event_frequency=0.05, primary_loss=rb.PERT(1e6, 5e6, 5e7),
+                                    category="endpoint")])
+    _register, controls, projects = tiny_inputs
+    ex = BudgetExplorer(rare, controls[:2], projects, budget=500_000, years=300, seed=3, frontier=False)
+    losses = ex.problem.total_losses(ex.funding)
+    rse = losses.std(ddof=1) / np.sqrt(losses.size) / losses.mean()
+    assert rse > 0.05
+    note = f"The plan's ALE is imprecise: its Monte Carlo standard error is {rse:.1%} of it (above 5%)"
+    assert ex.values["ALE standard error"] == pytest.approx(rse * losses.mean())
+    assert any(n.startswith(note[0].lower() + note[1:]) for n in ex.values["notes"])
+    assert note in _text(ex.metrics.value) and "The ALE with nothing funded is imprecise" in _text(ex.metrics.value)
+    plan = ex.optimise()
+    assert plan.robustness is None and "No appetite set" in _text(ex.plan_html.value)
+    plan_rse = plan.ale_se / plan.ale
+    assert plan_rse > 0.05
+    assert f"The plan's ALE is imprecise: its Monte Carlo standard error is {plan_rse:.1%}" in _text(ex.plan_html.value)
+
+
+def test_a_precise_ale_gets_no_note(budget_explorer, problem):
+    ex = budget_explorer
+    plan = _evaluate(ex, problem)
+    assert plan.ale_se < 0.05 * plan.ale
+    nothing = problem.total_losses(problem.funding([]))
+    nothing_imprecise = nothing.std(ddof=1) / np.sqrt(nothing.size) > 0.05 * nothing.mean()
+    assert [n.split(" is imprecise")[0] for n in ex.values["notes"]] == (
+        ["the ALE with nothing funded"] if nothing_imprecise else [])
+    assert ("imprecise" in ex.metrics.value) == nothing_imprecise
 
 
 def test_with_rate_drops_frequency_side_controls_but_keeps_loss_side_ones(example_register):

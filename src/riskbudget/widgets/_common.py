@@ -15,8 +15,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
+from .. import metrics
 from ..exceptions import RiskBudgetError
 from ..formatting import money
+from ..simulation import ALE_RSE_LIMIT
 
 # The package's name, as when the explorers were one module.
 log = logging.getLogger("riskbudget.widgets")
@@ -166,6 +168,41 @@ def _metric_table(rows: list[tuple[str, str, str]], title: str = "") -> str:
         for key, label, value in rows
     )
     return f"{head}<table class='rb-metrics' style='border-collapse:collapse'>{body}</table>"
+
+
+def _precision_note(losses: Any, what: str = "the ALE", limit: float = ALE_RSE_LIMIT) -> str:
+    """A plain-language note when the ALE of ``losses`` has a standard error above ``limit`` of it, else "".
+
+    The same rule and words as :meth:`~riskbudget.simulation.SimulationResult.precision_notes`.
+    """
+    x = np.asarray(losses, dtype=float)
+    ale, se = metrics.ale(x), metrics.ale_se(x)
+    if not (ale > 0 and math.isfinite(se) and se > limit * ale):
+        return ""
+    return (f"{what} is imprecise: its Monte Carlo standard error is {se / ale:.1%} of it (above {limit:.0%}); "
+            "simulate more years, or check for a heavy-tailed loss estimate")
+
+
+def _notes_html(notes: list[str], css_class: str = "rb-precision") -> str:
+    """Warning notes (e.g. imprecise ALEs) as a list, or "" when there are none."""
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(n[:1].upper() + n[1:])}</li>" for n in notes)
+    return f"<ul class='{css_class}' style='margin:4px 0 0 16px;padding:0;color:#8a6d3b'>{items}</ul>"
+
+
+def _html_table(header: list[str], rows: list[list[str]], *, key: str = "", row_keys: list[str] | None = None) -> str:
+    """A compact HTML table of already formatted (and escaped) cells; ``data-metric=key`` on the table."""
+    cell = "padding:1px 10px 1px 0;vertical-align:top"
+    head = "".join(f"<th style='{cell};text-align:left;color:#444'>{h}</th>" for h in header)
+    body = "".join(
+        (f"<tr data-item='{html.escape(row_keys[i])}'>" if row_keys else "<tr>")
+        + "".join(f"<td style='{cell}'>{c}</td>" for c in r) + "</tr>"
+        for i, r in enumerate(rows)
+    )
+    attr = f" data-metric='{html.escape(key)}'" if key else ""
+    return (f"<table{attr} style='border-collapse:collapse;font-size:90%'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")
 
 
 def _message_html(text: str, kind: str = "error") -> str:

@@ -22,10 +22,13 @@ from ._common import (
     _Chart,
     _exceedance_on,
     _Explorer,
+    _html_table,
     _metric_table,
     _money_log_axis,
     _nice_range,
+    _notes_html,
     _percent_axis,
+    _precision_note,
 )
 
 
@@ -50,9 +53,17 @@ class BudgetExplorer(_Explorer):
     touching it, on common random numbers, so scoring a plan only adds columns
     year by year (well under a millisecond on the bundled example) and gives
     the same numbers as simulating the funded register from scratch. The
-    "Optimise" button solves the budget problem exactly
-    (:func:`riskbudget.optimization.optimize`) and sets the toggles to the optimal
-    plan.
+    "Optimise" button solves for the plan with the best expected net value
+    within the budget, the split and the appetite
+    (:func:`riskbudget.optimization.optimize`) and sets the toggles to it. It
+    then shows what is proven about that plan in words (``plan.status_text``:
+    "optimal" only when proven optimal for the limits as stated; a time limit,
+    a stand-in or a heuristic is said so), why each item is funded or not
+    (``plan.reasons``), each appetite limit on fresh years with the chance it
+    holds there (``plan.robustness``) and, when no plan meets the appetite, the
+    nearest limits reachable and the budget that would meet them
+    (``plan.smallest_values``, ``plan.budget_needed``). An ALE whose Monte
+    Carlo standard error exceeds 5% of it is said to be imprecise.
 
     Parameters
     ----------
@@ -79,7 +90,13 @@ class BudgetExplorer(_Explorer):
         Security shares on the frontier (every 10%).
     time_limit : float, default 30
         Seconds the solver may take per plan (then the best plan found, with
-        its gap).
+        its gap, and a status that says so).
+    confidence : float, optional
+        Passed to :func:`~riskbudget.optimization.optimize` by "Optimise": each
+        VaR, TVaR and P(loss > x) limit gets a margin of its Monte Carlo
+        standard errors aiming at this chance of holding on fresh years.
+        ``None`` (the default): the limits as stated on the sample, with no
+        margin; the plan is still checked on fresh years.
 
     Attributes
     ----------
@@ -96,11 +113,27 @@ class BudgetExplorer(_Explorer):
     optimise_button, clear_button : ipywidgets.Button
     funding : Funding
         What is funded now.
+    plan : Plan or None
+        The optimiser's last plan ("Optimise"), None before.
+    plan_html : ipywidgets.HTML
+        What the optimiser says about it, under the metrics: its status in
+        words (``data-metric='status'``), the nearest limits and the budget
+        needed when the appetite cannot be met (``'nearest'``) and each limit
+        on fresh years (``'robustness'``).
+    reasons_html : ipywidgets.HTML
+        Why each item of the optimiser's plan is funded or not
+        (``data-metric='reasons'``, a row per control, project and
+        security-by-design option), under the toggles; while the plan is on
+        screen each toggle's status line gives its reason too. Both are marked
+        out of date once the budget, the split, the appetite or the toggles
+        change.
     values, shown : dict
         ``"ALE"``, ``"VaR95"``, ``"TVaR95"``, ``"Expected net value"``,
         ``"Expected project value"``, ``"Security spend"``, ``"IT spend"``,
-        ``"Security budget"``, ``"IT budget"``, ``"Appetite"``; ``values`` also
-        holds ``"funded"`` (the funded names) and ``"within appetite"``.
+        ``"Security budget"``, ``"IT budget"``, ``"Appetite"``, ``"ALE standard
+        error"``; ``values`` also holds ``"funded"`` (the funded names),
+        ``"within appetite"`` and ``"notes"`` (e.g. an imprecise ALE, shown
+        under the metrics).
     """
 
     METRICS = (
@@ -129,8 +162,12 @@ class BudgetExplorer(_Explorer):
         frontier: bool = True,
         frontier_points: int = 11,
         time_limit: float | None = 30.0,
+        confidence: float | None = None,
     ) -> None:
         super().__init__()
+        self.confidence = confidence
+        self.plan: Any = None
+        self._plan_key: Any = None
         self._load(problem or optimization.precompute(register, controls, projects, years=years, seed=seed,
                                                        progress=False), appetite)
         if budget is None:
@@ -267,6 +304,10 @@ class BudgetExplorer(_Explorer):
         self.metrics.add_class("rb-budget-metrics")
         self.funded_html = W.HTML()
         self.funded_html.add_class("rb-funded")
+        self.plan_html = W.HTML()
+        self.plan_html.add_class("rb-plan")
+        self.reasons_html = W.HTML()
+        self.reasons_html.add_class("rb-reasons")
         self.chart = _Chart(10.0, 3.6, ncols=2)
 
     def _layout(self, threshold_rows: list[W.Widget], control_rows: list[W.Widget],
@@ -280,9 +321,11 @@ class BudgetExplorer(_Explorer):
                 W.HBox([self.optimise_button, self.all_button, self.clear_button]),
                 self.message,
                 W.HBox([self.metrics, self.funded_html], layout=W.Layout(align_items="flex-start")),
+                self.plan_html,
                 self.chart.image,
                 W.HBox([W.VBox(control_rows, layout=W.Layout(width="50%")),
                         W.VBox(project_rows, layout=W.Layout(width="50%"))]),
+                self.reasons_html,
             ]
         )
         widget.add_class("rb-budget-explorer")
@@ -487,6 +530,14 @@ class BudgetExplorer(_Explorer):
                 status[name] = f"not funded: {blocked.get(name, 'does not fit')}"
         return status
 
+    def _with_reasons(self, status: dict[str, str], plan: Any) -> dict[str, str]:
+        """The status lines with the optimiser's reason for each control and project (its plan is on screen)."""
+        out = dict(status)
+        for r in plan.reasons:
+            if r.item in out:
+                out[r.item] = f"{'funded' if r.funded else 'not funded'}: {r.reason}"
+        return out
+
     def update(self) -> None:
         """Recombine the precomputed losses for the current choices and refresh the view."""
         total, sec_budget, it_budget = self.budgets()
@@ -496,7 +547,16 @@ class BudgetExplorer(_Explorer):
         losses = self.problem.total_losses(funding)
         check = appetite.check(losses) if appetite is not None else None
         self.appetite, self.funding, self.score = appetite, funding, score
+        current = self.plan is not None and self._plan_key == self._state(funding)
+        if current:
+            status = self._with_reasons(status, self.plan)
         self._render(total, sec_budget, it_budget, score, check, status, losses)
+        self.plan_html.value = "" if self.plan is None else _plan_view(self.plan, current)
+        self.reasons_html.value = "" if self.plan is None else _reasons_view(self.plan, current)
+
+    def _state(self, funding: Any) -> tuple[Any, ...]:
+        """What the optimiser's plan was solved for and set: budget, split, appetite and the funded plan."""
+        return (float(self.total_budget.value), float(self.security_share.value), self.current_appetite(), funding)
 
     def optimise(self) -> Any:
         """Solve for the best plan within the budget, split and appetite; set the toggles to it."""
@@ -507,7 +567,7 @@ class BudgetExplorer(_Explorer):
             self.problem,
             appetite=appetite,
             constraints=optimization.Constraints(budget=total, security_budget=sec_budget, it_budget=it_budget),
-            solver=optimization.SolverOptions(time_limit=self.time_limit),
+            solver=optimization.SolverOptions(time_limit=self.time_limit, confidence=self.confidence),
             progress=False,
         )
         if self._frontier_key != self._frontier_state():
@@ -523,15 +583,9 @@ class BudgetExplorer(_Explorer):
         finally:
             self._updating -= 1
         self.plan = plan
+        self._plan_key = self._state(plan.funding)
         self.update()
-        if plan.status == "infeasible_appetite":
-            self._say("No plan within this budget and split meets the appetite; the toggles show the least-risk plan.",
-                      "info")
-        elif plan.status == "time_limit":
-            self._say(f"The solver stopped at its time limit; this plan is within {percent(plan.solver_gap, digits=2)} "
-                      "of the best possible.", "info")
-        else:
-            self._say("")
+        self._say(_status_message(plan), "info")
         return plan
 
     # -- frontier ---------------------------------------------------------- #
@@ -580,9 +634,12 @@ class BudgetExplorer(_Explorer):
             "funded": list(score.funding.controls) + list(score.funding.projects),
             "security by design": list(score.funding.security_by_design),
             "ALE (nothing funded)": float(self._nothing.mean()),
+            "ALE standard error": metrics.ale_se(losses),
+            "notes": [n for n in (_precision_note(losses, "the plan's ALE"),
+                                  _precision_note(self._nothing, "the ALE with nothing funded")) if n],
         }
         shown = {k: (v if isinstance(v, str) else money(v)) for k, v in values.items()
-                 if k not in ("within appetite", "funded", "security by design")}
+                 if k not in ("within appetite", "funded", "security by design", "notes")}
         shown["Security spend"] = f"{money(score.security_spend)} of {money(sec_budget)}"
         shown["IT spend"] = f"{money(score.it_spend)} of {money(it_budget)}"
         self._values, self._shown = values, shown
@@ -599,7 +656,7 @@ class BudgetExplorer(_Explorer):
             f"<div style='color:#777;font-size:90%;margin-top:4px'>ALE with nothing funded "
             f"{html.escape(money(values['ALE (nothing funded)']))}; expected net value = project value − ALE − spend; "
             f"{self.years:,} simulated years, seed {self.seed}</div>"
-        )
+        ) + _notes_html(values["notes"])
         funded_items = [html.escape(n) + (" <i>(security by design)</i>" if n in score.funding.security_by_design else "")
                         for n in values["funded"]]
         self.funded_html.value = (
@@ -716,3 +773,106 @@ class BudgetExplorer(_Explorer):
         self.chart.set_title(front, title, fontsize=10)
         self.chart.set_limits(front, x=xlim, y=ylim)
         self.chart.refresh()
+
+
+# --------------------------------------------------------------------------- #
+# What the optimiser says about its plan, as HTML
+# --------------------------------------------------------------------------- #
+def _status_message(plan: Any) -> str:
+    """The message line after "Optimise": nothing for a proven optimum, else what is (not) proven, in the plan's words."""
+    status = optimization.PlanStatus(plan.status)
+    if status is optimization.PlanStatus.OPTIMAL:
+        return ""
+    text = f"Optimiser's plan — {plan.status_text}."
+    if status is optimization.PlanStatus.INFEASIBLE:
+        text += " Below: the nearest limits reachable and the budget that would meet them."
+    return text
+
+
+_STALE = ("<div class='rb-plan-stale' style='color:#8a6d3b'>You changed the budget, the split, the appetite or the "
+          "toggles since <b>Optimise</b>: this is about the optimiser's plan, not the plan on screen. Press "
+          "<b>Optimise</b> again to refresh it.</div>")
+
+
+def _wrap(parts: list[str], current: bool) -> str:
+    style = "margin-top:6px" + ("" if current else ";opacity:0.6")
+    return f"<div class='rb-plan-view' style='{style}'>" + ("" if current else _STALE) + "".join(parts) + "</div>"
+
+
+def _plan_view(plan: Any, current: bool) -> str:
+    """What the optimiser says about ``plan``: status in words, imprecision, nearest limits, fresh years, notes."""
+    parts = ["<div style='font-weight:600;margin:6px 0 2px 0'>The optimiser's plan</div>",
+             f"<div>Status: <span data-metric='status'>{html.escape(plan.status_text)}</span>"
+             f" <span style='color:#777'>({plan.years:,} simulated years, seed {plan.seed})</span></div>"]
+    note = _precision_note(plan.result.annual_loss.to_numpy(), "the plan's ALE")
+    if note:
+        parts.append(_notes_html([note]))
+    parts.append(_nearest_html(plan))
+    parts.append(_robustness_html(plan))
+    if plan.notes:
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes)
+        parts.append(f"<details style='font-size:90%;color:#555'><summary>How the optimiser handled each limit "
+                     f"({len(plan.notes)} notes)</summary><ul style='margin:0 0 0 16px;padding:0'>{items}</ul>"
+                     "</details>")
+    return _wrap(parts, current)
+
+
+def _reasons_view(plan: Any, current: bool) -> str:
+    return _wrap([_reasons_html(plan)], current)
+
+
+def _nearest_html(plan: Any) -> str:
+    """When the appetite cannot be met: the smallest value of each limit and the budget that would meet them."""
+    lines = [v.describe() for v in plan.smallest_values]
+    if plan.budget_needed is not None:
+        lines.append(plan.budget_needed.describe())
+    if lines:
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
+        return ("<div data-metric='nearest' style='margin-top:4px'>Nearest reachable at this budget and split "
+                f"(each limit on its own):<ul style='margin:0 0 0 16px;padding:0'>{items}</ul></div>")
+    if plan.status == optimization.PlanStatus.UNMET:
+        return ("<div data-metric='nearest' style='margin-top:4px'>The solver stopped before it could tell how close "
+                "the appetite can be met at this budget; a longer time limit (<code>time_limit=</code>) tells.</div>")
+    return ""
+
+
+def _robustness_html(plan: Any) -> str:
+    """Each appetite limit on the plan's sample and on fresh years, with the chance it holds there."""
+    rob = plan.robustness
+    if rob is None:
+        return ("<div data-metric='robustness' style='margin-top:4px;color:#777'>No appetite set: nothing to check on "
+                "fresh years.</div>")
+    if plan.margins:
+        margins = ", ".join(f"{c.label} {c.format(c.margin)}" for c in rob.checks if c.margin > 0)
+        head = (f"Each limit met on the sample with a margin ({margins}) aiming at a "
+                f"{percent(plan.confidence or 0.5, digits=0)} chance that it holds on fresh years; checked on "
+                f"{rob.years:,} fresh years (seed {rob.seed}):")
+    else:
+        head = (f"Checked on {rob.years:,} fresh years (seed {rob.seed}), no margin: the limits were enforced as "
+                "stated on the sample only.")
+    rows = []
+    for c in rob.checks:
+        rows.append([
+            html.escape(f"{c.label} ≤ {c.format(c.limit)}"),
+            html.escape(c.format(c.in_sample)),
+            html.escape(f"{c.format(c.fresh)} ± {c.format(c.fresh_se)}") + ("" if c.holds_fresh else " <b>missed</b>"),
+            html.escape(percent(c.chance, digits=0)),
+        ])
+    if rob.tolerance_ok_fresh is not None:
+        on_sample = plan.appetite is not None and plan.appetite.tolerance_ok
+        rows.append(["tolerance curve", "holds" if on_sample else "<b>missed</b>",
+                     "holds" if rob.tolerance_ok_fresh else "<b>missed</b>", ""])
+    table = _html_table(["Limit", "On the sample", "On fresh years", "Chance it holds on fresh years"], rows,
+                        key="robustness")
+    return f"<div style='margin-top:4px'>{html.escape(head)}{table}</div>"
+
+
+def _reasons_html(plan: Any) -> str:
+    """Why each control, project and security-by-design option is funded or not (checked on the sample)."""
+    reasons = plan.reasons
+    rows = [[html.escape(r.item), "funded" if r.funded else "not funded", html.escape(str(r.reason)),
+             f"<span style='color:#666'>{html.escape(r.detail)}</span>"] for r in reasons]
+    table = _html_table(["Item", "", "Why", "Checked on the sample"], rows, key="reasons",
+                        row_keys=[r.item for r in reasons])
+    return (f"<div style='margin-top:8px'><div style='font-weight:600'>Why each item is funded or not in the "
+            f"optimiser's plan</div>{table}</div>")
