@@ -64,7 +64,8 @@ class ItemReason:
     funded: bool
     reason: Reason
     detail: str
-    #: Change in expected net value when the item is dropped (funded) or added (unfunded), same sample.
+    #: Funded item: the expected net value lost when it is dropped (positive: it pays). Unfunded item: the change
+    #: in expected net value when it is added (negative: it does not pay). Same sample.
     delta_net_value: float = math.nan
     delta_se: float = math.nan
     #: The appetite limits the change breaks (labels), if any.
