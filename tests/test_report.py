@@ -111,6 +111,50 @@ def test_headline_numbers_with_their_uncertainty(board, page):
     assert f"the exact value implied by the estimates is {money(exact)}" in text
 
 
+
+# --------------------------------------------------------------------------- #
+# Precision: an ALE whose standard error exceeds 5% of it is said in words
+# --------------------------------------------------------------------------- #
+RARE = rb.Scenario("Rare <breach>", loss_event_frequency=0.01, primary_loss=rb.LogNormal.from_ci(1e4, 1e7))
+COMMON = rb.Scenario("Common", loss_event_frequency=5.0, primary_loss=rb.LogNormal.from_ci(1e3, 1e4))
+
+
+def test_an_imprecise_ale_is_said_in_the_report():
+    """A heavy tail at few years: SE > 5% of the ALE, for the portfolio and the rare scenario, in the headline."""
+    reg = rb.Register([RARE, COMMON])
+    residual = rb.Register([RARE, COMMON.with_adjustments(rb.Adjustment("frequency", 0.5, source="filter"))])
+    board = report(reg, residual=residual, years=2_000, seed=1)
+    page = Page(board.html)
+    r = board.result
+    rse = r.ale_se() / r.ale()
+    rse_rare = r.ale_se(RARE.name) / r.ale(RARE.name)
+    assert rse > 0.05 and rse_rare > 0.05 and r.ale_se("Common") < 0.05 * r.ale("Common")
+    headline = page.section("headline")
+    assert "Imprecise estimates." in headline
+    assert f"The portfolio's ALE is imprecise: its Monte Carlo standard error is {rse:.1%} of it (above 5%)" in headline
+    assert f"The ALE of 'Rare <breach>' is imprecise: its Monte Carlo standard error is {rse_rare:.1%}" in headline
+    assert "'Common'" not in headline
+    assert "&#39;Rare &lt;breach&gt;&#39;" in board.html  # a name from the register is text, never markup
+    # the same words as summary(), and with the controls in the residual section
+    with pytest.warns(rb.simulation.PrecisionWarning):
+        notes = r.summary().attrs["notes"]
+    res_notes = board.residual_result.precision_notes()
+    assert res_notes and board.notes == tuple(notes) + tuple(f"with the controls: {n}" for n in res_notes)
+    residual_text = page.section("residual")
+    assert "Imprecise estimates with the controls." in residual_text
+    assert res_notes[0][:1].upper() + res_notes[0][1:] in residual_text
+
+
+def test_a_precise_ale_gets_no_note():
+    """Fifty events a year of a bounded-ish loss: SE far below 5% of the ALE, so no note anywhere."""
+    big = rb.Scenario("Big", loss_event_frequency=50.0, primary_loss=rb.LogNormal.from_ci(1e6, 1e7))
+    board = report([big], residual=[big], years=2_000, seed=1)
+    r = board.result
+    assert r.ale_se() < 0.05 * r.ale() and r.precision_notes() == []
+    assert board.notes == ()
+    assert "imprecise" not in board.html.lower() and 'id="precision"' not in board.html
+    assert 'id="residual-precision"' not in board.html
+
 def test_lec_section_tabulates_exceedance_and_tolerance(board, page):
     text = page.section("lec")
     r = board.result

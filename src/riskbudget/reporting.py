@@ -5,7 +5,8 @@ the same seed), and renders a single HTML file with every figure embedded as
 a base64 PNG: no scripts, no external files, printable. Sections:
 
 1. **headline** - ALE, VaR and TVaR with their Monte Carlo standard errors,
-   and the range of a typical year;
+   the range of a typical year, and a note on every ALE whose standard error
+   exceeds 5% of it (:data:`~riskbudget.simulation.ALE_RSE_LIMIT`);
 2. **lec** - the loss exceedance curve against the tolerance curve, with a
    table of exceedance probabilities and return periods;
 3. **scenarios** - the top scenarios by their share of the tail (Euler
@@ -171,6 +172,11 @@ class BoardReport:
         ``distribution`` and, with controls, ``residual``).
     residual_appetite_status : AppetiteStatus or None
         The appetite checked against the residual result.
+    notes : tuple of str
+        Every ALE (scenario or portfolio) whose Monte Carlo standard error
+        exceeds 5% of it, said in words as in ``summary().attrs["notes"]``
+        (:meth:`~riskbudget.simulation.SimulationResult.precision_notes`); the
+        residual result's start with "with the controls: ". Shown in the report.
     """
 
     html: str
@@ -182,6 +188,7 @@ class BoardReport:
     contributions: Any
     figures: dict[str, bytes] = field(default_factory=dict)
     residual_appetite_status: Any = None
+    notes: tuple[str, ...] = ()
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML (atomically) and return the path."""
@@ -461,7 +468,8 @@ def _comparison_rows(comparison: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _residual_context(comparison: Any, residual_status: Any, inputs: _Inputs, top: int) -> dict[str, Any]:
+def _residual_context(comparison: Any, residual_status: Any, inputs: _Inputs, top: int,
+                      residual_notes: list[str]) -> dict[str, Any]:
     """The inherent-vs-residual section: the comparison, reductions by scenario, the controls and their cost."""
     by = comparison.by_scenario.sort_values("reduction", ascending=False, kind="stable")
     by_rows = [
@@ -476,6 +484,7 @@ def _residual_context(comparison: Any, residual_status: Any, inputs: _Inputs, to
         "total_cost": total_cost if control_rows and any(c["cost"] is not None for c in control_rows) else None,
         "ale_reduction": comparison.reduction("ale"), "ale_reduction_se": comparison.reduction_se("ale"),
         "status_ok": None if residual_status is None else residual_status.ok,
+        "precision_notes": residual_notes,
         "breaches": [] if residual_status is None else residual_status.breaches,
         "source": inputs.controls_source,
     }
@@ -619,6 +628,9 @@ def report(
     comparison = None
     if residual_result is not None:
         comparison = compare(result, residual_result, q=opts.q, thresholds=list(levels))
+    # ALEs whose standard error exceeds 5% of them, said as summary() says them
+    precision_notes = result.precision_notes()
+    residual_notes = residual_result.precision_notes() if residual_result is not None else []
     html = _render(
         env, figures,
         title=opts.title, organisation=opts.organisation, headline=_headline(x, opts.q),
@@ -628,10 +640,13 @@ def report(
         appetite=appetite, appetite_lines=appetite.describe() if appetite else [], appetite_rows=_appetite_rows(status),
         status=status, breaches=status.breaches if status is not None else [],
         crossings=status.crossing_losses() if status is not None else [],
-        residual=None if comparison is None else _residual_context(comparison, residual_status, inputs, opts.top),
+        precision_notes=precision_notes,
+        residual=None if comparison is None else _residual_context(comparison, residual_status, inputs, opts.top,
+                                                                    residual_notes),
         a=_assumptions(inputs, result, dependence),
     )
     path = atomic_write(out, html) if out is not None else None
     return BoardReport(html=html, path=path, result=result, residual_result=residual_result, comparison=comparison,
                        appetite_status=status, contributions=contrib, figures=figures,
-                       residual_appetite_status=residual_status)
+                       residual_appetite_status=residual_status,
+                       notes=tuple(precision_notes) + tuple(f"with the controls: {n}" for n in residual_notes))
