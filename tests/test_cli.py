@@ -148,3 +148,13 @@ def test_optimize_states_margins_robustness_reasons_and_an_honest_status(capsys)
     with pytest.raises(SystemExit):
         main(["optimize", *files, "--confidence", "1.5"])
     assert "must lie in [0.5, 1)" in capsys.readouterr().err
+
+
+def test_report_says_when_an_ale_is_imprecise(tmp_path, example_register_path, capsys):
+    assert main(["report", str(example_register_path), "--years", "500", "--seed", "1",
+                 "--out", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "Note: the portfolio's ALE is imprecise: its Monte Carlo standard error is" in out
+    assert main(["report", str(example_register_path), "--years", "50000", "--seed", "1",
+                 "--out", str(tmp_path / "r2.html")]) == 0
+    assert "portfolio's ALE is imprecise" not in capsys.readouterr().out

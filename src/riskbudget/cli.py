@@ -328,6 +328,8 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
         say(f"with controls: ALE {money(res.ale())} (reduction {money(cmp.reduction('ale'))} ± "
               f"{money(cmp.reduction_se('ale'))}), VaR95 {money(res.var(0.95))}, TVaR95 {money(res.tvar(0.95))}"
               f"{res_state}")
+    for note in board.notes:
+        say(f"Note: {note}")
     say(f"wrote the board report to {Path(board.path).resolve()}")  # type: ignore[arg-type]
     return 0
 

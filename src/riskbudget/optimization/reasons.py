@@ -112,7 +112,8 @@ class _Explainer:
         loss = -delta  # net value lost by dropping it
         if broken:
             reason = Reason.REQUIRED if any(v.rule is Rule.REQUIRES for v in broken) else Reason.RULE
-            return ItemReason(item, kind, True, reason, _rule_words(broken, item), loss, se, limits)
+            words = "without it the plan would break a rule: " + _rule_words(broken, item)
+            return ItemReason(item, kind, True, reason, words, loss, se, limits)
         if limits:
             words = (f"without it the plan breaks {', '.join(limits)} (net value would change by "
                      f"{money(-loss)} ± {money(se)} a year)")
