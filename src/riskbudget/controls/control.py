@@ -24,6 +24,7 @@ from ._common import (
     _relations,
     _share_estimate,
     _text_fields,
+    live_share,
 )
 from .effects import ResponseSLA
 
@@ -202,6 +203,10 @@ class Control:
             raise ControlError(
                 f"Control {self.name!r}: acts on {factor}, but {problem}; {fix}, or leave the scenario out of applies_to"
             )
+
+    def effect_share(self, year: int) -> float:
+        """The share of year ``year`` (1, 2, ...) the control's effect is live: ``clamp(t - lead / 12, 0, 1)``."""
+        return live_share(year, self.lead_time_months)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

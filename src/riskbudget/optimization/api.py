@@ -14,6 +14,7 @@ from .. import metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
+from .horizon import Horizon, YearMix, check_lead_times, horizon_of, solve_horizon, year_table
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import OutOfSample, Plan, PlanStatus, build_plan
 from .planner import best_plan
@@ -36,6 +37,8 @@ def optimize(
     seed: int | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    horizon: int | None = None,
+    discount_rate: float = 0.0,
     **options: Any,
 ) -> Plan:
     """The funded set of controls and projects with the best expected net value.
@@ -68,6 +71,16 @@ def optimize(
         Threads for the precomputation.
     progress : bool, optional
         Progress bars (off with ``RISKBUDGET_PROGRESS=0``).
+    horizon : int, optional
+        Plan over this many years (see :mod:`riskbudget.optimization.horizon`):
+        one-off costs in year 1, effects and values live after each item's
+        lead time, the objective the net present value ``plan.npv``, with
+        ``plan.by_year``. ``budget`` may then be one amount per year. Appetite
+        limits are checked in every year; the multi-year program does not yet
+        enforce them, so a plan breaking one in some year is reported as
+        ``"appetite_unmet"``.
+    discount_rate : float, default 0
+        The NPV's discount rate (above -1).
     **options
         Any field of :class:`Constraints` or :class:`SolverOptions`, by name:
 
@@ -118,6 +131,9 @@ def optimize(
     True
     """
     t0 = time.perf_counter()
+    year_budgets = None
+    if horizon is not None and budget is not None and not isinstance(budget, (str, bytes, int, float)):
+        year_budgets, budget = budget, max(budget)  # one per year: the rules see the largest
     cons, solver_options = route_options(
         "optimize", _with_budget(options, budget), constraints=constraints, solver=solver
     )
@@ -127,6 +143,10 @@ def optimize(
     problem = _decision_problem(register, controls, projects, solver_options.method, years=years, seed=seed,
                                 n_jobs=n_jobs, progress=progress)
     rules = FundingRules(problem, cons, where="optimize")
+    if horizon is not None:
+        hz = horizon_of("optimize", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
+        check_lead_times("optimize", problem, hz)
+        return _horizon_plan(rules, app, solver_options, hz, t0)
     plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
     if app is None:
         return plan
@@ -134,6 +154,45 @@ def optimize(
 
     rob = confirm(plan, appetite=app, margins=plan.margins, confidence=plan.confidence, progress=progress)
     return replace(plan, robustness=rob, seconds=time.perf_counter() - t0)
+
+
+def _horizon_plan(rules: FundingRules, appetite: Appetite | None, options: SolverOptions, hz: Horizon,
+                  t0: float) -> Plan:
+    """The best NPV over the horizon, its year table, and the appetite checked in every year."""
+    problem = rules.problem
+    funding, status, gap, bound = solve_horizon(rules, hz, options)
+    plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
+                      status=status, solver_gap=gap, constraints=rules.constraints)
+    return _with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
+
+
+def _with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: float = math.nan,
+                seconds: float | None = None) -> Plan:
+    """A plan with its year table and NPV, the appetite checked in every year of the horizon."""
+    mix = YearMix(plan.problem)
+    table, npv, notes = year_table(plan.problem, plan.funding, hz, mix)
+    notes = plan.notes + notes
+    feasible, status = plan.feasible, plan.status
+    if appetite is not None:
+        broken = []
+        for t in range(1, hz.years + 1):
+            check = appetite.check(mix.losses(plan.funding, t))
+            if not check.ok:
+                broken.append(f"year {t}: " + "; ".join(check.breaches))
+        feasible = not broken
+        if broken and status is not PlanStatus.EVALUATED:
+            status = PlanStatus.UNMET
+            notes += ("the multi-year program does not yet enforce appetite limits year by year, and this plan "
+                      "breaks them: " + " | ".join(broken),)
+        elif broken:
+            notes += ("the appetite is broken in " + " | ".join(broken),)
+        elif status is not PlanStatus.EVALUATED:
+            notes += ("the appetite holds in every year of the horizon; the plan with the best NPV meets it, so it "
+                      "is also the best plan under it",)
+    return replace(plan, horizon=hz.years, discount_rate=hz.discount_rate, npv=npv, by_year=table, notes=notes,
+                   feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
+                   solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,
+                   seconds=plan.seconds if seconds is None else seconds)
 
 
 def _with_budget(options: dict[str, Any], budget: Any) -> dict[str, Any]:
@@ -167,6 +226,8 @@ def evaluate(
     seed: int | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    horizon: int | None = None,
+    discount_rate: float = 0.0,
     **options: Any,
 ) -> Plan:
     """Score any funding choice with the optimiser's objective on the optimiser's sample.
@@ -187,6 +248,9 @@ def evaluate(
         ``excludes`` are always checked.
     years, seed : int
         Use the optimiser's to compare like with like.
+    horizon, discount_rate : optional
+        Score the choice over a horizon of years, as :func:`optimize` does
+        (``plan.npv``, ``plan.by_year``; ``budget`` may be one per year).
     **options
         Any field of :class:`Constraints` by name (``security_budget``,
         ``include``, ``requires``...).
@@ -210,6 +274,9 @@ def evaluate(
     >>> evaluate(reg, [waf], funded=["WAF"], budget=400, years=2_000, seed=1, progress=False).notes
     ('spend 500 exceeds the budget 400',)
     """
+    year_budgets = None
+    if horizon is not None and budget is not None and not isinstance(budget, (str, bytes, int, float)):
+        year_budgets, budget = budget, max(budget)
     cons, _ = route_options("evaluate", _with_budget(options, budget), constraints=constraints, accept_solver=False)
     problem = problem_of("evaluate", register, controls, projects, years=years, seed=seed, n_jobs=n_jobs,
                          progress=progress)
@@ -221,6 +288,10 @@ def evaluate(
     broken = tuple(rules.violations(funding))
     if broken:
         plan = replace(plan, notes=plan.notes + tuple(v.message for v in broken), violations=broken)
+    if horizon is not None:
+        hz = horizon_of("evaluate", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
+        check_lead_times("evaluate", problem, hz)
+        plan = _with_years(plan, app, hz)
     return plan
 
 

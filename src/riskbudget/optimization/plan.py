@@ -297,6 +297,16 @@ class Plan:
         Each limit on fresh years and the estimated chance it holds
         (:func:`~riskbudget.optimization.robustness.confirm`; set by
         :func:`~riskbudget.optimization.optimize`).
+    horizon, discount_rate : int, float
+        The plan's horizon in years and its discount rate (1 and 0 for a
+        one-year plan).
+    npv : float
+        Over a horizon: the sum over years of (value - ALE - spend) / (1 + r)^t
+        (NaN for a one-year plan made without ``horizon=``).
+    by_year : pandas.DataFrame or None
+        Over a horizon: one row per year 1..T with ``spend``,
+        ``security_spend``, ``it_spend``, ``value``, ``ale``, ``var95``,
+        ``tvar95``, ``net`` and more (:func:`~riskbudget.optimization.horizon.year_table`).
     """
 
     funding: Funding
@@ -336,6 +346,10 @@ class Plan:
     margins: dict[str, float] = field(default_factory=dict)
     optimised_for: Any = None
     robustness: Any = None
+    horizon: int = 1
+    discount_rate: float = 0.0
+    npv: float = math.nan
+    by_year: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PlanStatus(self.status))
@@ -407,6 +421,15 @@ class Plan:
             "budget_needed": None if self.budget_needed is None else self.budget_needed.to_dict(),
             "solver_gap": num(self.solver_gap),
             "bound": num(self.bound),
+            "horizon": self.horizon,
+            "discount_rate": self.discount_rate,
+            "npv": num(self.npv),
+            "by_year": None if self.by_year is None else [
+                {k: (num(v) if isinstance(v, (float, np.floating)) else (bool(v) if isinstance(v, (bool, np.bool_))
+                                                                         else v))
+                 for k, v in row.items()}
+                for row in self.by_year.reset_index().to_dict("records")
+            ],
             "confidence": self.confidence,
             "margins": {k: num(v) for k, v in self.margins.items()},
             "robustness": None if self.robustness is None else self.robustness.to_dict(),
@@ -461,6 +484,14 @@ class Plan:
                 lines.append(f"    {self.budget_needed.describe()}")
         if math.isfinite(self.solver_gap):
             lines.append(f"  Solver gap: {self.solver_gap:.2e} (bound {money(self.bound)})")
+        if self.by_year is not None:
+            lines.append(f"  Over {self.horizon} years at a {percent(self.discount_rate)} discount rate: net present "
+                         f"value {money(self.npv)}")
+            lines.append(f"    {'year':>4s} {'spend':>9s} {'security':>9s} {'IT':>9s} {'value':>9s} {'ALE':>9s} "
+                         f"{'VaR95':>9s} {'TVaR95':>9s} {'net':>9s}")
+            for t, r in self.by_year.iterrows():
+                lines.append(f"    {t:>4d} " + " ".join(f"{money(r[k]):>9s}" for k in (
+                    "spend", "security_spend", "it_spend", "value", "ale", "var95", "tvar95", "net")))
         if self.margins:
             lines.append(f"  Margins aiming at a {percent(self.confidence or 0.5)} chance that each limit holds on "
                          "fresh years (met on the sample): " + ", ".join(

@@ -1,0 +1,119 @@
+"""Multi-year plans: one-off costs, lead times, discounting, per-year budgets and the appetite in every year."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import riskbudget as rb
+from riskbudget.optimization import evaluate, optimize, precompute
+from riskbudget.optimization.horizon import YearMix, horizon_of
+
+from .test_optimize import all_fundings, small_instance
+
+YEARS, SEED = 2_000, 11
+
+
+@pytest.fixture(scope="module")
+def phased():
+    """The small instance with one-off costs and lead times on some items."""
+    reg, controls, projects = small_instance()
+    leads = [0, 6, 12, 3, 0, 18]
+    controls = [dataclasses.replace(c, one_off_cost=20_000.0 * (i % 3), lead_time_months=float(leads[i % len(leads)]))
+                for i, c in enumerate(controls)]
+    projects = [dataclasses.replace(p, one_off_cost=50_000.0, lead_time_months=float(6 * k))
+                for k, p in enumerate(projects)]
+    return precompute(reg, controls, projects, years=YEARS, seed=SEED, progress=False)
+
+
+def test_npv_of_a_hand_computed_plan():
+    """One scenario, one control live after 6 months with a one-off cost, one project live after a year."""
+    reg = rb.Register([rb.Scenario("A", loss_event_frequency=2.0, primary_loss=rb.PERT(5e4, 1e5, 2e5), category="web")])
+    ctrl = rb.Control("WAF", 10_000, applies_to="web", resistance=0.5, one_off_cost=50_000, lead_time_months=6)
+    proj = rb.Project("Portal", 30_000, value_per_year=200_000, one_off_cost=20_000, lead_time_months=12)
+    problem = precompute(reg, [ctrl], [proj], years=20_000, seed=3, progress=False)
+    a0 = evaluate(problem, funded=[]).ale
+    a1 = evaluate(problem, funded=["WAF"]).ale
+    # the closed form of the scenario's ALE: frequency x mean loss (PERT mean (a + 4m + b) / 6), within 4 SE
+    plan0 = evaluate(problem, funded=[])
+    assert abs(a0 - 2.0 * (5e4 + 4e5 + 2e5) / 6) < 4 * plan0.ale_se
+    r = 0.1
+    plan = evaluate(problem, funded=["WAF", "Portal"], horizon=3, discount_rate=r)
+    ale = [0.5 * a0 + 0.5 * a1, a1, a1]  # the control is live for half of year 1
+    spend = [10_000 + 50_000 + 30_000 + 20_000, 40_000, 40_000]
+    value = [0.0, 200_000.0, 200_000.0]  # live after 12 months
+    expected = sum((value[t] - ale[t] - spend[t]) / (1 + r) ** (t + 1) for t in range(3))
+    assert plan.npv == pytest.approx(expected, rel=1e-12)
+    table = plan.by_year
+    assert list(table.index) == [1, 2, 3]
+    for col in ("spend", "security_spend", "it_spend", "value", "ale", "var95", "tvar95", "net"):
+        assert col in table.columns
+    assert table["ale"].tolist() == pytest.approx(ale, rel=1e-12)
+    assert table["spend"].tolist() == pytest.approx(spend, rel=1e-12)
+    assert table["security_spend"].tolist() == pytest.approx([60_000, 10_000, 10_000])
+    assert table["value"].tolist() == pytest.approx(value)
+    assert table["partial_year"].tolist() == [True, False, False]
+    assert any("live for part of the year" in n for n in plan.notes)
+    doc = plan.to_dict()
+    assert doc["npv"] == pytest.approx(expected, rel=1e-12) and len(doc["by_year"]) == 3
+    assert "net present value" in plan.describe()
+
+
+def test_a_one_year_horizon_reproduces_the_one_year_plan(phased):
+    reg, controls, projects = small_instance()
+    problem = precompute(reg, controls, projects, years=YEARS, seed=SEED, progress=False)
+    base = optimize(problem, budget=1_000_000)
+    for r in (0.0, 0.07):
+        one = optimize(problem, budget=1_000_000, horizon=1, discount_rate=r)
+        assert one.funding == base.funding and one.status == "optimal"
+        assert one.npv == pytest.approx(base.expected_net_value / (1 + r), rel=1e-12)
+        assert one.by_year.loc[1, "net"] == pytest.approx(base.expected_net_value, rel=1e-12)
+
+
+@pytest.mark.parametrize("horizon,rate,budget", [(3, 0.08, 1_000_000), (2, 0.0, [1_100_000, 800_000])])
+def test_the_horizon_plan_has_the_best_npv_of_every_funding(phased, horizon, rate, budget):
+    plan = optimize(phased, budget=budget, horizon=horizon, discount_rate=rate)
+    hz = horizon_of("test", horizon, rate, budget)
+    assert plan.status == "optimal" and plan.horizon == horizon
+    mix = YearMix(phased)
+    best = -math.inf
+    from riskbudget.optimization.horizon import year_table
+
+    for f in all_fundings(phased):
+        on = set(f.names)
+        items = [phased.controls[phased.control_index[n]] for n in f.controls] + [
+            phased.projects[phased.project_index[n]] for n in f.projects]
+        if any(q not in on for it in items for q in it.requires) or any(x in on for it in items for x in it.excludes):
+            continue
+        table, npv, _ = year_table(phased, f, hz, mix)
+        if (table["spend"] <= np.asarray(hz.budgets) + 1e-6).all():
+            best = max(best, npv)
+    assert plan.npv == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert plan.bound == pytest.approx(plan.npv, rel=1e-6)
+    assert (plan.by_year["spend"] <= np.asarray(hz.budgets) + 1e-6).all()
+
+
+def test_the_appetite_is_checked_in_every_year(phased):
+    loose = optimize(phased, budget=1_000_000, horizon=3, appetite=rb.Appetite(tvar95=1e12))
+    assert loose.feasible and loose.status == "optimal"
+    assert any("holds in every year" in n for n in loose.notes)
+    tight = optimize(phased, budget=1_000_000, horizon=3, appetite=rb.Appetite(tvar95=1.0))
+    assert not tight.feasible and tight.status == "appetite_unmet"
+    assert any("year 1:" in n and "does not yet enforce" in n for n in tight.notes)
+    assert "optimal" not in tight.status_text
+
+
+def test_bad_horizons_are_clear_errors(phased):
+    with pytest.raises(rb.RiskBudgetError, match=r"discount_rate \(-1.0\) must be above -1 \(-100%\)"):
+        optimize(phased, budget=1e6, horizon=3, discount_rate=-1.0)
+    with pytest.raises(rb.RiskBudgetError, match=r"horizon"):
+        optimize(phased, budget=1e6, horizon=0)
+    with pytest.raises(rb.RiskBudgetError, match=r"budget has 2 amounts but the horizon is 3 years"):
+        optimize(phased, budget=[1e6, 1e6], horizon=3)
+    with pytest.raises(rb.RiskBudgetError, match=r"control 'MFA': lead_time_months \(12\) is beyond the horizon of 1 year"):
+        optimize(phased, budget=1e6, horizon=1)
+    with pytest.raises(rb.RiskBudgetError, match=r"lead_time_months \(12\) is beyond the horizon"):
+        evaluate(phased, funded=[], horizon=1)
