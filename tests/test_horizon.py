@@ -96,14 +96,42 @@ def test_the_horizon_plan_has_the_best_npv_of_every_funding(phased, horizon, rat
     assert (plan.by_year["spend"] <= np.asarray(hz.budgets) + 1e-6).all()
 
 
-def test_the_appetite_is_checked_in_every_year(phased):
-    loose = optimize(phased, budget=1_000_000, horizon=3, appetite=rb.Appetite(tvar95=1e12))
-    assert loose.feasible and loose.status == "optimal"
-    assert any("holds in every year" in n for n in loose.notes)
-    tight = optimize(phased, budget=1_000_000, horizon=3, appetite=rb.Appetite(tvar95=1.0))
-    assert not tight.feasible and tight.status == "appetite_unmet"
-    assert any("year 1:" in n and "does not yet enforce" in n for n in tight.notes)
-    assert "optimal" not in tight.status_text
+def test_the_appetite_holds_in_every_year_and_the_plan_is_the_best_npv_under_it(phased):
+    loose = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, appetite=rb.Appetite(tvar95=1e12))
+    free = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)
+    assert loose.feasible and loose.status == "optimal" and loose.funding == free.funding
+    # a limit that binds in the early years (controls not yet live): brute force over every funding and year
+    hz = horizon_of("test", 3, 0.05, 1_000_000)
+    mix = YearMix(phased)
+    from riskbudget.optimization.horizon import year_table
+
+    tv = {}
+    for f in all_fundings(phased):
+        on = set(f.names)
+        items = [phased.controls[phased.control_index[n]] for n in f.controls] + [
+            phased.projects[phased.project_index[n]] for n in f.projects]
+        if any(q not in on for it in items for q in it.requires) or any(x in on for it in items for x in it.excludes):
+            continue
+        table, npv, _ = year_table(phased, f, hz, mix)
+        if (table["spend"] <= 1_000_000 + 1e-6).all():
+            tv[f] = (npv, [mix.losses(f, t) for t in (1, 2, 3)])
+    worst = min(max(rb.metrics.tvar(x, 0.95) for x in xs) for _, xs in tv.values())
+    free_worst = free.by_year["tvar95"].max()  # year 1, before the controls are live
+    assert worst < free_worst
+    for limit in (free_worst - 0.3 * (free_worst - worst), worst + 0.1 * (free_worst - worst)):
+        appetite = rb.Appetite(tvar95=limit, exceedance={2e6: 0.2})
+        ok = [npv for npv, xs in tv.values() if all(appetite.holds(x) for x in xs)]
+        plan = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, appetite=appetite)
+        if not ok:
+            assert plan.status == "infeasible_appetite"
+            continue
+        assert plan.status == "optimal" and plan.feasible and plan.funding != free.funding
+        assert plan.npv == pytest.approx(max(ok), rel=1e-9, abs=1e-6) and plan.npv < free.npv
+        assert plan.by_year["tvar95"].max() <= limit * (1 + 1e-9)
+    impossible = optimize(phased, budget=1_000_000, horizon=3, appetite=rb.Appetite(tvar95=1.0))
+    assert not impossible.feasible and impossible.status == "infeasible_appetite"
+    assert any("no plan meets the appetite in every year" in n for n in impossible.notes)
+    assert "optimal" not in impossible.status_text
 
 
 def test_bad_horizons_are_clear_errors(phased):

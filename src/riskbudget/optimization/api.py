@@ -76,9 +76,8 @@ def optimize(
         one-off costs in year 1, effects and values live after each item's
         lead time, the objective the net present value ``plan.npv``, with
         ``plan.by_year``. ``budget`` may then be one amount per year. Appetite
-        limits are checked in every year; the multi-year program does not yet
-        enforce them, so a plan breaking one in some year is reported as
-        ``"appetite_unmet"``.
+        limits hold in every year of the horizon. Margins for fresh years
+        (``confidence``) apply to one-year plans only.
     discount_rate : float, default 0
         The NPV's discount rate (above -1).
     **options
@@ -160,9 +159,9 @@ def _horizon_plan(rules: FundingRules, appetite: Appetite | None, options: Solve
                   t0: float) -> Plan:
     """The best NPV over the horizon, its year table, and the appetite checked in every year."""
     problem = rules.problem
-    funding, status, gap, bound = solve_horizon(rules, hz, options)
+    funding, status, gap, bound, notes = solve_horizon(rules, hz, options, appetite)
     plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
-                      status=status, solver_gap=gap, constraints=rules.constraints)
+                      status=status, solver_gap=gap, constraints=rules.constraints, notes=notes)
     return _with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
 
 
@@ -180,15 +179,10 @@ def _with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: fl
             if not check.ok:
                 broken.append(f"year {t}: " + "; ".join(check.breaches))
         feasible = not broken
-        if broken and status is not PlanStatus.EVALUATED:
-            status = PlanStatus.UNMET
-            notes += ("the multi-year program does not yet enforce appetite limits year by year, and this plan "
-                      "breaks them: " + " | ".join(broken),)
-        elif broken:
+        if broken:
             notes += ("the appetite is broken in " + " | ".join(broken),)
-        elif status is not PlanStatus.EVALUATED:
-            notes += ("the appetite holds in every year of the horizon; the plan with the best NPV meets it, so it "
-                      "is also the best plan under it",)
+            if status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):  # never reported as meeting it
+                status = PlanStatus.UNMET
     return replace(plan, horizon=hz.years, discount_rate=hz.discount_rate, npv=npv, by_year=table, notes=notes,
                    feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
                    solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,

@@ -27,9 +27,9 @@ sample.
 **Optimising.** The NPV is linear in the program's columns, so the program of
 :mod:`~riskbudget.optimization.model` is solved with the NPV as its objective
 and one budget row per year (year 1 carries the one-off costs). Appetite limits
-are checked in every year of the horizon on the year's losses; the program does
-not yet enforce them year by year, so a plan whose years break a limit is
-reported as ``appetite_unmet`` (see :func:`solve_horizon`).
+hold in every year of the horizon: each distinct year gets its own problem of
+mixed columns, and the program is solved round by round with the cuts of
+every year's broken limits (:func:`solve_horizon`).
 """
 
 from __future__ import annotations
@@ -300,15 +300,58 @@ def budget_rows(model: Any, horizon: Horizon) -> list[tuple[np.ndarray, float, f
     return rows
 
 
-def solve_horizon(rules: Any, horizon: Horizon, options: Any) -> tuple[Funding, Any, float, float]:
-    """The funding with the best NPV over the horizon under the rules and the year budgets (one HiGHS call).
+def year_problem(problem: DecisionProblem, mix: YearMix, t: int) -> DecisionProblem:
+    """The problem whose columns are year ``t``'s (mixed by live shares); the problem itself when none is mixed."""
+    import copy
 
-    Returns ``(funding, status, gap, bound)``: status ``OPTIMAL`` or, when the
-    time limit stopped HiGHS, ``FEASIBLE_GAP``; ``bound`` bounds the NPV.
+    if problem.losses is None:
+        raise RiskBudgetError(
+            "optimize: appetite limits over a multi-year horizon are solved on problems that keep every "
+            "combination's years in memory; use fewer years or fewer candidates"
+        )
+    mats = []
+    mixed = False
+    for j, L in enumerate(problem.losses):
+        ncomb = L.shape[1]
+        W = np.zeros((ncomb, ncomb))
+        for c in range(ncomb):
+            for k, w in mix.weights(j, c, t):
+                W[k, c] = w
+        if not np.array_equal(W, np.eye(ncomb)):
+            mixed = True
+            L = L @ W
+        mats.append(L)
+    if not mixed:
+        return problem
+    view = copy.copy(problem)
+    view.losses = mats
+    return view
+
+
+def solve_horizon(rules: Any, horizon: Horizon, options: Any, appetite: Any = None) -> tuple[Funding, Any, float,
+                                                                                                   float, tuple[str, ...]]:
+    """The funding with the best NPV over the horizon under the rules, the year budgets and the appetite.
+
+    The appetite must hold in every year of the horizon: each distinct year
+    (years where every item is fully live or not are alike) gets its own
+    problem, and the program, with the NPV as its objective, is solved round
+    by round with the cuts of every year's broken limits
+    (:class:`~riskbudget.optimization.milp.AppetiteCuts`) until its solution
+    meets them all. Returns ``(funding, status, gap, bound, notes)``: status
+    ``OPTIMAL`` (``FEASIBLE_GAP`` when the time limit stopped HiGHS on a plan
+    meeting the appetite); ``UNMET`` when the time limit stopped the rounds
+    before a plan meeting it was found; ``INFEASIBLE`` when no plan meets the appetite (the funding is then
+    the best NPV without it, not a least-risk plan). ``bound`` bounds the NPV.
     """
+    import time
+
+    from .cuts import tail_constraints
+    from .milp import AppetiteCuts
     from .model import Model
     from .plan import PlanStatus
+    from .rules import FundingRules
 
+    t0 = time.perf_counter()
     problem = rules.problem
     model = Model(problem, rules.constraints)
     if model.compact:
@@ -317,16 +360,53 @@ def solve_horizon(rules: Any, horizon: Horizon, options: Any) -> tuple[Funding, 
             "use fewer years or fewer candidates, or horizon=None"
         )
     objective = npv_objective(model, horizon)
-    res = model.solve(budget_rows(model, horizon), [], objective=objective, time_limit=options.time_limit,
-                      mip_rel_gap=options.mip_rel_gap)
-    if res.x is None:
-        if res.status == 2:
-            raise RiskBudgetError("optimize: no plan satisfies the year budgets and the rules (even funding nothing)")
-        raise RiskBudgetError("optimize: the time limit stopped the multi-year solve before any plan was found")
-    funding = model.decode(res.x)
+    base_rows = budget_rows(model, horizon)
     constant = float(model.const.mean()) * sum(horizon.factor(t) for t in range(1, horizon.years + 1))
-    dual = getattr(res, "mip_dual_bound", None)
-    bound = -(float(dual) * model.scale) - constant if dual is not None and np.isfinite(dual) else math.nan
-    gap = float(getattr(res, "mip_gap", math.nan) or 0.0)
-    status = PlanStatus.OPTIMAL if res.status == 0 else PlanStatus.FEASIBLE_GAP
-    return funding, status, gap, bound
+    yearly: list[tuple[int, Any]] = []
+    if appetite is not None:
+        mix = YearMix(problem)
+        tails = tail_constraints(appetite, problem.years)
+        seen: set[int] = set()
+        for t in range(1, horizon.years + 1):
+            view = year_problem(problem, mix, t)
+            if view is problem and 0 in seen:
+                continue
+            seen.add(0 if view is problem else t)
+            yearly.append((t, AppetiteCuts(FundingRules(view, rules.constraints, where="optimize"), tails, options)))
+    cuts: list[Any] = []
+    bound = math.inf
+    rounds = 0
+    while True:
+        rounds += 1
+        remaining = None if options.time_limit is None else options.time_limit - (time.perf_counter() - t0)
+        program = base_rows + [(c, r, 0.0) for c, r, _ in cuts] + [row for _, y in yearly for row in y.rows]
+        res = model.solve(program, [], objective=objective, time_limit=remaining, mip_rel_gap=options.mip_rel_gap)
+        dual = getattr(res, "mip_dual_bound", None)
+        if dual is not None and np.isfinite(dual):
+            bound = min(bound, -(float(dual) * model.scale) - constant)
+        if res.x is None:
+            if res.status == 2 and not cuts and not any(y.rows for _, y in yearly):
+                raise RiskBudgetError("optimize: no plan satisfies the year budgets and the rules (even funding nothing)")
+            if res.status == 2:
+                free, *_ = solve_horizon(rules, horizon, options)
+                return free, PlanStatus.INFEASIBLE, math.nan, math.nan, (
+                    f"no plan meets the appetite in every year of the horizon (proven on the sample after {rounds} "
+                    "round(s)); the plan shown has the best NPV without the appetite, not the least risk",)
+            raise RiskBudgetError("optimize: the time limit stopped the multi-year solve before any plan was found")
+        funding = model.decode(res.x)
+        broken = [y for _, y in yearly if not y.meets(funding)]
+        if not broken:
+            status = PlanStatus.OPTIMAL if res.status == 0 else PlanStatus.FEASIBLE_GAP
+            gap = float(getattr(res, "mip_gap", math.nan) or 0.0)
+            notes = (f"the appetite is enforced in every year ({rounds} round(s) of cuts)",) if yearly else ()
+            return funding, status, gap, bound, notes
+        added = False
+        for y in broken:
+            added = y.add(funding, cuts) or added
+        if not added:
+            raise RiskBudgetError("optimize: internal error: a plan breaking the appetite produced no cut")
+        if remaining is not None and time.perf_counter() - t0 >= options.time_limit:
+            return funding, PlanStatus.UNMET, math.nan, bound, (
+                "the time limit stopped the multi-year search before a plan meeting the appetite in every year "
+                "was found",)
+

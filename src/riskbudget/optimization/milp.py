@@ -53,7 +53,7 @@ from .plan import BudgetNeeded, PlanStatus, SmallestValue
 from .problem import Funding
 from .rules import FundingRules
 
-__all__ = ["solve_milp", "smallest_values", "budget_needed", "STRUCTURAL", "MAX_ROUNDS"]
+__all__ = ["solve_milp", "smallest_values", "budget_needed", "AppetiteCuts", "STRUCTURAL", "MAX_ROUNDS"]
 
 #: The rules named when no plan satisfies them.
 STRUCTURAL = "the budget and the structural constraints (include/exclude, requires, exclusive, security budgets)"
@@ -324,6 +324,35 @@ class _Rounds:
 # --------------------------------------------------------------------------- #
 # The solve
 # --------------------------------------------------------------------------- #
+class AppetiteCuts:
+    """The cuts that enforce an appetite on one problem's losses, for a caller solving its own program.
+
+    The multi-year solve (:mod:`~riskbudget.optimization.horizon`) has one
+    objective and one program, and one problem per distinct year whose
+    columns are mixed by live shares; each year's problem has the program's
+    column layout, so the cuts built on it are rows of that program. Each cut
+    removes only plans that break a limit in that year.
+    """
+
+    def __init__(self, rules: FundingRules, tails: list[TailConstraint], options: SolverOptions) -> None:
+        self.problem = rules.problem
+        self.tails = tails
+        self._rounds = _Rounds(Model(rules.problem, rules.constraints), rules, tails, options)
+
+    def meets(self, funding: Funding) -> bool:
+        """True when the funding meets every limit on this problem's losses."""
+        return meets(self.tails, self.problem.total_losses(funding))
+
+    def add(self, funding: Funding, cuts: list[Cut]) -> bool:
+        """Add to ``cuts`` the cuts that remove ``funding`` (and plans like it) for breaking a limit; True if any."""
+        return self._rounds._cut(funding, self.problem.total_losses(funding), cuts, 0.0, STANDARD)
+
+    @property
+    def rows(self) -> list[Cut]:
+        """Rows on the years above thresholds, kept apart from the cuts (valid for the limits as stated)."""
+        return self._rounds.year_cuts
+
+
 def solve_milp(
     rules: FundingRules,
     tails: list[TailConstraint],
