@@ -21,13 +21,13 @@ def quarters(tmp_path_factory):
     d = tmp_path_factory.mktemp("plans")
     reg1, ctl1, prj1 = ds.load_register(), ds.load_controls(), ds.load_projects()
     q1 = optimize(reg1, ctl1, prj1, budget=6e6, years=YEARS, seed=7, progress=False)
-    save_plan(q1, d / "q1.json", inputs={"register": ds.example_path("register.csv")})
+    q1.save(d / "q1.json", files={"register": ds.example_path("register.csv")})
     reg2 = reg1.replace(reg1[0].scaled_losses(1.5))
     ctl2 = tuple(c if c.name != "DDoS protection" else rb.Control.from_dict({**c.to_dict(), "cost_per_year": 80_000})
                  for c in ctl1)
     prj2 = (*prj1, rb.Project("Analytics sandbox", 100_000, value_per_year=rb.PERT(50_000, 150_000, 300_000)))
     q2 = optimize(reg2, ctl2, prj2, budget=7e6, years=YEARS, seed=11, progress=False)
-    save_plan(q2, d / "q2.json")
+    save_plan(q2, d / "q2.json")  # the function Plan.save delegates to
     return q1, q2, d
 
 

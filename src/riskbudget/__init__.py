@@ -56,6 +56,7 @@ from .optimization import validate as validate_plan
 from .plotting import plot_frontier
 from .portfolio import CommonShock, Dependence
 from .reporting import report
+from .review import compare, load_plan
 from .simulation import SimulationResult, simulate
 
 #: Public modules, imported on first attribute access (``rb.bayes``, ``rb.datasets``) so that
@@ -137,6 +138,9 @@ __all__ = [
     "Frontier",
     "Funding",
     "OutOfSample",
+    # joint reviews of saved plans
+    "load_plan",
+    "compare",
     # risk transfer
     "Insurance",
     "read_insurance",

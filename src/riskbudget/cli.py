@@ -358,6 +358,24 @@ def _check_plot_format(path: str) -> str:
     return fmt
 
 
+def _write_figure(draw: Callable[..., Any], *what: Any, path: str, **options: Any) -> None:
+    """Draw a figure on the Agg backend and write it to ``path`` atomically, in the format its suffix names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._files import atomic_write
+
+    ax = draw(*what, **options)
+    buf = BytesIO()
+    try:
+        ax.figure.savefig(buf, format=_check_plot_format(path), bbox_inches="tight", dpi=120)
+    finally:
+        plt.close(ax.figure)
+    atomic_write(path, buf.getvalue())
+
+
 def _share(text: str) -> float:
     try:  # 0.15 or 15%, in [0, 1]
         return parse_share(text, where="", name="", error=RiskBudgetError)
@@ -429,6 +447,29 @@ def _add_optimize(sub: Any) -> None:
     p.add_argument("--min-security-share", type=_share, default=None, help="minimum security share of spend (e.g. 10%%)")
     p.add_argument("--max-security-share", type=_share, default=None, help="maximum security share of spend")
     p.add_argument("--validate-seed", type=_seed, default=None, help="seed of the out-of-sample check (default: seed + 1)")
+    p.add_argument("--save", default=None, metavar="FILE",
+                   help="also save the plan as versioned JSON (the inputs with their files' names and hashes, seed, "
+                        "years, budget, appetite, every item with its reason, the metrics) for riskbudget compare "
+                        "and riskbudget trend")
+
+
+def _check_save_path(path: str) -> None:
+    """Refuse a ``--save`` path that cannot be written, before any computation starts."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise RiskBudgetError(f"--save {path!r}: is a directory; give the path of a .json file, such as "
+                              f"{p / 'plan.json'}")
+    parent = next((q for q in p.absolute().parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise RiskBudgetError(f"--save {path!r}: {parent} is a file, not a directory")
+
+
+def _input_files(args: argparse.Namespace) -> dict[str, str | None]:
+    """The files a decision command read its inputs from, by kind, for a saved plan."""
+    return {"register": args.register, "controls": args.controls, "projects": args.projects,
+            "appetite": args.appetite}
 
 
 def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
@@ -436,6 +477,8 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
     from .formatting import money
     from .optimization import optimize, validate
 
+    if args.save:
+        _check_save_path(args.save)
     register, controls, projects, appetite = _decision_inputs(args)
     plan = optimize(
         register, controls, projects, budget=args.budget, appetite=appetite, years=args.years, seed=args.seed,
@@ -444,10 +487,12 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None else None),
     )
     oos = validate(plan, seed=args.validate_seed)
+    saved = plan.save(args.save, files=_input_files(args)) if args.save else None
     if args.json:
         doc = plan.to_dict()
         doc["out_of_sample"] = oos.to_dict()
         doc["reasons"] = _reason_rows(plan)
+        doc["saved"] = None if saved is None else str(saved)
         _print_json({k: _jsonable(v) for k, v in doc.items()}, out)
         return 0
     say(plan.describe())
@@ -471,6 +516,9 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
     for name, r in plan.returns.iterrows():
         label = name if len(name) <= 45 else name[:42] + "..."
         say(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
+    if saved is not None:
+        say()
+        say(f"Saved the plan to {saved} (riskbudget compare OLD.json {saved.name} shows what changed)")
     return 0
 
 
@@ -524,18 +572,7 @@ def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
                      years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit,
                      confidence=_confidence_of(args, None))
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from .io import atomic_write
-
-        ax = plot_frontier(front)
-        buf = BytesIO()
-        ax.figure.savefig(buf, format=_check_plot_format(args.plot), bbox_inches="tight", dpi=120)
-        plt.close(ax.figure)
-        atomic_write(args.plot, buf.getvalue())
+        _write_figure(plot_frontier, front, path=args.plot)
     if args.json:
         _print_json(front.to_dict(), out)
         return 0
@@ -556,11 +593,92 @@ def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace], int]]] = [
+# --------------------------------------------------------------------------- #
+# compare and trend: joint reviews of saved plans
+# --------------------------------------------------------------------------- #
+def _add_compare(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="what changed between two saved plans (joint review)",
+        description="What changed between two plans saved with 'riskbudget optimize ... --save': items funded and "
+        "dropped, each metric's change, the inputs that changed (scenarios added, removed or re-estimated; controls "
+        "and projects added, removed or re-costed; the appetite), and how much of the ALE change comes from the "
+        "changed inputs and how much from the changed plan (the old plan is valued again on the new inputs and the "
+        "new plan's simulated years; the two parts add up).",
+    )
+    p.add_argument("old", help="the earlier saved plan (.json)")
+    p.add_argument("new", help="the later saved plan (.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _run_compare(args: argparse.Namespace, out: TextIO) -> int:
+    from .review import compare, load_plan
+
+    old, new = load_plan(args.old), load_plan(args.new)  # both read before the re-valuation starts
+    comparison = compare(old, new, progress=None)
+    if args.json:
+        _print_json(comparison.to_dict(), out)
+        return 0
+    print(comparison.describe(), file=out)
+    return 0
+
+
+def _add_trend(sub: Any) -> None:
+    from .review import METRIC_LABELS
+
+    p = sub.add_parser(
+        "trend",
+        help="saved plans' ALE, VaR, TVaR and spend across reviews (quarterly), as a table and a chart",
+        description="Line several saved plans up in the order given (oldest first; quarterly reviews): status, "
+        "budget, items funded, spend, ALE, VaR95, TVaR95 and expected net value, and whether each met its appetite.",
+    )
+    p.add_argument("plans", nargs="+", metavar="PLAN", help="saved plans (.json), oldest first")
+    p.add_argument("--plot", default=None, metavar="FILE", help="write the trend chart to this image file (PNG, SVG, PDF)")
+    p.add_argument("--metric", action="append", default=None, choices=tuple(METRIC_LABELS),
+                   help="a metric to chart (repeat for several; default: ale, var95, tvar95, total_spend)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _run_trend(args: argparse.Namespace, out: TextIO) -> int:
+    say = functools.partial(print, file=out)
+    from .formatting import money
+    from .review import METRICS, trend
+
+    if args.plot:
+        _check_plot_format(args.plot)
+    table = trend(args.plans)
+    if args.plot:
+        from .plotting import plot_trend
+
+        _write_figure(plot_trend, table, path=args.plot,
+                      metrics=tuple(args.metric or ("ale", "var95", "tvar95", "total_spend")))
+    if args.json:
+        rows = [{"plan": str(label), **{k: _jsonable(v) for k, v in row.items()}}
+                for label, row in zip(table.index, table.to_dict("records"), strict=True)]
+        _print_json({"plans": rows, "metrics": list(METRICS), "plot": args.plot}, out)
+        return 0
+    width = max(12, *(len(str(i)) for i in table.index))
+    head = (f"{'plan':{width}s} {'created':20s} {'funded':>6s} {'spend':>9s} {'ALE':>9s} {'VaR95':>9s} "
+            f"{'TVaR95':>9s} {'net value':>10s} {'appetite':>9s}")
+    say(head)
+    say("-" * len(head))
+    for label, r in table.iterrows():
+        ok = {True: "ok", False: "MISSED"}.get(r["appetite_ok"], "-")
+        say(f"{str(label):{width}s} {str(r['created'])[:19]:20s} {int(r['funded']):>6d} {money(r['total_spend']):>9s} "
+            f"{money(r['ale']):>9s} {money(r['var95']):>9s} {money(r['tvar95']):>9s} "
+            f"{money(r['expected_net_value']):>10s} {ok:>9s}")
+    if args.plot:
+        say(f"chart written to {args.plot}")
+    return 0
+
+
+COMMANDS: list[tuple[str, Callable[[Any], None], Callable[[argparse.Namespace, TextIO], int]]] = [
     ("simulate", _add_simulate, _run_simulate),
     ("report", _add_report, _run_report),
     ("optimize", _add_optimize, _run_optimize),
     ("frontier", _add_frontier, _run_frontier),
+    ("compare", _add_compare, _run_compare),
+    ("trend", _add_trend, _run_trend),
 ]
 
 

@@ -9,7 +9,8 @@ Matplotlib is imported only when a function is called.
 * :func:`plot_histogram` - the annual-loss distribution with ALE and VaR lines;
 * :func:`plot_contributions` - scenarios ranked by their contribution to TVaR;
 * :func:`plot_tornado` - the tornado of input sensitivities;
-* :func:`plot_frontier` - expected net value against TVaR95 along the efficient frontier.
+* :func:`plot_frontier` - expected net value against TVaR95 along the efficient frontier;
+* :func:`plot_trend` - saved plans' ALE, VaR, TVaR and spend across quarterly reviews.
 
 Examples
 --------
@@ -34,8 +35,10 @@ from .appetite import LimitKind
 from .exceptions import RiskBudgetError
 from .formatting import money, money_axis, percent
 from .optimization import Frontier
+from .review import METRIC_LABELS
 
-__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier", "plot_insurance"]
+__all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier", "plot_insurance",
+           "plot_trend"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -475,4 +478,83 @@ def plot_insurance(result: Any, *, tolerance: Any = None, appetite: Any = None, 
     ax.set_title(_text(f"Risk transfer: premiums {money(result.premium)} a year"))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    return ax
+
+
+def plot_trend(
+    trend: Any, *, metrics: Sequence[str] = ("ale", "var95", "tvar95", "total_spend"), ax: Any = None
+) -> Any:
+    """Metrics of saved plans across reviews (quarterly): one line per metric, the plans in order along x.
+
+    Parameters
+    ----------
+    trend : pandas.DataFrame
+        What :func:`riskbudget.review.trend` returns: one row per saved plan,
+        indexed by its label, in order.
+    metrics : sequence of str
+        Columns to draw (money), among ``ale``, ``var95``, ``tvar95``,
+        ``total_spend``, ``security_spend``, ``it_spend``, ``expected_value``
+        and ``expected_net_value``. The ALE carries bars of ±2 Monte Carlo
+        standard errors when ``ale_se`` is there.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        A plan outside its appetite is marked by a red ring on each line and
+        ``(outside appetite)`` under its label.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"ale": [9e6, 8e6], "var95": [3e7, 2.8e7]}, index=["q1.json", "q2.json"])
+    >>> ax = plot_trend(table, metrics=("ale", "var95"))
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['ALE', 'VaR95']
+    """
+    import pandas as pd
+
+    if not isinstance(trend, pd.DataFrame):
+        raise RiskBudgetError(
+            f"plot_trend: expected the DataFrame of riskbudget.review.trend(plans), not {type(trend).__name__}"
+        )
+    if trend.empty:
+        raise RiskBudgetError("plot_trend: the trend has no plans; give at least one saved plan")
+    unknown = [m for m in metrics if m not in METRIC_LABELS]
+    if unknown or not metrics:
+        raise RiskBudgetError(f"plot_trend: metrics {unknown or list(metrics)} must be among {list(METRIC_LABELS)}")
+    missing = [m for m in metrics if m not in trend.columns]
+    if missing:
+        raise RiskBudgetError(f"plot_trend: the trend lacks the column(s) {missing}; build it with "
+                              "riskbudget.review.trend(plans)")
+    ax = _axes(ax, (max(6.0, 1.2 * len(trend) + 3.0), 4.5))
+    x = np.arange(len(trend))
+    outside = np.zeros(len(trend), dtype=bool)
+    if "appetite_ok" in trend.columns:
+        outside = np.array([isinstance(v, (bool, np.bool_)) and not v for v in trend["appetite_ok"]], dtype=bool)
+    handles, lowest = [], 0.0
+    for i, m in enumerate(metrics):
+        y = pd.to_numeric(trend[m], errors="coerce").to_numpy(dtype=float)
+        if m == "ale" and "ale_se" in trend.columns:
+            se = pd.to_numeric(trend["ale_se"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+            handles.append(ax.errorbar(x, y, yerr=2 * se, fmt="o-", color=f"C{i}", capsize=3, label=METRIC_LABELS[m]))
+        else:
+            handles.extend(ax.plot(x, y, "o-", color=f"C{i}", label=METRIC_LABELS[m]))
+        if outside.any():
+            ax.scatter(x[outside], y[outside], s=140, facecolors="none", edgecolors="C3", linewidths=1.8, zorder=3)
+        if np.isfinite(y).any():
+            lowest = min(lowest, float(np.nanmin(y)))
+    if lowest >= 0:
+        ax.set_ylim(bottom=0.0)  # money per year from zero, so that changes are seen at their true size
+    labels = [_text(str(lab) if len(str(lab)) <= 24 else "…" + str(lab)[-23:]) + ("\n(outside appetite)" if out else "")
+              for lab, out in zip(trend.index, outside, strict=True)]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xlim(-0.5, len(trend) - 0.5)
+    money_axis(ax, "y")
+    ax.set_ylabel("Per year")
+    ax.set_title("Saved plans across reviews")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return ax

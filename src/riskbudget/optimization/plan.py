@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import metrics
 from ..formatting import money, percent
+from .document import save_plan
 from .problem import DecisionProblem, Funding
 
 __all__ = [
@@ -454,6 +458,40 @@ class Plan:
                 for r in self.appetite.table.to_dict("records")
             ]
         return out
+
+    def save(self, path: str | os.PathLike[str], *, files: Mapping[str, Any] | None = None) -> Path:
+        """Save the plan as a versioned JSON document, written atomically; :func:`riskbudget.load_plan` reads it.
+
+        The document holds the inputs themselves with content hashes, the seed,
+        years, budget, rules and appetite, the funded and unfunded items with
+        their reasons, the metrics, margins and robustness, and the package
+        version (see :mod:`riskbudget.optimization.document`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write (a ``.json`` file).
+        files : mapping, optional
+            The files the inputs were read from, by kind (``register``,
+            ``controls``, ``projects``, ``appetite``): their names and SHA-256
+            hashes are recorded too.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Examples
+        --------
+        >>> import tempfile, riskbudget as rb
+        >>> reg = rb.read_register(rb.io.example_path("register.csv"))
+        >>> ctl = rb.read_controls(rb.io.example_path("controls.csv"))
+        >>> plan = rb.optimize(reg, ctl, (), budget=1e6, years=1_000, seed=7, progress=False)
+        >>> path = plan.save(tempfile.mkdtemp() + "/plan.json")
+        >>> rb.load_plan(path).funded == plan.funded_controls
+        True
+        """
+        return save_plan(self, path, files=files)
 
     def describe(self) -> str:
         """A plain-text summary for people (numbers rounded for display only)."""
