@@ -158,3 +158,19 @@ def test_report_says_when_an_ale_is_imprecise(tmp_path, example_register_path, c
     assert main(["report", str(example_register_path), "--years", "50000", "--seed", "1",
                  "--out", str(tmp_path / "r2.html")]) == 0
     assert "portfolio's ALE is imprecise" not in capsys.readouterr().out
+
+
+def test_optimize_over_a_horizon_prints_npv_and_the_year_table(capsys):
+    files = ["--register", "data/example/register.csv", "--controls", "data/example/controls.csv",
+             "--projects", "data/example/projects.csv", "--budget", "6e6", "--years", "1000", "--seed", "7"]
+    assert main(["optimize", *files, "--horizon", "3", "--discount-rate", "8%", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["horizon"] == 3 and doc["discount_rate"] == pytest.approx(0.08)
+    assert [row["year"] for row in doc["by_year"]] == [1, 2, 3]
+    expected = sum(row["net"] / 1.08 ** row["year"] for row in doc["by_year"])
+    assert doc["npv"] == pytest.approx(expected, rel=1e-9)
+    assert main(["optimize", *files, "--horizon", "2"]) == 0
+    assert "net present value" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["optimize", *files, "--horizon", "3", "--discount-rate", "-100%"])
+    assert "must be above -100%" in capsys.readouterr().err

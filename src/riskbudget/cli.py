@@ -59,6 +59,23 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _discount_rate(text: str) -> float:
+    from ._parse import parse_share
+
+    t = text.strip()
+    try:
+        if t.endswith("%"):
+            value = parse_share(t, where="", name="", error=RiskBudgetError) if not t.startswith("-") else -parse_share(
+                t[1:], where="", name="", error=RiskBudgetError)
+        else:
+            value = parse_number(t, where="", name="", error=RiskBudgetError, hint=", such as 0.08 or 8%")
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
+    if not value > -1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above -100% (-1)")
+    return value
+
+
 def _confidence(text: str) -> float:
     try:
         value = parse_number(text, where="", name="", error=RiskBudgetError, hint=", such as 0.95")
@@ -447,6 +464,11 @@ def _add_optimize(sub: Any) -> None:
     p.add_argument("--min-security-share", type=_share, default=None, help="minimum security share of spend (e.g. 10%%)")
     p.add_argument("--max-security-share", type=_share, default=None, help="maximum security share of spend")
     p.add_argument("--validate-seed", type=_seed, default=None, help="seed of the out-of-sample check (default: seed + 1)")
+    p.add_argument("--horizon", type=_positive_int, default=None,
+                   help="plan over this many years: one-off costs in year 1, lead times, the appetite in every year; "
+                        "the objective is the net present value (JSON: npv, by_year)")
+    p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
+                   help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
     p.add_argument("--save", default=None, metavar="FILE",
                    help="also save the plan as versioned JSON (the inputs with their files' names and hashes, seed, "
                         "years, budget, appetite, every item with its reason, the metrics) for riskbudget compare "
@@ -484,7 +506,8 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         register, controls, projects, budget=args.budget, appetite=appetite, years=args.years, seed=args.seed,
         min_security_share=args.min_security_share, max_security_share=args.max_security_share,
         var_method=args.var_method, time_limit=args.time_limit,
-        confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None else None),
+        confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None and args.horizon is None else None),
+        horizon=args.horizon, discount_rate=args.discount_rate,
     )
     oos = validate(plan, seed=args.validate_seed)
     saved = plan.save(args.save, files=_input_files(args)) if args.save else None
@@ -500,6 +523,9 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
     say(oos.describe())
     say()
     say("Why each candidate is funded or not (checked on the same simulated years):")
+    if plan.horizon > 1:
+        say("  (one budget year with every item live; the plan itself maximises the net present value over "
+            f"{plan.horizon} years)")
     for r in plan.reasons:
         mark = "funded" if r.funded else "not funded"
         say(f"  {r.item} [{mark}]: {r.reason} - {r.detail}")

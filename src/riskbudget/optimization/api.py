@@ -160,6 +160,9 @@ def _horizon_plan(rules: FundingRules, appetite: Appetite | None, options: Solve
     """The best NPV over the horizon, its year table, and the appetite checked in every year."""
     problem = rules.problem
     funding, status, gap, bound, notes = solve_horizon(rules, hz, options, appetite)
+    if options.margin and appetite is not None:
+        notes += (f"confidence={options.confidence} was asked, but margins for fresh years apply to one-year plans "
+                  "only: the appetite holds in every year on the sample",)
     plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
                       status=status, solver_gap=gap, constraints=rules.constraints, notes=notes)
     return _with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
