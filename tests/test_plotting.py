@@ -239,3 +239,27 @@ def test_plot_insurance_draws_before_retained_and_transferred_on_a_log_axis():
     assert np.all(retained[ok] <= before[ok] + 1e-12)
     with pytest.raises(rb.RiskBudgetError, match="simulated without insurance"):
         rb.plotting.plot_insurance(rb.simulate(reg, years=500, seed=1))
+
+
+def test_plot_by_year_draws_spend_and_risk_per_year():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from riskbudget.optimization import evaluate
+    from riskbudget.plotting import plot_by_year
+
+    reg = rb.Register([rb.Scenario("A", loss_event_frequency=2.0, primary_loss=rb.PERT(5e4, 1e5, 2e5), category="web")])
+    ctrl = rb.Control("WAF", 10_000, applies_to="web", resistance=0.5, one_off_cost=50_000, lead_time_months=6)
+    plan = evaluate(reg, [ctrl], funded=["WAF"], years=2_000, seed=1, horizon=3, appetite=rb.Appetite(tvar95=1e6),
+                    progress=False)
+    ax = plot_by_year(plan)
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx(list(plan.by_year["security_spend"] / 1e6) + list(plan.by_year["it_spend"] / 1e6))
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert list(lines["ALE"].get_ydata()) == pytest.approx(list(plan.by_year["ale"] / 1e6))
+    assert any("TVaR95 limit" in label for label in lines) and "tail approximate" in ax.get_title()
+    plt.close(ax.figure)
+    with pytest.raises(rb.RiskBudgetError, match="no year table"):
+        plot_by_year(evaluate(reg, [ctrl], funded=["WAF"], years=500, seed=1, progress=False))

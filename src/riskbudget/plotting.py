@@ -38,7 +38,7 @@ from .optimization import Frontier
 from .review import METRIC_LABELS
 
 __all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier", "plot_insurance",
-           "plot_trend"]
+           "plot_trend", "plot_by_year"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -557,4 +557,47 @@ def plot_trend(
     ax.set_title("Saved plans across reviews")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return ax
+
+
+def plot_by_year(plan: Any, *, appetite: Any = None, ax: Any = None) -> Any:
+    """Spend and risk by year of a multi-year plan: security and IT spend as bars, ALE and TVaR95 as lines.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan with ``by_year`` (``optimize(..., horizon=T)`` or ``evaluate(..., horizon=T)``).
+    appetite : Appetite, optional
+        Draws its TVaR95 limit, if it has one (default: the plan's appetite).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from .exceptions import RiskBudgetError
+
+    table = getattr(plan, "by_year", None)
+    if table is None:
+        raise RiskBudgetError("plot_by_year: the plan has no year table; make it with optimize(..., horizon=T)")
+    ax = _axes(ax, (7, 3.5))
+    years = np.asarray(table.index, dtype=float)
+    ax.bar(years - 0.2, table["security_spend"] / 1e6, width=0.4, label="security spend", color="#4c72b0")
+    ax.bar(years + 0.2, table["it_spend"] / 1e6, width=0.4, label="IT spend", color="#dd8452")
+    ax.plot(years, table["ale"] / 1e6, "o-", color="black", label="ALE")
+    ax.plot(years, table["tvar95"] / 1e6, "s--", color="firebrick", label="TVaR95")
+    app = appetite if appetite is not None else getattr(plan, "appetite_spec", None)
+    for lim in getattr(app, "limits", ()) or ():
+        if lim.label == "TVaR95":
+            ax.axhline(lim.limit / 1e6, color="firebrick", lw=0.8, ls=":", label=_text(f"TVaR95 limit {lim.limit / 1e6:g}M"))
+    ax.set_xticks(years)
+    ax.set_xticklabels([str(int(t)) for t in years])
+    ax.set_xlabel("year")
+    ax.set_ylabel(_text("$M"))
+    partial = [int(t) for t in table.index[table["partial_year"]]] if "partial_year" in table else []
+    title = "Spend and risk by year"
+    if partial:
+        title += f" (year {', '.join(map(str, partial))}: tail approximate)"
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
     return ax
