@@ -767,3 +767,12 @@ def test_tail_constraint_kinds_are_an_enum(problem):
     assert sorted(k.value for k in kinds.values()) == ["count", "count", "cvar"]
     assert kinds["TVaR95"] is TailKind.CVAR
     assert tail_constraints(rb.Appetite(var95=3e6), 1_000, var_method="cvar")[0].kind is TailKind.CVAR  # VaR through the tail mean
+
+
+def test_no_candidates_gives_the_plan_of_funding_nothing():
+    reg = rb.Register([rb.Scenario("A", loss_event_frequency=1.0, primary_loss=rb.PERT(1e4, 2e4, 5e4))])
+    plan = optimize(reg, [], [], budget=1e6, years=500, seed=1, progress=False)
+    assert plan.status == "optimal" and plan.funding.names == () and plan.total_spend == 0
+    assert any("no candidate" in n for n in plan.notes)
+    tight = optimize(reg, [], [], budget=1e6, years=500, seed=1, progress=False, appetite=rb.Appetite(tvar95=1.0))
+    assert tight.status == "infeasible_appetite" and not tight.feasible

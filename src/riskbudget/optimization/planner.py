@@ -64,6 +64,8 @@ def best_plan(
         ``time.perf_counter()`` when the caller started (the plan's ``seconds``).
     """
     t0 = time.perf_counter() if started is None else started
+    if not rules.problem.controls and not rules.problem.projects:
+        return _nothing_to_choose(rules, appetite, t0)
     if options.margin and appetite is not None and appetite.limits:
         return _with_margins(rules, appetite, options, progress=progress, t0=t0)
     problem = rules.problem
@@ -153,6 +155,18 @@ def _explained(plan: Plan, rules: FundingRules, exact: list[Any], options: Solve
     smallest = tuple(smallest_values(rules, exact, options))
     needed = budget_needed(rules, exact, options, pool=pool)
     return replace(plan, smallest_values=smallest, budget_needed=needed)
+
+
+def _nothing_to_choose(rules: FundingRules, appetite: Appetite | None, t0: float) -> Plan:
+    """No candidate controls or projects: the only plan funds nothing (optimal if it meets the appetite)."""
+    problem = rules.problem
+    funding = problem.funding(())
+    meets = appetite is None or appetite.holds(problem.total_losses(funding))
+    status = PlanStatus.OPTIMAL if meets else PlanStatus.INFEASIBLE
+    return build_plan(problem, funding, appetite=appetite, budget=rules.constraints.budget, status=status,
+                      solver_gap=0.0, notes=("there are no candidate controls or projects: the only plan funds "
+                                             "nothing",), seconds=time.perf_counter() - t0,
+                      constraints=rules.constraints)
 
 
 def _with_margins(rules: FundingRules, appetite: Appetite, options: SolverOptions, *, progress: bool | None,
