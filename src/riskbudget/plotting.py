@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .appetite import LimitKind
+from .appetite import Appetite, LimitKind
 from .exceptions import RiskBudgetError
 from .formatting import money, money_axis, percent
-from .optimization import Frontier
+from .optimization import Frontier, Plan
 from .review import METRIC_LABELS
 
 __all__ = ["plot_lec", "plot_histogram", "plot_contributions", "plot_tornado", "plot_frontier", "plot_insurance",
@@ -57,6 +57,11 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
 def _text(s: Any) -> str:
     """Text shown literally by matplotlib: dollar signs would start mathtext."""
     return str(s).replace("$", r"\$")
+
+
+def _log_percent(p: float, _pos: Any = None) -> str:
+    """A tick on a log-probability axis: "10%", "1%", "0.1%", "0.01%" (a plain percent formatter shows "0%")."""
+    return f"{100 * p:.3g}%"
 
 
 def _short(s: str, width: int = 42) -> str:
@@ -94,6 +99,7 @@ def plot_lec(
     band: bool = False,
     yscale: str = "linear",
     points: int = 200,
+    breaches: bool = False,
     ax: Any = None,
 ) -> Any:
     """Loss exceedance curve(s): P(annual loss > x) against x on a log axis.
@@ -114,16 +120,33 @@ def plot_lec(
     band : bool, default False
         Shade +-2 Monte Carlo standard errors around each curve.
     yscale : {"linear", "log"}, default "linear"
-        ``"log"`` shows the far tail.
+        ``"log"`` (a log-probability axis) shows the far tail, where a linear
+        axis squashes 1% and 0.5% onto the x-axis; the axis then reaches down
+        to the smallest probability of the tolerance curve and the limits.
     points : int, default 200
         Grid points of each curve.
+    breaches : bool, default False
+        Shade, in each curve's colour, where it lies above the tolerance curve:
+        the loss ranges :meth:`~riskbudget.Appetite.check` finds (at least 10
+        simulated years on each side), so a breach in the tail is visible.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import riskbudget as rb
+    >>> result = rb.simulate(rb.read_register(rb.io.example_path()), years=2_000, seed=1)
+    >>> tolerance = rb.ToleranceCurve.from_points([(0.2, 4e6), (0.01, 2e7)])
+    >>> ax = plot_lec(result, tolerance=tolerance, yscale="log", breaches=True)
+    >>> ax.get_yscale(), bool(ax.get_ylim()[0] < 0.01)
+    ('log', True)
     """
-    from matplotlib.ticker import NullFormatter, PercentFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
     if yscale not in ("linear", "log"):
         raise RiskBudgetError(f"plot_lec: yscale ({yscale!r}) must be 'linear' or 'log'")
@@ -158,6 +181,15 @@ def plot_lec(
             ax.fill_between(grid, np.clip(y - 2 * se, 0, 1), np.clip(y + 2 * se, 0, 1), color=f"C{i}", alpha=0.15, lw=0)
         if keep.any():
             smallest = min(smallest, float(y[keep].min()))
+        if breaches and tolerance is not None:
+            ranges = Appetite(tolerance=tolerance).check(r.column(scenario)).tolerance_breaches()
+            inside = np.zeros(grid.size, dtype=bool)
+            for low, high, _years in ranges:
+                inside |= (grid >= low) & (grid <= high)
+            tolerated = tolerance.prob_at(grid)
+            if (inside & (y > tolerated)).any():
+                ax.fill_between(grid, tolerated, y, where=inside & (y > tolerated), color=f"C{i}", alpha=0.45, lw=0,
+                                label=_text(f"{label}: above the tolerance curve"))
     if tolerance is not None:
         ax.plot(grid, tolerance.prob_at(grid), ls="--", color="C3", lw=1.8, label="Tolerance curve")
         px = [x for _, x in tolerance.points]
@@ -178,17 +210,27 @@ def plot_lec(
     money_axis(ax, "x")
     ax.xaxis.set_minor_formatter(NullFormatter())
     if yscale == "log":
+        floor = smallest
+        if tolerance is not None:
+            floor = min(floor, min(p for p, _ in tolerance.points))
+        for lim in getattr(appetite, "limits", ()):
+            if lim.kind is LimitKind.VAR:
+                floor = min(floor, 1.0 - lim.param)
+            elif lim.kind is LimitKind.EXCEEDANCE:
+                floor = min(floor, lim.limit)
         ax.set_yscale("log")
-        ax.set_ylim(max(smallest / 2, 1e-7), 1.0)
+        ax.set_ylim(max(floor / 2, 1e-7), 1.0)
+        ax.yaxis.set_major_formatter(FuncFormatter(_log_percent))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     else:
         ax.set_ylim(0.0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.set_xlabel("Annual loss")
     ax.set_ylabel("P(annual loss > x)")
     title = "Loss exceedance curve" + (f": {_text(_short(scenario))}" if scenario else "")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="lower left" if yscale == "log" else "upper right", fontsize=8, framealpha=0.9)
     return ax
 
 
@@ -356,13 +398,17 @@ def plot_tornado(tornado: Any, *, metric: str = "ale", top: int = 12, ax: Any = 
     return ax
 
 
-def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
+def plot_frontier(frontier: Frontier, ax: Any = None, *, chosen: Plan | None = None) -> Any:
     """Expected net value against TVaR95 along the frontier; the best feasible split starred.
 
     Parameters
     ----------
     frontier : Frontier
     ax : matplotlib Axes, optional
+    chosen : Plan, optional
+        The plan decided on, marked with a black diamond at its own TVaR95 and
+        expected net value and labelled with its share of spend on security
+        (it need not lie on the frontier's grid of shares).
 
     Returns
     -------
@@ -370,6 +416,8 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
     """
     if not isinstance(frontier, Frontier):
         raise RiskBudgetError(f"plot_frontier: expected a Frontier, not {type(frontier).__name__}")
+    if chosen is not None and not isinstance(chosen, Plan):
+        raise RiskBudgetError(f"plot_frontier: chosen must be a Plan, not {type(chosen).__name__}")
     ax = _axes(ax, (7, 4.5))
     t = frontier.table
     ax.plot(t["tvar95"], t["expected_net_value"], "-", color="0.6", lw=1, zorder=1)
@@ -413,6 +461,11 @@ def plot_frontier(frontier: Frontier, ax: Any = None) -> Any:
         for lim in frontier.appetite.limits:
             if lim.kind is LimitKind.TVAR and lim.param == 0.95:
                 ax.axvline(lim.limit, color="C3", ls="--", lw=1, label="TVaR95 limit")
+    if chosen is not None:
+        share = chosen.security_spend / chosen.total_spend if chosen.total_spend > 0 else 0.0
+        ax.scatter([chosen.tvar95], [chosen.expected_net_value], marker="D", s=90, facecolors="none",
+                   edgecolors="black", linewidths=2, zorder=4,
+                   label=f"the plan: {share:.0%} of its spend on security")
     money_axis(ax, "x")
     money_axis(ax, "y")
     ax.set_xlabel("TVaR95 of annual loss")
@@ -439,7 +492,7 @@ def plot_insurance(result: Any, *, tolerance: Any = None, appetite: Any = None, 
     matplotlib.axes.Axes
         On a log-probability axis, so the tail where layers pay is visible.
     """
-    from matplotlib.ticker import NullFormatter, PercentFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     if getattr(result, "recoveries", None) is None:
         raise RiskBudgetError("plot_insurance: the result was simulated without insurance (simulate(..., insurance=))")
@@ -472,7 +525,8 @@ def plot_insurance(result: Any, *, tolerance: Any = None, appetite: Any = None, 
     ax.set_ylim(max(1.0 / n / 2, 1e-7), 1.0)
     money_axis(ax, "x")
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.yaxis.set_major_formatter(FuncFormatter(_log_percent))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("Annual loss")
     ax.set_ylabel("P(annual loss > x)")
     ax.set_title(_text(f"Risk transfer: premiums {money(result.premium)} a year"))
