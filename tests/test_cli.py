@@ -174,3 +174,22 @@ def test_optimize_over_a_horizon_prints_npv_and_the_year_table(capsys):
     with pytest.raises(SystemExit):
         main(["optimize", *files, "--horizon", "3", "--discount-rate", "-100%"])
     assert "must be above -100%" in capsys.readouterr().err
+
+
+def test_report_with_a_saved_plan_writes_the_decision_pack(tmp_path, capsys):
+    files = ["--register", "data/example/register.csv", "--controls", "data/example/controls.csv",
+             "--projects", "data/example/projects.csv", "--budget", "6e6", "--years", "1000", "--seed", "7"]
+    saved = tmp_path / "plan.json"
+    assert main(["optimize", *files, "--save", str(saved), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    pack = tmp_path / "pack.html"
+    assert main(["report", "--plan", str(saved), "--frontier-points", "0", "--out", str(pack)]) == 0
+    assert "wrote the decision pack" in capsys.readouterr().out
+    html = pack.read_text(encoding="utf-8")
+    for name in doc["funded_controls"] + doc["funded_projects"]:
+        assert name.replace("&", "&amp;") in html or name in html
+    assert "<script" not in html.lower()
+    assert main(["report", "--plan", str(saved), "--years", "500", "--out", str(pack)]) == 1
+    assert "--years does not go with --plan" in capsys.readouterr().err
+    assert main(["report", "--out", str(pack)]) == 1
+    assert "give a register file, or --plan" in capsys.readouterr().err

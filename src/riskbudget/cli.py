@@ -59,6 +59,13 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _whole_or_zero(text: str) -> int:
+    try:
+        return parse_whole(text, where="", name="", minimum=0, error=RiskBudgetError)
+    except RiskBudgetError as exc:
+        raise _usage_error(exc) from None
+
+
 def _discount_rate(text: str) -> float:
     from ._parse import parse_share
 
@@ -302,14 +309,22 @@ def _add_report(sub: Any) -> None:
             "residual risk with controls, assumptions) as one HTML file with the figures embedded."
         ),
     )
-    p.add_argument("register", help="register file (.csv, .xlsx, .yaml, .json)")
+    p.add_argument("register", nargs="?", default=None,
+                   help="register file (.csv, .xlsx, .yaml, .json); optional with --plan (then it must be the plan's)")
+    p.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="write the decision pack for a plan saved with riskbudget optimize --save: what is funded and "
+                        "why, risk before and after, the appetite, every candidate, the frontier, the years")
+    p.add_argument("--frontier-points", type=_whole_or_zero, default=None,
+                   help="with --plan: shares on the pack's efficient frontier (default 11; 0 leaves it out)")
     p.add_argument("--controls", default=None, help="controls file; adds inherent vs residual risk")
     p.add_argument("--appetite", default=None, help="risk appetite file (.yaml/.json): limits and tolerance curve")
     p.add_argument("--out", default="report.html", help="where to write the HTML (default report.html)")
-    p.add_argument("--years", type=_positive_int, default=100_000, help="simulated years (default 100000)")
-    p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh entropy, recorded)")
+    p.add_argument("--years", type=_positive_int, default=None,
+                   help="simulated years (default 100000; with --plan the plan's own)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="random seed (default: fresh entropy, recorded; with --plan the plan's own)")
     p.add_argument("--layout", default="riskbudget", help="flat register layout: riskbudget, riskquant, one_for_one")
-    p.add_argument("--title", default="Cyber risk: board report", help="title at the top of the report")
+    p.add_argument("--title", default=None, help="title at the top of the report")
     p.add_argument("--organisation", default="", help="organisation name shown under the title")
 
 
@@ -320,14 +335,18 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     from .formatting import money
     from .reporting import report
 
+    if args.plan is not None:
+        return _run_pack(args, out)
+    if args.register is None:
+        raise RiskBudgetError("report: give a register file, or --plan PLAN.json for the decision pack")
     board = report(
         args.register,
         controls=args.controls,
         appetite=args.appetite,
-        years=args.years,
+        years=args.years if args.years is not None else 100_000,
         seed=args.seed,
         layout=args.layout,
-        title=args.title,
+        title=args.title or "Cyber risk: board report",
         organisation=args.organisation,
         out=args.out,
     )
@@ -348,6 +367,37 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
     for note in board.notes:
         say(f"Note: {note}")
     say(f"wrote the board report to {Path(board.path).resolve()}")  # type: ignore[arg-type]
+    return 0
+
+
+def _run_pack(args: argparse.Namespace, out: TextIO) -> int:
+    """``riskbudget report [REGISTER] --plan PLAN.json``: the decision pack, on the plan's own sample."""
+    say = functools.partial(print, file=out)
+    from pathlib import Path
+
+    from .formatting import money
+    from .reporting import report
+
+    for flag, value in (("--years", args.years), ("--seed", args.seed), ("--controls", args.controls)):
+        if value is not None:
+            raise RiskBudgetError(f"report: {flag} does not go with --plan: the pack uses the plan's own sample and "
+                                  "candidates")
+    points = 11 if args.frontier_points is None else args.frontier_points
+    kwargs: dict[str, Any] = {"plan": args.plan, "appetite": args.appetite, "frontier": points or None,
+                              "organisation": args.organisation, "out": args.out}
+    if args.title:
+        kwargs["title"] = args.title
+    board = report(args.register, **kwargs)
+    before, after = board.result, board.residual_result
+    say(f"today: ALE {money(before.ale())}, VaR95 {money(before.var(0.95))}, TVaR95 {money(before.tvar(0.95))}")
+    if after is not None:
+        status = board.residual_appetite_status
+        state = "" if status is None else ("; within appetite" if status.ok else "; OUTSIDE appetite")
+        say(f"with the plan: ALE {money(after.ale())}, VaR95 {money(after.var(0.95))}, "
+            f"TVaR95 {money(after.tvar(0.95))}{state}")
+    for note in board.notes:
+        say(f"Note: {note}")
+    say(f"wrote the decision pack to {Path(board.path).resolve()}")  # type: ignore[arg-type]
     return 0
 
 

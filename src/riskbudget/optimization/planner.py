@@ -177,8 +177,13 @@ def _with_margins(rules: FundingRules, appetite: Appetite, options: SolverOption
     program is solved with the margins of the plan as stated, then again with
     the margins of that plan, until the margins settle (a plan's own within
     5% of those it was solved with), for at most three solves; the last plan
-    that meets the limits less its own margins is kept. When no plan meets
-    them, the plan for the limits as stated is returned, saying so.
+    that meets the limits less its own margins is kept. A margin can make a
+    limit far harder to prove, so the tightened solves share a time budget:
+    ten times the time of the plan without margins, at least 30 s (at most
+    ``time_limit``); a tightened solve stopped by it may still give a plan
+    meeting the margins (status ``feasible_gap``, with its gap). When no plan
+    meets them, or none was found in time, the plan for the limits as stated
+    is returned, saying which.
     """
     from .robustness import tightened
 
@@ -187,12 +192,25 @@ def _with_margins(rules: FundingRules, appetite: Appetite, options: SolverOption
     plan = best_plan(rules, appetite, bare, progress=progress, started=t0)
     if plan.status not in MEETS_APPETITE:
         return plan
+    # the tightened solves get a time budget of their own: a margin can make a limit far harder to prove
+    start = time.perf_counter()
+    allowed = max(_MARGIN_MIN_SECONDS, _MARGIN_TIME_FACTOR * (start - t0))
+    if options.time_limit is not None:
+        allowed = min(allowed, options.time_limit)
     losses = rules.problem.total_losses(plan.funding)
     best: tuple[Plan, Appetite, dict[str, float], bool] | None = None
+    why = "no plan meets them (proven on the sample)"
     for _ in range(_MARGIN_ROUNDS):
+        left = allowed - (time.perf_counter() - start)
+        if left <= 0:
+            why = f"the search for one stopped after {allowed:.0f} s"
+            break
         tight, margins = tightened(appetite, losses, confidence)
-        cand = best_plan(rules, tight, bare, progress=progress, started=t0)
+        cand = best_plan(rules, tight, replace(bare, time_limit=left, explain_infeasible=False), progress=progress,
+                         started=t0)
         if cand.status not in MEETS_APPETITE:
+            if cand.status is not PlanStatus.INFEASIBLE:
+                why = f"the search for one stopped after {allowed:.0f} s"
             break
         losses = rules.problem.total_losses(cand.funding)
         own, own_margins = tightened(appetite, losses, confidence)
@@ -203,8 +221,8 @@ def _with_margins(rules: FundingRules, appetite: Appetite, options: SolverOption
                 break
     if best is None:
         return replace(plan, notes=plan.notes + (
-            f"no plan was found that meets each limit with a margin aiming at a {confidence:.0%} chance of holding "
-            "on fresh years; this plan meets the limits as stated on the sample only (see plan.robustness)",))
+            f"margins aiming at a {confidence:.0%} chance that each limit holds on fresh years were asked, but "
+            f"{why}; this plan meets the limits as stated on the sample only (see plan.robustness)",))
     cand, tight, margins, settled = best
     note = None if settled else (
         "the margins enforced were computed at an earlier candidate plan and differ from this plan's own by more "
@@ -220,6 +238,10 @@ def _phi_inv(p: float) -> float:
 
 #: Solves with updated margins at most (each at the previous candidate's standard errors).
 _MARGIN_ROUNDS = 3
+#: The tightened solves of a plan with margins get this many times the time of the plan without them...
+_MARGIN_TIME_FACTOR = 10.0
+#: ... and at least this many seconds (at most the solver's time_limit, if one is given).
+_MARGIN_MIN_SECONDS = 30.0
 #: Margins count as settled when a plan's own differ from those it was solved with by at most this share.
 _MARGIN_SETTLED = 0.05
 
