@@ -49,7 +49,9 @@ demo: $(VENV)/.stamp-all
 	$(BIN)/riskbudget report data/example/register.csv --appetite data/example/appetite.yaml \
 		--controls data/example/controls.csv --out $(OUT)/report.html --years 100000 --seed 7
 	$(BIN)/riskbudget optimize --register data/example/register.csv --controls data/example/controls.csv \
-		--projects data/example/projects.csv --budget 6e6 --appetite-tvar95 18e6 --years 20000 --seed 7
+		--projects data/example/projects.csv --budget 6e6 --appetite-tvar95 18e6 --years 20000 --seed 7 \
+		--save $(OUT)/plan.json
+	$(BIN)/riskbudget report --plan $(OUT)/plan.json --out $(OUT)/pack.html
 
 test: $(VENV)/.stamp-test browser
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
