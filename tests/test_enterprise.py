@@ -205,21 +205,63 @@ def _brute_force(problem, budget: float, appetite: rb.Appetite | None) -> tuple[
     return best
 
 
-@pytest.mark.parametrize("share", [None, 0.85])
-def test_column_generation_finds_the_brute_force_optimum(compact, share):
+def _tiny_case():
     reg, controls, projects, _ = enterprise.enterprise(copies=2, scenarios_per_unit=4, controls_per_unit=4,
                                                        projects_per_unit=2, controls_per_scenario=4, seed=3)
-    problem = precompute(reg, controls, projects, years=1_500, seed=2)
-    assert not problem.dense
+    return precompute(reg, controls, projects, years=1_500, seed=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_with_appetite():
+    """A compact problem small enough to enumerate, a binding TVaR95 limit, and the brute-force optimum under it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(problem_module, "DENSE_BYTES", 0)
+        problem = _tiny_case()
+    appetite = rb.Appetite(tvar95=0.85 * optimize(problem, budget=2.5e6).tvar95)
+    return problem, appetite, _brute_force(problem, 2.5e6, appetite)
+
+
+@pytest.mark.parametrize("share", [None, 0.85])
+def test_column_generation_finds_the_brute_force_optimum(compact, share, tiny_with_appetite):
     budget = 2.5e6
-    appetite = None
-    if share is not None:
-        appetite = rb.Appetite(tvar95=share * optimize(problem, budget=budget).tvar95)
-    best, funding = _brute_force(problem, budget, appetite)
+    if share is None:
+        problem, appetite = _tiny_case(), None
+        best, funding = _brute_force(problem, budget, appetite)
+    else:
+        problem, appetite, (best, funding) = tiny_with_appetite
+    assert not problem.dense
     plan = optimize(problem, budget=budget, appetite=appetite)
     assert plan.status == "optimal"
     assert plan.expected_net_value == pytest.approx(best, rel=1e-9, abs=1e-6)
     assert plan.funding == funding
+
+
+@pytest.mark.parametrize("columns", [80, 64])
+def test_a_full_program_takes_out_columns_that_cannot_matter(monkeypatch, tiny_with_appetite, columns):
+    """With room for few columns, those the Lagrangian bound rules out make room; a proof that still does not fit
+    is not claimed: the plan is then feasible_gap with its bound, and the note names the memory cap."""
+    problem, appetite, (best, funding) = tiny_with_appetite
+    years = problem.years
+    monkeypatch.setattr(model_module, "PROGRAM_BYTES", columns * 8 * years)
+    taken = []
+    deactivate = model_module._Program.deactivate
+
+    def spy(self, cols):
+        taken.append(deactivate(self, cols))
+        return taken[-1]
+
+    monkeypatch.setattr(model_module._Program, "deactivate", spy)
+    for j, c in problem.kept_columns():  # start from an empty program, as a fresh problem would
+        problem.release(j, c)
+    plan = optimize(problem, budget=2.5e6, appetite=appetite)
+    assert sum(taken) > 0
+    assert plan.funding == funding and plan.appetite.ok
+    assert plan.bound >= best - 1e-6
+    if columns == 80:
+        assert plan.status == "optimal" and plan.solver_gap <= 1e-6
+    else:
+        assert plan.status == "feasible_gap" and 0 < plan.solver_gap < 0.01
+        assert any("PROGRAM_BYTES" in note for note in plan.notes)
 
 
 # --------------------------------------------------------------------------- #

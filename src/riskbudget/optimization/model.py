@@ -37,7 +37,10 @@ keeps every row valid for every plan. A solve
    its reduced cost) does not exceed that MILP's solution, and solves again,
    until none is left. Then no column outside can be part of a better
    solution, so the MILP's solution and dual bound are those of the whole
-   program (up to the requested gap).
+   program (up to the requested gap). When the program's memory
+   (:data:`PROGRAM_BYTES`) is full, the columns whose Lagrangian bound
+   exceeds the target are taken out first (they cannot be part of a better
+   solution in this solve; their exact cut coefficients stay).
 
 A solution therefore only uses columns whose cut coefficients are exact, and
 the cut rounds (:mod:`~riskbudget.optimization.milp`) check every solution on
@@ -64,8 +67,10 @@ __all__ = ["Model", "SolveResult", "SCALE", "CutRow", "PROGRAM_BYTES"]
 #: Dollars per unit in the program (HiGHS works best with numbers near 1).
 SCALE = 1e6
 
-#: Memory the columns in a large problem's program may take (their annual losses), in bytes. When more
-#: columns would be needed to prove optimality, the solve returns its best plan with the bound it can prove.
+#: Memory the columns in a large problem's program may take (their annual losses), in bytes. When it is full,
+#: the columns whose Lagrangian bound shows they cannot improve on the incumbent are taken out to make room; when
+#: more columns are still needed to prove optimality, the solve returns its best plan with the bound it can prove
+#: (and says so: the plan's status is then ``feasible_gap``).
 PROGRAM_BYTES = 2 << 30
 
 Row = tuple[dict[int, float], float, float]
@@ -203,7 +208,8 @@ class Model:
                 lo += colv
                 hi += colv
                 continue
-            L = np.column_stack([problem.column(j, c) for c in range(ncomb)]) if problem.lazy else problem.losses[j]
+            L = (problem.losses[j] if problem.losses is not None
+                 else np.column_stack([problem.column(j, c) for c in range(ncomb)]))
             self.blocks.append((j, col, ncomb))
             mats.append(L)
             self._means.append(L.mean(axis=0))
@@ -247,7 +253,7 @@ class Model:
             if self.blocks
             else np.zeros(0, dtype=int)
         )
-        self.L = None
+        self.L = np.zeros((n, 0))  # no column of losses is kept: cut rows come from the program (_Program)
 
     def _objective(self) -> None:
         problem, S = self.problem, self.scale
@@ -573,10 +579,10 @@ class _Program:
         #: into the program (and the seconds spent simulating them again).
         self.stats: dict[str, float] = {
             "lp": 0, "lp_seconds": 0.0, "milp": 0, "milp_seconds": 0.0, "priced_in": 0, "brought_in": 0,
-            "column_seconds": 0.0,
+            "column_seconds": 0.0, "taken_out": 0,
         }
-        first = {j: f for j, f, _ in model.blocks}
-        kept = [first[j] + c for (j, c) in problem.kept_columns() if j in first]
+        first_of = {j: f for j, f, _ in model.blocks}
+        kept = [first_of[j] + c for (j, c) in problem.kept_columns() if j in first_of]
         self.activate(np.array(sorted(kept), dtype=np.int64))
 
     # -- the columns in the program ----------------------------------------- #
@@ -593,6 +599,32 @@ class _Program:
             self.pool[new] = True
         self.stats["column_seconds"] += time.perf_counter() - t0
         return len(new)
+
+    def _used(self, cols: np.ndarray, res: Any) -> np.ndarray:
+        """Mask of the core columns a solution on ``cols`` puts weight on."""
+        used = np.zeros(self.m.ncol, dtype=bool)
+        used[cols[res.x[: cols.size] > 1e-9]] = True
+        return used
+
+    def deactivate(self, cols: np.ndarray) -> int:
+        """Take columns out of the program (their losses are no longer kept; cut coefficients stay valid).
+
+        Coefficients already exact stay exact in the cuts that hold them; cuts
+        made while a column is out hold its lower bound, upgraded if it comes
+        back (:meth:`_upgrade`).
+        """
+        problem = self.m.problem
+        drop = {int(q) for q in np.asarray(cols, dtype=np.int64) if self.active[q]}
+        if not drop:
+            return 0
+        keep = [k for k, q in enumerate(self.order) if q not in drop]
+        self.order = [self.order[k] for k in keep]
+        self.columns = [self.columns[k] for k in keep]
+        for q in drop:
+            problem.release(int(self.scenario[q]), int(self.combo[q]))
+        self.active[sorted(drop)] = False
+        self.stats["taken_out"] += len(drop)
+        return len(drop)
 
     def _rows_of(self, cols: Sequence[int], years: np.ndarray) -> np.ndarray:
         """Losses of program columns ``cols`` (positions in ``order``) in ``years``: (years, columns)."""
@@ -948,6 +980,7 @@ class _Program:
         self.stats["brought_in"] += self.activate(np.concatenate([support, likely]))
         self._upgrade(cuts)
         incumbent, best, proven = math.inf, None, False
+        why = "stopped before optimality was proved"
         while True:
             cols = np.flatnonzero(self.active | (np.arange(m.ncol) < self.n_dec))
             A, rl, ru, _groups = self._assemble(cols, cuts, counts, sigma=sigma, sigma_cap=sigma_cap)
@@ -969,7 +1002,9 @@ class _Program:
                 proven = True
                 break
             room = self.max_active - len(self.order)
-            if time_limit is not None and remaining() <= 1e-3:
+            left = remaining()
+            if left is not None and left <= 1e-3:
+                why = "the time limit stopped the column generation before optimality was proved"
                 break
             order = np.flatnonzero(could)
             if best is None and room > 0:
@@ -989,7 +1024,16 @@ class _Program:
                     incumbent, best, proven = float(settled.fun), (np.arange(m.ncol), settled), True
                     break
             elif room <= 0:
-                break
+                # The program is full: take out the columns that cannot be part of a plan better than the target
+                # (their Lagrangian bound says so), keeping the incumbent's, and bring in the most promising.
+                useless = self.active & self.is_y & ~self._used(*best) & (bound + penalty >= target)
+                self.deactivate(np.flatnonzero(useless))
+                room = self.max_active - len(self.order)
+                if room <= 0:
+                    why = (f"the columns that could still improve the plan do not fit in the program's memory "
+                           f"(PROGRAM_BYTES, {PROGRAM_BYTES / 2**30:g} GiB of annual losses); optimality not proved")
+                    break
+                order = order[np.argsort(penalty[order], kind="stable")][:room]
             else:
                 order = order[np.argsort(penalty[order], kind="stable")][:room]
             self.stats["brought_in"] += self.activate(order)
@@ -1009,5 +1053,5 @@ class _Program:
         if proven:
             gap = max(gap, float(getattr(res, "mip_gap", 0.0) or 0.0))
         return OptimizeResult(x=full(cols, res.x), fun=res.fun, status=res.status if proven else 1,
-                              message=res.message if proven else "stopped before optimality was proved",
+                              message=res.message if proven else why,
                               success=res.success, mip_gap=max(gap, 0.0), mip_dual_bound=dual)

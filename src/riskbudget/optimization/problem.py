@@ -412,6 +412,10 @@ class DecisionProblem:
             col = self._kept[(j, c)] = self.column(j, c)
         return col
 
+    def release(self, j: int, c: int) -> None:
+        """Stop keeping scenario ``j``'s column ``c`` for the programs (it is simulated again when needed)."""
+        self._kept.pop((j, c), None)
+
     def kept_columns(self) -> list[tuple[int, int]]:
         """(scenario, combination) of every column kept for the program."""
         return list(self._kept)
