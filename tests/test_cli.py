@@ -191,5 +191,6 @@ def test_report_with_a_saved_plan_writes_the_decision_pack(tmp_path, capsys):
     assert "<script" not in html.lower()
     assert main(["report", "--plan", str(saved), "--years", "500", "--out", str(pack)]) == 1
     assert "--years does not go with --plan" in capsys.readouterr().err
-    assert main(["report", "--out", str(pack)]) == 1
-    assert "give a register file, or --plan" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--out", str(pack)])
+    assert exit_.value.code == 2 and "give a register file, or --plan" in capsys.readouterr().err

@@ -777,6 +777,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``riskbudget`` command."""
     parser = build_parser()
     args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
+    if args.command == "report" and args.register is None and args.plan is None:
+        parser.error("report: give a register file, or --plan PLAN.json for the decision pack")  # exits 2
     runner = {name: run for name, _add, run in COMMANDS}[args.command]
     try:
         with _results_stream() as out:
