@@ -10,7 +10,7 @@ import pytest
 
 import riskbudget as rb
 from riskbudget.optimization import evaluate, optimize, precompute
-from riskbudget.optimization.horizon import YearMix, horizon_of
+from riskbudget.optimization.years import YearMix, horizon_of
 
 from .test_optimize import all_fundings, small_instance
 
@@ -80,7 +80,7 @@ def test_the_horizon_plan_has_the_best_npv_of_every_funding(phased, horizon, rat
     assert plan.status == "optimal" and plan.horizon == horizon
     mix = YearMix(phased)
     best = -math.inf
-    from riskbudget.optimization.horizon import year_table
+    from riskbudget.optimization.years import year_table
 
     for f in all_fundings(phased):
         on = set(f.names)
@@ -103,7 +103,7 @@ def test_the_appetite_holds_in_every_year_and_the_plan_is_the_best_npv_under_it(
     # a limit that binds in the early years (controls not yet live): brute force over every funding and year
     hz = horizon_of("test", 3, 0.05, 1_000_000)
     mix = YearMix(phased)
-    from riskbudget.optimization.horizon import year_table
+    from riskbudget.optimization.years import year_table
 
     tv = {}
     for f in all_fundings(phased):
@@ -145,3 +145,29 @@ def test_bad_horizons_are_clear_errors(phased):
         optimize(phased, budget=1e6, horizon=1)
     with pytest.raises(rb.RiskBudgetError, match=r"lead_time_months \(12\) is beyond the horizon"):
         evaluate(phased, funded=[], horizon=1)
+
+
+def test_every_funded_item_of_a_horizon_plan_earns_its_place_in_npv_or_a_years_limit(phased):
+    """The drop-one test over a horizon, checked independently of the reasons: NPV and every year's appetite."""
+    from riskbudget.optimization.years import year_table
+
+    free = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)
+    appetite = rb.Appetite(tvar95=free.by_year["tvar95"].max() * 0.97)
+    plan = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, appetite=appetite)
+    assert plan.status == "optimal"
+    hz = horizon_of("test", 3, 0.05, 1_000_000)
+    mix = YearMix(phased)
+    reasons = {r.item: r for r in plan.reasons}
+    for name in plan.funding.names:
+        without = phased.funding([n for n in plan.funding.names if n != name],
+                                 [n for n in plan.funding.security_by_design if n != name])
+        _, npv, _ = year_table(phased, without, hz, mix)
+        breaks = any(not appetite.holds(mix.losses(without, t)) for t in (1, 2, 3))
+        r = reasons[name]
+        assert r.delta_net_value == pytest.approx(plan.npv - npv, rel=1e-9, abs=1e-6)
+        if r.reason == "pays for itself":
+            assert npv < plan.npv and not breaks and "over 3 years" in r.detail
+        elif r.reason == "an appetite limit needs it":
+            assert breaks and all(lim.startswith("year ") for lim in r.limits)
+        else:
+            assert r.reason in ("a funded item requires it", "a rule you set needs it")

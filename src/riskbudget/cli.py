@@ -573,9 +573,6 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
     say(oos.describe())
     say()
     say("Why each candidate is funded or not (checked on the same simulated years):")
-    if plan.horizon > 1:
-        say("  (one budget year with every item live; the plan itself maximises the net present value over "
-            f"{plan.horizon} years)")
     for r in plan.reasons:
         mark = "funded" if r.funded else "not funded"
         say(f"  {r.item} [{mark}]: {r.reason} - {r.detail}")

@@ -14,12 +14,13 @@ from .. import metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
-from .horizon import Horizon, YearMix, check_lead_times, horizon_of, solve_horizon, year_table
+from .horizon import solve_horizon
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import OutOfSample, Plan, PlanStatus, build_plan
 from .planner import best_plan
 from .problem import DecisionProblem
 from .rules import Constraints, FundingRules
+from .years import Horizon, YearMix, check_lead_times, horizon_of, year_table
 
 __all__ = ["optimize", "evaluate", "validate"]
 
@@ -72,7 +73,7 @@ def optimize(
     progress : bool, optional
         Progress bars (off with ``RISKBUDGET_PROGRESS=0``).
     horizon : int, optional
-        Plan over this many years (see :mod:`riskbudget.optimization.horizon`):
+        Plan over this many years (see :mod:`riskbudget.optimization.years`):
         one-off costs in year 1, effects and values live after each item's
         lead time, the objective the net present value ``plan.npv``, with
         ``plan.by_year``. ``budget`` may then be one amount per year. Appetite

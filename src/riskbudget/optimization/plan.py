@@ -310,7 +310,7 @@ class Plan:
     by_year : pandas.DataFrame or None
         Over a horizon: one row per year 1..T with ``spend``,
         ``security_spend``, ``it_spend``, ``value``, ``ale``, ``var95``,
-        ``tvar95``, ``net`` and more (:func:`~riskbudget.optimization.horizon.year_table`).
+        ``tvar95``, ``net`` and more (:func:`~riskbudget.optimization.years.year_table`).
     """
 
     funding: Funding

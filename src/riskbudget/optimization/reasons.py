@@ -77,6 +77,10 @@ def _sbd_label(name: str) -> str:
 
 
 class _Explainer:
+    #: What a change is measured in, and its unit, in the words of a reason.
+    value_name = "net value"
+    unit = "a year"
+
     def __init__(self, problem: DecisionProblem, funding: Funding, rules: FundingRules, appetite: Any,
                  margins: tuple[str, ...] = ()) -> None:
         self.problem, self.funding, self.rules, self.appetite = problem, funding, rules, appetite
@@ -116,12 +120,12 @@ class _Explainer:
             return ItemReason(item, kind, True, reason, words, loss, se, limits)
         if limits:
             words = (f"without it the plan breaks {', '.join(limits)} (net value would change by "
-                     f"{money(-loss)} ± {money(se)} a year)")
+                     f"{money(-loss)} ± {money(se)} {self.unit})")
             return ItemReason(item, kind, True, Reason.LIMIT, words, loss, se, limits)
         if loss > 0:
-            words = f"without it expected net value falls by {money(loss)} ± {money(se)} a year"
+            words = f"without it expected {self.value_name} falls by {money(loss)} ± {money(se)} {self.unit}"
             return ItemReason(item, kind, True, Reason.PAYS, words, loss, se)
-        words = f"dropping it keeps the appetite and gains {money(-loss)} ± {money(se)} a year"
+        words = f"dropping it keeps the appetite and gains {money(-loss)} ± {money(se)} {self.unit}"
         return ItemReason(item, kind, True, Reason.NONE, words, loss, se)
 
     # -- unfunded ------------------------------------------------------------ #
@@ -139,11 +143,42 @@ class _Explainer:
             words = f"with it the plan would break {', '.join(limits)}"
             return ItemReason(item, kind, False, Reason.BREAKS_LIMIT, words, delta, se, limits)
         if delta <= 0:
-            words = f"with it expected net value would fall by {money(-delta)} ± {money(se)} a year"
+            words = f"with it expected {self.value_name} would fall by {money(-delta)} ± {money(se)} {self.unit}"
         else:
-            words = (f"with it expected net value would rise by {money(delta)} ± {money(se)} a year and the appetite "
+            words = (f"with it expected {self.value_name} would rise by {money(delta)} ± {money(se)} {self.unit} and the appetite "
                      f"holds: the plan is not optimal")
         return ItemReason(item, kind, False, Reason.DOES_NOT_PAY, words, delta, se)
+
+
+class _HorizonExplainer(_Explainer):
+    """Reasons over a horizon: changes in NPV, and the appetite in every year (named "year t: VaR95")."""
+
+    value_name = "NPV"
+
+    def __init__(self, problem: DecisionProblem, funding: Funding, rules: FundingRules, appetite: Any,
+                 horizon: Any) -> None:
+        from .years import YearMix, year_table
+
+        self.horizon, self.mix, self._table = horizon, YearMix(problem), year_table
+        self.unit = f"over {horizon.years} years"
+        self.factors = np.array([horizon.factor(t) for t in range(1, horizon.years + 1)])
+        super().__init__(problem, funding, rules, appetite)
+        self.base_years = self._years(funding)
+
+    def _years(self, f: Funding) -> list[np.ndarray]:
+        return [self.mix.losses(f, t) for t in range(1, self.horizon.years + 1)]
+
+    def _net(self, f: Funding, losses: np.ndarray) -> float:
+        return self._table(self.problem, f, self.horizon, self.mix)[1]
+
+    def _change(self, f: Funding) -> tuple[float, float, tuple[str, ...]]:
+        years = self._years(f)
+        delta = self._net(f, years[0]) - self.base_net
+        discounted = sum(d * (x - b) for d, x, b in zip(self.factors, years, self.base_years))
+        broken: list[str] = []
+        for t, x in enumerate(years, start=1):
+            broken += [f"year {t}: {b}" for b in self._broken_limits(x)]
+        return delta, metrics.paired_se(discounted), tuple(dict.fromkeys(broken))
 
 
 def _rule_words(broken: list[Violation], item: str) -> str:
@@ -179,6 +214,7 @@ def explain(
     appetite: Any = None,
     constraints: Constraints | None = None,
     margins: tuple[str, ...] = (),
+    horizon: Any = None,
 ) -> list[ItemReason]:
     """The reason for every candidate control, project and security-by-design option.
 
@@ -195,6 +231,9 @@ def explain(
     margins : tuple of str
         Labels of limits in ``appetite`` that were lowered by a margin for
         fresh years: named "VaR95 (with its margin)" in the reasons.
+    horizon : Horizon, optional
+        Explain a multi-year plan: changes in NPV over the horizon, and the
+        appetite in every year ("year 1: TVaR95").
 
     Returns
     -------
@@ -203,7 +242,8 @@ def explain(
         problem's order.
     """
     rules = FundingRules(problem, constraints or Constraints(), where="explain")
-    ex = _Explainer(problem, funding, rules, appetite, margins)
+    ex = (_Explainer(problem, funding, rules, appetite, margins) if horizon is None
+          else _HorizonExplainer(problem, funding, rules, appetite, horizon))
     out: list[ItemReason] = []
     on = set(funding.names)
     for c in problem.controls:
@@ -261,6 +301,13 @@ def explain_plan(plan: Any, *, constraints: Constraints | None = None) -> list[I
     cons = constraints if constraints is not None else getattr(plan, "constraints", None)
     if cons is None:
         cons = Constraints(budget=plan.budget)
+    if getattr(plan, "by_year", None) is not None:
+        from .years import Horizon
+
+        budgets = plan.by_year["budget"].to_numpy(dtype=float)
+        horizon = Horizon(plan.horizon, plan.discount_rate,
+                          tuple(float(b) for b in budgets) if np.isfinite(budgets).all() else None)
+        return explain(plan.problem, plan.funding, appetite=plan.appetite_spec, constraints=cons, horizon=horizon)
     enforced = getattr(plan, "optimised_for", None)
     if enforced is None:
         return explain(plan.problem, plan.funding, appetite=plan.appetite_spec, constraints=cons)
