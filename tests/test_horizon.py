@@ -12,7 +12,7 @@ import riskbudget as rb
 from riskbudget.optimization import evaluate, optimize, precompute
 from riskbudget.optimization.years import YearMix, horizon_of
 
-from .test_optimize import all_fundings, small_instance
+from .test_optimize import all_fundings, small_instance, structurally_ok
 
 YEARS, SEED = 2_000, 11
 
@@ -56,6 +56,15 @@ def test_npv_of_a_hand_computed_plan():
     assert table["security_spend"].tolist() == pytest.approx([60_000, 10_000, 10_000])
     assert table["value"].tolist() == pytest.approx(value)
     assert table["partial_year"].tolist() == [True, False, False]
+    # from year 2 every item is live: the year is exactly the one-year plan's sample
+    one_year = evaluate(problem, funded=["WAF", "Portal"])
+    for t in (2, 3):
+        assert table.loc[t, "var95"] == one_year.var95 and table.loc[t, "tvar95"] == one_year.tvar95
+        assert table.loc[t, "ale_se"] == pytest.approx(one_year.ale_se, rel=1e-12)
+    # year 1 mixes the two full-year columns half and half (the control live for six months)
+    x0 = evaluate(problem, funded=["Portal"]).result.annual_loss.to_numpy()
+    x1 = one_year.result.annual_loss.to_numpy()
+    assert table.loc[1, "tvar95"] == pytest.approx(rb.metrics.tvar(0.5 * x0 + 0.5 * x1, 0.95), rel=1e-12)
     assert any("live for part of the year" in n for n in plan.notes)
     doc = plan.to_dict()
     assert doc["npv"] == pytest.approx(expected, rel=1e-12) and len(doc["by_year"]) == 3
@@ -83,10 +92,7 @@ def test_the_horizon_plan_has_the_best_npv_of_every_funding(phased, horizon, rat
     from riskbudget.optimization.years import year_table
 
     for f in all_fundings(phased):
-        on = set(f.names)
-        items = [phased.controls[phased.control_index[n]] for n in f.controls] + [
-            phased.projects[phased.project_index[n]] for n in f.projects]
-        if any(q not in on for it in items for q in it.requires) or any(x in on for it in items for x in it.excludes):
+        if not structurally_ok(phased, f, math.inf):  # requires and excludes; the year budgets are checked below
             continue
         table, npv, _ = year_table(phased, f, hz, mix)
         if (table["spend"] <= np.asarray(hz.budgets) + 1e-6).all():
@@ -107,10 +113,7 @@ def test_the_appetite_holds_in_every_year_and_the_plan_is_the_best_npv_under_it(
 
     tv = {}
     for f in all_fundings(phased):
-        on = set(f.names)
-        items = [phased.controls[phased.control_index[n]] for n in f.controls] + [
-            phased.projects[phased.project_index[n]] for n in f.projects]
-        if any(q not in on for it in items for q in it.requires) or any(x in on for it in items for x in it.excludes):
+        if not structurally_ok(phased, f, math.inf):  # requires and excludes; the year budgets are checked below
             continue
         table, npv, _ = year_table(phased, f, hz, mix)
         if (table["spend"] <= 1_000_000 + 1e-6).all():

@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics, plotting
+from ._options import merge_options
 from ._version import __version__
 from .appetite import Appetite, LimitKind, ToleranceCurve, read_appetite
 from .controls import apply_controls, check_references, read_controls
@@ -140,13 +141,6 @@ class ReportOptions:
         return tuple(f.name for f in fields(cls))
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return False
-
-
 def _report_options(keywords: Mapping[str, Any], options: ReportOptions | None) -> ReportOptions:
     """``options`` with the loose keywords set (each a :class:`ReportOptions` field); unknown or doubled ones refused.
 
@@ -161,21 +155,7 @@ def _report_options(keywords: Mapping[str, Any], options: ReportOptions | None) 
     if unknown:
         which = f"keyword {unknown[0]!r}" if len(unknown) == 1 else f"keywords {unknown}"
         raise RiskBudgetError(f"report: unknown {which}; the options are {', '.join(names)}")
-    if not keywords:
-        return given
-    base = ReportOptions()
-    loose = replace(base, **keywords)
-    changes: dict[str, Any] = {}
-    for name in keywords:
-        value, mine, default = getattr(loose, name), getattr(given, name), getattr(base, name)
-        if _same(value, default):
-            continue
-        if not _same(mine, default) and not _same(mine, value):
-            raise RiskBudgetError(
-                f"report: {name} is given twice, as {name}={value!r} and in options= ({mine!r}); give it once"
-            )
-        changes[name] = value
-    return replace(given, **changes) if changes else given
+    return merge_options("report", given, keywords, "options")
 
 
 @dataclass(frozen=True, eq=False)

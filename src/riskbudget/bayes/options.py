@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 import numpy as np
 
+from .._options import merge_options
 from ..exceptions import InvalidParameterError, RiskBudgetError
 
 __all__ = ["SamplerOptions", "ReadOptions", "SAMPLERS", "route_options"]
@@ -162,39 +163,6 @@ class ReadOptions:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
-Options = TypeVar("Options", SamplerOptions, ReadOptions)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """``a == b`` for values that may be arrays or DataFrames (whose ``==`` is elementwise)."""
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return False
-
-
-def _merge(where: str, given: Options, keywords: Mapping[str, Any], argument: str) -> Options:
-    """``given`` with the keywords set; a field set differently both ways is an error.
-
-    A keyword equal to the field's default leaves ``given`` as it is.
-    """
-    if not keywords:
-        return given
-    base = type(given)()
-    loose = replace(base, **keywords)  # normalised and checked like the object itself
-    changes: dict[str, Any] = {}
-    for name in keywords:
-        value, mine, default = getattr(loose, name), getattr(given, name), getattr(base, name)
-        if _same(value, default):
-            continue
-        if not _same(mine, default) and not _same(mine, value):
-            raise RiskBudgetError(
-                f"{where}: {name} is given twice, as {name}={value!r} and in {argument}= ({mine!r}); give it once"
-            )
-        changes[name] = value
-    return replace(given, **changes) if changes else given
 
 
 def route_options(
@@ -233,7 +201,7 @@ def route_options(
         allowed = ", ".join([*sampler_names, *read_names])
         which = f"keyword {unknown[0]!r}" if len(unknown) == 1 else f"keywords {unknown}"
         raise RiskBudgetError(f"{where}: unknown {which}; the options are {allowed}")
-    samp = _merge(where, sampling or SamplerOptions(), {k: v for k, v in options.items() if k in sampler_names},
+    samp = merge_options(where, sampling or SamplerOptions(), {k: v for k, v in options.items() if k in sampler_names},
                   "sampling")
-    read = _merge(where, reading or ReadOptions(), {k: v for k, v in options.items() if k in read_names}, "reading")
+    read = merge_options(where, reading or ReadOptions(), {k: v for k, v in options.items() if k in read_names}, "reading")
     return samp, read

@@ -25,9 +25,10 @@ riskbudget.exceptions.RiskBudgetError: optimize: unknown keyword 'timelimit'; ..
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any
 
+from .._options import merge_options
 from ..appetite import Appetite
 from ..exceptions import RiskBudgetError
 from .cuts import VAR_METHODS
@@ -111,29 +112,6 @@ class SolverOptions:
         return tuple(f.name for f in fields(cls))
 
 
-Options = TypeVar("Options", Constraints, SolverOptions)
-
-
-def _merge(where: str, given: Options, keywords: Mapping[str, Any], argument: str) -> Options:
-    """``given`` with the keywords set; a field set differently both ways is an error.
-
-    A keyword equal to the field's default leaves ``given`` as it is.
-    """
-    if not keywords:
-        return given
-    base = type(given)()
-    loose = replace(base, **keywords)  # normalised and checked like the object itself
-    changes: dict[str, Any] = {}
-    for name in keywords:
-        value, mine, default = getattr(loose, name), getattr(given, name), getattr(base, name)
-        if value == default:
-            continue
-        if mine != default and mine != value:
-            raise RiskBudgetError(
-                f"{where}: {name} is given twice, as {name}={value!r} and in {argument}= ({mine!r}); give it once"
-            )
-        changes[name] = value
-    return replace(given, **changes) if changes else given
 
 
 def route_options(
@@ -181,9 +159,9 @@ def route_options(
         allowed = ", ".join([*cons_names, *solver_names])
         which = f"keyword {unknown[0]!r}" if len(unknown) == 1 else f"keywords {unknown}"
         raise RiskBudgetError(f"{where}: unknown {which}; the options are {allowed}")
-    cons = _merge(where, constraints or Constraints(), {k: v for k, v in options.items() if k in cons_names},
+    cons = merge_options(where, constraints or Constraints(), {k: v for k, v in options.items() if k in cons_names},
                   "constraints")
-    solv = _merge(where, solver or SolverOptions(), {k: v for k, v in options.items() if k in solver_names}, "solver")
+    solv = merge_options(where, solver or SolverOptions(), {k: v for k, v in options.items() if k in solver_names}, "solver")
     return cons, solv
 
 
