@@ -258,3 +258,12 @@ def test_lognormal_from_ci_keeps_the_analysts_numbers_for_files():
     d = rb.LogNormal.from_ci(50_000, 2_000_000)
     assert d.to_dict() == {"family": "lognormal", "low": 50_000.0, "high": 2_000_000.0, "level": 0.9}
     assert str(d) == "LogNormal.from_ci(50000, 2e+06, level=0.9)"
+
+
+def test_triangular_draws_stay_inside_a_subnormal_support():
+    """Found by the hostile-input corpus: a width of 3e-162 once rounded a draw below ``low``."""
+    import numpy as np
+
+    t = rb.Triangular(0.0, 0.0, 3.139963555745201e-162)
+    x = t.ppf(np.linspace(0.0, 1.0, 1001))
+    assert (x >= 0.0).all() and (x <= 3.139963555745201e-162).all()

@@ -738,7 +738,8 @@ class Triangular(Distribution):
         with np.errstate(invalid="ignore"):
             left = a + np.sqrt(q * (b - a) * (c - a))
             right = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
-        out = np.where(q < fc, left, right)
+        # each branch lies in [a, b] exactly; rounding (with subnormal widths) can step past an end by an ulp
+        out = np.clip(np.where(q < fc, left, right), a, b)
         out = np.where((q < 0) | (q > 1), np.nan, out)
         return out if np.ndim(out) else float(out)
 
