@@ -60,6 +60,7 @@ from ..exceptions import RiskBudgetError
 from ..fair import Register, Scenario, as_register
 from ..insurance import Insurance, Tower, as_policies
 from .coupling import ChunkDriver, FrequencyCoupling
+from .distributed import simulate_distributed
 from .kernel import ScenarioKernel
 from .result import SimulationResult
 
@@ -154,6 +155,8 @@ def simulate(
     progress: bool | None = None,
     dependence: FrequencyCoupling | None = None,
     insurance: Insurance | Iterable[Insurance] | None = None,
+    client: Any = None,
+    scenarios_per_task: int | None = None,
 ) -> SimulationResult:
     """Simulate the annual loss of one or several scenarios.
 
@@ -194,6 +197,19 @@ def simulate(
         ``recoveries`` per scenario; ``ground_up`` is their sum. Per-event
         layers apply to each loss event, annual layers to the year's aggregate
         of what per-event layers left. Without insurance, nothing changes.
+    client : dask.distributed.Client, optional
+        Run on a Dask cluster (``pip install 'riskbudget[dask]'``). Blocks of
+        scenarios are simulated on the workers over all years with the same
+        random streams, so the results are identical to a local run with the
+        same seed, bit for bit. The result is a
+        :class:`~riskbudget.simulation.distributed.DistributedSimulationResult`:
+        its per-scenario losses stay on the cluster as dask arrays, and its
+        summary, VaR, TVaR, exceedance, LEC and Euler contributions are computed
+        there; ``.compute()`` gathers an ordinary result. ``n_jobs`` and
+        ``progress`` do not apply. See ``docs/scale.md``.
+    scenarios_per_task : int, optional
+        With ``client``: scenarios simulated by one task (default: about four
+        tasks per worker thread, at most 128 MB of results per task).
 
     Returns
     -------
@@ -242,6 +258,16 @@ def simulate(
     if tower is not None and tower.per_event and method != "aggregate":
         raise RiskBudgetError(
             f"simulate: per-event insurance layers need method='aggregate' (method={method!r} draws no single events)"
+        )
+    if scenarios_per_task is not None:
+        if client is None:
+            raise RiskBudgetError("simulate: scenarios_per_task applies only with client= (a Dask cluster)")
+        scenarios_per_task = _check_int("scenarios_per_task", scenarios_per_task, 1)
+    if client is not None:
+        return simulate_distributed(
+            client, register, years=years, root=root, method=method, chunk_size=chunk_size,
+            record_counts=record_counts, dependence=dependence, policies=tuple(policies), tower=tower,
+            scenarios_per_task=scenarios_per_task,
         )
     _check_memory(register, years, chunk_size=chunk_size, n_jobs=n_jobs, keep_counts=record_counts)
 

@@ -141,7 +141,6 @@ class SimulationResult:
         ``max``, and ``loss_events`` (mean loss events per year) when counts
         were kept. Raw numbers; format them only for display.
         """
-        import pandas as pd
 
         if by is not None:
             return self.summary_by(by, q=q)
@@ -154,13 +153,19 @@ class SimulationResult:
                     float(self.counts.to_numpy().sum(axis=1).mean()) if name == "Total" else float(self.counts[name].mean())
                 )
             rows[name] = row
+        return self._summary_table(rows)
+
+    def _summary_table(self, rows: dict[str, dict[str, float]]) -> Any:
+        """The summary DataFrame of rows (scenarios then ``Total``), with its precision notes and warning."""
+        import pandas as pd
+
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = "scenario"
         notes = self._precision_notes(out["ale"], out["ale_se"])
         out.attrs["notes"] = notes
         total = [n for n in notes if n.startswith("the portfolio's ALE")]
         if total:  # the result's own ALE; scenarios' notes stay in attrs["notes"]
-            warnings.warn(total[0], PrecisionWarning, stacklevel=2)
+            warnings.warn(total[0], PrecisionWarning, stacklevel=3)
         return out
 
     def groups(self, by: str) -> dict[str, list[str]]:
@@ -196,12 +201,19 @@ class SimulationResult:
         >>> bool(abs(table.drop(index="Total")["tvar_contribution"].sum() - result.tvar(0.95)) < 1e-6 * result.tvar(0.95))
         True
         """
-        import pandas as pd
 
         q = metrics.check_level(q)
         groups = self.groups(by)
+        return self._summary_by_table(by, groups, self._group_matrix(groups), q)
+
+    def _group_matrix(self, groups: dict[str, list[str]]) -> np.ndarray:
+        """Annual loss per year (rows) and group (columns): each group's scenarios summed year by year."""
         losses = self.losses
-        matrix = np.column_stack([losses[names].to_numpy().sum(axis=1) for names in groups.values()])
+        return np.column_stack([losses[names].to_numpy().sum(axis=1) for names in groups.values()])
+
+    def _summary_by_table(self, by: str, groups: dict[str, list[str]], matrix: np.ndarray, q: float) -> Any:
+        import pandas as pd
+
         euler = metrics.euler_contributions(matrix, q)
         total = self.annual_loss.to_numpy()
         ale_t, var_t, tvar_t = float(total.mean()), metrics.var(total, q), metrics.tvar(total, q)
