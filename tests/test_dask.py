@@ -184,3 +184,22 @@ def test_import_riskbudget_does_not_import_dask():
     code = "import sys, riskbudget; print(','.join(m for m in ('dask', 'distributed') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_value_of_information_on_the_cluster_is_the_local_one(client):
+    from riskbudget.optimization import optimize, precompute
+    from riskbudget.voi import evppi, value_of_information
+
+    from .test_optimize import small_instance
+
+    reg, controls, projects = small_instance()
+    problem = precompute(reg, controls, projects, years=4_000, seed=5, progress=False)
+    plan = optimize(problem, budget=900_000)
+    local, remote = value_of_information(plan, seed=3), value_of_information(plan, seed=3, client=client)
+    _same_frame(local.table, remote.table)
+    assert local.evpi == remote.evpi and local.best == remote.best
+    rng = np.random.default_rng(0)
+    nb, inputs = rng.normal(size=(500, 3)), {f"x{i}": rng.random(500) for i in range(4)}
+    _same_frame(evppi(nb, inputs, permutations=0), evppi(nb, inputs, permutations=0, client=client))
+    with pytest.raises(rb.RiskBudgetError, match="evppi: client must be a dask.distributed.Client"):
+        evppi(nb, inputs, client=object())

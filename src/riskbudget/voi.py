@@ -54,6 +54,7 @@ from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_
 from .exceptions import RiskBudgetError
 from .formatting import money
 from .optimization import Constraints, DecisionProblem, Funding, FundingRules, Plan
+from .simulation.distributed import check_client
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
 
@@ -85,7 +86,36 @@ def _binned(a: np.ndarray, order: np.ndarray, bins: int) -> float:
     return float((counts[:, 0] * means.max(axis=1)).sum() / n - a.mean(axis=0).max())
 
 
-def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permutations: int = 5, seed: int = 0) -> Any:
+def _evppi_row(a: np.ndarray, x: np.ndarray, bins: int, permutations: int, state: dict[str, Any] | None) -> tuple[float, float]:
+    """EVPPI of one input and its noise floor; ``state`` is the shuffles' generator state where this input starts."""
+    n = a.shape[0]
+    order = np.argsort(x, kind="stable")
+    value = _binned(a, order, bins)
+    if not permutations or state is None:
+        return value, math.nan
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = state
+    return value, float(np.mean([_binned(a, rng.permutation(n), bins) for _ in range(permutations)]))
+
+
+def _aligned(a: Any) -> Any:
+    """An aligned copy of an array that arrived misaligned from the network (NumPy would round its sums differently)."""
+    return a if a.flags.aligned else np.array(a, copy=True)
+
+
+def _evppi_task(a: np.ndarray, x: np.ndarray, bins: int, permutations: int, state: dict[str, Any] | None) -> tuple[float, float]:
+    return _evppi_row(_aligned(a), _aligned(x), bins, permutations, state)
+
+
+def evppi(
+    net_benefit: Any,
+    inputs: Mapping[str, Any],
+    *,
+    bins: int = 20,
+    permutations: int = 5,
+    seed: int = 0,
+    client: Any = None,
+) -> Any:
     """Expected value of partial perfect information of each input, ranked.
 
     Parameters
@@ -99,6 +129,12 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
         Shuffles used for the noise floor (0 to skip).
     seed : int
         Seed of the shuffles.
+    client : dask.distributed.Client, optional
+        Compute the inputs' EVPPIs on a Dask cluster, one task per input
+        (``pip install 'riskbudget[dask]'``). The net benefits are sent to
+        every worker once; each input's shuffles start where a local run's
+        would (the generator's state is handed over), so the table is the
+        local one, bit for bit.
 
     Returns
     -------
@@ -115,21 +151,36 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
         raise RiskBudgetError(f"evppi: bins ({bins!r}) must be a whole number between 2 and half the years ({n // 2})")
     total = evpi(a)
     rng = np.random.default_rng(seed)
-    rows = {}
+    checked: dict[str, tuple[np.ndarray, dict[str, Any] | None]] = {}
     for name, values in inputs.items():
         x = np.asarray(values, dtype=float)
         if x.shape != (n,):
             raise RiskBudgetError(f"evppi: input {name!r} has shape {x.shape}; expected ({n},), one draw per year")
         if not np.isfinite(x).all():
             raise RiskBudgetError(f"evppi: input {name!r} holds NaN or infinite values")
-        order = np.argsort(x, kind="stable")
-        value = _binned(a, order, int(bins))
-        floor = (
-            float(np.mean([_binned(a, rng.permutation(n), int(bins)) for _ in range(permutations)]))
-            if permutations
-            else math.nan
-        )
-        rows[str(name)] = {
+        # The shuffles of the inputs come one after another from one generator: each input starts from the
+        # state the previous ones left (shuffled here again when the work is done elsewhere).
+        state = rng.bit_generator.state if permutations else None
+        if client is not None:
+            for _ in range(permutations):
+                rng.permutation(n)
+        checked[str(name)] = (x, state)
+    if client is None:
+        results = {}
+        for name, (x, _state) in checked.items():
+            order = np.argsort(x, kind="stable")
+            value = _binned(a, order, int(bins))
+            floor = (
+                float(np.mean([_binned(a, rng.permutation(n), int(bins)) for _ in range(permutations)]))
+                if permutations
+                else math.nan
+            )
+            results[name] = (value, floor)
+    else:
+        results = _evppi_on_cluster(client, a, checked, int(bins), int(permutations))
+    rows = {}
+    for name, (value, floor) in results.items():
+        rows[name] = {
             "evppi": value,
             "noise_floor": floor,
             "above_noise": value - floor if permutations else value,
@@ -145,6 +196,21 @@ def evppi(net_benefit: Any, inputs: Mapping[str, Any], *, bins: int = 20, permut
 # --------------------------------------------------------------------------- #
 # On a decision problem
 # --------------------------------------------------------------------------- #
+def _evppi_on_cluster(
+    client: Any, a: np.ndarray, checked: Mapping[str, tuple[np.ndarray, dict[str, Any] | None]], bins: int,
+    permutations: int,
+) -> dict[str, tuple[float, float]]:
+    """One task per input on a Dask cluster (the net benefits scattered to every worker once)."""
+    check_client(client, "evppi")
+    shared = client.scatter(a, broadcast=True, hash=False)
+    futures = {
+        name: client.submit(_evppi_task, shared, x, bins, permutations, state, pure=False)
+        for name, (x, state) in checked.items()
+    }
+    values = client.gather(list(futures.values()))
+    return dict(zip(futures, values))
+
+
 def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
     """Per-year net benefit ``(years, alternatives)`` of funding choices on a problem's sample.
 
@@ -251,6 +317,7 @@ def value_of_information(
     bins: int = 20,
     permutations: int = 5,
     seed: int = 0,
+    client: Any = None,
 ) -> ValueOfInformation:
     """EVPI for the funding decision and EVPPI per uncertain input, ranked.
 
@@ -266,6 +333,11 @@ def value_of_information(
         funding nothing. A problem needs explicit alternatives.
     bins, permutations, seed
         See :func:`evppi`.
+    client : dask.distributed.Client, optional
+        Compute the EVPPIs (most of the time taken) on a Dask cluster, one
+        task per input; the result is the local one, bit for bit. The net
+        benefits and the inputs are computed here, from the problem's
+        precomputed columns.
 
     Returns
     -------
@@ -298,7 +370,7 @@ def value_of_information(
     import pandas as pd
 
     means = pd.Series(nb.mean(axis=0), index=[_label(a) for a in alts], name="expected_net_benefit")
-    table = evppi(nb, decision_inputs(problem), bins=bins, permutations=permutations, seed=seed)
+    table = evppi(nb, decision_inputs(problem), bins=bins, permutations=permutations, seed=seed, client=client)
     return ValueOfInformation(
         evpi=evpi(nb),
         table=table,
