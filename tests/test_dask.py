@@ -203,3 +203,32 @@ def test_value_of_information_on_the_cluster_is_the_local_one(client):
     _same_frame(evppi(nb, inputs, permutations=0), evppi(nb, inputs, permutations=0, client=client))
     with pytest.raises(rb.RiskBudgetError, match="evppi: client must be a dask.distributed.Client"):
         evppi(nb, inputs, client=object())
+
+
+@pytest.mark.pymc
+def test_fit_each_unit_on_the_cluster_is_the_local_fit(client):
+    import warnings
+
+    from riskbudget import bayes
+    from riskbudget.io import example_path
+
+    data = bayes.read_incidents(example_path("incidents.csv"), threshold=10_000).filter(
+        unit=["Road freight", "Warehousing"]
+    )
+    kwargs = dict(
+        rate_prior=bayes.rate_prior(rate=2, effective_years=1), severity=None, draws=200, tune=200, chains=2,
+        seed=7, progress=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bayes.ConvergenceWarning)  # 200 draws: tiny on purpose
+        local = bayes.fit_each(data, **kwargs)
+        remote = bayes.fit_each(data, client=client, **kwargs)
+    assert list(local) == list(remote) == ["Road freight", "Warehousing"]
+    assert local["Road freight"].seed != local["Warehousing"].seed  # independent chains per unit
+    for unit in local:
+        assert remote[unit].seed == local[unit].seed
+        a, b = local[unit].idata.posterior, remote[unit].idata.posterior
+        assert all(np.array_equal(a[v].values, b[v].values) for v in a.data_vars)
+        assert remote[unit].data.units == (unit,)
+    with pytest.raises(rb.RiskBudgetError, match=r"fit_each: by='owner' is not one of \['unit', 'category'\]"):
+        bayes.fit_each(data, by="owner", **kwargs)

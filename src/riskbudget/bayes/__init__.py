@@ -16,6 +16,8 @@ imported when a model is fit (:func:`fit`, :func:`build_model`).
   exposure, lognormal severity truncated at the reporting threshold, an
   optional generalised Pareto tail, hierarchical pooling across units or
   categories; returns a :class:`FitResult` holding ``arviz.InferenceData``.
+  :func:`fit_each` fits each unit (or category) on its own, one fit per task
+  on a Dask cluster with ``client=``.
   The sampler's settings are a :class:`SamplerOptions` (``sampling=``), how to
   read a file of incidents a :class:`ReadOptions` (``reading=``); their fields
   are accepted as loose keywords too.
@@ -65,6 +67,7 @@ from .models import (
     TailPrior,
     build_model,
     fit,
+    fit_each,
 )
 from .options import ReadOptions, SamplerOptions
 from .priors import benchmark_rate_prior, benchmark_row, benchmark_severity_prior, read_benchmarks
@@ -103,6 +106,7 @@ __all__ = [
     "IncidentDataError",
     # models
     "fit",
+    "fit_each",
     "build_model",
     "FitResult",
     "Diagnostics",

@@ -53,12 +53,13 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from .. import _progress
+from .._random import fresh_seed, key
 from ..distributions import Gamma
 from ..exceptions import (
     InvalidParameterError,
@@ -66,6 +67,7 @@ from ..exceptions import (
     RiskBudgetError,
     check_finite,
 )
+from ..simulation.distributed import check_client
 from . import simulation
 from ._pymc import import_pymc, quiet, silenced
 from .conjugate import SeverityPrior, update_severity
@@ -74,6 +76,7 @@ from .options import ReadOptions, SamplerOptions, route_options
 
 __all__ = [
     "fit",
+    "fit_each",
     "build_model",
     "FitResult",
     "Diagnostics",
@@ -807,3 +810,101 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+# --------------------------------------------------------------------------- #
+# One fit per unit (or category), locally or on a Dask cluster
+# --------------------------------------------------------------------------- #
+#: How :func:`fit_each` splits the incidents.
+SPLITS: tuple[str, ...] = ("unit", "category")
+
+
+def _fit_one(data: IncidentData, sampling: SamplerOptions, model: dict[str, Any]) -> tuple[FitResult, list[str]]:
+    """One group's fit, with its convergence warnings returned as text (a worker's warnings never reach the user)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        result = fit(data, sampling=sampling, **model)
+    return result, [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def fit_each(
+    incidents: IncidentData | Any,
+    *,
+    by: Literal["unit", "category"] = "unit",
+    rate_prior: Gamma | None = None,
+    severity_prior: SeverityPrior | None = None,
+    frequency: Literal["poisson", "negative_binomial"] | None = "poisson",
+    severity: Literal["lognormal", "lognormal_gpd"] | None = "lognormal",
+    tail: TailPrior | None = None,
+    overdispersion_scale: float = 0.5,
+    client: Any = None,
+    sampling: SamplerOptions | None = None,
+    reading: ReadOptions | None = None,
+    **options: Any,
+) -> dict[str, FitResult]:
+    """One PyMC fit per unit (or category), each on its own incidents; on a Dask cluster with ``client=``.
+
+    Use it when the groups should *not* borrow strength from each other;
+    :func:`fit` with ``pooling="unit"`` fits them jointly instead. The model
+    keywords are :func:`fit`'s (without ``pooling``), the same for every group.
+
+    Parameters
+    ----------
+    incidents : IncidentData, pandas.DataFrame or path
+        As for :func:`fit`.
+    by : {"unit", "category"}, default "unit"
+        The groups: one fit per unit (or category) of the data, in its order.
+    client : dask.distributed.Client, optional
+        Fit the groups in parallel on a Dask cluster, one task (one PyMC fit)
+        per group (``pip install 'riskbudget[dask]'``). Chains are then
+        sampled one after another inside each task (``cores=1``; Dask's
+        worker processes cannot start PyMC's); the posterior does not depend
+        on ``cores``. Every worker compiles the model once (PyTensor's cache,
+        ``~/.pytensor``, is reused across processes of one machine).
+    sampling, reading, **options
+        As for :func:`fit`. Group ``g`` is sampled with a seed derived from
+        ``seed`` and its name, so the groups' chains are independent and the
+        same seed gives the same fits, locally or on a cluster (on one kind
+        of machine: see docs/scale.md). ``seed=None`` draws one seed for the
+        whole call.
+
+    Returns
+    -------
+    dict of str to FitResult
+        Keyed by unit (or category), in the data's order.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once per group whose fit may not have converged, naming the group.
+    """
+    if by not in SPLITS:
+        raise InvalidParameterError(f"fit_each: by={by!r} is not one of {list(SPLITS)}")
+    sampling, reading = route_options("fit_each", options, sampling=sampling, reading=reading)
+    data = _as_data(incidents, reading)
+    groups = data.units if by == "unit" else data.categories
+    if not groups:
+        raise RiskBudgetError(f"fit_each: the incidents have no {by}; there is nothing to fit")
+    root = sampling.seed if sampling.seed is not None else fresh_seed()
+    model = {
+        "rate_prior": rate_prior, "severity_prior": severity_prior, "frequency": frequency, "severity": severity,
+        "tail": tail, "overdispersion_scale": overdispersion_scale,
+    }
+    jobs = []
+    for g in groups:
+        seed = int(np.random.SeedSequence(root, spawn_key=key(f"fit_each:{by}:{g}")).generate_state(1)[0])
+        part = data.filter(unit=g) if by == "unit" else data.filter(category=g)
+        jobs.append((g, part, replace(sampling, seed=seed)))
+    if client is None:
+        outcomes = [_fit_one(part, opts, model) for _g, part, opts in jobs]
+    else:
+        check_client(client, "fit_each")
+        quiet_opts = {"cores": 1} | ({"progress": False} if sampling.progress is None else {})
+        futures = [client.submit(_fit_one, part, replace(opts, **quiet_opts), model, pure=False) for _g, part, opts in jobs]
+        outcomes = client.gather(futures)
+    results: dict[str, FitResult] = {}
+    for (g, _part, _opts), (result, problems) in zip(jobs, outcomes):
+        for text in problems:
+            warnings.warn(f"fit_each: {by} {g!r}: {text}", ConvergenceWarning, stacklevel=2)
+        results[g] = result
+    return results
