@@ -195,15 +195,28 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--seed", type=_seed, default=None, help="random seed (default: fresh entropy, printed)")
     p.add_argument("--method", choices=("aggregate", "lef_x_lm"), default="aggregate")
     p.add_argument("--layout", default="riskbudget", help="flat register layout: riskbudget, riskquant, one_for_one")
+    _insurance_arguments(p)
+    p.add_argument("--by", default=None, choices=("owner", "category", "id"),
+                   help="also show risk per owner, category or id: ALE and Euler contributions to VaR95 and TVaR95 "
+                        "(groups add up to the total)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _insurance_arguments(p: Any, *, offered: bool = False) -> None:
+    """``--insurance FILE`` and ``--policy NAME``: layers bought, or (``offered``) layers the optimiser may buy."""
+    if offered:
+        p.add_argument("--insurance", default=None, metavar="FILE",
+                       help="insurance file (.csv): its layers are options. Every set of layers that can be bought "
+                            "together is compared, its premium paid from the budget (risk transfer); losses and the "
+                            "appetite are those retained")
+        p.add_argument("--policy", action="append", default=None, metavar="NAME",
+                       help="offer only this layer of the insurance file (repeat; default: every layer)")
+        return
     p.add_argument("--insurance", default=None, metavar="FILE",
                    help="insurance file (.csv): losses shown are what the company retains; the insurer's "
                         "payments and the premiums are reported")
     p.add_argument("--policy", action="append", default=None, metavar="NAME",
                    help="buy this layer of the insurance file (repeat for a tower; default: every layer)")
-    p.add_argument("--by", default=None, choices=("owner", "category", "id"),
-                   help="also show risk per owner, category or id: ALE and Euler contributions to VaR95 and TVaR95 "
-                        "(groups add up to the total)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
 def _chosen_policies(args: argparse.Namespace) -> Any:
@@ -318,6 +331,7 @@ def _add_report(sub: Any) -> None:
                    help="with --plan: shares on the pack's efficient frontier (default 11; 0 leaves it out)")
     p.add_argument("--controls", default=None, help="controls file; adds inherent vs residual risk")
     p.add_argument("--appetite", default=None, help="risk appetite file (.yaml/.json): limits and tolerance curve")
+    _insurance_arguments(p)
     p.add_argument("--out", default="report.html", help="where to write the HTML (default report.html)")
     p.add_argument("--years", type=_positive_int, default=None,
                    help="simulated years (default 100000; with --plan the plan's own)")
@@ -343,6 +357,7 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
         args.register,
         controls=args.controls,
         appetite=args.appetite,
+        insurance=_chosen_policies(args),
         years=args.years if args.years is not None else 100_000,
         seed=args.seed,
         layout=args.layout,
@@ -378,7 +393,8 @@ def _run_pack(args: argparse.Namespace, out: TextIO) -> int:
     from .formatting import money
     from .reporting import report
 
-    for flag, value in (("--years", args.years), ("--seed", args.seed), ("--controls", args.controls)):
+    for flag, value in (("--years", args.years), ("--seed", args.seed), ("--controls", args.controls),
+                        ("--insurance", args.insurance), ("--policy", args.policy)):
         if value is not None:
             raise RiskBudgetError(f"report: {flag} does not go with --plan: the pack uses the plan's own sample and "
                                   "candidates")
@@ -519,6 +535,7 @@ def _add_optimize(sub: Any) -> None:
                         "the objective is the net present value (JSON: npv, by_year)")
     p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
                    help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
+    _insurance_arguments(p, offered=True)
     p.add_argument("--save", default=None, metavar="FILE",
                    help="also save the plan as versioned JSON (the inputs with their files' names and hashes, seed, "
                         "years, budget, appetite, every item with its reason, the metrics) for riskbudget compare "
@@ -556,8 +573,9 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         register, controls, projects, budget=args.budget, appetite=appetite, years=args.years, seed=args.seed,
         min_security_share=args.min_security_share, max_security_share=args.max_security_share,
         var_method=args.var_method, time_limit=args.time_limit,
-        confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None and args.horizon is None else None),
-        horizon=args.horizon, discount_rate=args.discount_rate,
+        confidence=_confidence_of(args, CLI_CONFIDENCE if appetite is not None and args.horizon is None
+                                  and not args.insurance else None),
+        horizon=args.horizon, discount_rate=args.discount_rate, insurance=_chosen_policies(args),
     )
     oos = validate(plan, seed=args.validate_seed)
     saved = plan.save(args.save, files=_input_files(args)) if args.save else None
@@ -569,6 +587,13 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         _print_json({k: _jsonable(v) for k, v in doc.items()}, out)
         return 0
     say(plan.describe())
+    if plan.towers is not None:
+        say()
+        say("Insurance options compared (expected net value = value - retained ALE - spend - premium):")
+        for name, r in plan.towers.iterrows():
+            what = r["skipped"] if r["skipped"] else (
+                f"{money(r['expected_net_value'])}, {'within' if r['meets_appetite'] else 'outside'} appetite")
+            say(f"  {'*' if r['chosen'] else ' '} {name} (premium {money(r['premium'])}): {what}")
     say()
     say(oos.describe())
     say()

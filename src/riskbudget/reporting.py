@@ -369,15 +369,24 @@ def _load_inputs(register: Any, controls: Any, residual: Any, appetite: Any, tol
     return _Inputs(reg, residual, appetite, appetite_source, control_rows, controls_source)
 
 
+def _retained_context(result: Any) -> dict[str, Any] | None:
+    """What the report says about insurance when its losses are retained (None without insurance)."""
+    if not result.insurance:
+        return None
+    return {"names": ", ".join(p.name for p in result.insurance), "premium": result.premium,
+            "recovered": float(result.recovered.mean()), "ground_up_ale": float(result.ground_up.sum(axis=1).mean())}
+
+
 def _simulate(inputs: _Inputs, years: int, seed: int | None, method: str, dependence: Any,
-              progress: bool | None) -> tuple[Any, Any]:
-    """The register and, on the same seed (common random numbers), the residual register."""
+              progress: bool | None, insurance: Any = None) -> tuple[Any, Any]:
+    """The register and, on the same seed (common random numbers), the residual register (retained losses with
+    ``insurance``)."""
     result = simulate(inputs.register, years=years, seed=seed, method=method,  # type: ignore[arg-type]
-                      dependence=dependence, progress=progress)
+                      dependence=dependence, progress=progress, insurance=insurance)
     residual_result = None
     if inputs.residual is not None:
         residual_result = simulate(inputs.residual, years=years, seed=result.seed, method=method,  # type: ignore[arg-type]
-                                   dependence=dependence, progress=progress)
+                                   dependence=dependence, progress=progress, insurance=insurance)
     return result, residual_result
 
 
@@ -655,7 +664,8 @@ def _plan_from_file(saved: SavedPlan, progress: bool | None) -> _PlanSource:
             cons = replace(cons, budget=None)
     plan = evaluate(saved.register(), saved.controls(), saved.projects(),
                     funded=[*funded["controls"], *funded["projects"]], security_by_design=funded["security_by_design"],
-                    appetite=spec, constraints=cons, years=saved.years, seed=saved.seed, progress=progress, **over)
+                    appetite=spec, constraints=cons, years=saved.years, seed=saved.seed, progress=progress,
+                    insurance=saved.insurance() or None, **over)
     saved_metrics = {**saved.metrics, "npv": saved.npv}
     differ = [k for k in (*_REPRODUCED, "npv") if saved_metrics.get(k) is not None
               and not math.isclose(float(getattr(plan, k)), float(saved_metrics[k]), rel_tol=1e-9, abs_tol=1e-6)]
@@ -675,6 +685,7 @@ def _plan_from_file(saved: SavedPlan, progress: bool | None) -> _PlanSource:
     enforced = saved.data.get("optimised_for")
     plan = replace(
         plan,
+        towers=saved.towers(),
         status=PlanStatus(saved.status),
         solver_gap=_num(saved.metrics.get("solver_gap")),
         bound=_num(saved.metrics.get("bound")),
@@ -734,6 +745,10 @@ def _pack_frontier(frontier_arg: Any, plan: Plan, progress: bool | None) -> tupl
         )
     if plan.budget is None:
         return None, "The plan has no budget, so there is no efficient frontier of its split."
+    if plan.insurance:
+        return None, ("The efficient frontier is not drawn: the plan buys insurance, and a frontier of controls and "
+                      "projects on losses before insurance would not be comparable with it (the insurance tower and "
+                      "the options compared are shown instead).")
     cons = replace(plan.constraints or Constraints(), budget=plan.budget, security_budget=None, it_budget=None)
     options: dict[str, Any] = {"explain_infeasible": False}  # a share that cannot meet the appetite is only marked so
     if plan.confidence is not None:
@@ -946,17 +961,22 @@ def _candidate_inputs(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     return {"controls": controls, "projects": projects}
 
 
-def _insurance_context(result: Any) -> dict[str, Any] | None:
-    """The insurance tower of the plan's result (the hook: nothing without ``result.insurance``)."""
+def _insurance_context(result: Any, towers: Any = None) -> dict[str, Any] | None:
+    """The insurance tower of the plan's result, and the towers the optimiser compared (None: neither)."""
     policies = tuple(result.insurance)
+    options = None
+    if towers is not None:
+        options = [{"tower": str(name), "premium": r["premium"], "net": r["expected_net_value"],
+                    "meets": r["meets_appetite"], "chosen": bool(r["chosen"]), "skipped": r["skipped"] or ""}
+                   for name, r in towers.iterrows()]
     if not policies:
-        return None
+        return None if options is None else {"rows": [], "options": options, "premium": 0.0}
     rows = [{"name": p.name, "basis": p.basis.replace("_", " "), "retention": p.retention, "limit": p.limit,
              "exhaustion": p.exhaustion, "coinsurance": p.coinsurance, "premium": p.premium,
              "applies_to": ", ".join(p.applies_to)} for p in policies]
     recovered = result.recovered.to_numpy()
     return {"rows": rows, "premium": sum(p.premium for p in policies), "recovered": float(recovered.mean()),
-            "recovered_se": metrics.ale_se(recovered)}
+            "recovered_se": metrics.ale_se(recovered), "options": options}
 
 
 #: The per-year table's columns the pack shows (those the plan has), with their headings.
@@ -1019,8 +1039,8 @@ def _pack(env: Any, src: _PlanSource, inputs: _Inputs, appetite: Any, frontier_a
         fig, ax = _figure((8.0, 4.6))
         plotting.plot_frontier(fr, ax=ax, chosen=plan)
         figures["frontier"] = _png(fig, dpi=150)
-    insurance = _insurance_context(after_result)
-    if insurance is not None:
+    insurance = _insurance_context(after_result, getattr(plan, "towers", None))
+    if insurance is not None and insurance["rows"]:
         fig, ax = _figure((8.0, 4.6))
         plotting.plot_insurance(after_result, appetite=app, ax=ax)
         figures["insurance"] = _png(fig, dpi=150)
@@ -1103,6 +1123,7 @@ def report(
     options: ReportOptions | None = None,
     plan: Any = None,
     frontier: Any = PACK_FRONTIER_POINTS,
+    insurance: Any = None,
     **keywords: Any,
 ) -> BoardReport:
     """Simulate a register and render the board report (one self-contained HTML file).
@@ -1163,6 +1184,10 @@ def report(
         security shares of the budget to solve it at (one optimisation each,
         on the plan's sample, under its rules and appetite), or None to leave
         it out.
+    insurance : Insurance or sequence of Insurance, optional
+        Without ``plan=``: layers bought; every loss figure is then what the
+        organisation retains, and the report says so (the premium is not in
+        the losses). A plan's own insurance is in its pack.
     **keywords
         Fields of :class:`ReportOptions` given loosely (``title="..."``,
         ``top=5``); an unknown keyword is an error listing them.
@@ -1187,6 +1212,9 @@ def report(
     opts = _report_options(keywords, options)
     env = _environment()  # before simulating: a missing jinja2 is reported at once
     if plan is not None:
+        if insurance is not None:
+            raise RiskBudgetError("report: insurance= does not go with plan=: the pack shows the insurance the plan "
+                                  "bought (optimize(..., insurance=...) chooses it)")
         return _report_plan(env, plan, register, controls, residual, appetite, tolerance, dependence, years, seed,
                             method, layout, out, progress, opts, frontier)
     if register is None:
@@ -1194,7 +1222,7 @@ def report(
     years = 100_000 if years is None else years
     inputs = _load_inputs(register, controls, residual, appetite, tolerance, layout)
     appetite = inputs.appetite
-    result, residual_result = _simulate(inputs, years, seed, method, dependence, progress)
+    result, residual_result = _simulate(inputs, years, seed, method, dependence, progress, insurance)
     x = result.annual_loss.to_numpy()
     contrib = contributions(result, q=opts.q)
     figures = _figures(result, residual_result, contrib, appetite, opts)
@@ -1222,6 +1250,7 @@ def report(
         residual=None if comparison is None else _residual_context(comparison, residual_status, inputs, opts.top,
                                                                     residual_notes),
         a=_assumptions(inputs, result, dependence),
+        insurance=_retained_context(result),
     )
     path = atomic_write(out, html) if out is not None else None
     return BoardReport(html=html, path=path, result=result, residual_result=residual_result, comparison=comparison,

@@ -202,6 +202,20 @@ class SavedPlan:
         data = self.data["inputs"]["appetite"]["data"]
         return None if data is None else Appetite.from_dict(data)
 
+    def towers(self) -> Any:
+        """The insurance options the optimiser compared (a DataFrame indexed by tower; None if there were none)."""
+        import pandas as pd
+
+        rows = (self.data.get("insurance") or {}).get("towers")
+        return None if not rows else pd.DataFrame(rows).set_index("tower")
+
+    def insurance(self) -> tuple[Any, ...]:
+        """The insurance layers the plan bought (empty without insurance, and in files from before it existed)."""
+        from .insurance import Insurance
+
+        doc = self.data.get("insurance") or {}
+        return tuple(Insurance(**p) for p in doc.get("bought") or ())
+
     def reasons(self) -> Any:
         """The reasons per item, as a DataFrame."""
         import pandas as pd
@@ -499,7 +513,7 @@ def _attribute(o: SavedPlan, n: SavedPlan, *, progress: bool | None) -> tuple[di
         notes.append(f"the security-by-design option of {', '.join(lost)} is no longer offered; the old plan is "
                      "valued without it")
     old_on_new = evaluate(n.register(), controls, projects, funded=keep, security_by_design=sbd,
-                          years=n.years, seed=n.seed, progress=progress)
+                          years=n.years, seed=n.seed, progress=progress, insurance=o.insurance() or None)
     ale_b = float(old_on_new.ale)
     same_sample = (o.seed, o.years) == (n.seed, n.years)
     noise = 0.0 if same_sample else math.hypot(float(o.metrics.get("ale_se") or 0.0), float(old_on_new.ale_se))

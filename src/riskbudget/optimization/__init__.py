@@ -58,6 +58,7 @@ from .problem import DecisionProblem, Funding, Score, precompute
 from .reasons import ItemReason, Reason, explain, explain_plan
 from .robustness import Robustness, confirm
 from .rules import Constraints, FundingRules, Rule, Violation
+from .transfer import TowerOutcome, solve_transfer, towers
 
 __all__ = [
     "optimize",
@@ -72,6 +73,9 @@ __all__ = [
     "OutOfSample",
     "explain",
     "explain_plan",
+    "towers",
+    "solve_transfer",
+    "TowerOutcome",
     "Reason",
     "ItemReason",
     "confirm",

@@ -20,6 +20,7 @@ from .plan import OutOfSample, Plan, PlanStatus, build_plan
 from .planner import best_plan
 from .problem import DecisionProblem
 from .rules import Constraints, FundingRules
+from .transfer import solve_transfer
 from .years import Horizon, YearMix, check_lead_times, horizon_of, year_table
 
 __all__ = ["optimize", "evaluate", "validate"]
@@ -40,6 +41,7 @@ def optimize(
     progress: bool | None = None,
     horizon: int | None = None,
     discount_rate: float = 0.0,
+    insurance: Any = None,
     **options: Any,
 ) -> Plan:
     """The funded set of controls and projects with the best expected net value.
@@ -81,6 +83,15 @@ def optimize(
         (``confidence``) apply to one-year plans only.
     discount_rate : float, default 0
         The NPV's discount rate (above -1).
+    insurance : Insurance or sequence of Insurance, optional
+        Layers on offer (:func:`riskbudget.read_insurance`). Buying them is a
+        decision too: every set of layers that can be bought together (no two
+        overlapping; nothing is an option) is compared, its premium coming out
+        of ``budget`` as risk-transfer spend, with losses, objective and
+        appetite on what the company retains
+        (:mod:`~riskbudget.optimization.transfer`). Proven optimal by
+        exhaustive scoring for small problems, else a labelled heuristic.
+        One-year plans only; margins (``confidence``) are not applied.
     **options
         Any field of :class:`Constraints` or :class:`SolverOptions`, by name:
 
@@ -143,11 +154,23 @@ def optimize(
     problem = _decision_problem(register, controls, projects, solver_options.method, years=years, seed=seed,
                                 n_jobs=n_jobs, progress=progress)
     rules = FundingRules(problem, cons, where="optimize")
+    if insurance is not None and horizon is not None:
+        raise RiskBudgetError(
+            "optimize: insurance options over a horizon are not supported yet; choose the insurance for one year "
+            "(horizon=None), or simulate a multi-year plan's years with simulate(..., insurance=...)"
+        )
     if horizon is not None:
         hz = horizon_of("optimize", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("optimize", problem, hz)
         return _horizon_plan(rules, app, solver_options, hz, t0)
-    plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
+    if insurance is not None:
+        plan = solve_transfer(rules, app, solver_options, insurance, progress=progress, started=t0)
+        if solver_options.margin:
+            plan = replace(plan, notes=plan.notes + (
+                f"margins for fresh years (confidence={solver_options.confidence}) are not applied when insurance "
+                "is chosen too; plan.robustness shows how each limit holds on fresh years",))
+    else:
+        plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
     if app is None:
         return plan
     from .robustness import confirm
@@ -226,6 +249,7 @@ def evaluate(
     progress: bool | None = None,
     horizon: int | None = None,
     discount_rate: float = 0.0,
+    insurance: Any = None,
     **options: Any,
 ) -> Plan:
     """Score any funding choice with the optimiser's objective on the optimiser's sample.
@@ -249,6 +273,9 @@ def evaluate(
     horizon, discount_rate : optional
         Score the choice over a horizon of years, as :func:`optimize` does
         (``plan.npv``, ``plan.by_year``; ``budget`` may be one per year).
+    insurance : Insurance or sequence of Insurance, optional
+        Layers bought with the choice: losses are then retained, the premium
+        is spend on its own line and counts against ``budget``.
     **options
         Any field of :class:`Constraints` by name (``security_budget``,
         ``include``, ``requires``...).
@@ -281,8 +308,13 @@ def evaluate(
     funding = problem.funding(funded, security_by_design)
     app = appetite_of("evaluate", appetite)
     rules = FundingRules(problem, cons, where="evaluate")
+    if insurance is not None:
+        if horizon is not None:
+            raise RiskBudgetError("evaluate: insurance over a horizon is not supported yet; evaluate one year")
+        problem = problem.insured(insurance)
     plan = build_plan(problem, funding, appetite=app, budget=rules.constraints.budget, status=PlanStatus.EVALUATED,
                       constraints=rules.constraints)
+    rules = FundingRules(problem, rules.constraints, where="evaluate")  # an insured problem's rules count the premium
     broken = tuple(rules.violations(funding))
     if broken:
         plan = replace(plan, notes=plan.notes + tuple(v.message for v in broken), violations=broken)
@@ -322,7 +354,8 @@ def validate(
     n = plan.years if years is None else int(years)
     if n < 2:
         raise RiskBudgetError(f"validate: years ({years!r}) must be at least 2")
-    res = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress)
+    res = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress,
+                   insurance=tuple(plan.insurance) or None)
     x = res.annual_loss.to_numpy()
     ale = float(x.mean())
     out_net = plan.expected_value - ale - plan.total_spend

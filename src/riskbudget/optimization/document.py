@@ -183,6 +183,7 @@ def plan_document(
             for k in (
                 "security_spend", "it_spend", "total_spend", "expected_value", "expected_net_value", "ale", "ale_se",
                 "var95", "tvar95", "ale_before", "var95_before", "tvar95_before", "solver_gap", "bound",
+                "risk_transfer_spend",
             )
         },
         "appetite": summary.get("appetite"),
@@ -194,11 +195,26 @@ def plan_document(
         "smallest_values": summary.get("smallest_values"),
         "budget_needed": summary.get("budget_needed"),
         "horizon": {"years": plan.horizon, "discount_rate": plan.discount_rate, "npv": _finite(float(plan.npv))},
+        "insurance": _insurance(plan),
         "by_year": _by_year(plan.by_year),
         "notes": list(plan.notes),
         "summary": summary,
     }
     return doc
+
+
+def _insurance(plan: Any) -> dict[str, Any] | None:
+    """The layers bought, their premium and every tower compared (None: insurance was not part of the plan)."""
+    towers = getattr(plan, "towers", None)
+    if not plan.insurance and towers is None:
+        return None
+    return {
+        "bought": [p.to_dict() for p in plan.insurance],
+        "risk_transfer_spend": _finite(float(plan.risk_transfer_spend)),
+        "towers": None if towers is None else [
+            {"tower": str(name), **{str(k): _cell(v) for k, v in row.items()}} for name, row in towers.iterrows()
+        ],
+    }
 
 
 def _by_year(table: Any) -> list[dict[str, Any]] | None:

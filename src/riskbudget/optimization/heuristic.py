@@ -69,10 +69,10 @@ def swaps(xc: np.ndarray, sp_: np.ndarray) -> Iterator[Vectors]:
 
 
 def net_value(problem: DecisionProblem, funding: Funding, losses: np.ndarray | None = None) -> float:
-    """Expected value - mean annual loss - spend of a funding choice (the objective)."""
+    """Expected value - mean annual loss - spend (and the premium of an insured problem): the objective."""
     x = problem.total_losses(funding) if losses is None else losses
     sec, it = problem.spend(funding)
-    return problem.expected_value(funding) - float(x.mean()) - sec - it
+    return problem.expected_value(funding) - float(x.mean()) - sec - it - problem.premium
 
 
 def local_search(

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import RiskBudgetError
 from .cuts import CountState, Cut
 from .problem import DecisionProblem, Funding
 from .rules import Constraints
@@ -153,6 +154,11 @@ class Model:
     """
 
     def __init__(self, problem: DecisionProblem, cons: Constraints, *, lower_bound_only: Sequence[int] = ()) -> None:
+        if problem.insurance:
+            raise RiskBudgetError(
+                "the program scores ground-up losses; an insured problem (annual layers make the retained loss "
+                "non-linear in the decisions) is solved by riskbudget.optimization.transfer"
+            )
         self.problem = problem
         self.cons = cons
         self.scale = SCALE

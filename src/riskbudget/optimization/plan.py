@@ -245,7 +245,8 @@ class Plan:
     security_by_design : tuple of str
         Funded projects whose security-by-design option is bought.
     security_spend, it_spend, total_spend : float
-        Controls plus security-by-design options; projects; both.
+        Controls plus security-by-design options; projects; all spend (with
+        the insurance premium, ``risk_transfer_spend``).
     budget : float or None
     expected_value : float
         Expected project value delivered in the budget year.
@@ -311,6 +312,19 @@ class Plan:
         Over a horizon: one row per year 1..T with ``spend``,
         ``security_spend``, ``it_spend``, ``value``, ``ale``, ``var95``,
         ``tvar95``, ``net`` and more (:func:`~riskbudget.optimization.years.year_table`).
+    insurance : tuple of Insurance
+        The insurance layers bought (``optimize(..., insurance=...)`` chooses
+        them; :mod:`~riskbudget.optimization.transfer`). With insurance the
+        losses (``ale``, ``var95``, ``result``...) are those the company
+        retains; ``ale_before`` and the other "before" figures are the status
+        quo, with neither plan nor insurance.
+    risk_transfer_spend : float
+        The premium of ``insurance``, spend on its own line: part of
+        ``total_spend`` and of the budget, neither security nor IT.
+    towers : pandas.DataFrame or None
+        Every insurance option (tower) compared: its premium, the expected net
+        value of the best funding found under it, whether it meets the
+        appetite, and which was chosen.
     """
 
     funding: Funding
@@ -354,6 +368,9 @@ class Plan:
     discount_rate: float = 0.0
     npv: float = math.nan
     by_year: Any = None
+    insurance: tuple[Any, ...] = ()
+    risk_transfer_spend: float = 0.0
+    towers: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", PlanStatus(self.status))
@@ -406,6 +423,8 @@ class Plan:
             "security_spend": num(self.security_spend),
             "it_spend": num(self.it_spend),
             "total_spend": num(self.total_spend),
+            "risk_transfer_spend": num(self.risk_transfer_spend),
+            "insurance": [p.to_dict() for p in self.insurance],
             "budget": None if self.budget is None else num(self.budget),
             "expected_value": num(self.expected_value),
             "expected_net_value": num(self.expected_net_value),
@@ -502,10 +521,16 @@ class Plan:
         projs = [p + (" (security by design)" if p in self.security_by_design else "") for p in self.funded_projects]
         lines.append(f"  Projects funded ({len(projs)}): " + (", ".join(projs) or "none"))
         budget = f" of {money(self.budget)}" if self.budget is not None else ""
-        share = self.security_spend / self.total_spend if self.total_spend > 0 else 0.0
+        core = self.security_spend + self.it_spend
+        share = self.security_spend / core if core > 0 else 0.0
+        transfer = f"; risk transfer {money(self.risk_transfer_spend)}" if self.insurance else ""
         lines.append(
-            f"  Spend: {money(self.total_spend)}{budget} (security {money(self.security_spend)}, {percent(share)}; IT {money(self.it_spend)})"
+            f"  Spend: {money(self.total_spend)}{budget} (security {money(self.security_spend)}, {percent(share)}; "
+            f"IT {money(self.it_spend)}{transfer})"
         )
+        if self.insurance:
+            lines.append("  Insurance bought: " + ", ".join(p.name for p in self.insurance)
+                         + " (the losses below are retained)")
         lines.append(f"  Expected project value delivered: {money(self.expected_value)}")
         lines.append(f"  ALE:    {money(self.ale_before)} -> {money(self.ale)} (± {money(self.ale_se)})")
         lines.append(f"  VaR95:  {money(self.var95_before)} -> {money(self.var95)}")
@@ -627,10 +652,17 @@ def build_plan(
     budget_needed: BudgetNeeded | None = None,
     constraints: Any = None,
 ) -> Plan:
-    """Score a funding choice on the problem's sample and wrap it in a :class:`Plan`."""
+    """Score a funding choice on the problem's sample and wrap it in a :class:`Plan`.
+
+    On an insured problem (:meth:`DecisionProblem.insured`) the plan's losses
+    are retained, its premium is spend on its own line (``risk_transfer_spend``,
+    part of ``total_spend``), and "before" is the status quo: no plan, no
+    insurance.
+    """
     result = problem.result_for(funding)
     x = result.annual_loss.to_numpy()
-    before = problem.total_losses(Funding())
+    before = (problem.insured(None) if problem.insurance else problem).total_losses(Funding())
+    premium = problem.premium
     sec, it = problem.spend(funding)
     ev = problem.expected_value(funding)
     ale = float(x.mean())
@@ -653,10 +685,10 @@ def build_plan(
         security_by_design=funding.security_by_design,
         security_spend=sec,
         it_spend=it,
-        total_spend=sec + it,
+        total_spend=sec + it + premium,
         budget=budget,
         expected_value=ev,
-        expected_net_value=ev - ale - sec - it,
+        expected_net_value=ev - ale - sec - it - premium,
         ale=ale,
         ale_se=metrics.ale_se(x),
         var95=metrics.var(x, 0.95),
@@ -679,6 +711,8 @@ def build_plan(
         smallest_values=tuple(smallest_values),
         budget_needed=budget_needed,
         constraints=constraints,
+        insurance=tuple(problem.insurance),
+        risk_transfer_spend=premium,
     )
 
 

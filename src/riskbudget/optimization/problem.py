@@ -58,6 +58,7 @@ from ..controls import (
 )
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from ..fair import Adjustment, Register, Scenario, as_register
+from ..insurance import Insurance, Tower, as_policies
 from ..simulation import simulate
 from ..simulation.kernel import VariantKernel
 
@@ -241,6 +242,11 @@ class DecisionProblem:
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._cache_lock = Lock()
         self._kept: dict[tuple[int, int], np.ndarray] = {}
+        #: Insurance applied when scoring (:meth:`insured`); empty: losses are ground-up.
+        self.insurance: tuple[Insurance, ...] = ()
+        #: (scenario, combination, layers) -> (retained, recovered) of per-event layers, and (layers, scenarios) ->
+        #: Tower; shared by insured copies.
+        self._event_insured: dict[tuple[Any, ...], Any] = {}
         if lazy:
             return
         self._check_variants()
@@ -555,7 +561,9 @@ class DecisionProblem:
         return [self.combination(j, xc, sp) for j in range(len(self.universe))]
 
     def total_losses(self, funding: Funding) -> np.ndarray:
-        """Portfolio annual loss per simulated year of a funding choice."""
+        """Portfolio annual loss per simulated year of a funding choice (retained, when :meth:`insured`)."""
+        if self.insurance:
+            return self._insured_arrays(funding, register=False)[1].sum(axis=1)
         combos = self.combinations_of(funding)
         total = np.zeros(self.years)
         for j, c in enumerate(combos):
@@ -599,7 +607,7 @@ class DecisionProblem:
             ale_se=metrics.ale_se(x),
             var95=metrics.var(x, 0.95),
             tvar95=metrics.tvar(x, 0.95),
-            expected_net_value=ev - ale - sec - it,
+            expected_net_value=ev - ale - sec - it - self.premium,
         )
 
     def register_for(self, funding: Funding) -> Register:
@@ -613,6 +621,12 @@ class DecisionProblem:
         """The :class:`~riskbudget.SimulationResult` of a funding choice, from the precomputed columns."""
         from ..simulation import SimulationResult
 
+        if self.insurance:
+            reg, losses, recovered = self._insured_arrays(funding)
+            return SimulationResult._from_arrays(
+                losses, None, register=reg, years=self.years, seed=self.root, method="aggregate",
+                recovered=recovered, insurance=self.insurance,
+            )
         reg = self.register_for(funding)
         combos = self.combinations_of(funding)
         cols = {self.names[j]: self.column(j, c) for j, c in enumerate(combos)}
@@ -622,6 +636,103 @@ class DecisionProblem:
         return SimulationResult._from_arrays(
             losses, None, register=reg, years=self.years, seed=self.root, method="aggregate"
         )
+
+    # -- insurance ------------------------------------------------------- #
+    def insured(self, insurance: Insurance | Iterable[Insurance] | None) -> DecisionProblem:
+        """This problem with ``insurance`` applied when scoring: losses are what the company retains.
+
+        A shallow copy sharing every simulated column (no new simulation of
+        ground-up losses). :meth:`total_losses`, :meth:`score` and
+        :meth:`result_for` then give retained losses, bit for bit as
+        ``simulate(problem.register_for(funding), insurance=...)`` under the
+        problem's seed; per-event layers simulate each covered column again
+        with its events' payments (cached). The program
+        (:class:`~riskbudget.optimization.model.Model`) refuses an insured
+        problem: annual layers make the retained loss non-linear in the
+        decisions. ``insured(None)`` or ``insured([])`` is the ground-up problem.
+        """
+        import copy
+
+        policies = as_policies(insurance)
+        if policies:
+            Tower.build(policies, self.universe)  # overlapping layers, unknown targets: the engine's errors, now
+        out = copy.copy(self)
+        out.insurance = policies
+        return out
+
+    @property
+    def premium(self) -> float:
+        """The yearly premium of the insurance applied (0 without)."""
+        return float(sum(p.premium for p in self.insurance))
+
+    def _event_column(self, j: int, c: int, layers: tuple[Insurance, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Scenario ``j`` under combination ``c`` with per-event ``layers``: (retained, recovered) per year."""
+        from dataclasses import replace as _replace
+
+        key = (j, c, tuple(p.name for p in layers))
+        hit = self._event_insured.get(key)
+        if hit is not None:
+            return hit
+        v = self.variant(j, c)
+        if v is None:
+            zero = np.zeros(self.years)
+            out = (zero, zero)
+        else:
+            # the layers already resolved to this scenario: on its own register they cover it by "*"
+            own = [_replace(p, applies_to="*") for p in layers]
+            res = simulate(v, years=self.years, seed=self.root, n_jobs=1, keep_counts=False, progress=False,
+                           insurance=own)
+            out = (res.losses.to_numpy()[:, 0].copy(), res.recoveries.to_numpy()[:, 0].copy())
+        for a in out:
+            a.setflags(write=False)
+        self._event_insured[key] = out
+        return out
+
+    def _active(self, funding: Funding) -> tuple[int, ...]:
+        """Indices into ``universe`` of the funded register's scenarios, in its order (new ones when funded)."""
+        funded = set(funding.projects)
+        return tuple(j for j, s in enumerate(self.universe)
+                     if s.name not in self.owner or self.projects[self.owner[s.name]].name in funded)
+
+    def _tower(self, active: tuple[int, ...]) -> Tower:
+        key = (tuple(p.name for p in self.insurance), active)
+        tower = self._event_insured.get(key)
+        if tower is None:
+            tower = Tower.build(self.insurance, [self.universe[j] for j in active])
+            self._event_insured[key] = tower
+        return tower  # type: ignore[no-any-return]
+
+    def _insured_arrays(self, funding: Funding, *, register: bool = True) -> tuple[Any, np.ndarray, np.ndarray]:
+        """(funded register, retained losses, recoveries), each ``(years, scenarios)``, as ``simulate`` applies a tower.
+
+        The columns are in the funded register's order (the base register's
+        scenarios, then the funded projects' new ones), so year totals add up
+        in the order ``simulate`` adds them. ``register=False`` skips building
+        the register (None is returned in its place): the search only needs
+        the losses.
+        """
+        active = self._active(funding)
+        reg = self.register_for(funding) if register else None
+        combos = self.combinations_of(funding)
+        tower = self._tower(active)
+        n = len(active)
+        names = [self.names[j] for j in active]
+        losses = np.empty((self.years, n), order="F")
+        recovered = np.zeros((self.years, n), order="F")
+        for i, j in enumerate(active):
+            name, c = self.names[j], combos[j]
+            layers = tower.per_event.get(name)
+            if layers:
+                losses[:, i], recovered[:, i] = self._event_column(j, c, layers)
+            else:
+                losses[:, i] = self.column(j, c)
+        if reg is not None and tuple(reg.names) != tuple(names):  # pragma: no cover - a broken invariant
+            raise RiskBudgetError(f"insured scoring: register order {reg.names} differs from {names}")
+        if tower.annual:
+            paid = tower.annual_recovery(names, losses)
+            losses -= paid
+            recovered += paid
+        return reg, losses, recovered
 
     def __repr__(self) -> str:
         return (

@@ -214,7 +214,8 @@ def confirm(
     if seed is None:
         seed = plan.seed + 1 if isinstance(plan.seed, (int, np.integer)) else None
     n = plan.years if years is None else int(years)
-    fresh = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress)
+    fresh = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress,
+                     insurance=tuple(getattr(plan.result, "insurance", ())) or None)
     x_fresh = fresh.annual_loss.to_numpy()
     x_sample = plan.result.annual_loss.to_numpy()
     checks = []

@@ -338,7 +338,7 @@ class FundingRules:
         sec, it = self.problem.spend(funding)
         total = sec + it
         for rule, spend, cap in (
-            (Rule.BUDGET, total, cons.budget),
+            (Rule.BUDGET, total + self.problem.premium, cons.budget),  # an insured problem's premium is spend too
             (Rule.SECURITY_BUDGET, sec, cons.security_budget),
             (Rule.IT_BUDGET, it, cons.it_budget),
         ):
