@@ -481,11 +481,35 @@ def test_frontier_and_the_current_point(decision_inputs, problem):
     # the frontier's plans are the best at each split, so none of the explorer's plans at that split beat them
     ex.security_share.value = 0.5
     assert ex.values["Expected net value"] <= table.loc[1, "expected_net_value"] + 1e-6
-    assert tuple(ex._point.get_xdata()) == (ex.values["TVaR95"],)
-    ex.total_budget.value = 5e6
-    assert "Optimise to refresh" in ex._front_note.get_text()
+    assert tuple(ex._point.get_xdata()) == (0.5,)  # the plan is drawn at its own share
+    ex.total_budget.value = "5M"
+    assert ex._front_note.get_text() == "shares solved so far at this budget; Optimise solves them all"
     ex.optimise()
     assert ex.frontier.budget == 5e6 and ex._front_note.get_text() == ""
+
+
+@pytest.mark.parametrize("share", [0.25, 0.37, 0.8])
+def test_this_plan_sits_on_or_below_the_frontier_at_its_own_share(decision_inputs, problem, share):
+    """The chart compares the plan with the best plan solved at exactly its share, never a neighbouring one."""
+    from riskbudget.optimization import Constraints, optimize
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects, appetite = decision_inputs
+    ex = BudgetExplorer(register, controls, projects, problem=problem, appetite=appetite, budget=6e6,
+                        security_share=share, frontier=True, frontier_points=3)
+    (x,), (y,) = ex._point.get_data()
+    (bx,), (by,) = ex._front_share.get_data()
+    assert x == bx == share
+    assert y == ex.values["Expected net value"] and y <= by + 1e-6 * abs(by)
+    best = optimize(problem, constraints=Constraints(budget=6e6, security_budget=share * 6e6,
+                                                     it_budget=6e6 - share * 6e6), progress=False)
+    assert by == pytest.approx(best.expected_net_value, rel=1e-6)
+    xs, ys = ex._front_line.get_data()
+    assert share in list(xs) and list(xs) == sorted(xs)  # the line passes through the point at this share
+    # the axis labels say the tick values exactly (17.5M is "$17.5M", never "$18M")
+    from riskbudget.widgets._common import exact_money_label
+    assert exact_money_label(-17.5e6) == "-$17.5M" and exact_money_label(2e6) == "$2M"
+    assert exact_money_label(-2.25e6) == "-$2.25M"
 
 
 def _text(fragment):
@@ -673,3 +697,156 @@ def test_with_rate_drops_frequency_side_controls_but_keeps_loss_side_ones(exampl
     assert out.loss_event_frequency == rb.Gamma(2.0, 4.0)
     assert all(a.factor not in ("frequency", "susceptibility") for a in out.adjustments)
     assert [a for a in s.adjustments if a.factor not in ("frequency", "susceptibility")] == list(out.adjustments)
+
+
+# --------------------------------------------------------------------------- #
+# Money typed as people type it; guidance before Optimise; saved plans
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("typed", ["6M", "$6,000,000", "6e6", "6 000 000", "6m", "$6 M"])
+def test_budget_box_reads_money_as_the_command_line_does(budget_explorer, typed):
+    ex = budget_explorer
+    ex.total_budget.value = "3M"
+    ex.total_budget.value = typed
+    assert ex.error is None and ex.values["Total budget"] == 6e6
+    assert ex.total_budget.value == "$6,000,000"  # shown in full once read
+    assert ex.shown["Security spend"].endswith("of $1.5M")
+
+
+def test_limit_boxes_show_money_and_take_money(budget_explorer):
+    ex = budget_explorer
+    assert ex.thresholds["VaR95"].value == "$20,000,000"
+    assert ex.thresholds["P(loss > $50M)"].value == "0.5%"
+    ex.thresholds["VaR95"].value = "15M"
+    assert ex.error is None and ex.appetite.limits[0].limit == 15e6
+    assert ex.thresholds["VaR95"].value == "$15,000,000"
+    ex.thresholds["VaR95"].value = ""  # an empty box sets no limit
+    assert ex.error is None and [lim.label for lim in ex.appetite.limits] == ["TVaR99", "P(loss > $50M)"]
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("six million", "is not an amount of money"),
+    ("6 MB", "is not an amount of money"),
+    ("1e15", "beyond any real budget"),
+    ("-2M", "cannot be negative"),
+])
+def test_nonsense_money_is_said_next_to_the_box_and_the_last_figures_stay(budget_explorer, typed, said):
+    ex = budget_explorer
+    good, png = ex.shown, bytes(ex.chart.image.value)
+    ex.total_budget.value = typed
+    assert ex.error is not None and said in ex.error
+    note = ex._budget_field.note.value
+    assert said in html.unescape(note) and "rb-field-error" in note  # next to the box
+    assert ex.total_budget.value == typed  # what was typed stays, to be corrected
+    assert ex.shown == good and bytes(ex.chart.image.value) == png
+    ex.total_budget.value = "6M"
+    assert ex.error is None and ex._budget_field.note.value == "" and ex.shown == good
+
+
+def test_a_tiny_budget_asks_whether_millions_were_meant(budget_explorer):
+    ex = budget_explorer
+    ex.total_budget.value = "6"
+    assert ex.error is None and ex.values["funded"] == []
+    assert "A budget of $6 funds nothing" in _text(ex.guidance.value) and "Did you mean $6M?" in _text(ex.guidance.value)
+
+
+def test_guidance_says_what_optimise_would_change_before_it_is_pressed(budget_explorer, problem):
+    from riskbudget.optimization import Constraints, optimize
+
+    ex = budget_explorer
+    ex.total_budget.value = "9M"
+    said = _text(ex.guidance.value)
+    plan = optimize(problem, appetite=ex.appetite, progress=False,
+                    constraints=Constraints(budget=9e6, security_budget=0.25 * 9e6, it_budget=0.75 * 9e6))
+    assert plan.status == "optimal" and plan.funding != ex.funding
+    assert said.startswith("Optimise would ")
+    assert f"expected net value {money(ex.values['Expected net value'])} → {money(plan.expected_net_value)}" in said
+    for name in set(plan.funding.names) - set(ex.funding.names):
+        assert name in said.split(" drop ")[0]
+    ex.optimise()  # what it said is what it did
+    assert ex.values["Expected net value"] == pytest.approx(plan.expected_net_value, rel=1e-9)
+    assert "Optimise would change nothing" in _text(ex.guidance.value)
+
+
+def test_guidance_when_the_best_plan_breaks_the_appetite(budget_explorer):
+    ex = budget_explorer
+    ex.thresholds["TVaR99"].value = "1M"
+    said = _text(ex.guidance.value)
+    assert "outside the appetite" in said and "nearest limits" in said and "Optimise would fund" not in said
+
+
+def test_save_load_and_compare_plans(budget_explorer, tmp_path):
+    import riskbudget as rb
+
+    ex = budget_explorer
+    ex.plans_dir = tmp_path
+    ex.optimise()
+    ex.plan_name.value = "Q3 optimised"
+    ex.save_button.click()
+    assert ex.error is None and (tmp_path / "Q3 optimised.json").exists()
+    saved = rb.load_plan(tmp_path / "Q3 optimised.json")
+    assert saved.status_text == ex.plan.status_text and saved.metrics["ale"] == pytest.approx(ex.values["ALE"])
+    first = ex.values
+    # another plan: a bigger budget, a toggle off; saved as evaluated (not the optimiser's)
+    ex.total_budget.value = "7.5M"
+    ex.toggles["Immutable backups"].value = False
+    ex.plan_name.value = "bigger budget"
+    ex.save_button.click()
+    other = rb.load_plan(tmp_path / "bigger budget.json")
+    assert other.status == "evaluated" and other.budget == 7.5e6 and "Immutable backups" not in other.funded
+    assert list(ex.saved.options) == ["Q3 optimised", "bigger budget"]
+    # load the first back: the budget, split, limits and toggles are the saved ones, and so are the numbers
+    ex.saved.value = "Q3 optimised"
+    ex.load_button.click()
+    assert ex.error is None and ex.total_budget.value == "$6,000,000" and ex.security_share.value == 0.25
+    assert ex.toggles["Immutable backups"].value
+    assert ex.values["ALE"] == first["ALE"] and ex.values["funded"] == first["funded"]
+    assert "figures on screen are the saved ones" in ex.message.value
+    # compare side by side, as rb.compare says
+    ex.compare_old.value, ex.compare_new.value = "Q3 optimised", "bigger budget"
+    ex.compare_button.click()
+    cmp = rb.compare(tmp_path / "Q3 optimised.json", tmp_path / "bigger budget.json")
+    table = _text(ex.comparison.value)
+    assert "Q3 optimised against bigger budget" in table
+    assert f"ALE {money(saved.metrics['ale'])} {money(other.metrics['ale'])}" in table
+    assert "Immutable backups" in table and cmp.funded_removed and all(n in table for n in cmp.funded_removed)
+    # a name that cannot be a file is refused in plain words
+    ex.plan_name.value = "../etc/passwd"
+    ex.save_button.click()
+    assert ex.error is not None and "must be letters, digits" in ex.error
+
+
+def test_loading_a_plan_of_other_inputs_is_refused(budget_explorer, tiny_inputs, tmp_path):
+    import riskbudget as rb
+
+    register, controls, projects = tiny_inputs
+    rb.optimize(register, controls, projects, budget=5e5, years=500, seed=3, progress=False).save(tmp_path / "x.json")
+    ex = budget_explorer
+    ex.plans_dir = tmp_path
+    ex._list_saved()
+    good = ex.shown
+    ex.saved.value = "x"
+    ex.load_button.click()
+    assert ex.error is not None and "which this explorer does not offer" in ex.error and ex.shown == good
+
+
+def test_optimise_shows_its_progress(budget_explorer):
+    ex = budget_explorer
+    seen = []
+    ex.progress.observe(lambda c: seen.append((c["new"], ex.progress_text.value)), names="value")
+    ex.optimise_button.click()
+    assert seen and seen[0][0] == 1 and "Step 1 of 2" in seen[0][1]
+    assert ex.progress.layout.display == "none" and ex.progress_text.value == ""  # done
+    assert not ex.optimise_button.disabled
+
+
+def test_the_lec_is_on_a_log_probability_axis_with_the_limits_where_they_sit(budget_explorer):
+    ex = budget_explorer
+    lec = ex.chart.axes[0]
+    assert lec.get_yscale() == "log" and lec.get_ylim()[0] < 0.005  # the 0.5% limit is on the chart
+    xs, ys = ex._limit_marks.get_data()
+    bx, by = ex._limit_broken.get_data()
+    assert sorted(zip([*xs, *bx], [*ys, *by])) == sorted([(20e6, pytest.approx(0.05)), (50e6, 0.005)])
+    ex.thresholds["VaR95"].value = "1M"  # broken: drawn red
+    assert (1e6, pytest.approx(0.05)) in list(zip(*ex._limit_broken.get_data()))
+    tol = ex._tolerance_line.get_ydata()
+    assert np.nanmin(tol) < 0.01

@@ -11,11 +11,13 @@ from typing import Any
 
 import ipywidgets as W
 import numpy as np
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from .. import metrics
+from .._parse import MONEY_EXAMPLES, parse_money, parse_number
 from ..exceptions import RiskBudgetError
 from ..formatting import money
 from ..simulation import ALE_RSE_LIMIT
@@ -300,3 +302,139 @@ class _Explorer:
         head = ", ".join(f"{k}={v}" for k, v in list(self._shown.items())[:3])
         return f"{type(self).__name__}({head})"
 
+
+
+# --------------------------------------------------------------------------- #
+# Amounts people type
+# --------------------------------------------------------------------------- #
+#: The largest amount a box of the explorers accepts: a trillion dollars, far above any budget or loss
+#: a board sets (the library's own ceiling, 1e15, is for files and sums; in a box it is a typing mistake).
+MAX_TYPED_AMOUNT = 1e12
+
+
+class _AmountText(W.Text):
+    """A text box that also takes a number (``box.value = 6e6``, as code and older tests set it)."""
+
+    value = traitlets.CUnicode(help="String value").tag(sync=True)
+
+
+def exact_money(value: float) -> str:
+    """An amount in full, as a person reads it and :func:`parse_money` reads it back: ``$6,000,000``."""
+    v = float(value)
+    if v == round(v):
+        return f"{'-' if v < 0 else ''}${abs(v):,.0f}"
+    return f"{'-' if v < 0 else ''}${abs(v):,.2f}"
+
+
+def exact_percent(value: float) -> str:
+    """A percentage as typed: ``0.5%``."""
+    return f"{float(value):g}%"
+
+
+def exact_money_label(value: float, _pos: Any = None) -> str:
+    """A tick label that says the tick's value exactly: the fewest significant digits that read back to it.
+
+    ``money(17.5e6, digits=2)`` says "$18M"; this says "$17.5M", and "$20M" for 20e6.
+    """
+    v = float(value)
+    if v == 0 or not math.isfinite(v):
+        return money(v)
+    for digits in range(1, 8):
+        text = money(v, digits=digits)
+        try:
+            back = parse_money(text, where="", name="tick", allow_negative=True, ceiling=None)
+        except RiskBudgetError:
+            continue
+        if math.isclose(back, v, rel_tol=1e-9, abs_tol=1e-6):
+            return text
+    return exact_money(v)
+
+
+class _AmountField:
+    """A box where a person types an amount of money (or a percentage), with a note next to it.
+
+    The box accepts what the command line accepts (``6M``, ``$6,000,000``,
+    ``6e6``, ``6 000 000``: :func:`riskbudget._parse.parse_money`); once read it
+    shows the amount in full (``$6,000,000``). Text that is no amount, an
+    amount out of range, or an absurd magnitude (above
+    :data:`MAX_TYPED_AMOUNT`) puts a plain message next to the box and raises,
+    so the explorer keeps its last valid figures.
+    """
+
+    def __init__(self, value: float | None, description: str, *, name: str, kind: str = "money",
+                 width: str = "300px", description_width: str = "170px", optional: bool = False) -> None:
+        self.name, self.kind, self.optional = name, kind, optional
+        self.amount: float | None = None if value is None else float(value)
+        self.box = _AmountText(value=self.format(self.amount), description=description, continuous_update=False,
+                               style={"description_width": description_width}, layout=W.Layout(width=width))
+        self.box.add_class("rb-amount")
+        self.note = W.HTML(layout=W.Layout(margin="0 0 0 6px"))
+        self.note.add_class("rb-field-note")
+        self.row = W.HBox([self.box, self.note], layout=W.Layout(align_items="center"))
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return ""
+        return exact_percent(value) if self.kind == "percent" else exact_money(value)
+
+    def _parse(self, text: str) -> float | None:
+        text = text.strip()
+        if not text:
+            if self.optional:
+                return None
+            raise RiskBudgetError(f"{self.name} is empty: type an amount such as 6M or $6,000,000")
+        if self.kind == "percent":
+            number = text[:-1].strip() if text.endswith("%") else text
+            try:
+                value = parse_number(number, where="", name=self.name)
+            except RiskBudgetError:
+                raise RiskBudgetError(f"{self.name} ({text!r}) is not a percentage: type one such as 0.5 or 0.5%") from None
+            if not 0.0 < value <= 100.0:
+                raise RiskBudgetError(f"The limit on {self.name} ({value:g}%) must be a percentage above 0 and at most 100")
+            return value
+        try:
+            value = parse_money(text, where="", name=self.name, allow_negative=True, ceiling=None)
+        except RiskBudgetError:
+            raise RiskBudgetError(f"{self.name} ({text!r}) is not an amount of money: type one such as "
+                                  f"{MONEY_EXAMPLES}") from None
+        if abs(value) > MAX_TYPED_AMOUNT:
+            raise RiskBudgetError(f"{self.name} ({money(value)}) is beyond any real budget or loss (at most "
+                                  f"{money(MAX_TYPED_AMOUNT)}); is the unit right (dollars, not cents)?")
+        return value
+
+    def read(self) -> float | None:
+        """The amount in the box (and remember it), or a RiskBudgetError with the message next to the box."""
+        try:
+            value = self._parse(str(self.box.value))
+        except RiskBudgetError as exc:
+            self.note.value = _field_note(_plain(exc))
+            raise
+        self.note.value = ""
+        self.amount = value
+        return value
+
+    def refuse(self, text: str) -> None:
+        """A rule on the amount (checked by the caller) failed: say it next to the box."""
+        self.note.value = _field_note(text)
+
+    def tidy(self) -> bool:
+        """Show the amount read in full (``6M`` becomes ``$6,000,000``); True when the text changed."""
+        text = self.format(self.amount)
+        if self.box.value != text:
+            self.box.value = text
+            return True
+        return False
+
+
+def _field_note(text: str) -> str:
+    return f"<span class='rb-field-error' style='color:#a94442;font-size:90%'>{html.escape(text)}</span>"
+
+
+#: Style for the explorers' pages: preformatted text and table cells wrap between words, never inside one.
+NO_MIDWORD_BREAKS = (
+    "<style>"
+    ".rb-explorer pre, .jp-RenderedText pre, .jp-OutputArea-output pre, .output_text pre"
+    "{white-space:pre-wrap;word-break:normal;overflow-wrap:normal;overflow-x:auto}"
+    ".rb-explorer td, .rb-explorer th, .rb-explorer li{word-break:normal;overflow-wrap:normal}"
+    "</style>"
+)

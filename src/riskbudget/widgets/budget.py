@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import html
 import math
+import os
+import re
+import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from .. import metrics, optimization
+from .. import metrics, optimization, review
 from ..appetite import LimitKind
 from ..exceptions import RiskBudgetError
 from ..formatting import money, percent
 from ._common import (
     BEFORE,
     LIMIT,
+    NO_MIDWORD_BREAKS,
     NOW,
+    _AmountField,
     _Chart,
     _exceedance_on,
     _Explorer,
     _html_table,
+    _log_probability_axis,
+    _message_html,
     _metric_table,
     _money_log_axis,
     _nice_range,
     _notes_html,
-    _percent_axis,
+    _plain,
+    _positive_or_nan,
     _precision_note,
+    exact_money_label,
 )
 
 
@@ -163,11 +173,20 @@ class BudgetExplorer(_Explorer):
         frontier_points: int = 11,
         time_limit: float | None = 30.0,
         confidence: float | None = None,
+        preview: bool = True,
+        plans_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         self.confidence = confidence
+        self.preview = bool(preview)
+        self.plans_dir = Path(plans_dir if plans_dir is not None else os.environ.get("RISKBUDGET_PLANS_DIR",
+                                                                                      "saved_plans"))
         self.plan: Any = None
         self._plan_key: Any = None
+        self._best: dict[tuple[float, float], Any] = {}
+        self._meets_cache: dict[tuple[int, str], bool] = {}
+        self.seconds = math.nan
+        self.time_limit = time_limit
         self._load(problem or optimization.precompute(register, controls, projects, years=years, seed=seed,
                                                        progress=False), appetite)
         if budget is None:
@@ -220,37 +239,40 @@ class BudgetExplorer(_Explorer):
         self._rank_items()
 
     def _build_budget_boxes(self, budget: float, security_share: float) -> None:
-        self.total_budget = W.FloatText(value=budget, description="Total budget ($/yr)", continuous_update=False,
-                                        style={"description_width": "130px"}, layout=W.Layout(width="300px"))
+        self._budget_field = _AmountField(budget, "Total budget ($/yr)", name="The total budget",
+                                          width="270px", description_width="120px")
+        self.total_budget = self._budget_field.box
         self.total_budget.add_class("rb-total-budget")
+        self._budget_field.row.add_class("rb-total-budget-row")
         self.security_share = W.FloatSlider(value=security_share, min=0.0, max=1.0, step=0.01,
                                             description="Security share", readout_format=".0%", continuous_update=False,
-                                            style={"description_width": "130px"}, layout=W.Layout(width="420px"))
+                                            style={"description_width": "120px"}, layout=W.Layout(width="380px"))
         self.security_share.add_class("rb-security-share")
         self.split = W.HTML()
 
     def _build_threshold_boxes(self, appetite: Any) -> list[W.Widget]:
-        """One box per appetite limit (by its label) and per tolerance point."""
-        self.thresholds: dict[str, W.FloatText] = {}
+        """One box per appetite limit (by its label) and per tolerance point; an empty box sets no limit."""
+        self.thresholds: dict[str, W.Text] = {}
+        self._fields: dict[str, _AmountField] = {}
         if appetite is None:
             return []
         for lim in appetite.limits:
             label = lim.label
             if lim.kind is LimitKind.EXCEEDANCE:
-                box = W.FloatText(value=100.0 * lim.limit, description=f"{label} ≤ (%)", continuous_update=False)
+                field = _AmountField(100.0 * lim.limit, f"{label} ≤", name=label, kind="percent", optional=True)
             else:
-                box = W.FloatText(value=lim.limit, description=f"{label} ≤ ($)", continuous_update=False)
-            self.thresholds[label] = box
+                field = _AmountField(lim.limit, f"{label} ≤", name=f"The {label} limit", optional=True)
+            self._fields[label] = field
         if appetite.tolerance is not None:
             for p, x in appetite.tolerance.points:
-                self.thresholds[f"tolerance P={100 * p:g}%"] = W.FloatText(
-                    value=x, description=f"1-in-{1 / p:.0f}-yr loss ≤ ($)", continuous_update=False
-                )
-        for box in self.thresholds.values():
-            box.style.description_width = "170px"
-            box.layout.width = "300px"
-            box.add_class("rb-threshold")
-        return list(self.thresholds.values())
+                self._fields[f"tolerance P={100 * p:g}%"] = _AmountField(
+                    x, f"1-in-{1 / p:.0f}-yr loss ≤", name=f"The tolerated 1-in-{1 / p:.0f}-year loss", optional=True)
+        for key, field in self._fields.items():
+            field.box.layout.width = "250px"
+            field.box.style.description_width = "140px"
+            field.box.add_class("rb-threshold")
+            self.thresholds[key] = field.box
+        return [f.row for f in self._fields.values()]
 
     def _build_item_rows(self) -> tuple[list[W.Widget], list[W.Widget]]:
         """A toggle per control and project, and per security-by-design option, each with its status line."""
@@ -295,6 +317,8 @@ class BudgetExplorer(_Explorer):
         self.optimise_button.add_class("rb-optimise")
         self.all_button = W.Button(description="Want everything", icon="check-square")
         self.clear_button = W.Button(description="Fund nothing", icon="square")
+        for b in (self.optimise_button, self.all_button, self.clear_button):
+            b.layout.width = "auto"
         self.optimise_button.on_click(lambda _b: self._run(self.optimise))
         self.all_button.on_click(lambda _b: self._run(lambda: self._set_all(True)))
         self.clear_button.on_click(lambda _b: self._run(lambda: self._set_all(False)))
@@ -308,28 +332,87 @@ class BudgetExplorer(_Explorer):
         self.plan_html.add_class("rb-plan")
         self.reasons_html = W.HTML()
         self.reasons_html.add_class("rb-reasons")
-        self.chart = _Chart(10.0, 3.6, ncols=2)
+        self.guidance = W.HTML()
+        self.guidance.add_class("rb-guidance")
+        self.progress = W.IntProgress(value=0, min=0, max=2, description="", bar_style="info",
+                                      layout=W.Layout(width="200px", display="none"))
+        self.progress.add_class("rb-progress")
+        self.progress_text = W.HTML()
+        self.progress_text.add_class("rb-progress-text")
+        self.chart = _Chart(11.0, 3.3, ncols=2)
+        self._build_saved_plans()
+
+    # -- saved plans ----------------------------------------------------------- #
+    def _build_saved_plans(self) -> None:
+        """Save the plan on screen under a name, load one back, compare two side by side."""
+        self.plan_name = W.Text(value="", placeholder="a name, e.g. Q3 proposal", description="Name",
+                                style={"description_width": "50px"}, layout=W.Layout(width="260px"))
+        self.plan_name.add_class("rb-plan-name")
+        self.save_button = W.Button(description="Save this plan", icon="save", layout=W.Layout(width="auto"))
+        self.save_button.add_class("rb-save")
+        self.saved = W.Dropdown(options=[], description="Saved", style={"description_width": "50px"},
+                                layout=W.Layout(width="260px"))
+        self.saved.add_class("rb-saved")
+        self.load_button = W.Button(description="Load", icon="folder-open", layout=W.Layout(width="auto"))
+        self.load_button.add_class("rb-load")
+        self.compare_old = W.Dropdown(options=[], description="Compare", style={"description_width": "60px"},
+                                      layout=W.Layout(width="270px"))
+        self.compare_old.add_class("rb-compare-old")
+        self.compare_new = W.Dropdown(options=[], description="with", style={"description_width": "35px"},
+                                      layout=W.Layout(width="245px"))
+        self.compare_new.add_class("rb-compare-new")
+        self.compare_button = W.Button(description="Compare", icon="columns", layout=W.Layout(width="auto"))
+        self.compare_button.add_class("rb-compare")
+        self.comparison = W.HTML()
+        self.comparison.add_class("rb-comparison")
+        self.save_button.on_click(lambda _b: self._run(lambda: self.save_plan(self.plan_name.value)))
+        self.load_button.on_click(lambda _b: self._run(lambda: self.load_plan(self.saved.value)))
+        self.compare_button.on_click(
+            lambda _b: self._run(lambda: self.compare_plans(self.compare_old.value, self.compare_new.value)))
+        self._list_saved()
 
     def _layout(self, threshold_rows: list[W.Widget], control_rows: list[W.Widget],
                 project_rows: list[W.Widget]) -> W.Widget:
-        budget_box = W.VBox([W.HTML("<b>Budget</b>"), self.total_budget, self.security_share, self.split])
-        appetite_box = W.VBox([W.HTML("<b>Risk appetite</b>")] + threshold_rows)
-        appetite_box.layout.margin = "0 0 0 32px"
+        # One screen (1366 x 768): the controls and the headline numbers on the left, the two charts and
+        # what Optimise would change on the right; the details, the toggles and saved plans below.
+        budget_box = W.VBox([W.HTML("<b>Budget</b>"), self._budget_field.row, self.security_share, self.split])
+        budget_box.add_class("rb-budget-box")
+        appetite_box = W.VBox([W.HTML("<b>Risk appetite</b> <span style='color:#777;font-size:90%'>"
+                                      "(empty box: no limit)</span>")] + threshold_rows)
+        appetite_box.add_class("rb-appetite-box")
+        buttons = W.HBox([self.optimise_button, self.all_button, self.clear_button],
+                         layout=W.Layout(flex_flow="row wrap"))
+        left = W.VBox([budget_box, appetite_box, buttons, W.HBox([self.progress, self.progress_text]),
+                       self.message, self.metrics],
+                      layout=W.Layout(width="430px", min_width="430px", margin="0 16px 0 0"))
+        left.add_class("rb-controls")
+        right = W.VBox([self.chart.image, self.guidance, self.funded_html],
+                       layout=W.Layout(flex="1 1 auto", min_width="0"))
+        right.add_class("rb-views")
+        saved = W.VBox([
+            W.HTML("<b>Saved plans</b> <span style='color:#777;font-size:90%'>(the saved-plan JSON of "
+                   "<code>plan.save</code>; <code>rb.load_plan</code> and <code>riskbudget report --plan</code> "
+                   "read them)</span>"),
+            W.HBox([self.plan_name, self.save_button, self.saved, self.load_button],
+                   layout=W.Layout(flex_flow="row wrap", align_items="center")),
+            W.HBox([self.compare_old, self.compare_new, self.compare_button],
+                   layout=W.Layout(flex_flow="row wrap", align_items="center")),
+            self.comparison,
+        ], layout=W.Layout(margin="12px 0 0 0"))
+        saved.add_class("rb-saved-plans")
         widget = W.VBox(
             [
-                W.HBox([budget_box, appetite_box], layout=W.Layout(align_items="flex-start")),
-                W.HBox([self.optimise_button, self.all_button, self.clear_button]),
-                self.message,
-                W.HBox([self.metrics, self.funded_html], layout=W.Layout(align_items="flex-start")),
+                W.HTML(NO_MIDWORD_BREAKS),
+                W.HBox([left, right], layout=W.Layout(align_items="flex-start", width="100%")),
                 self.plan_html,
-                self.chart.image,
                 W.HBox([W.VBox(control_rows, layout=W.Layout(width="50%")),
                         W.VBox(project_rows, layout=W.Layout(width="50%"))]),
                 self.reasons_html,
+                saved,
             ]
         )
         widget.add_class("rb-budget-explorer")
-        self.funded_html.layout.margin = "0 0 0 32px"
+        widget.add_class("rb-explorer")
         return widget
 
     def _connect(self) -> None:
@@ -337,6 +420,7 @@ class BudgetExplorer(_Explorer):
         for w in [self.total_budget, self.security_share, *self.thresholds.values(), *self.toggles.values(),
                   *self.design_toggles.values()]:
             self._observe(w, self.update)
+        self._observe(self.saved, self._pick_saved)
 
     def _start(self, *, frontier: bool, frontier_points: int, time_limit: float | None) -> None:
         """Want everything, solve the frontier once, draw the first view (an error here is raised)."""
@@ -346,7 +430,7 @@ class BudgetExplorer(_Explorer):
         finally:
             self._updating -= 1
         self.time_limit = time_limit
-        self.frontier_points = int(frontier_points)
+        self.frontier_points = int(frontier_points) if frontier else 0
         self._frontier_key: Any = None
         self.frontier = self._compute_frontier() if frontier else None
         self._setup_axes()
@@ -403,13 +487,15 @@ class BudgetExplorer(_Explorer):
     # -- the model --------------------------------------------------------- #
     def budgets(self) -> tuple[float, float, float]:
         """(total, security, IT) budgets from the boxes (raises on nonsense)."""
-        total = self.total_budget.value
+        total = self._budget_field.read()
         share = self.security_share.value
         if total is None or not math.isfinite(float(total)):
             raise RiskBudgetError("The total budget must be a number")
         total = float(total)
         if total < 0:
-            raise RiskBudgetError(f"The total budget ({money(total)}) cannot be negative")
+            text = f"The total budget ({money(total)}) cannot be negative"
+            self._budget_field.refuse(text)
+            raise RiskBudgetError(text)
         if not (0.0 <= share <= 1.0):
             raise RiskBudgetError(f"The security share ({percent(share)}) must lie between 0% and 100%")
         return total, total * share, total - total * share
@@ -423,24 +509,35 @@ class BudgetExplorer(_Explorer):
             return None
         limits = []
         for lim in base.limits:
-            v = float(self.thresholds[lim.label].value)
+            field = self._fields[lim.label]
+            v = field.read()
+            if v is None:  # an empty box: no limit
+                continue
             if lim.kind is LimitKind.EXCEEDANCE:
-                if not 0.0 < v <= 100.0:
-                    raise RiskBudgetError(f"The limit on {lim.label} ({v:g}%) must be a percentage above 0 and at most 100")
                 limits.append(Limit(lim.kind, lim.param, v / 100.0))
             else:
                 if not (math.isfinite(v) and v > 0):
-                    raise RiskBudgetError(f"The {lim.label} limit ({money(v)}) must be a positive amount of money")
+                    text = f"The {lim.label} limit ({money(v)}) must be a positive amount of money"
+                    field.refuse(text)
+                    raise RiskBudgetError(text)
                 limits.append(Limit(lim.kind, lim.param, v))
         tolerance = None
         if base.tolerance is not None:
             points = []
             for p, _x in base.tolerance.points:
-                v = float(self.thresholds[f"tolerance P={100 * p:g}%"].value)
+                field = self._fields[f"tolerance P={100 * p:g}%"]
+                v = field.read()
+                if v is None:
+                    continue
                 if not (math.isfinite(v) and v > 0):
-                    raise RiskBudgetError(f"The tolerated 1-in-{1 / p:.0f}-year loss ({money(v)}) must be a positive amount")
+                    text = f"The tolerated 1-in-{1 / p:.0f}-year loss ({money(v)}) must be a positive amount"
+                    field.refuse(text)
+                    raise RiskBudgetError(text)
                 points.append((p, v))
-            tolerance = ToleranceCurve.from_points(points)
+            if len(points) == len(base.tolerance.points):  # an emptied point: no tolerance curve
+                tolerance = ToleranceCurve.from_points(points)
+        if not limits and tolerance is None:
+            return None
         return Appetite(limits=limits, tolerance=tolerance)
 
     def wanted(self) -> tuple[set[str], set[str]]:
@@ -542,6 +639,7 @@ class BudgetExplorer(_Explorer):
         """Recombine the precomputed losses for the current choices and refresh the view."""
         total, sec_budget, it_budget = self.budgets()
         appetite = self.current_appetite()
+        self._tidy_fields()
         funding, status = self.fit(sec_budget, it_budget)
         score = self.problem.score(funding)
         losses = self.problem.total_losses(funding)
@@ -550,29 +648,140 @@ class BudgetExplorer(_Explorer):
         current = self.plan is not None and self._plan_key == self._state(funding)
         if current:
             status = self._with_reasons(status, self.plan)
+        guidance = self._guidance(total, funding, score, appetite, current)  # solves the best plan at this share
         self._render(total, sec_budget, it_budget, score, check, status, losses)
         self.plan_html.value = "" if self.plan is None else _plan_view(self.plan, current)
         self.reasons_html.value = "" if self.plan is None else _reasons_view(self.plan, current)
+        self.guidance.value = guidance
+
+    def _tidy_fields(self) -> None:
+        """Show every amount read in full (``6M`` becomes ``$6,000,000``) without re-running the update."""
+        self._updating += 1
+        try:
+            for field in (self._budget_field, *self._fields.values()):
+                field.tidy()
+        finally:
+            self._updating -= 1
 
     def _state(self, funding: Any) -> tuple[Any, ...]:
         """What the optimiser's plan was solved for and set: budget, split, appetite and the funded plan."""
-        return (float(self.total_budget.value), float(self.security_share.value), self.current_appetite(), funding)
+        return (self._budget_field.amount, float(self.security_share.value), self.current_appetite(), funding)
+
+    # -- what Optimise would change ------------------------------------------ #
+    def best_at_share(self, total: float | None = None, share: float | None = None) -> Any:
+        """The best plan by expected net value at this budget and security share, without the appetite.
+
+        Solved once per (budget, share) and kept (about 50 ms on the bundled
+        example); the frontier's points are the same plans. Its status says
+        whether it is proven best (``plan.status_text``).
+        """
+        if total is None:
+            total = float(self._budget_field.amount or 0.0)
+        if share is None:
+            share = float(self.security_share.value)
+        key = (float(total), round(float(share), 6))
+        plan = self._best.get(key)
+        if plan is None:
+            front = optimization.frontier(self.problem, budget=float(total), shares=[key[1]],
+                                          solver=optimization.SolverOptions(time_limit=self.time_limit),
+                                          progress=False)
+            plan = self._best[key] = front.plans[0]
+        return plan
+
+    def _meets(self, plan: Any, appetite: Any) -> bool:
+        if appetite is None:
+            return True
+        key = (id(plan), repr(appetite))
+        ok = self._meets_cache.get(key)
+        if ok is None:
+            ok = self._meets_cache[key] = bool(appetite.check(self.problem.total_losses(plan.funding)).ok)
+        return ok
+
+    def _guidance(self, total: float, funding: Any, score: Any, appetite: Any, current: bool) -> str:
+        """What pressing Optimise would change, said before it is pressed (``data-metric='guidance'``)."""
+        lines: list[str] = []
+        costs = [float(i.cost_per_year) for i in self._items.values() if i.cost_per_year > 0]
+        if costs and 0 < total < min(costs):
+            guess = total * 1e6 if total < 1e4 else None
+            lines.append(f"A budget of {money(total)} funds nothing: the cheapest item costs {money(min(costs))}."
+                         + (f" Did you mean {money(guess)}? Type {total:g}M." if guess else ""))
+        if self.preview and total > 0:
+            best = self.best_at_share(total, float(self.security_share.value))
+            proven = optimization.PlanStatus(best.status) is optimization.PlanStatus.OPTIMAL
+            what = "the best plan" if proven else f"the best plan the solver found ({best.status_text})"
+            meets = self._meets(best, appetite)
+            if best.funding == funding:
+                if meets and (self.confidence is None or appetite is None):
+                    lines.append(f"This is {what} for this budget and split{' within the appetite' if appetite else ''}:"
+                                 " Optimise would change nothing.")
+                elif not meets:
+                    lines.append(f"This is {what} for this budget and split, but it is outside the appetite: "
+                                 "Optimise would look for the best plan within it and, if none fits, show the nearest "
+                                 "limits it can reach and the budget that would meet them.")
+            elif meets and (self.confidence is None or appetite is None):
+                names = set(funding.names) | {f"{n} (security by design)" for n in funding.security_by_design}
+                best_names = set(best.funding.names) | {f"{n} (security by design)" for n in best.security_by_design}
+                order = [*self._items, *(f"{p.name} (security by design)" for p in self.projects)]
+                add = [n for n in order if n in best_names - names]
+                drop = [n for n in order if n in names - best_names]
+                change = "; ".join(part for part in (
+                    ("fund " + ", ".join(add)) if add else "",
+                    ("drop " + ", ".join(drop)) if drop else "") if part)
+                lines.append(f"Optimise would {change}: expected net value {money(score.expected_net_value)} → "
+                             f"{money(best.expected_net_value)} ({what} for this budget and split"
+                             f"{', within the appetite' if appetite else ''}).")
+            else:
+                lines.append(f"The best plan for this budget and split by expected net value is outside the appetite: "
+                             "Optimise would look for the best plan within it and, if none fits, show the nearest "
+                             "limits it can reach and the budget that would meet them.")
+        if self.plan is not None and not current:
+            lines.append("The optimiser's plan below was for other choices: press Optimise to refresh it.")
+        if not lines:
+            return ""
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in lines)
+        return (f"<div data-metric='guidance' style='margin:4px 0;padding:4px 8px;background:#f5f8fb;"
+                f"border-left:3px solid #31708f'><ul style='margin:0 0 0 14px;padding:0'>{items}</ul></div>")
+
+    def _step(self, k: int, text: str) -> None:
+        """Show the optimisation's progress: step ``k`` of the bar and what it is doing."""
+        self.progress_text.value = ("" if k >= self.progress.max else
+                                    f"<span style='color:#31708f;font-size:90%'>{html.escape(text)}</span>")
+        self.progress.layout.display = "" if k < self.progress.max else "none"
+        self.progress.value = k
 
     def optimise(self) -> Any:
-        """Solve for the best plan within the budget, split and appetite; set the toggles to it."""
+        """Solve for the best plan within the budget, split and appetite; set the toggles to it.
+
+        While it runs, a progress bar and a line say which step it is at
+        (solving the plan, checking it, re-solving the frontier), and the
+        buttons are disabled.
+        """
         total, sec_budget, it_budget = self.budgets()
         appetite = self.current_appetite()
+        limit = "" if self.time_limit is None else f" (at most {self.time_limit:g} s per solve)"
         self._say("Solving for the best plan within this budget, split and appetite...", "info")
-        plan = optimization.optimize(
-            self.problem,
-            appetite=appetite,
-            constraints=optimization.Constraints(budget=total, security_budget=sec_budget, it_budget=it_budget),
-            solver=optimization.SolverOptions(time_limit=self.time_limit, confidence=self.confidence),
-            progress=False,
-        )
-        if self._frontier_key != self._frontier_state():
-            self.frontier = self._compute_frontier()
-            self._draw_frontier()
+        buttons = (self.optimise_button, self.all_button, self.clear_button, self.load_button)
+        for b in buttons:
+            b.disabled = True
+        started = time.perf_counter()
+        try:
+            self._step(1, f"Step 1 of 2: solving the plan and checking it on fresh years{limit}...")
+            plan = optimization.optimize(
+                self.problem,
+                appetite=appetite,
+                constraints=optimization.Constraints(budget=total, security_budget=sec_budget, it_budget=it_budget),
+                solver=optimization.SolverOptions(time_limit=self.time_limit, confidence=self.confidence),
+                progress=False,
+            )
+            if self.frontier_points and self._frontier_key != self._frontier_state():
+                self._step(2, f"Step 2 of 2: solving the frontier at {self.frontier_points} shares of "
+                              f"{money(total)}...")
+                self.frontier = self._compute_frontier()
+        finally:
+            for b in buttons:
+                b.disabled = False
+            self._step(self.progress.max, "")
+        self.seconds = time.perf_counter() - started
         self._updating += 1
         try:
             on = set(plan.funded_controls) | set(plan.funded_projects)
@@ -600,7 +809,9 @@ class BudgetExplorer(_Explorer):
         (:func:`riskbudget.optimization.frontier`); each is then checked against
         the appetite, and those outside it are marked. (Solving every split
         under the appetite as well is slower and fails where no plan meets
-        it; the Optimise button does that for the current split.)
+        it; the Optimise button does that for the current split.) The plans
+        join those kept for :meth:`best_at_share`, so the chart's frontier
+        and "best at this share" are the same solves.
         """
         total, appetite = self._frontier_state()
         self._frontier_key = (total, appetite)
@@ -608,10 +819,135 @@ class BudgetExplorer(_Explorer):
             return None
         front = optimization.frontier(self.problem, budget=total, points=self.frontier_points,
                                       solver=optimization.SolverOptions(time_limit=self.time_limit), progress=False)
+        for share, plan in zip(front.table["security_share"], front.plans):
+            self._best.setdefault((float(total), round(float(share), 6)), plan)
         table = front.table.copy()
         if appetite is not None:
             table["feasible"] = [bool(appetite.check(p.result.annual_loss.to_numpy()).ok) for p in front.plans]
         return replace(front, table=table)
+
+    # -- saved plans --------------------------------------------------------- #
+    def _plan_path(self, name: str) -> Path:
+        name = str(name or "").strip()
+        if name.lower().endswith(".json"):
+            name = name[:-5]
+        if not name or not _NAME.fullmatch(name):
+            raise RiskBudgetError(f"The plan's name ({name!r}) must be letters, digits, spaces, '-', '_' or '.' "
+                                  "(at most 80), e.g. 'Q3 proposal'")
+        return self.plans_dir / f"{name}.json"
+
+    def _list_saved(self) -> list[str]:
+        names = sorted(p.stem for p in self.plans_dir.glob("*.json")) if self.plans_dir.is_dir() else []
+        for dd in (self.saved, self.compare_old, self.compare_new):
+            keep = dd.value
+            self._updating += 1
+            try:
+                dd.options = names
+                dd.value = keep if keep in names else (names[-1] if names and dd is self.compare_new else
+                                                        (names[0] if names else None))
+            finally:
+                self._updating -= 1
+        return names
+
+    def _pick_saved(self) -> None:
+        """Choosing a saved plan in the list loads nothing yet (Load does); the list is re-read."""
+
+    def current_plan(self) -> Any:
+        """The plan on screen as a :class:`~riskbudget.optimization.Plan`: the optimiser's when it is on screen,
+        else the funded items evaluated on the explorer's sample (status "evaluated")."""
+        total, sec_budget, it_budget = self.budgets()
+        appetite = self.current_appetite()
+        funding, _status = self.fit(sec_budget, it_budget)
+        if self.plan is not None and self._plan_key == self._state(funding):
+            return self.plan
+        return optimization.evaluate(
+            self.problem, funded=list(funding.controls) + list(funding.projects),
+            security_by_design=funding.security_by_design, appetite=appetite,
+            constraints=optimization.Constraints(budget=total, security_budget=sec_budget, it_budget=it_budget),
+            progress=False)
+
+    def save_plan(self, name: str) -> Path:
+        """Save the plan on screen under ``name`` (``<plans_dir>/<name>.json``, the saved-plan JSON)."""
+        path = self._plan_path(name)
+        plan = self.current_plan()
+        existed = path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plan.save(path)
+        self._list_saved()
+        self._updating += 1
+        try:
+            self.saved.value = path.stem
+        finally:
+            self._updating -= 1
+        self._say(f"Saved the plan on screen as '{path.stem}' ({path.name}"
+                  f"{', replacing the earlier one' if existed else ''}): {plan.status_text}.", "ok")
+        return path
+
+    def load_plan(self, name: str | None) -> Any:
+        """Set the budget, split, appetite and toggles to a saved plan's; returns the :class:`~riskbudget.review.SavedPlan`."""
+        if not name:
+            raise RiskBudgetError("No saved plan is chosen: save one first, or pick one in the list")
+        saved = review.load_plan(self._plan_path(name))
+        f = saved.data["funded"]
+        unknown = [n for n in (*f["controls"], *f["projects"]) if n not in self.toggles]
+        unknown += [n for n in f["security_by_design"] if n not in self.design_toggles]
+        if unknown:
+            raise RiskBudgetError(f"The saved plan '{name}' funds {', '.join(unknown)}, which this explorer does not "
+                                  "offer: it was made with other controls or projects")
+        budget = saved.budget
+        cons = saved.constraints
+        self._updating += 1
+        try:
+            if budget is not None:
+                self._budget_field.amount = float(budget)
+                self.total_budget.value = self._budget_field.format(float(budget))
+                if budget > 0 and cons.get("security_budget") is not None:
+                    self.security_share.value = round(float(cons["security_budget"]) / float(budget), 2)
+            appetite = saved.appetite()
+            if self._fields:
+                limits = {lim.label: lim for lim in (appetite.limits if appetite is not None else ())}
+                for lim in (self._appetite0.limits if self._appetite0 is not None else ()):
+                    field = self._fields[lim.label]
+                    got = limits.get(lim.label)
+                    value = None if got is None else (100.0 * got.limit if got.kind is LimitKind.EXCEEDANCE else got.limit)
+                    field.amount = value
+                    field.box.value = field.format(value)
+                tol = appetite.tolerance if appetite is not None else None
+                points = dict(tol.points) if tol is not None else {}
+                if self._appetite0 is not None and self._appetite0.tolerance is not None:
+                    for p, _x in self._appetite0.tolerance.points:
+                        field = self._fields[f"tolerance P={100 * p:g}%"]
+                        value = points.get(p)
+                        field.amount = value
+                        field.box.value = field.format(value)
+            on = {*f["controls"], *f["projects"]}
+            for n, box in self.toggles.items():
+                box.value = n in on
+            for n, box in self.design_toggles.items():
+                box.value = n in f["security_by_design"]
+        finally:
+            self._updating -= 1
+        self.update()
+        same_sample = saved.seed == self.seed and saved.years == self.years
+        ale = saved.metrics.get("ale")
+        if same_sample and ale is not None and math.isclose(float(ale), self._values["ALE"], rel_tol=1e-9):
+            check = "its figures on screen are the saved ones (same sample)"
+        elif ale is not None:
+            check = (f"saved ALE {money(ale)} (seed {saved.seed}, {saved.years:,} years); on this explorer's "
+                     f"sample {money(self._values['ALE'])}")
+        else:
+            check = "the file holds no ALE to check against"
+        self._say(f"Loaded '{name}' ({saved.status_text}; saved {saved.created[:16]}): {check}.", "ok")
+        return saved
+
+    def compare_plans(self, old: str | None, new: str | None) -> Any:
+        """Two saved plans side by side (:func:`riskbudget.compare`): each metric, what is funded, what changed."""
+        if not old or not new:
+            raise RiskBudgetError("Pick two saved plans to compare (save at least one first)")
+        cmp = review.compare(self._plan_path(old), self._plan_path(new), progress=False)
+        self.comparison.value = _comparison_html(cmp, old, new)
+        self._say("", "ok")
+        return cmp
 
     # -- view ---------------------------------------------------------------- #
     def _render(self, total: float, sec_budget: float, it_budget: float, score: Any, check: Any,
@@ -686,93 +1022,133 @@ class BudgetExplorer(_Explorer):
         self.chart.reset(lec)
         lec.set_xscale("log")
         _money_log_axis(lec)
-        _percent_axis(lec)
+        _log_probability_axis(lec, self.years)  # the tail, where appetite limits live, gets room
         lec.grid(True, alpha=0.3)
         lec.set_title("Loss exceedance curve", fontsize=10)
-        lec.set_ylabel("P(annual loss > x)")
-        lec.plot(self._grid, _exceedance_on(base, self._grid), color=BEFORE, lw=1.5, ls="--", label="nothing funded")
-        (self._lec_now,) = lec.plot(self._grid, _exceedance_on(base, self._grid), color=NOW, lw=2, label="this plan")
+        lec.set_ylabel("P(annual loss > x), log scale")
+        lec.set_xlabel("annual loss x")
+        lec.plot(self._grid, _positive_or_nan(_exceedance_on(base, self._grid)), color=BEFORE, lw=1.5, ls="--",
+                 label="nothing funded")
+        (self._lec_now,) = lec.plot(self._grid, _positive_or_nan(_exceedance_on(base, self._grid)), color=NOW, lw=2,
+                                    label="this plan")
         (self._tolerance_line,) = lec.plot(self._grid, np.full(self._grid.size, np.nan), color=LIMIT, lw=1.5, ls=":",
                                            label="tolerance curve")
-        (self._limit_marks,) = lec.plot([], [], ls="none", marker="X", ms=8, color="black", label="appetite limits")
+        (self._limit_marks,) = lec.plot([], [], ls="none", marker="X", ms=8, color="black", label="limit met")
+        (self._limit_broken,) = lec.plot([], [], ls="none", marker="X", ms=9, color=LIMIT, label="limit broken")
         lec.set_xlim(self._grid[0], self._grid[-1])
-        lec.set_ylim(0.0, 1.02)
-        lec.legend(fontsize=8, frameon=False, loc="upper right")
+        lec.legend(fontsize=7, frameon=False, loc="lower left")
 
         self.chart.reset(front)
-        front.set_xlabel("TVaR95 (risk)")
-        front.set_ylabel("expected net value")
+        front.set_xlabel("security share of the budget")
+        front.set_ylabel("expected net value ($/yr)")
         front.grid(True, alpha=0.3)
-        for axis in (front.xaxis, front.yaxis):
-            axis.set_major_formatter(FuncFormatter(lambda v, _pos: money(v, digits=2)))
+        front.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
+        front.yaxis.set_major_formatter(FuncFormatter(exact_money_label))
         (self._front_line,) = front.plot([], [], color=BEFORE, lw=1.2, marker="o", ms=4,
-                                         label="best plan at each security share")
+                                         label="best plan at each share solved")
         (self._front_bad,) = front.plot([], [], ls="none", marker="x", ms=7, color=LIMIT, label="outside appetite")
-        (self._front_share,) = front.plot([], [], ls="none", marker="s", ms=8, mfc="none", color="black",
+        (self._front_share,) = front.plot([], [], ls="none", marker="s", ms=9, mfc="none", color="black",
                                           label="best at this share")
-        (self._point,) = front.plot([], [], ls="none", marker="o", ms=10, color=NOW, label="this plan")
+        (self._point,) = front.plot([], [], ls="none", marker="o", ms=8, color=NOW, label="this plan")
         front.legend(fontsize=7, frameon=False, loc="lower left")
+        front.set_xlim(-0.03, 1.03)
         self._front_note = front.text(0.98, 0.97, "", transform=front.transAxes, ha="right", va="top", fontsize=8,
                                       color=LIMIT)
-        self.chart.animate(self._lec_now, self._tolerance_line, self._limit_marks, self._front_line, self._front_bad,
-                           self._front_share, self._point, self._front_note)
-        self._draw_frontier()
+        self.chart.animate(self._lec_now, self._tolerance_line, self._limit_marks, self._limit_broken,
+                           self._front_line, self._front_bad, self._front_share, self._point, self._front_note)
 
-    def _draw_frontier(self) -> None:
-        if self.frontier is None:
-            self._front_line.set_data([], [])
-            self._front_bad.set_data([], [])
-            return
-        t = self.frontier.table
-        x, y = t["tvar95"].to_numpy(), t["expected_net_value"].to_numpy()
-        order = np.argsort(x, kind="stable")
-        self._front_line.set_data(x[order], y[order])
-        bad = ~t["feasible"].to_numpy(dtype=bool)
-        self._front_bad.set_data(x[bad], y[bad])
+    def _limit_points(self, losses_sorted: np.ndarray) -> tuple[list[float], list[float], list[float], list[float]]:
+        """Where each VaR and P(loss > x) limit sits on the LEC, split into met and broken (TVaR has no point)."""
+        met_x, met_y, bad_x, bad_y = [], [], [], []
+        appetite = self.appetite
+        if appetite is None:
+            return met_x, met_y, bad_x, bad_y
+        n = losses_sorted.size
+        for lim in appetite.limits:
+            if lim.kind is LimitKind.VAR:
+                x, y = lim.limit, 1.0 - lim.param
+                ok = metrics.var(losses_sorted, lim.param) <= lim.limit
+            elif lim.kind is LimitKind.EXCEEDANCE:
+                x, y = lim.param, lim.limit
+                ok = (n - np.searchsorted(losses_sorted, lim.param, side="right")) / n <= lim.limit
+            else:
+                continue
+            (met_x if ok else bad_x).append(x)
+            (met_y if ok else bad_y).append(y)
+        return met_x, met_y, bad_x, bad_y
 
     def _draw(self, losses_sorted: np.ndarray, score: Any) -> None:
         lec, front = self.chart.axes
-        self._lec_now.set_ydata(_exceedance_on(losses_sorted, self._grid))
+        self._lec_now.set_ydata(_positive_or_nan(_exceedance_on(losses_sorted, self._grid)))
         appetite = self.appetite
         if appetite is not None and appetite.tolerance is not None:
             self._tolerance_line.set_ydata(appetite.tolerance.prob_at(self._grid))
         else:
             self._tolerance_line.set_ydata(np.full(self._grid.size, np.nan))
-        xs, ys = [], []
-        if appetite is not None:
-            for lim in appetite.limits:
-                if lim.kind is LimitKind.VAR:
-                    xs.append(lim.limit)
-                    ys.append(1.0 - lim.param)
-                elif lim.kind is LimitKind.EXCEEDANCE:
-                    xs.append(lim.param)
-                    ys.append(lim.limit)
-        self._limit_marks.set_data(xs, ys)
+        met_x, met_y, bad_x, bad_y = self._limit_points(losses_sorted)
+        self._limit_marks.set_data(met_x, met_y)
+        self._limit_broken.set_data(bad_x, bad_y)
 
-        self._point.set_data([score.tvar95], [score.expected_net_value])
-        px, py = [score.tvar95], [score.expected_net_value]
-        stale = self.frontier is not None and self._frontier_key != (self._values["Total budget"], self.appetite)
-        if self.frontier is not None and not stale:
-            t = self.frontier.table
-            i = int(np.argmin(np.abs(t["security_share"].to_numpy() - float(self.security_share.value))))
-            self._front_share.set_data([t["tvar95"].iloc[i]], [t["expected_net_value"].iloc[i]])
+        # The frontier on the share axis: the best plan at every share solved at this budget (the grid and
+        # every share visited), so "this plan" is compared with the best plan at its own share.
+        total, share = self._values["Total budget"], float(self.security_share.value)
+        px, py = [share], [score.expected_net_value]
+        self._point.set_data(px, py)
+        solved = sorted((s, p) for (b, s), p in self._best.items() if b == total) if self.frontier_points else []
+        if solved:
+            xs = [s for s, _ in solved]
+            ys = [float(p.expected_net_value) for _, p in solved]
+            bad = [(s, float(p.expected_net_value)) for s, p in solved if not self._meets(p, appetite)]
+            self._front_line.set_data(xs, ys)
+            self._front_bad.set_data([b[0] for b in bad], [b[1] for b in bad])
+            here = self._best.get((total, round(share, 6)))
+            self._front_share.set_data(([share], [float(here.expected_net_value)]) if here is not None else ([], []))
+            ylim = _nice_range(ys + py + [-float(self._nothing.mean())], pad=0.1)
+            title = f"Best plan at each security share, {money(total)} budget"
+            partial = len(solved) < self.frontier_points
+            self._front_note.set_text("shares solved so far at this budget; Optimise solves them all" if partial else "")
         else:
-            self._front_share.set_data([], [])
-        if self.frontier is not None:
-            # Limits from the frontier (and the status quo); a plan outside them widens them.
-            fx = list(self.frontier.table["tvar95"]) + [float(self._nothing_tvar)]
-            fy = list(self.frontier.table["expected_net_value"]) + [-float(self._nothing.mean())]
-            xlim, ylim = _nice_range(fx, pad=0.1), _nice_range(fy, pad=0.1)
-            if not (xlim[0] <= px[0] <= xlim[1] and ylim[0] <= py[0] <= ylim[1]):
-                xlim, ylim = _nice_range(fx + px, pad=0.1), _nice_range(fy + py, pad=0.1)
-            title = f"Efficient frontier at a {money(self.frontier.budget)} budget"
-        else:
-            xlim, ylim = _nice_range(px, pad=0.1), _nice_range(py, pad=0.1)
-            title = "This plan: expected net value against TVaR95"
-        self._front_note.set_text("budget or appetite changed: Optimise to refresh" if stale else "")
+            for artist in (self._front_line, self._front_bad, self._front_share):
+                artist.set_data([], [])
+            ylim = _nice_range(py + [-float(self._nothing.mean())], pad=0.1)
+            title = "This plan: expected net value at its security share"
+            self._front_note.set_text("")
         self.chart.set_title(front, title, fontsize=10)
-        self.chart.set_limits(front, x=xlim, y=ylim)
+        self.chart.set_limits(front, y=ylim)
         self.chart.refresh()
+
+
+#: What a saved plan's name may hold (it becomes the file name).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,79}")
+
+
+def _comparison_html(cmp: Any, old: str, new: str) -> str:
+    """Two saved plans side by side: status, budget, each metric with its change, and what is funded."""
+    o, n = cmp.old, cmp.new
+    e = html.escape
+
+    def signed(v: Any) -> str:
+        return "" if v is None else ("+" if v >= 0 else "-") + money(abs(float(v)))
+
+    rows = [["Status", e(o.status_text), e(n.status_text), ""],
+            ["Budget", e(money(o.budget)), e(money(n.budget)),
+             e(signed(None if o.budget is None or n.budget is None else n.budget - o.budget))]]
+    for k in review.METRICS:
+        a, b = o.metrics.get(k), n.metrics.get(k)
+        rows.append([e(review.METRIC_LABELS[k]), e(money(a)), e(money(b)), e(signed(cmp.delta.get(k)))])
+    rows.append(["Funded only here", e(", ".join(cmp.funded_removed) or "-"), e(", ".join(cmp.funded_added) or "-"), ""])
+    rows.append(["Sample", e(f"seed {o.seed}, {o.years:,} years"), e(f"seed {n.seed}, {n.years:,} years"), ""])
+    table = _html_table(["", e(old), e(new), "change"], rows, key="comparison")
+    a = cmp.attribution
+    split = ""
+    if a.get("ale_change") is not None:
+        split = (f"<div style='margin-top:4px'>ALE change {e(signed(a['ale_change']))} = {e(signed(a['from_inputs']))} "
+                 f"from changed inputs + {e(signed(a['from_plan']))} from the changed plan.</div>")
+    changed = cmp.inputs.get("changed") or []
+    inputs = f"<div>Inputs changed: {e(', '.join(changed) or 'none')}.</div>"
+    notes = "".join(f"<div style='color:#8a6d3b'>{e(t)}</div>" for t in cmp.notes)
+    return (f"<div style='margin-top:6px'><div style='font-weight:600'>{e(old)} against {e(new)}</div>"
+            f"{table}{split}{inputs}{notes}</div>")
 
 
 # --------------------------------------------------------------------------- #
