@@ -59,11 +59,11 @@ class _CapabilityVsResistance:
     def hits(self, b_cap: np.ndarray, b_res: np.ndarray) -> np.ndarray:
         if not self.tabulated:
             return self.tcap.from_base(b_cap) > self.rs.from_base(b_res)
-        cell = (b_cap * self.GRID).astype(np.intp)
-        np.minimum(cell, self.GRID - 1, out=cell)
-        lower = self.lower[cell]
-        hit = b_res < lower
-        unsure = np.flatnonzero((b_res >= lower) & (b_res < self.upper[cell]))
+        cell = np.multiply(b_cap, self.GRID).astype(np.intp, copy=False)
+        hit = np.less(b_res, self.lower.take(cell, mode="clip"))
+        # lower < upper in every cell, so "lower <= b_res < upper" is "b_res < upper" and not "b_res < lower".
+        below_upper = np.less(b_res, self.upper.take(cell, mode="clip"))
+        unsure = np.flatnonzero(np.not_equal(hit, below_upper, out=below_upper))
         if unsure.size:
             # The same values the sampler gives these uniforms (exact to its u-error).
             hit[unsure] = self.tcap.from_base(b_cap[unsure]) > self.rs.from_base(b_res[unsure])
