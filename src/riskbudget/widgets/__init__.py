@@ -42,8 +42,8 @@ True
 from __future__ import annotations
 
 from ._common import BEFORE, LIMIT, NOW, log  # noqa: F401 (module-level names of the single module)
-from .budget import BudgetExplorer
+from .budget import BudgetExplorer, Snapshot
 from .prior import PriorExplorer, with_rate
 from .scenario import ScenarioExplorer
 
-__all__ = ["ScenarioExplorer", "PriorExplorer", "BudgetExplorer", "with_rate"]
+__all__ = ["ScenarioExplorer", "PriorExplorer", "BudgetExplorer", "Snapshot", "with_rate"]

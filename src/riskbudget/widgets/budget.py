@@ -185,6 +185,7 @@ class BudgetExplorer(_Explorer):
         self._plan_key: Any = None
         self._best: dict[tuple[float, float], Any] = {}
         self._meets_cache: dict[tuple[int, str], bool] = {}
+        self._snapshots: list[Snapshot] = []
         self.seconds = math.nan
         self.time_limit = time_limit
         self._load(problem or optimization.precompute(register, controls, projects, years=years, seed=seed,
@@ -653,6 +654,24 @@ class BudgetExplorer(_Explorer):
         self.plan_html.value = "" if self.plan is None else _plan_view(self.plan, current)
         self.reasons_html.value = "" if self.plan is None else _reasons_view(self.plan, current)
         self.guidance.value = guidance
+        for snap in self._snapshots:
+            snap.mark()
+
+    def _snapshot_key(self) -> tuple[Any, ...]:
+        return (self._values.get("Total budget"), float(self.security_share.value), repr(self.appetite), self.funding,
+                self._plan_key)
+
+    def snapshot(self, kind: str = "plan") -> Snapshot:
+        """A table or chart of the explorer's state now, labelled as a snapshot, with a Refresh button.
+
+        ``kind``: ``"plan"`` (the headline numbers and what is funded),
+        ``"returns"`` (return on each control of the plan on screen, a chart)
+        or ``"frontier"`` (the best plan at each security share solved at this
+        budget, a chart). Its label says when the explorer has moved on.
+        """
+        if kind == "frontier" and self.frontier_points and self._frontier_key != self._frontier_state():
+            self.frontier = self._compute_frontier()
+        return Snapshot(self, kind)
 
     def _tidy_fields(self) -> None:
         """Show every amount read in full (``6M`` becomes ``$6,000,000``) without re-running the update."""
@@ -1252,3 +1271,165 @@ def _reasons_html(plan: Any) -> str:
                         row_keys=[r.item for r in reasons])
     return (f"<div style='margin-top:8px'><div style='font-weight:600'>Why each item is funded or not in the "
             f"optimiser's plan</div>{table}</div>")
+
+
+# --------------------------------------------------------------------------- #
+# Snapshots: a table or chart of the explorer's state, labelled as such, with a refresh
+# --------------------------------------------------------------------------- #
+class Snapshot:
+    """A table or chart taken from a :class:`BudgetExplorer` at one moment, said to be one, with a Refresh button.
+
+    The label names what the snapshot was taken for (budget, split, number
+    funded); once the explorer's budget, split, appetite or funded plan change,
+    the label says the snapshot is out of date until **Refresh** is pressed.
+    Made by :meth:`BudgetExplorer.snapshot`.
+
+    Attributes
+    ----------
+    kind : {"plan", "returns", "frontier"}
+    text : str
+        The snapshot as plain text (also its ``text/plain`` output).
+    stale : bool
+    """
+
+    KINDS = {
+        "plan": "the plan on screen",
+        "returns": "return on each control of the plan on screen",
+        "frontier": "the best plan at each security share",
+    }
+
+    def __init__(self, explorer: BudgetExplorer, kind: str) -> None:
+        if kind not in self.KINDS:
+            raise RiskBudgetError(f"snapshot kind ({kind!r}) must be one of {', '.join(self.KINDS)}")
+        self.explorer, self.kind = explorer, kind
+        self.label = W.HTML()
+        self.label.add_class("rb-snapshot-label")
+        self.button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="auto"))
+        self.button.add_class("rb-refresh")
+        self.body: W.Widget = W.Image(format="png", layout=W.Layout(max_width="880px", height="auto")) \
+            if kind != "plan" else W.HTML()
+        self.widget = W.VBox([W.HBox([self.label, self.button], layout=W.Layout(align_items="center")), self.body])
+        self.widget.add_class("rb-snapshot")
+        self.widget.add_class("rb-explorer")
+        self.text = ""
+        self.stale = False
+        self.button.on_click(lambda _b: explorer._run(self.refresh))
+        explorer._snapshots.append(self)
+        self.refresh()
+
+    def _taken_for(self) -> str:
+        v = self.explorer._values
+        return (f"budget {money(v['Total budget'])}, {percent(self.explorer.security_share.value, digits=0)} for "
+                f"security, {len(v['funded'])} items funded")
+
+    def refresh(self) -> None:
+        ex = self.explorer
+        self._key = ex._snapshot_key()
+        self._taken = self._taken_for()
+        getattr(self, f"_{self.kind}")()
+        self.mark()
+
+    def mark(self) -> None:
+        """Say whether the explorer still shows what the snapshot was taken from."""
+        self.stale = self._key != self.explorer._snapshot_key()
+        what = html.escape(self.KINDS[self.kind])
+        if self.stale:
+            self.label.value = (f"<span class='rb-snapshot-stale' style='color:#8a6d3b'><b>Snapshot</b> of {what} "
+                                f"({html.escape(self._taken)}), <b>out of date</b>: the explorer has changed since. "
+                                "Press Refresh.</span>")
+        else:
+            self.label.value = (f"<span style='color:#555'><b>Snapshot</b> of {what} ({html.escape(self._taken)}); "
+                                "it does not follow the explorer by itself: Refresh after a change.</span>")
+
+    # -- the three kinds ------------------------------------------------------ #
+    def _plan(self) -> None:
+        ex = self.explorer
+        keys = ["ALE (nothing funded)", "ALE", "ALE standard error", "VaR95", "TVaR95", "Expected project value",
+                "Expected net value", "Security spend", "IT spend", "Appetite"]
+        shown = ex.shown
+        f = ex.funding
+        projects = [p + (" (secure by design)" if p in f.security_by_design else "") for p in f.projects]
+        self.body.value = (_metric_table([(k, k, shown[k]) for k in keys])
+                           + f"<div>Controls funded: {html.escape(', '.join(f.controls) or 'none')}</div>"
+                           + f"<div>Projects funded: {html.escape(', '.join(projects) or 'none')}</div>")
+        self.text = "\n".join([*(f"{k:<24} {shown[k]}" for k in keys), "",
+                               "Controls funded: " + (", ".join(f.controls) or "none"),
+                               "Projects funded: " + (", ".join(projects) or "none")])
+
+    def _returns(self) -> None:
+        from matplotlib.figure import Figure
+
+        r = self.explorer.current_plan().returns.sort_values("roc_standalone", ascending=True)
+        fig = Figure(figsize=(10, 0.3 * len(r) + 1.0), dpi=80)
+        ax = fig.add_subplot(1, 1, 1)
+        y = np.arange(len(r))
+        ax.barh(y + 0.2, r["roc_standalone"], height=0.4, color=NOW, label="alone")
+        ax.barh(y - 0.2, r["roc_marginal"], height=0.4, color="#ff7f0e", label="at the margin of the plan")
+        ax.errorbar(r["roc_standalone"], y + 0.2,
+                    xerr=[r["roc_standalone"] - r["roc_standalone_low"], r["roc_standalone_high"] - r["roc_standalone"]],
+                    fmt="none", ecolor="black", lw=0.8)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{n}{' (funded)' if f else ''}" for n, f in zip(r.index, r["funded"])], fontsize=8)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
+        ax.set_xlabel("return on control: (ALE reduction - cost) / cost; bars: 95% interval")
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.subplots_adjust(left=0.4, right=0.97, top=1 - 0.15 / fig.get_figheight(), bottom=0.6 / fig.get_figheight())
+        self.body.value = _png(fig)
+        rows = r.iloc[::-1]
+        self.text = "\n".join(
+            f"{n[:44]:<44} alone {a:+.0%}, at the margin {m:+.0%}{' (funded)' if f else ''}"
+            for n, a, m, f in zip(rows.index, rows["roc_standalone"], rows["roc_marginal"], rows["funded"]))
+
+    def _frontier(self) -> None:
+        from matplotlib.figure import Figure
+
+        ex = self.explorer
+        total = ex._values["Total budget"]
+        solved = sorted((s, p) for (b, s), p in ex._best.items() if b == total)
+        fig = Figure(figsize=(9, 3.4), dpi=80)
+        value_ax, risk_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+        xs = [s for s, _ in solved]
+        ok = [ex._meets(p, ex.appetite) for _, p in solved]
+        for ax, key, label in ((value_ax, "expected_net_value", "expected net value ($/yr)"),
+                               (risk_ax, "tvar95", "TVaR95 of annual loss")):
+            ys = [float(getattr(p, key)) for _, p in solved]
+            ax.plot(xs, ys, color=BEFORE, lw=1.2, marker="o", ms=4, label="best plan at the share")
+            bad = [(x, y) for x, y, k in zip(xs, ys, ok) if not k]
+            if bad:
+                ax.plot(*zip(*bad), ls="none", marker="x", ms=8, color=LIMIT, label="outside appetite")
+            here = ex.values["Expected net value"] if key == "expected_net_value" else ex.values["TVaR95"]
+            ax.plot([ex.security_share.value], [here], ls="none", marker="o", ms=8, color=NOW, label="this plan")
+            ax.set_xlabel("security share of the budget")
+            ax.set_ylabel(label)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:.0f}%"))
+            ax.yaxis.set_major_formatter(FuncFormatter(exact_money_label))
+            ax.grid(True, alpha=0.3)
+        value_ax.legend(fontsize=7, frameon=False, loc="lower center")
+        fig.suptitle(f"Best plan at each security share of {money(total)} (no appetite limit while solving; "
+                     "those outside it marked)", fontsize=9)
+        fig.subplots_adjust(left=0.1, right=0.98, wspace=0.35, bottom=0.16, top=0.88)
+        self.body.value = _png(fig)
+        self.text = "\n".join(
+            f"{s:>4.0%}: expected net value {money(p.expected_net_value)}, TVaR95 {money(p.tvar95)}, "
+            f"{'within appetite' if k else 'outside appetite'}" for (s, p), k in zip(solved, ok))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = self.text
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _png(fig: Any) -> bytes:
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buf)
+    return buf.getvalue()
