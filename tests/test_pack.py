@@ -22,7 +22,7 @@ import pytest
 import riskbudget as rb
 from riskbudget import plotting
 from riskbudget.controls import read_controls, read_projects
-from riskbudget.formatting import money
+from riskbudget.formatting import money, percent
 from riskbudget.optimization import Reason, evaluate, optimize, precompute
 
 pytest.importorskip("jinja2")
@@ -139,7 +139,8 @@ def _words(html: str) -> str:
 # The first screen
 # --------------------------------------------------------------------------- #
 def test_pack_sections_in_order(pack, page):
-    assert page.sections == ["decision", "candidates", "frontier", "lec", "appetite", "assumptions"]
+    assert page.sections == ["decision", "candidates", "frontier", "lec", "appetite", "scorecard", "owners",
+                             "assumptions"]
     assert pack.plan is not None and pack.frontier is not None
     assert pack.path is not None and pack.path.read_text(encoding="utf-8") == pack.html
     assert repr(pack).startswith("BoardReport(decision pack, ")
@@ -332,7 +333,8 @@ def test_a_multi_year_plan_shows_its_years_and_reads_back(plan, problem, tmp_pat
     for given in (three, three.save(tmp_path / "three.json")):
         board = rb.report(plan=given, frontier=None)
         page = Page(board.html)
-        assert page.sections == ["decision", "candidates", "frontier", "lec", "appetite", "by-year", "assumptions"]
+        assert page.sections == ["decision", "candidates", "frontier", "lec", "appetite", "by-year", "scorecard",
+                                 "owners", "assumptions"]
         text = page.section("by-year")
         assert f"net present value (project value − expected loss − spend, discounted) is {money(three.npv)}" in text
         for row in three.by_year.to_dict("records"):
@@ -350,7 +352,7 @@ def test_an_insured_plan_shows_its_tower(plan):
     insured = rb.simulate(plan.result.register, years=YEARS, seed=plan.problem.root, insurance=layer, progress=False)
     board = rb.report(plan=replace(plan, result=insured), frontier=None)
     page = Page(board.html)
-    assert page.sections[-2:] == ["insurance", "assumptions"]
+    assert page.sections[-4:] == ["insurance", "scorecard", "owners", "assumptions"]
     assert "Primary $10M xs $2.5M" in page.section("insurance") and "$12.5M" in page.section("insurance")
     assert set(board.figures) == {"lec", "insurance"}
 
@@ -465,3 +467,73 @@ def test_pack_in_headless_chromium(pack, tmp_path):
         assert width <= round((w - MARGINS[0]) * MM), f"{size}: the pack is wider than the page ({width}px)"
         assert decision_bottom <= (h - MARGINS[1]) * MM, f"{size}: the decision does not fit on the first page"
     print(f"browser part: {seconds:.1f} s (load, screenshot, two PDFs, print layout)")
+
+
+# --------------------------------------------------------------------------- #
+# Shared metrics, risk by owner, materiality and the trend across reviews
+# --------------------------------------------------------------------------- #
+def test_owner_split_adds_up_to_the_plans_totals(plan):
+    from riskbudget.reporting import _owner_context
+
+    before = plan.problem.ground.result_for(rb.optimization.Funding())
+    ctx = _owner_context(plan, before, plan.result, 0.95)
+    total = ctx["total"]
+    rel = 1e-9
+    assert total["ale_after"] == pytest.approx(plan.ale, rel=rel)
+    assert total["ale_before"] == pytest.approx(plan.ale_before, rel=rel)
+    assert total["var"] == pytest.approx(plan.var95, rel=rel)
+    assert total["tvar"] == pytest.approx(plan.tvar95, rel=rel)
+    assert total["security"] == pytest.approx(plan.security_spend, rel=rel)
+    assert total["it"] == pytest.approx(plan.it_spend, rel=rel)
+    assert total["value"] == pytest.approx(plan.expected_value, rel=rel)
+    owners = [r["owner"] for r in ctx["rows"]]
+    assert len(owners) == len(set(owners)) and "CISO" in owners
+    # a project's new scenario, with no owner of its own, belongs to the project's owner
+    assert "(no owner)" not in owners
+
+
+def test_pack_shows_the_scorecard_and_the_owner_table(plan, page):
+    text = page.section("scorecard")
+    assert "Project value delivered" in text and money(plan.expected_value) in text
+    assert "13.2%" in text  # the cited benchmark (IANS 2024)
+    owners = page.section("owners")
+    assert "CISO" in owners and money(plan.tvar95) in owners
+
+
+def test_materiality_from_the_appetite_file_before_and_after(problem):
+    app = rb.read_appetite(rb.io.example_path("appetite.yaml"))
+    assert app.revenue == 8e8 and app.materiality == 0.05 and app.materiality_threshold == 4e7
+    plan = rb.evaluate(problem, funded=["Immutable backups"], appetite=app)
+    board = rb.report(plan=plan, frontier=None)
+    page = Page(board.html)
+    before = problem.total_losses(problem.funding([]))
+    after = plan.result.annual_loss.to_numpy()
+    text = page.section("scorecard")
+    assert "P(annual loss > $40M)" in text
+    assert percent(rb.metrics.exceedance(before, 4e7), digits=2) in text
+    assert percent(rb.metrics.exceedance(after, 4e7), digits=2) in text
+
+
+def test_appetite_context_is_checked_and_round_trips():
+    app = rb.Appetite(tvar95=1e7, revenue="800M", materiality="5%")
+    assert rb.Appetite.from_dict(app.to_dict()) == app
+    with pytest.raises(rb.RiskBudgetError, match="materiality needs revenue"):
+        rb.Appetite(materiality=0.05)
+    with pytest.raises(rb.RiskBudgetError, match="revenue"):
+        rb.Appetite(revenue=-1)
+    with pytest.raises(rb.RiskBudgetError, match="materiality"):
+        rb.Appetite(revenue=1e9, materiality=1.5)
+
+
+def test_pack_draws_the_trend_of_earlier_reviews(plan, problem, tmp_path):
+    old = rb.evaluate(problem, funded=["Immutable backups"], appetite=APPETITE, budget=BUDGET)
+    older = rb.evaluate(problem, funded=[], appetite=APPETITE, budget=BUDGET)
+    paths = [older.save(tmp_path / "q1.json"), old.save(tmp_path / "q2.json")]
+    board = rb.report(plan=plan, frontier=None, history=paths)
+    page = Page(board.html)
+    assert page.sections[-2:] == ["trend", "assumptions"] and "trend" in board.figures
+    text = page.section("trend")
+    assert text.index("q1.json") < text.index("q2.json") < text.index("this plan")
+    assert money(older.ale) in text and money(plan.ale) in text
+    with pytest.raises(rb.RiskBudgetError, match="history= .* goes with plan="):
+        rb.report(rb.io.example_path("register.csv"), history=paths)

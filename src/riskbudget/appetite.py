@@ -387,10 +387,20 @@ class Appetite:
         ``{50e6: 0.01}`` means P(annual loss > $50M) must be at most 1%.
     tolerance : ToleranceCurve, optional
         The loss exceedance curve must stay at or below it.
+    revenue : float, optional
+        The company's annual revenue: context, not a limit. The decision pack
+        and the scorecard then show security spend as a share of revenue.
+    materiality : float, optional
+        The share of ``revenue`` a board calls material (``0.05`` or ``"5%"``;
+        needs ``revenue``): the pack and the scorecard show the chance of a
+        year losing more than ``revenue x materiality``, before and after a
+        plan. Context too: add an ``exceedance`` limit to make it one.
     """
 
     limits: tuple[Limit, ...] = field(default=())
     tolerance: ToleranceCurve | None = None
+    revenue: float | None = None
+    materiality: float | None = None
 
     def __init__(
         self,
@@ -404,6 +414,8 @@ class Appetite:
         exceedance: Mapping[float, float] | None = None,
         tolerance: ToleranceCurve | None = None,
         limits: Iterable[Limit] = (),
+        revenue: float | None = None,
+        materiality: float | None = None,
     ) -> None:
         if isinstance(limits, (str, bytes, Limit)) or not isinstance(limits, Iterable):
             raise RiskBudgetError(f"Appetite: limits must be a sequence of Limit objects, not {shown(limits)}")
@@ -424,6 +436,27 @@ class Appetite:
             raise RiskBudgetError("Appetite: tolerance must be a ToleranceCurve (see ToleranceCurve.from_points)")
         object.__setattr__(self, "limits", tuple(items))
         object.__setattr__(self, "tolerance", tolerance)
+        if revenue is not None:
+            revenue = parse_money(revenue, where="Appetite", name="revenue", error=RiskBudgetError)
+            if not revenue > 0:
+                raise RiskBudgetError(f"Appetite: revenue ({revenue:g}) must be more than 0")
+        if materiality is not None:
+            from ._parse import parse_share
+
+            materiality = parse_share(materiality, where="Appetite", name="materiality", error=RiskBudgetError)
+            if revenue is None:
+                raise RiskBudgetError("Appetite: materiality needs revenue (the threshold is revenue x materiality)")
+            if not materiality > 0:
+                raise RiskBudgetError("Appetite: materiality (0) must be a share of revenue above 0, e.g. 0.05 or 5%")
+        object.__setattr__(self, "revenue", revenue)
+        object.__setattr__(self, "materiality", materiality)
+
+    @property
+    def materiality_threshold(self) -> float | None:
+        """``revenue x materiality`` (None without both)."""
+        if self.revenue is None or self.materiality is None:
+            return None
+        return self.revenue * self.materiality
 
     def __bool__(self) -> bool:
         return bool(self.limits) or self.tolerance is not None
@@ -437,6 +470,10 @@ class Appetite:
             lims = {lim.param: lim.limit for lim in self.limits if lim.kind is kind}
             if lims:
                 out[kind.value] = lims
+        if self.revenue is not None:
+            out["revenue"] = self.revenue
+        if self.materiality is not None:
+            out["materiality"] = self.materiality
         return out
 
     @classmethod
@@ -445,12 +482,14 @@ class Appetite:
 
         ``tolerance`` is a list of ``[probability, loss]`` points; ``var``,
         ``tvar`` and ``exceedance`` are mappings; ``var95``, ``var99``,
-        ``tvar95`` and ``tvar99`` are amounts. ``name`` and ``description``
-        are allowed and ignored. Numbers may be written as text (``"5e7"``).
+        ``tvar95`` and ``tvar99`` are amounts; ``revenue`` an amount and
+        ``materiality`` a share of it (context for the pack and the scorecard,
+        not limits). ``name`` and ``description`` are allowed and ignored. Numbers may be written as text (``"5e7"``).
         """
         if not isinstance(data, Mapping):
             raise RiskBudgetError(f"{source}: expected a mapping of appetite limits, not {type(data).__name__}")
-        allowed = {"tolerance", "var95", "var99", "tvar95", "tvar99", "var", "tvar", "exceedance", "name", "description"}
+        allowed = {"tolerance", "var95", "var99", "tvar95", "tvar99", "var", "tvar", "exceedance", "name", "description",
+                   "revenue", "materiality"}
         unknown = sorted(set(map(str, data)) - allowed)
         if unknown:
             raise RiskBudgetError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
@@ -461,6 +500,9 @@ class Appetite:
             for key in ("var95", "var99", "tvar95", "tvar99"):
                 if data.get(key) is not None:
                     kwargs[key] = _number(key, data[key], MONEY)
+            for key in ("revenue", "materiality"):
+                if data.get(key) is not None:
+                    kwargs[key] = data[key]
             for key in ("var", "tvar", "exceedance"):
                 if data.get(key) is not None:
                     value = data[key]

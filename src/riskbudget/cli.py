@@ -327,6 +327,8 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--plan", default=None, metavar="PLAN.json",
                    help="write the decision pack for a plan saved with riskbudget optimize --save: what is funded and "
                         "why, risk before and after, the appetite, every candidate, the frontier, the years")
+    p.add_argument("--history", nargs="+", default=None, metavar="OLD.json",
+                   help="with --plan: saved plans of earlier reviews, oldest first; the pack draws the trend")
     p.add_argument("--frontier-points", type=_whole_or_zero, default=None,
                    help="with --plan: shares on the pack's efficient frontier (default 11; 0 leaves it out)")
     p.add_argument("--controls", default=None, help="controls file; adds inherent vs residual risk")
@@ -353,6 +355,8 @@ def _run_report(args: argparse.Namespace, out: TextIO) -> int:
         return _run_pack(args, out)
     if args.register is None:
         raise RiskBudgetError("report: give a register file, or --plan PLAN.json for the decision pack")
+    if args.history:
+        raise RiskBudgetError("report: --history goes with --plan PLAN.json (the decision pack)")
     board = report(
         args.register,
         controls=args.controls,
@@ -400,7 +404,7 @@ def _run_pack(args: argparse.Namespace, out: TextIO) -> int:
                                   "candidates")
     points = 11 if args.frontier_points is None else args.frontier_points
     kwargs: dict[str, Any] = {"plan": args.plan, "appetite": args.appetite, "frontier": points or None,
-                              "organisation": args.organisation, "out": args.out}
+                              "organisation": args.organisation, "out": args.out, "history": args.history}
     if args.title:
         kwargs["title"] = args.title
     board = report(args.register, **kwargs)
@@ -505,7 +509,9 @@ def _appetite(args: argparse.Namespace) -> Any:
             if (lim.kind, lim.param) in replaced and lim.kind is not LimitKind.EXCEEDANCE:
                 print(f"riskbudget: --appetite-{lim.label.lower()} replaces the file's {lim.label} limit",
                       file=sys.stderr)
-    return Appetite(limits=[*kept, *extra], tolerance=None if base is None else base.tolerance)
+    return Appetite(limits=[*kept, *extra], tolerance=None if base is None else base.tolerance,
+                    revenue=None if base is None else base.revenue,
+                    materiality=None if base is None else base.materiality)
 
 
 def _decision_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:

@@ -271,7 +271,9 @@ def _load_appetite(appetite: Any, tolerance: Any) -> tuple[Any, str]:
         if not isinstance(tolerance, ToleranceCurve):
             tolerance = ToleranceCurve.from_points(tolerance)
         limits = appetite.limits if appetite is not None else ()
-        appetite = Appetite(limits=limits, tolerance=tolerance)
+        appetite = Appetite(limits=limits, tolerance=tolerance,
+                            revenue=None if appetite is None else appetite.revenue,
+                            materiality=None if appetite is None else appetite.materiality)
     return appetite, source
 
 
@@ -985,6 +987,91 @@ _YEAR_COLUMNS = (("spend", "Spend"), ("security_spend", "Security"), ("it_spend"
                  ("discounted_net", "Discounted net"))
 
 
+def _scorecard_context(plan: Plan, appetite: Any) -> dict[str, Any]:
+    """The shared CIO/CISO scorecard (:func:`riskbudget.scorecard.scorecard`), with the appetite's revenue and
+    materiality when it gives them."""
+    from .scorecard import scorecard
+
+    revenue = getattr(appetite, "revenue", None)
+    materiality = getattr(appetite, "materiality", None) if revenue is not None else None
+    card = scorecard(plan, revenue=revenue, materiality=materiality)
+    return {"card": card, "lines": card.describe().splitlines(),
+            "has_materiality": card.p_material_before is not None}
+
+
+def _owner_context(plan: Plan, before_result: Any, after_result: Any, q: float) -> dict[str, Any]:
+    """Risk, spend and project value per owner (the register's ``owner`` column), adding up to the totals.
+
+    ALE and the Euler contributions to VaR and TVaR (with the plan) are those
+    of :meth:`~riskbudget.SimulationResult.summary_by`; spend and value are
+    the funded items whose ``owner`` is the group. A scenario a project adds,
+    with no owner of its own, belongs to the project's owner.
+    """
+    problem = plan.problem
+    project_owner = {s.name: p.owner for p in problem.projects for s in p.new_scenarios if p.owner}
+
+    def owner_of(s: Any) -> str:
+        return str(s.owner or project_owner.get(s.name, "")).strip() or "(no owner)"
+
+    def groups(result: Any) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for sc in result.register:
+            out.setdefault(owner_of(sc), []).append(sc.name)
+        return out
+
+    label = metrics.quantile_label(q)
+    g_after, g_before = groups(after_result), groups(before_result)
+    t_after = after_result._summary_by_table("owner", g_after, after_result._group_matrix(g_after), q)
+    t_before = before_result._summary_by_table("owner", g_before, before_result._group_matrix(g_before), q)
+    spend: dict[str, dict[str, float]] = {}
+    for name in plan.funded_controls:
+        c = problem.controls[problem.control_index[name]]
+        spend.setdefault(str(c.owner).strip() or "(no owner)", {}).setdefault("security", 0.0)
+        spend[str(c.owner).strip() or "(no owner)"]["security"] += c.cost_per_year
+    for name in plan.funded_projects:
+        p = problem.projects[problem.project_index[name]]
+        row = spend.setdefault(str(p.owner).strip() or "(no owner)", {})
+        sbd = name in plan.security_by_design
+        row["it"] = row.get("it", 0.0) + p.cost_per_year
+        row["security"] = row.get("security", 0.0) + (p.security_by_design.cost_per_year if sbd else 0.0)
+        row["value"] = row.get("value", 0.0) + p.expected_value(security_by_design=sbd)
+    keys = [k for k in dict.fromkeys([*g_before, *g_after, *spend]) if k != "Total"]
+    rows = []
+    for k in keys:
+        a = t_after.loc[k] if k in t_after.index else None
+        b = t_before.loc[k] if k in t_before.index else None
+        sp = spend.get(k, {})
+        rows.append({
+            "owner": k,
+            "ale_before": float(b["ale"]) if b is not None else 0.0,
+            "ale_after": float(a["ale"]) if a is not None else 0.0,
+            "var": float(a[f"var{label}_contribution"]) if a is not None else 0.0,
+            "var_share": float(a[f"var{label}_share"]) if a is not None else 0.0,
+            "tvar": float(a[f"tvar{label}_contribution"]) if a is not None else 0.0,
+            "tvar_share": float(a[f"tvar{label}_share"]) if a is not None else 0.0,
+            "security": sp.get("security", 0.0), "it": sp.get("it", 0.0), "value": sp.get("value", 0.0),
+        })
+    rows.sort(key=lambda r: -r["tvar"])
+    total = {k: sum(r[k] for r in rows) for k in ("ale_before", "ale_after", "var", "tvar", "security", "it", "value")}
+    return {"rows": rows, "total": total, "label_q": label}
+
+
+def _trend_context(history: Any, plan: Plan) -> tuple[Any, list[dict[str, Any]]]:
+    """Saved plans of earlier reviews (oldest first) as a trend table, and its rows for the pack."""
+    from .review import trend
+
+    if history is None:
+        return None, []
+    items = [history] if isinstance(history, (str, os.PathLike, SavedPlan)) else list(history)
+    if not items:
+        return None, []
+    table = trend(items)
+    rows = [{"label": str(label), "status": r.get("status", ""), "ale": r.get("ale"), "tvar95": r.get("tvar95"),
+             "total_spend": r.get("total_spend"), "appetite_ok": r.get("appetite_ok")}
+            for label, r in table.iterrows()]
+    return table, rows
+
+
 def _by_year_context(plan: Plan) -> dict[str, Any] | None:
     """The per-year table of a multi-year plan (``plan.by_year``); ``None`` for a one-year plan."""
     table = plan.by_year
@@ -1010,11 +1097,21 @@ def _pack_appetite(given: Any, plan: Plan) -> tuple[Any, bool]:
     return given, same
 
 
+def _with_current(table: Any, plan: Plan) -> Any:
+    """The trend of earlier reviews with this plan appended as the last point ("this plan")."""
+    import pandas as pd
+
+    row = {k: getattr(plan, k) for k in ("ale", "ale_se", "var95", "tvar95", "total_spend", "security_spend",
+                                         "it_spend", "expected_value", "expected_net_value", "appetite_ok")
+           if k in table.columns}
+    return pd.concat([table, pd.DataFrame([row], index=pd.Index(["this plan"], name=table.index.name))])
+
+
 def _pack(env: Any, src: _PlanSource, inputs: _Inputs, appetite: Any, frontier_arg: Any, opts: ReportOptions,
-          progress: bool | None) -> tuple[str, dict[str, Any]]:
+          progress: bool | None, history: Any = None) -> tuple[str, dict[str, Any]]:
     """The decision pack's HTML and the numbers behind it."""
     plan = src.plan
-    before_result = plan.problem.result_for(Funding())
+    before_result = plan.problem.ground.result_for(Funding())  # today: no plan and no insurance
     after_result = plan.result
     before, after = before_result.annual_loss.to_numpy(), after_result.annual_loss.to_numpy()
     app, same_appetite = _pack_appetite(appetite, plan)
@@ -1049,6 +1146,13 @@ def _pack(env: Any, src: _PlanSource, inputs: _Inputs, appetite: Any, frontier_a
         fig, ax = _figure((8.0, 4.0))
         plotting.plot_by_year(plan, appetite=app, ax=ax)
         figures["by_year"] = _png(fig, dpi=150)
+    trend_table, trend_rows = _trend_context(history, plan)
+    if trend_table is not None:
+        fig, ax = _figure((8.0, 4.0))
+        plotting.plot_trend(_with_current(trend_table, plan), ax=ax)
+        figures["trend"] = _png(fig, dpi=150)
+    card = _scorecard_context(plan, app)
+    owners = _owner_context(plan, before_result, after_result, opts.q)
     control_rows, project_rows = _candidate_rows(src)
     notes_before, notes_after = before_result.precision_notes(), after_result.precision_notes()
     pack_notes = list(src.notes)
@@ -1064,7 +1168,8 @@ def _pack(env: Any, src: _PlanSource, inputs: _Inputs, appetite: Any, frontier_a
     a["years"], a["seed"] = plan.years, plan.seed
     if src.path:
         a["sources"].append(("Plan", src.path))
-    share = plan.security_spend / plan.total_spend if plan.total_spend > 0 else 0.0
+    core = plan.security_spend + plan.it_spend
+    share = plan.security_spend / core if core > 0 else 0.0
     title = opts.title if opts.title != ReportOptions.title else PACK_TITLE
     html = env.get_template("pack.html").render(
         images={k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in figures.items()},
@@ -1086,7 +1191,7 @@ def _pack(env: Any, src: _PlanSource, inputs: _Inputs, appetite: Any, frontier_a
         lec_rows=_pack_lec_rows(before, after, levels, tol), has_tolerance=tol is not None,
         tolerance_text=str(tol) if tol is not None else "",
         crossings=status_after.crossing_losses() if status_after is not None else [],
-        insurance=insurance, by_year=by_year,
+        insurance=insurance, by_year=by_year, scorecard=card, owners=owners, trend=trend_rows,
         precision_before=notes_before, precision_after=notes_after, pack_notes=pack_notes,
         portfolio_imprecise=any(metrics.ale_se(x) > ALE_RSE_LIMIT * metrics.ale(x) for x in (before, after)),
         rules=_rules_lines(plan.constraints, plan.budget), candidate_inputs=_candidate_inputs(plan),
@@ -1124,6 +1229,7 @@ def report(
     plan: Any = None,
     frontier: Any = PACK_FRONTIER_POINTS,
     insurance: Any = None,
+    history: Any = None,
     **keywords: Any,
 ) -> BoardReport:
     """Simulate a register and render the board report (one self-contained HTML file).
@@ -1184,6 +1290,10 @@ def report(
         security shares of the budget to solve it at (one optimisation each,
         on the plan's sample, under its rules and appetite), or None to leave
         it out.
+    history : path, SavedPlan or sequence of them, optional
+        With ``plan=``: the saved plans of earlier reviews, oldest first; the
+        pack draws their metrics and this plan's as a trend
+        (:func:`riskbudget.review.trend`).
     insurance : Insurance or sequence of Insurance, optional
         Without ``plan=``: layers bought; every loss figure is then what the
         organisation retains, and the report says so (the premium is not in
@@ -1211,12 +1321,14 @@ def report(
     """
     opts = _report_options(keywords, options)
     env = _environment()  # before simulating: a missing jinja2 is reported at once
+    if plan is None and history is not None:
+        raise RiskBudgetError("report: history= (saved plans of earlier reviews) goes with plan=, the decision pack")
     if plan is not None:
         if insurance is not None:
             raise RiskBudgetError("report: insurance= does not go with plan=: the pack shows the insurance the plan "
                                   "bought (optimize(..., insurance=...) chooses it)")
         return _report_plan(env, plan, register, controls, residual, appetite, tolerance, dependence, years, seed,
-                            method, layout, out, progress, opts, frontier)
+                            method, layout, out, progress, opts, frontier, history)
     if register is None:
         raise RiskBudgetError("report: give the risk register (a path or a Register), or plan= for a decision pack")
     years = 100_000 if years is None else years
@@ -1261,7 +1373,7 @@ def report(
 
 def _report_plan(env: Any, plan: Any, register: Any, controls: Any, residual: Any, appetite: Any, tolerance: Any,
                  dependence: Any, years: Any, seed: Any, method: str, layout: str, out: Any, progress: bool | None,
-                 opts: ReportOptions, frontier: Any) -> BoardReport:
+                 opts: ReportOptions, frontier: Any, history: Any = None) -> BoardReport:
     """:func:`report` with ``plan=``: the decision pack, on the plan's own sample."""
     given = [name for name, value in (("controls", controls), ("residual", residual), ("dependence", dependence),
                                       ("years", years), ("seed", seed)) if value is not None]
@@ -1279,6 +1391,6 @@ def _report_plan(env: Any, plan: Any, register: Any, controls: Any, residual: An
         _check_same_register(reg, src.plan)
     app, appetite_source = _load_appetite(appetite, tolerance)
     inputs = _Inputs(reg, None, app, appetite_source, [], "")
-    html, parts = _pack(env, src, inputs, app, frontier, opts, progress)
+    html, parts = _pack(env, src, inputs, app, frontier, opts, progress, history)
     path = atomic_write(out, html) if out is not None else None
     return BoardReport(html=html, path=path, plan=src.plan, **parts)

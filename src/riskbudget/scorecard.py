@@ -129,12 +129,12 @@ def scorecard(plan: Any, *, revenue: float | None = None, materiality: float | N
     mat = None if materiality is None else parse_share(materiality, where="scorecard", name="materiality")
     problem = plan.problem
     after = plan.result.annual_loss.to_numpy()
-    before = problem.total_losses(problem.funding())
+    before = problem.ground.total_losses(problem.funding())  # the status quo: no plan, no insurance
     sec = float(plan.security_spend)
     ale_red = float(plan.ale_before - plan.ale)
     tvar_red = float(plan.tvar95_before - plan.tvar95)
     per = (lambda x: x / sec) if sec > 0 else (lambda x: math.nan)
-    total = float(plan.total_spend)
+    total = float(plan.security_spend + plan.it_spend)  # an insurance premium is neither security nor IT
     card: dict[str, Any] = {
         "expected_value": float(plan.expected_value),
         "security_spend": sec,

@@ -661,7 +661,7 @@ def build_plan(
     """
     result = problem.result_for(funding)
     x = result.annual_loss.to_numpy()
-    before = (problem.insured(None) if problem.insurance else problem).total_losses(Funding())
+    before = problem.ground.total_losses(Funding())
     premium = problem.premium
     sec, it = problem.spend(funding)
     ev = problem.expected_value(funding)

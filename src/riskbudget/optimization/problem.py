@@ -268,6 +268,19 @@ class DecisionProblem:
             )
         self._simulate_all(n_jobs=n_jobs, progress=progress)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (e.g. sent to Dask workers) without its locks, event kernels and column cache (rebuilt on demand)."""
+        state = self.__dict__.copy()
+        del state["_kernel_locks"], state["_cache_lock"]
+        state["_kernels"] = [None] * len(self.universe)
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._kernel_locks = [RLock() for _ in self.universe]
+        self._cache_lock = Lock()
+
     # ------------------------------------------------------------------ #
     @staticmethod
     def _workers(n_jobs: int | None) -> int:
@@ -659,6 +672,11 @@ class DecisionProblem:
         out = copy.copy(self)
         out.insurance = policies
         return out
+
+    @property
+    def ground(self) -> DecisionProblem:
+        """The problem without insurance (itself when none is applied): losses before insurance."""
+        return self.insured(None) if self.insurance else self
 
     @property
     def premium(self) -> float:

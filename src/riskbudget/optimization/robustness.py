@@ -81,7 +81,8 @@ def tightened(appetite: Appetite, losses: np.ndarray, confidence: float) -> tupl
         else:
             new = max(lim.limit - margin, 1e-9 * lim.limit)
         limits.append(Limit(lim.kind, lim.param, new))
-    return Appetite(limits=limits, tolerance=appetite.tolerance), margins
+    return Appetite(limits=limits, tolerance=appetite.tolerance, revenue=appetite.revenue,
+                    materiality=appetite.materiality), margins
 
 
 @dataclass(frozen=True)
