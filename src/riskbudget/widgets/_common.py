@@ -436,5 +436,7 @@ NO_MIDWORD_BREAKS = (
     ".rb-explorer pre, .jp-RenderedText pre, .jp-OutputArea-output pre, .output_text pre"
     "{white-space:pre-wrap;word-break:normal;overflow-wrap:normal;overflow-x:auto}"
     ".rb-explorer td, .rb-explorer th, .rb-explorer li{word-break:normal;overflow-wrap:normal}"
+    ".rb-explorer .rb-metrics td{line-height:1.3;padding-top:1px;padding-bottom:1px}"
+    ".rb-explorer .rb-controls .widget-html-content{line-height:1.4}"
     "</style>"
 )

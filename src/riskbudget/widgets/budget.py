@@ -240,7 +240,7 @@ class BudgetExplorer(_Explorer):
         self._rank_items()
 
     def _build_budget_boxes(self, budget: float, security_share: float) -> None:
-        self._budget_field = _AmountField(budget, "Total budget ($/yr)", name="The total budget",
+        self._budget_field = _AmountField(budget, "Budget ($/yr)", name="The total budget",
                                           width="270px", description_width="120px")
         self.total_budget = self._budget_field.box
         self.total_budget.add_class("rb-total-budget")
@@ -318,6 +318,8 @@ class BudgetExplorer(_Explorer):
         self.optimise_button.add_class("rb-optimise")
         self.all_button = W.Button(description="Want everything", icon="check-square")
         self.clear_button = W.Button(description="Fund nothing", icon="square")
+        self.all_button.add_class("rb-want-all")
+        self.clear_button.add_class("rb-fund-nothing")
         for b in (self.optimise_button, self.all_button, self.clear_button):
             b.layout.width = "auto"
         self.optimise_button.on_click(lambda _b: self._run(self.optimise))
