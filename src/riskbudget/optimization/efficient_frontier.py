@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from .. import _progress
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError
+from ..simulation.distributed import check_client
 from .cuts import CutPool
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import Plan, build_plan
@@ -95,6 +97,7 @@ def frontier(
     seed: int | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    client: Any = None,
     **options: Any,
 ) -> Frontier:
     """Best plan for each security share of the budget, on one sample.
@@ -124,7 +127,14 @@ def frontier(
         As for :func:`~riskbudget.optimization.optimize`; the security and IT
         budgets are set by each share and may not be given.
     n_jobs : int, optional
-        Threads for the shares (default: up to 2).
+        Sequences of shares solved side by side (default: up to 2 threads;
+        with ``client``, the cluster's worker threads). Each sequence keeps
+        its own cuts, so the plans depend on ``n_jobs`` only where equally
+        good plans tie, never on timing.
+    client : dask.distributed.Client, optional
+        Solve the sequences of shares as tasks on a Dask cluster (the problem
+        is sent to every worker once; needs ``pip install 'riskbudget[dask]'``).
+        The plans are those of a local run with the same ``n_jobs``.
     **options
         Fields of :class:`Constraints` or :class:`SolverOptions` by name, as
         for :func:`~riskbudget.optimization.optimize` (``include``,
@@ -154,7 +164,10 @@ def frontier(
     problem = problem_of("frontier", register, controls, projects, years=years, seed=seed, n_jobs=n_jobs,
                          progress=progress)
     base = resolve_constraints(problem, replace(cons, budget=b), where="frontier")
-    plans = _solve_shares(base, grid, app, appetite_mode, solver_options, problem, n_jobs=n_jobs, progress=progress)
+    if client is not None:
+        check_client(client, "frontier")
+    plans = _solve_shares(base, grid, app, appetite_mode, solver_options, problem, n_jobs=n_jobs, progress=progress,
+                          client=client)
     table = pd.DataFrame([_row(float(s), b, p) for s, p in zip(grid, plans)])
     feasible = table.index[table["feasible"]]
     best = int(table.loc[feasible, "expected_net_value"].idxmax()) if len(feasible) else None
@@ -193,6 +206,45 @@ def _share_grid(points: Any, shares: Sequence[float] | None) -> np.ndarray:
     return grid
 
 
+def _runs(grid: np.ndarray, workers: int) -> list[list[int]]:
+    """The shares' indices dealt to ``workers`` sequences in turn, each from the largest share down."""
+    order = [int(i) for i in np.argsort(-grid, kind="stable")]
+    return [order[w::workers] for w in range(workers)]
+
+
+def _solve_run(
+    problem: Any,
+    base: Constraints,
+    grid: np.ndarray,
+    indices: list[int],
+    appetite: Appetite | None,
+    appetite_mode: str,
+    options: SolverOptions,
+    done: Callable[[], None] | None = None,
+    detach: bool = False,
+) -> list[tuple[int, Plan]]:
+    """The plans of one sequence of shares, solved in order with one pool of tail cuts (valid for every share).
+
+    ``detach``: the plans without their problem (a Dask task sends them back; the client attaches its own).
+    """
+    b = float(base.budget)  # type: ignore[arg-type]
+    pool = CutPool()
+    out = []
+    for i in indices:
+        s = float(grid[i])
+        t0 = time.perf_counter()
+        rules = FundingRules(problem, replace(base, security_budget=s * b, it_budget=(1.0 - s) * b), where="frontier")
+        plan = best_plan(rules, appetite if appetite_mode == "constraint" else None, options, pool=pool,
+                         progress=False, started=t0)
+        if appetite_mode == "check" and appetite is not None:
+            plan = build_plan(problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
+                              solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
+        out.append((i, replace(plan, problem=None) if detach else plan))
+        if done is not None:
+            done()
+    return out
+
+
 def _solve_shares(
     base: Constraints,
     grid: np.ndarray,
@@ -203,45 +255,46 @@ def _solve_shares(
     *,
     n_jobs: int | None,
     progress: bool | None,
+    client: Any = None,
 ) -> list[Plan]:
-    """One plan per share, on threads.
+    """One plan per share, on threads or on a Dask cluster.
 
-    Shares are dealt to threads in turn (HiGHS releases the GIL), each thread
-    going from the largest share down, so the cuts of the easy, feasible shares
-    are in its pool before the hard ones. Each thread keeps its own pool of tail
-    cuts (valid for every share), so the result does not depend on timing.
+    Shares are dealt to sequences in turn (HiGHS releases the GIL), each
+    sequence going from the largest share down, so the cuts of the easy,
+    feasible shares are in its pool before the hard ones. Each sequence keeps
+    its own pool of tail cuts (valid for every share), so the result does not
+    depend on timing, nor on where a sequence runs.
     """
-    b = float(base.budget)  # type: ignore[arg-type]
-    workers = max(1, min(int(n_jobs) if n_jobs is not None else min(os.cpu_count() or 1, 2), grid.size))
-    order = list(np.argsort(-grid, kind="stable"))
-    runs = [order[w::workers] for w in range(workers)]
+    if client is not None:
+        default = sum(int(n) for n in client.nthreads().values()) or 1
+    else:
+        default = min(os.cpu_count() or 1, 2)
+    workers = max(1, min(int(n_jobs) if n_jobs is not None else default, grid.size))
+    runs = _runs(grid, workers)
     plans_by_index: dict[int, Plan] = {}
     bar = _progress.bar(_progress.enabled(progress, 10**9), grid.size, "frontier")
-
-    def run(indices: list[int]) -> None:
-        pool = CutPool()
-        for i in indices:
-            s = float(grid[i])
-            t0 = time.perf_counter()
-            rules = FundingRules(problem, replace(base, security_budget=s * b, it_budget=(1.0 - s) * b),
-                                 where="frontier")
-            plan = best_plan(rules, appetite if appetite_mode == "constraint" else None, options, pool=pool,
-                             progress=False, started=t0)
-            if appetite_mode == "check" and appetite is not None:
-                plan = build_plan(problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
-                                  solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
-            plans_by_index[i] = plan
-            bar.update(1)
-
+    args = (base, grid)
+    rest = (appetite, appetite_mode, options)
     try:
-        if workers == 1:
-            run(runs[0])
+        if client is not None:
+            # The problem goes to every worker once; each sequence of shares is one task.
+            [remote] = client.scatter([problem], broadcast=True, hash=False)
+            futures = [client.submit(_solve_run, remote, *args, run, *rest, detach=True, pure=False)
+                       for run in runs]
+            try:
+                for fut in futures:
+                    for i, plan in fut.result():
+                        plans_by_index[i] = replace(plan, problem=problem)
+                        bar.update(1)
+            finally:
+                client.cancel([*futures, remote])
+        elif workers == 1:
+            plans_by_index.update(_solve_run(problem, *args, runs[0], *rest, done=lambda: bar.update(1)))
         else:
-            from concurrent.futures import ThreadPoolExecutor
-
             with ThreadPoolExecutor(max_workers=workers) as ex:
-                for f in [ex.submit(run, r) for r in runs]:
-                    f.result()
+                futs = [ex.submit(_solve_run, problem, *args, run, *rest, lambda: bar.update(1)) for run in runs]
+                for f in futs:
+                    plans_by_index.update(f.result())
     finally:
         bar.close()
     return [plans_by_index[i] for i in range(grid.size)]

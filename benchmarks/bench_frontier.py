@@ -1,0 +1,94 @@
+"""The 21-point efficient frontier on the bundled example: one sequence, threads, and a Dask cluster.
+
+The frontier of issue #15's target (under 15 s; 45 s before): budget $6M, TVaR95 <= $18M, 20,000 years,
+seed 7, 21 shares. The problem is precomputed once (not timed). Cases:
+
+* ``1 sequence``: every share in turn with one pool of cuts (``n_jobs=1``);
+* ``threads``: the default, shares dealt to 2 threads, each with its own pool (``n_jobs=None``);
+* ``dask``: the same sequences as tasks on a ``LocalCluster`` of 2 worker processes (one thread each),
+  started before timing; its plans must equal the threads' (checked, and printed).
+
+Also printed: each share's solve time in the 1-sequence run, so that it is plain where the time goes (the
+shares where the appetite cannot be met solve the least-risk program, the smallest value of each limit
+and the budget needed, three more MILPs each). Run:
+
+    python benchmarks/bench_frontier.py                 # all cases
+    python benchmarks/bench_frontier.py --cases threads,dask --points 11
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("RISKBUDGET_PROGRESS", "0")
+
+import riskbudget as rb  # noqa: E402
+from riskbudget.optimization import frontier, precompute  # noqa: E402
+
+#: Measured before issue #15's work on this 2-core machine (README, bench_optimize.py): the default frontier.
+BEFORE_SECONDS = 45.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--years", type=int, default=20_000)
+    ap.add_argument("--points", type=int, default=21)
+    ap.add_argument("--tvar95", type=float, default=18e6)
+    ap.add_argument("--cases", default="1 sequence,threads,dask")
+    args = ap.parse_args()
+    cases = [c.strip() for c in args.cases.split(",")]
+    ds = rb.datasets
+    t = time.perf_counter()
+    problem = precompute(ds.load_register(), ds.load_controls(), ds.load_projects(), years=args.years, seed=7,
+                         progress=False)
+    print(f"precompute: {time.perf_counter() - t:.2f} s ({args.years:,} years, {os.cpu_count()} CPUs)")
+    kw = dict(budget=6e6, appetite=rb.Appetite(tvar95=args.tvar95), points=args.points)
+    fronts = {}
+    times = {}
+    for case in cases:
+        client = cluster = None
+        if case == "dask":
+            try:
+                import distributed
+            except ImportError:
+                print("dask: not installed (pip install 'riskbudget[dask]'); skipped")
+                continue
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                               dashboard_address=None)
+            client = distributed.Client(cluster)
+        try:
+            t = time.perf_counter()
+            cpu = time.process_time()
+            if case == "1 sequence":
+                front = frontier(problem, n_jobs=1, **kw)
+            elif case == "threads":
+                front = frontier(problem, **kw)
+            elif case == "dask":
+                front = frontier(problem, client=client, **kw)
+            else:
+                raise SystemExit(f"unknown case {case!r}")
+            times[case] = time.perf_counter() - t
+            fronts[case] = front
+            print(f"{case:12s} {times[case]:7.2f} s wall   {time.process_time() - cpu:7.2f} s CPU in this process   "
+                  f"statuses {front.table['status'].value_counts().to_dict()}   max gap {front.table['solver_gap'].max():.1e}")
+        finally:
+            if client is not None:
+                client.close()
+                cluster.close()
+    if "1 sequence" in fronts:
+        print("\nseconds per share (1 sequence):")
+        for s, p in zip(fronts["1 sequence"].table["security_share"], fronts["1 sequence"].plans):
+            print(f"  {s:5.0%} {p.seconds:7.2f} s  {p.status}")
+    if "threads" in fronts and "dask" in fronts:
+        same = fronts["threads"].table.equals(fronts["dask"].table) and all(
+            a.funding == b.funding for a, b in zip(fronts["threads"].plans, fronts["dask"].plans))
+        print(f"\ndask plans equal the threads' plans: {same}")
+    print(f"\nagainst {BEFORE_SECONDS:.0f} s before (target: under 15 s):")
+    for case, sec in times.items():
+        print(f"  {case:12s} {sec:7.2f} s   ratio to before {sec / BEFORE_SECONDS:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
