@@ -160,7 +160,7 @@ def evppi(
             raise RiskBudgetError(f"evppi: input {name!r} holds NaN or infinite values")
         # The shuffles of the inputs come one after another from one generator: each input starts from the
         # state the previous ones left (shuffled here again when the work is done elsewhere).
-        state = rng.bit_generator.state if permutations else None
+        state = dict(rng.bit_generator.state) if permutations else None
         if client is not None:
             for _ in range(permutations):
                 rng.permutation(n)

@@ -899,7 +899,7 @@ def fit_each(
         outcomes = [_fit_one(part, opts, model) for _g, part, opts in jobs]
     else:
         check_client(client, "fit_each")
-        quiet_opts = {"cores": 1} | ({"progress": False} if sampling.progress is None else {})
+        quiet_opts: dict[str, Any] = {"cores": 1} | ({"progress": False} if sampling.progress is None else {})
         futures = [client.submit(_fit_one, part, replace(opts, **quiet_opts), model, pure=False) for _g, part, opts in jobs]
         outcomes = client.gather(futures)
     results: dict[str, FitResult] = {}

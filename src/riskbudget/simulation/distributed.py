@@ -106,12 +106,14 @@ def plan_blocks(
     bytes_per_cell: int,
     tower: Tower | None = None,
 ) -> list[list[int]]:
-    """Blocks of consecutive scenario indices, one task each.
+    """Blocks of scenario indices (each in register order), one task each.
 
     By default a block holds about ``n / (4 threads)`` scenarios (four tasks
     per thread, so that the cluster stays busy), fewer when its arrays would
     exceed :data:`BLOCK_BYTES`. Scenarios covered by one annual insurance
-    layer are kept in one block (the layer pays on their aggregate).
+    layer are kept in one block (the layer pays on their aggregate), wherever
+    they are in the register; otherwise blocks are runs of consecutive
+    scenarios.
     """
     n = len(register)
     if scenarios_per_task is None:
@@ -120,12 +122,12 @@ def plan_blocks(
     else:
         per_task = scenarios_per_task
     # Scenarios that must share a block: union of the annual layers' covered sets.
-    group = list(range(n))
+    parent = list(range(n))
 
     def find(i: int) -> int:
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
 
     if tower is not None:
@@ -133,27 +135,38 @@ def plan_blocks(
         for _policy, covered in tower.annual:
             idx = [col[c] for c in covered if c in col]
             for j in idx[1:]:
-                group[find(j)] = find(idx[0])
+                a, b = find(j), find(idx[0])
+                parent[max(a, b)] = min(a, b)  # the root is the group's first scenario
+    members: dict[int, list[int]] = {}
+    for j in range(n):
+        members.setdefault(find(j), []).append(j)
     blocks: list[list[int]] = []
     current: list[int] = []
-    pending: dict[int, int] = {}  # root -> scenarios of its group not yet placed
-    for j in range(n):
-        pending[find(j)] = pending.get(find(j), 0) + 1
-    open_groups: set[int] = set()
-    for j in range(n):
-        r = find(j)
-        current.append(j)
-        pending[r] -= 1
-        if pending[r]:
-            open_groups.add(r)
-        else:
-            open_groups.discard(r)
-        if len(current) >= per_task and not open_groups:
-            blocks.append(current)
+    for root in sorted(members):  # groups in the order of their first scenario
+        current.extend(members[root])
+        if len(current) >= per_task:
+            blocks.append(sorted(current))
             current = []
     if current:
-        blocks.append(current)
+        blocks.append(sorted(current))
     return blocks
+
+
+def fold_runs(blocks: Sequence[Sequence[int]]) -> list[tuple[int, list[int]]]:
+    """(block, columns of the block) runs that visit every scenario in register order.
+
+    Folding these runs one after another adds the columns in the order NumPy
+    adds a local run's columns; consecutive blocks give one run each.
+    """
+    where = {j: (b, c) for b, block in enumerate(blocks) for c, j in enumerate(block)}
+    runs: list[tuple[int, list[int]]] = []
+    for j in sorted(where):
+        b, c = where[j]
+        if runs and runs[-1][0] == b:
+            runs[-1][1].append(c)
+        else:
+            runs.append((b, [c]))
+    return runs
 
 
 # --------------------------------------------------------------------------- #
@@ -379,7 +392,7 @@ class DistributedSimulationResult(SimulationResult):
         losses = _dask_matrix(client, futures, blocks, years, 0, np.float64)
         counts = _dask_matrix(client, futures, blocks, years, 1, np.int32) if record_counts else None
         recoveries = _dask_matrix(client, futures, blocks, years, 2, np.float64) if recovered else None
-        total = _fold_total(client, futures, 0)
+        total = _fold_total(client, futures, blocks, 0)
         entropy = root.entropy
         return cls(
             losses=losses,
@@ -442,7 +455,7 @@ class DistributedSimulationResult(SimulationResult):
 
         if self.recoveries is None:
             return None
-        total = _fold_total(self.client, list(self.block_futures), 2)
+        total = _fold_total(self.client, list(self.block_futures), self.blocks, 2)
         return pd.Series(total, index=self.annual_loss.index, name="Recovered")
 
     def summary(
@@ -479,14 +492,17 @@ class DistributedSimulationResult(SimulationResult):
     def _group_matrix(self, groups: dict[str, list[str]]) -> np.ndarray:
         """Each group's annual loss (years x groups), folded on the workers in register order, then gathered."""
         client = self.client
-        position = {name: self._where(name) for name in self.names}
+        index = {name: j for j, name in enumerate(self.names)}
+        parts = [client.submit(operator.getitem, fut, 0) for fut in self.block_futures]
         columns = []
         for names in groups.values():
+            wanted = {index[nm] for nm in names}
+            # the group's columns, in register order, as runs of one block each
+            sub = [[j for j in block if j in wanted] for block in self.blocks]
+            local = [[block.index(j) for j in cols] for block, cols in zip(self.blocks, sub)]
             acc = None
-            for b, fut in enumerate(self.block_futures):
-                cols = [position[nm][1] for nm in names if position[nm][0] == b]
-                if cols:
-                    acc = client.submit(_fold, acc, client.submit(operator.getitem, fut, 0), cols)
+            for b, cols in fold_runs(sub):
+                acc = client.submit(_fold, acc, parts[b], [local[b][c] for c in cols])
             columns.append(acc)
         return np.column_stack([_aligned(c) for c in client.gather(columns)])
 
@@ -546,31 +562,21 @@ class DistributedSimulationResult(SimulationResult):
         for nm in names:
             if nm not in self.names:
                 raise KeyError(f"no scenario named {nm!r}; the result has {list(self.names)}")
-        wanted = set(names)
         sub = self.register.select(names)
-        order = {nm: i for i, nm in enumerate(sub.names)}
+        new_index = {nm: i for i, nm in enumerate(sub.names)}
         futures, blocks = [], []
         for block, fut in zip(self.blocks, self.block_futures):
-            cols = [c for c, j in enumerate(block) if self.names[j] in wanted]
+            cols = [c for c, j in enumerate(block) if self.names[j] in new_index]
             if not cols:
                 continue
+            cols.sort(key=lambda c: new_index[self.names[block[c]]])  # each block in the new register order
             futures.append(self.client.submit(_take_block, fut, cols))
-            blocks.append([order[self.names[block[c]]] for c in cols])
-        flat = [j for b in blocks for j in b]
-        if flat != sorted(flat):
-            # Out of register order: the total would be added in another order; rebuild the blocks in order.
-            futures, blocks = self._reordered(futures, blocks)
+            blocks.append([new_index[self.names[block[c]]] for c in cols])
         return DistributedSimulationResult._from_futures(
             self.client, futures, blocks, register=sub, years=self.years,
             root=np.random.SeedSequence(self.seed, spawn_key=self.spawn_key), method=self.method,
             record_counts=self.counts is not None, recovered=self.recoveries is not None, insurance=self.insurance,
         )
-
-    def _reordered(self, futures: list[Any], blocks: list[list[int]]) -> tuple[list[Any], list[list[int]]]:
-        """One block per scenario, in the new register order (for a selection that reorders scenarios)."""
-        where = {j: (b, c) for b, block in enumerate(blocks) for c, j in enumerate(block)}
-        out = [self.client.submit(_take_block, futures[where[j][0]], [where[j][1]]) for j in sorted(where)]
-        return out, [[j] for j in sorted(where)]
 
     def __repr__(self) -> str:
         return (
@@ -583,11 +589,12 @@ def _take_block(part: tuple[Any, ...], columns: Sequence[int]) -> tuple[Any, ...
     return tuple(_take_columns(a, columns) for a in part)
 
 
-def _fold_total(client: Any, futures: Sequence[Any], item: int) -> np.ndarray:
-    """Year-by-year sum of item ``item`` of every block, folded on the workers in block order, gathered."""
+def _fold_total(client: Any, futures: Sequence[Any], blocks: Sequence[Sequence[int]], item: int) -> np.ndarray:
+    """Year-by-year sum of item ``item`` over every scenario, folded on the workers in register order, gathered."""
+    parts = [client.submit(operator.getitem, fut, item) for fut in futures]
     acc = None
-    for fut in futures:
-        acc = client.submit(_fold, acc, client.submit(operator.getitem, fut, item))
+    for b, cols in fold_runs(blocks):
+        acc = client.submit(_fold, acc, parts[b], cols)
     return _aligned(np.asarray(client.gather(acc)))
 
 
@@ -599,4 +606,6 @@ def _dask_matrix(client: Any, futures: Sequence[Any], blocks: Sequence[Sequence[
         da.from_delayed(client.submit(operator.getitem, fut, item), shape=(years, len(block)), dtype=dtype)
         for fut, block in zip(futures, blocks)
     ]
-    return da.concatenate(parts, axis=1)
+    out = da.concatenate(parts, axis=1)
+    order = [j for block in blocks for j in block]
+    return out if order == sorted(order) else out[:, np.argsort(order)]
