@@ -850,3 +850,22 @@ def test_the_lec_is_on_a_log_probability_axis_with_the_limits_where_they_sit(bud
     assert (1e6, pytest.approx(0.05)) in list(zip(*ex._limit_broken.get_data()))
     tol = ex._tolerance_line.get_ydata()
     assert np.nanmin(tol) < 0.01
+
+
+def test_snapshots_say_they_are_snapshots_and_refresh(budget_explorer):
+    ex = budget_explorer
+    ex.optimise()
+    plan_snap, returns_snap = ex.snapshot("plan"), ex.snapshot("returns")
+    assert not plan_snap.stale and _text(plan_snap.label.value).startswith("Snapshot of the plan on screen (budget $6M")
+    assert f"ALE                      {ex.shown['ALE']}" in plan_snap.text
+    assert bytes(returns_snap.body.value).startswith(PNG)
+    returns = ex.plan.returns
+    first = returns["roc_standalone"].idxmax()
+    assert returns_snap.text.splitlines()[0].startswith(first[:44])
+    ex.total_budget.value = "7M"  # the explorer moves on: the snapshots say so
+    assert plan_snap.stale and returns_snap.stale and "out of date" in plan_snap.label.value
+    plan_snap.button.click()
+    assert not plan_snap.stale and "budget $7M" in plan_snap.label.value
+    assert f"ALE                      {ex.shown['ALE']}" in plan_snap.text
+    with pytest.raises(rb.RiskBudgetError, match="snapshot kind"):
+        ex.snapshot("pie")
