@@ -239,7 +239,7 @@ def _solve_run(
         if appetite_mode == "check" and appetite is not None:
             plan = build_plan(problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
                               solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
-        out.append((i, replace(plan, problem=None) if detach else plan))
+        out.append((i, replace(plan, problem=None) if detach else plan))  # type: ignore[arg-type]
         if done is not None:
             done()
     return out
@@ -273,14 +273,12 @@ def _solve_shares(
     runs = _runs(grid, workers)
     plans_by_index: dict[int, Plan] = {}
     bar = _progress.bar(_progress.enabled(progress, 10**9), grid.size, "frontier")
-    args = (base, grid)
-    rest = (appetite, appetite_mode, options)
     try:
         if client is not None:
             # The problem goes to every worker once; each sequence of shares is one task.
             [remote] = client.scatter([problem], broadcast=True, hash=False)
-            futures = [client.submit(_solve_run, remote, *args, run, *rest, detach=True, pure=False)
-                       for run in runs]
+            futures = [client.submit(_solve_run, remote, base, grid, run, appetite, appetite_mode, options,
+                                     detach=True, pure=False) for run in runs]
             try:
                 for fut in futures:
                     for i, plan in fut.result():
@@ -289,10 +287,12 @@ def _solve_shares(
             finally:
                 client.cancel([*futures, remote])
         elif workers == 1:
-            plans_by_index.update(_solve_run(problem, *args, runs[0], *rest, done=lambda: bar.update(1)))
+            plans_by_index.update(_solve_run(problem, base, grid, runs[0], appetite, appetite_mode, options,
+                                             done=lambda: bar.update(1)))
         else:
             with ThreadPoolExecutor(max_workers=workers) as ex:
-                futs = [ex.submit(_solve_run, problem, *args, run, *rest, lambda: bar.update(1)) for run in runs]
+                futs = [ex.submit(_solve_run, problem, base, grid, run, appetite, appetite_mode, options,
+                                  lambda: bar.update(1)) for run in runs]
                 for f in futs:
                     plans_by_index.update(f.result())
     finally:

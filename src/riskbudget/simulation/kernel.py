@@ -308,6 +308,7 @@ class ScenarioKernel:
             # Per-event insurance: the insurer pays part of each event's loss; the year keeps the rest.
             paid = self.event_recovery(loss)
             loss -= paid
+            assert self.recovered is not None  # set by run() whenever event_recovery is
             self.recovered += np.bincount(loss_year, weights=paid, minlength=n)
         year_loss = np.bincount(loss_year, weights=loss, minlength=n) if loss_year.size else np.zeros(n)
         return year_loss, count
