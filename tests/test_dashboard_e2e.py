@@ -233,7 +233,8 @@ def test_dashboard_slider_moves_the_metrics_to_the_library_values(page):
     robustness_rows = page.locator("[data-metric='robustness'] tbody tr").count()
     page_text = page.locator(".rb-budget-explorer").inner_text()
     assert page.locator(".rb-plan-stale").count() == 0
-    assert "Optimise would change nothing" in _metric(page, "guidance")
+    page.wait_for_function("() => (document.querySelector(\"[data-metric='guidance']\") || {innerText: ''})"
+                           ".innerText.includes('Optimise would change nothing')", timeout=30_000)
 
     _drag_slider_to(page, 0.05)
     page.wait_for_function(

@@ -869,3 +869,22 @@ def test_snapshots_say_they_are_snapshots_and_refresh(budget_explorer):
     assert f"ALE                      {ex.shown['ALE']}" in plan_snap.text
     with pytest.raises(rb.RiskBudgetError, match="snapshot kind"):
         ex.snapshot("pie")
+
+
+def test_a_background_preview_follows_the_change(decision_inputs, problem):
+    """preview="background" (the dashboard's): the change returns at once; the sentence follows when solved."""
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects, appetite = decision_inputs
+    ex = BudgetExplorer(register, controls, projects, problem=problem, appetite=appetite, budget=6e6,
+                        security_share=0.25, frontier=False, preview="background")
+    ex.wait_for_preview()
+    ex.total_budget.value = "9M"
+    key = (9e6, 0.25)
+    assert "Working out what Optimise would change" in _text(ex.guidance.value) or key in ex._best
+    ex.wait_for_preview()
+    said = _text(ex.guidance.value)
+    assert key in ex._best and "Working out" not in said
+    assert said.startswith("Optimise would ") or "Optimise would change nothing" in said
+    with pytest.raises(rb.RiskBudgetError, match="preview"):
+        BudgetExplorer(register, controls, projects, problem=problem, preview="later", frontier=False)

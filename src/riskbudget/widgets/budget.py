@@ -6,6 +6,7 @@ import html
 import math
 import os
 import re
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from ._common import (
     _positive_or_nan,
     _precision_note,
     exact_money_label,
+    log,
 )
 
 
@@ -173,12 +175,16 @@ class BudgetExplorer(_Explorer):
         frontier_points: int = 11,
         time_limit: float | None = 30.0,
         confidence: float | None = None,
-        preview: bool = True,
+        preview: bool | str = True,
         plans_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         self.confidence = confidence
-        self.preview = bool(preview)
+        if preview not in (True, False, "background"):
+            raise RiskBudgetError(f"BudgetExplorer: preview ({preview!r}) must be True, False or 'background'")
+        self.preview = preview
+        self._lock = threading.RLock()
+        self._solving: set[tuple[float, float]] = set()
         self.plans_dir = Path(plans_dir if plans_dir is not None else os.environ.get("RISKBUDGET_PLANS_DIR",
                                                                                       "saved_plans"))
         self.plan: Any = None
@@ -640,6 +646,10 @@ class BudgetExplorer(_Explorer):
 
     def update(self) -> None:
         """Recombine the precomputed losses for the current choices and refresh the view."""
+        with self._lock:  # a preview solved in the background may refresh the view too
+            self._update()
+
+    def _update(self) -> None:
         total, sec_budget, it_budget = self.budgets()
         appetite = self.current_appetite()
         self._tidy_fields()
@@ -709,6 +719,40 @@ class BudgetExplorer(_Explorer):
             plan = self._best[key] = front.plans[0]
         return plan
 
+    def _solve_in_background(self, key: tuple[float, float]) -> None:
+        """Solve the best plan at (budget, share) in a thread; then refresh the view if it still shows that pair.
+
+        The change that asked for it returns at once (well under 100 ms); the
+        sentence on what Optimise would change follows when the solve is done.
+        """
+        if key in self._solving:
+            return
+        self._solving.add(key)
+
+        def work() -> None:
+            try:
+                try:
+                    self.best_at_share(*key)
+                except Exception:  # the view says nothing rather than something wrong
+                    log.exception("riskbudget explorer: the preview solve failed")
+                    return
+                with self._lock:
+                    now = (float(self._budget_field.amount or 0.0), round(float(self.security_share.value), 6))
+                    if now == key and not self._updating:
+                        self._run(self.update)
+            finally:  # only once the view shows it (wait_for_preview relies on this)
+                self._solving.discard(key)
+
+        threading.Thread(target=work, name="riskbudget-preview", daemon=True).start()
+
+    def wait_for_preview(self, timeout: float = 60.0) -> None:
+        """Block until no background preview solve is running (for tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self._solving and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with self._lock:
+            pass
+
     def _meets(self, plan: Any, appetite: Any) -> bool:
         if appetite is None:
             return True
@@ -726,8 +770,13 @@ class BudgetExplorer(_Explorer):
             guess = total * 1e6 if total < 1e4 else None
             lines.append(f"A budget of {money(total)} funds nothing: the cheapest item costs {money(min(costs))}."
                          + (f" Did you mean {money(guess)}? Type {total:g}M." if guess else ""))
-        if self.preview and total > 0:
-            best = self.best_at_share(total, float(self.security_share.value))
+        share = float(self.security_share.value)
+        key = (float(total), round(share, 6))
+        if self.preview == "background" and total > 0 and key not in self._best:
+            self._solve_in_background(key)
+            lines.append("Working out what Optimise would change at this budget and share...")
+        elif self.preview and total > 0:
+            best = self.best_at_share(total, share)
             proven = optimization.PlanStatus(best.status) is optimization.PlanStatus.OPTIMAL
             what = "the best plan" if proven else f"the best plan the solver found ({best.status_text})"
             meets = self._meets(best, appetite)
@@ -1115,7 +1164,7 @@ class BudgetExplorer(_Explorer):
         total, share = self._values["Total budget"], float(self.security_share.value)
         px, py = [share], [score.expected_net_value]
         self._point.set_data(px, py)
-        solved = sorted((s, p) for (b, s), p in self._best.items() if b == total) if self.frontier_points else []
+        solved = sorted((s, p) for (b, s), p in list(self._best.items()) if b == total) if self.frontier_points else []
         if solved:
             xs = [s for s, _ in solved]
             ys = [float(p.expected_net_value) for _, p in solved]
@@ -1125,18 +1174,31 @@ class BudgetExplorer(_Explorer):
             here = self._best.get((total, round(share, 6)))
             self._front_share.set_data(([share], [float(here.expected_net_value)]) if here is not None else ([], []))
             ylim = _nice_range(ys + py + [-float(self._nothing.mean())], pad=0.1)
-            title = f"Best plan at each security share, {money(total)} budget"
+            title = "Best plan at each security share of the budget"
             partial = len(solved) < self.frontier_points
             self._front_note.set_text("shares solved so far at this budget; Optimise solves them all" if partial else "")
         else:
             for artist in (self._front_line, self._front_bad, self._front_share):
                 artist.set_data([], [])
             ylim = _nice_range(py + [-float(self._nothing.mean())], pad=0.1)
-            title = "This plan: expected net value at its security share"
+            title = "Best plan at each security share of the budget" if self.frontier_points else \
+                "This plan: expected net value at its security share"
             self._front_note.set_text("")
         self.chart.set_title(front, title, fontsize=10)
-        self.chart.set_limits(front, y=ylim)
+        self.chart.set_limits(front, y=_steady(front.get_ylim(), ylim))
         self.chart.refresh()
+
+
+def _steady(current: tuple[float, float], needed: tuple[float, float]) -> tuple[float, float]:
+    """Keep the current axis limits while they hold what is needed and are at most twice as wide.
+
+    Redrawing the axes costs most of a change; limits that jump with every
+    new budget would redraw them every time.
+    """
+    lo, hi = current
+    if lo <= needed[0] and needed[1] <= hi and (hi - lo) <= 2.0 * (needed[1] - needed[0]):
+        return (lo, hi)
+    return needed
 
 
 #: What a saved plan's name may hold (it becomes the file name).
@@ -1389,7 +1451,13 @@ class Snapshot:
 
         ex = self.explorer
         total = ex._values["Total budget"]
-        solved = sorted((s, p) for (b, s), p in ex._best.items() if b == total)
+        # The frontier's shares and the plan's own share (solved now if need be): the same points on every run.
+        points = {}
+        if ex.frontier is not None and ex.frontier.budget == total:
+            points = {round(float(s), 6): p for s, p in zip(ex.frontier.table["security_share"], ex.frontier.plans)}
+        share = round(float(ex.security_share.value), 6)
+        points[share] = ex.best_at_share(total, share)
+        solved = sorted(points.items())
         fig = Figure(figsize=(9, 3.4), dpi=80)
         value_ax, risk_ax = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
         xs = [s for s, _ in solved]
