@@ -261,9 +261,12 @@ class Tower:
             part = retained[:, idx]
             aggregate = part.sum(axis=1)
             paid = layer_recovery(aggregate, p.retention, p.limit, p.coinsurance)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(aggregate[:, None] > 0, part / aggregate[:, None], 0.0)
-            out[:, idx] += share * paid[:, None]
+            # only years with a payment get a share (a payment needs aggregate > retention >= 0); elsewhere the
+            # share times a zero payment adds 0.0, which changes no bit
+            rows = np.flatnonzero(paid > 0)
+            if rows.size:
+                share = part[rows] / aggregate[rows, None]
+                out[np.ix_(rows, idx)] += share * paid[rows, None]
         return out
 
 
