@@ -1033,10 +1033,11 @@ def _owner_context(plan: Plan, before_result: Any, after_result: Any, q: float) 
         row = spend.setdefault(str(p.owner).strip() or "(no owner)", {})
         sbd = name in plan.security_by_design
         row["it"] = row.get("it", 0.0) + p.cost_per_year
-        row["security"] = row.get("security", 0.0) + (p.security_by_design.cost_per_year if sbd else 0.0)
+        option = p.security_by_design if sbd else None
+        row["security"] = row.get("security", 0.0) + (option.cost_per_year if option is not None else 0.0)
         row["value"] = row.get("value", 0.0) + p.expected_value(security_by_design=sbd)
     keys = [k for k in dict.fromkeys([*g_before, *g_after, *spend]) if k != "Total"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k in keys:
         a = t_after.loc[k] if k in t_after.index else None
         b = t_before.loc[k] if k in t_before.index else None
@@ -1051,8 +1052,8 @@ def _owner_context(plan: Plan, before_result: Any, after_result: Any, q: float) 
             "tvar_share": float(a[f"tvar{label}_share"]) if a is not None else 0.0,
             "security": sp.get("security", 0.0), "it": sp.get("it", 0.0), "value": sp.get("value", 0.0),
         })
-    rows.sort(key=lambda r: -r["tvar"])
-    total = {k: sum(r[k] for r in rows) for k in ("ale_before", "ale_after", "var", "tvar", "security", "it", "value")}
+    rows.sort(key=lambda r: -float(r["tvar"]))
+    total = {k: float(sum(r[k] for r in rows)) for k in ("ale_before", "ale_after", "var", "tvar", "security", "it", "value")}
     return {"rows": rows, "total": total, "label_q": label}
 
 

@@ -57,7 +57,7 @@ from ..controls import (
     scenario_universe,
 )
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
-from ..fair import Adjustment, Register, Scenario, as_register
+from ..fair import ALL_SCENARIOS, Adjustment, Register, Scenario, as_register
 from ..insurance import Insurance, Tower, as_policies
 from ..simulation import simulate
 from ..simulation.kernel import VariantKernel
@@ -697,7 +697,7 @@ class DecisionProblem:
             out = (zero, zero)
         else:
             # the layers already resolved to this scenario: on its own register they cover it by "*"
-            own = [_replace(p, applies_to="*") for p in layers]
+            own = [_replace(p, applies_to=(ALL_SCENARIOS,)) for p in layers]
             res = simulate(v, years=self.years, seed=self.root, n_jobs=1, keep_counts=False, progress=False,
                            insurance=own)
             out = (res.losses.to_numpy()[:, 0].copy(), res.recoveries.to_numpy()[:, 0].copy())

@@ -51,7 +51,7 @@ from ..appetite import Appetite
 from ..exceptions import RiskBudgetError
 from ..formatting import money
 from ..insurance import Insurance, InsuranceError, Tower, as_policies
-from .cuts import TailConstraint, meets, tail_constraints
+from .cuts import TailConstraint, tail_constraints
 from .heuristic import local_search, net_value, repair, violation
 from .options import SolverOptions
 from .plan import Plan, PlanStatus, build_plan
