@@ -619,7 +619,10 @@ class CutPool:
     They are valid whatever the budget, so a frontier passes one pool from
     share to share. A pool whose tail constraints differ is emptied first.
     ``cubes`` are the cubes behind the combinatorial cuts (to skip plans
-    already cut off).
+    already cut off). ``cvar_cuts`` holds each tail-mean limit's own cuts
+    (keyed by :meth:`TailConstraint.key`, in the form ``<= limit (1 + sigma)``),
+    which stay valid when that limit is minimised on its own
+    (``milp.smallest_values``).
     """
 
     key: tuple[Any, ...] | None = None
@@ -627,6 +630,7 @@ class CutPool:
     cubes: list[Cube] = field(default_factory=list)
     cube_rows: list[Cut] = field(default_factory=list)
     year_cuts: list[Cut] = field(default_factory=list)
+    cvar_cuts: dict[tuple[Any, ...], list[Cut]] = field(default_factory=dict)
 
     def adopt(self, tails: list[TailConstraint]) -> None:
         """Keep the pool if it was built for these tail constraints, else empty it for them."""
@@ -637,3 +641,4 @@ class CutPool:
 
     def clear(self) -> None:
         self.key, self.cuts, self.cubes, self.cube_rows, self.year_cuts = None, [], [], [], []
+        self.cvar_cuts = {}

@@ -100,6 +100,7 @@ class _Rounds:
         year_cuts: list[Cut] | None = None,
         rows: list[Cut] | None = None,
         score: Callable[[Funding, np.ndarray], float] | None = None,
+        cvar_log: dict[tuple[Any, ...], list[Cut]] | None = None,
     ) -> None:
         self.model = model
         self.rules = rules
@@ -118,6 +119,8 @@ class _Rounds:
         self.cube_rows: list[Cut] = cube_rows if cube_rows is not None else []  # the cut of each cube
         #: knapsack rows on years above a threshold: valid for the limits as stated, not when they relax
         self.year_cuts: list[Cut] = year_cuts if year_cuts is not None else []
+        #: each tail-mean limit's cuts in the form "<= limit (1 + sigma)", by the limit's key (CutPool.cvar_cuts)
+        self.cvar_log = cvar_log
         self.notes = [tc.note for tc in self.tails if tc.note]
         self.rounds = 0
         self.added_cvar = 0
@@ -233,7 +236,10 @@ class _Rounds:
             tc = self.tails[k]
             viol, top = self._cvar_level(tc, losses, mode)
             if viol > level + CVAR_TOLERANCE:
-                cuts.append(self._cvar_cut(tc, losses, top, mode))
+                cut = self._cvar_cut(tc, losses, top, mode)
+                cuts.append(cut)
+                if self.cvar_log is not None and not mode.ratio:
+                    self.cvar_log.setdefault(tc.key(), []).append(cut)
                 self.added_cvar += 1
                 added = True
         if self.count:
@@ -370,7 +376,7 @@ def solve_milp(
     pool = pool if pool is not None else CutPool()
     pool.adopt(tails)
     rounds = _Rounds(model, rules, tails, options, max_rounds=max_rounds, cubes=pool.cubes,
-                     cube_rows=pool.cube_rows, year_cuts=pool.year_cuts)
+                     cube_rows=pool.cube_rows, year_cuts=pool.year_cuts, cvar_log=pool.cvar_cuts)
     cuts = pool.cuts
     res = rounds.run(cuts)
     if rounds.tails:
@@ -520,7 +526,9 @@ def _unit(tc: TailConstraint) -> str:
     return "probability" if tc.limit.kind is LimitKind.EXCEEDANCE else "money"
 
 
-def smallest_values(rules: FundingRules, tails: list[TailConstraint], options: SolverOptions) -> list[SmallestValue]:
+def smallest_values(
+    rules: FundingRules, tails: list[TailConstraint], options: SolverOptions, *, pool: CutPool | None = None
+) -> list[SmallestValue]:
     """The smallest value of each limit some plan reaches within the rules (each limit on its own).
 
     Minimises the limit's value over its bound (sigma) with the limit's own
@@ -528,7 +536,9 @@ def smallest_values(rules: FundingRules, tails: list[TailConstraint], options: S
     combinatorial cuts for VaR, exceedance and the tolerance curve. Each run
     is a relaxation until a solution's true value meets its sigma, so the
     value found is proven smallest up to the solver's gap; a run the time
-    limit stops gives its best plan and the largest lower bound seen.
+    limit stops gives its best plan and the largest lower bound seen. A tail
+    mean starts from its own cuts in ``pool`` (found by earlier solves: each
+    holds for every plan), so the rounds do not find them again.
     """
     problem = rules.problem
     model = Model(problem, rules.constraints)
@@ -537,7 +547,9 @@ def smallest_values(rules: FundingRules, tails: list[TailConstraint], options: S
         if tc.stand_in:
             continue
         rounds = _Rounds(model, rules, [tc], options)
-        res = rounds.run([], _Mode(sigma=True, minimize_sigma=True, relax=True, ratio=True))
+        shift = tc.threshold / model.scale  # "<= limit (1 + sigma)" is "<= limit sigma'" with sigma' = 1 + sigma
+        seeds = [(c, r - shift, s) for c, r, s in pool.cvar_cuts.get(tc.key(), [])] if pool is not None else []
+        res = rounds.run(seeds, _Mode(sigma=True, minimize_sigma=True, relax=True, ratio=True))
         if rounds.best is None and res.x is None:
             continue
         funding = rounds.best[0] if rounds.best is not None else model.decode(res.x)

@@ -152,7 +152,7 @@ def _meets(rules: FundingRules, appetite: Any, sol: SolveResult) -> bool:
 def _explained(plan: Plan, rules: FundingRules, exact: list[Any], options: SolverOptions,
                pool: CutPool | None) -> Plan:
     """The least-risk plan, with the smallest value of each limit and the budget that would meet them all."""
-    smallest = tuple(smallest_values(rules, exact, options))
+    smallest = tuple(smallest_values(rules, exact, options, pool=pool))
     needed = budget_needed(rules, exact, options, pool=pool)
     return replace(plan, smallest_values=smallest, budget_needed=needed)
 
