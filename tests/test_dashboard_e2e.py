@@ -137,29 +137,40 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @pytest.fixture(scope="module")
-def page(dashboard):
-    """One headless Chromium page on the dashboard at 1366x768, shared by the checks below (in file order)."""
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one running instance at a time)."""
     try:
         from playwright import sync_api
     except ImportError:
         pytest.fail("Playwright is missing: pip install 'riskbudget[test]' (never `playwright install`)")
-    started = time.monotonic()
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(dashboard, wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
-            page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
-            page.wait_for_selector(".rb-security-share .noUi-handle", timeout=LOAD_TIMEOUT_MS)
-            page.wait_for_function("n => document.querySelectorAll('.rb-toggle').length === n", arg=23,
-                                   timeout=LOAD_TIMEOUT_MS)  # every control and project is on the page
-            page.wait_for_function("() => document.querySelectorAll('.rb-snapshot').length === 3",
-                                   timeout=LOAD_TIMEOUT_MS)  # and the notebook's three snapshots
-            page.wait_for_timeout(300)  # let the chart images paint
-            print(f"page loaded in {time.monotonic() - started:.1f} s")
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(dashboard, browser):
+    """One page on the dashboard at 1366x768, shared by the checks below (in file order); closed at the end."""
+    started = time.monotonic()
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(dashboard, wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+        page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
+        page.wait_for_selector(".rb-security-share .noUi-handle", timeout=LOAD_TIMEOUT_MS)
+        page.wait_for_function("n => document.querySelectorAll('.rb-toggle').length === n", arg=23,
+                               timeout=LOAD_TIMEOUT_MS)  # every control and project is on the page
+        page.wait_for_function("() => document.querySelectorAll('.rb-snapshot').length === 3",
+                               timeout=LOAD_TIMEOUT_MS)  # and the notebook's three snapshots
+        page.wait_for_timeout(300)  # let the chart images paint
+        print(f"page loaded in {time.monotonic() - started:.1f} s")
+        yield page
+    finally:
+        page.close()
 
 
 def _library_inputs():
@@ -340,6 +351,8 @@ def test_an_appetite_out_of_reach_shows_the_nearest_limits_and_the_budget_needed
     assert "Budget that would meet the appetite: $" in text
     assert "cannot be met" in _metric(page, "status")
     assert "OUTSIDE appetite" == _metric(page, "Appetite")
+    (ROOT / "out").mkdir(exist_ok=True)
+    page.locator(".rb-plan").screenshot(path=str(ROOT / "out" / "dashboard_out_of_reach.png"))
 
 
 def test_saving_loading_and_comparing_plans(page, plans_dir):
@@ -386,6 +399,7 @@ def test_saving_loading_and_comparing_plans(page, plans_dir):
     cmp = rb.compare(plans_dir / "tight.json", plans_dir / "six million.json")
     assert "tight" in text and "six million" in text and "$300K" in text and "$6M" in text
     assert all(name in text for name in cmp.funded_added)
+    page.locator(".rb-saved-plans").screenshot(path=str(ROOT / "out" / "dashboard_saved_plans.png"))
 
 
 def _kernels_of(pid: int) -> list[int]:
@@ -420,14 +434,8 @@ def _make_dashboard_command(**variables: str) -> tuple[dict[str, str], list[str]
     return env, argv
 
 
-def test_make_dashboard_shuts_down_the_kernel_of_a_closed_page(tmp_path):
+def test_make_dashboard_shuts_down_the_kernel_of_a_closed_page(tmp_path, browser):
     """A page that is closed leaves no kernel behind: ``make dashboard`` culls idle, unconnected kernels."""
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("Playwright is missing: pip install 'riskbudget[test]' (never `playwright install`)")
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium)")
     port = _free_port()
     env, argv = _make_dashboard_command(DASHBOARD_PORT=str(port), DASHBOARD_IDLE="3", DASHBOARD_CULL_EVERY="1")
     assert "--MappingKernelManager.cull_connected=False" in argv
@@ -440,16 +448,14 @@ def test_make_dashboard_shuts_down_the_kernel_of_a_closed_page(tmp_path):
         )
     try:
         _wait_for_port(port, proc)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
-                page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
-                page.wait_for_timeout(5_000)  # longer than the idle timeout: an open page keeps its kernel
-                assert len(_kernels_of(proc.pid)) == 1, log.read_text()[-2000:]
-            finally:
-                browser.close()
+        page = browser.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_selector("[data-metric='ALE']", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_timeout(5_000)  # longer than the idle timeout: an open page keeps its kernel
+            assert len(_kernels_of(proc.pid)) == 1, log.read_text()[-2000:]
+        finally:
+            page.close()
         deadline = time.monotonic() + 60
         while _kernels_of(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -1226,7 +1226,7 @@ def _comparison_html(cmp: Any, old: str, new: str) -> str:
     split = ""
     if a.get("ale_change") is not None:
         split = (f"<div style='margin-top:4px'>ALE change {e(signed(a['ale_change']))} = {e(signed(a['from_inputs']))} "
-                 f"from changed inputs + {e(signed(a['from_plan']))} from the changed plan.</div>")
+                 f"from changed inputs {e(signed(a['from_plan']))} from the changed plan.</div>")
     changed = cmp.inputs.get("changed") or []
     inputs = f"<div>Inputs changed: {e(', '.join(changed) or 'none')}.</div>"
     notes = "".join(f"<div style='color:#8a6d3b'>{e(t)}</div>" for t in cmp.notes)
