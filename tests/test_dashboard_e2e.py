@@ -226,6 +226,13 @@ def test_one_screen_holds_the_controls_the_numbers_and_both_charts(page):
         .map(e => getComputedStyle(e)).filter(s => s.wordBreak === 'break-all' || s.overflowWrap === 'anywhere'
         || s.overflowWrap === 'break-word').length""")
     assert breaks == 0
+    # Jupyter's output area breaks preformatted text anywhere ("DDoS pr / otection"); the page overrides it
+    style = page.evaluate("""() => { const pre = document.createElement('pre');
+        pre.textContent = 'DDoS protection, Data loss prevention';
+        document.querySelector('.jp-OutputArea-output').appendChild(pre);
+        const s = getComputedStyle(pre); const out = [s.wordBreak, s.overflowWrap, s.whiteSpace];
+        pre.remove(); return out; }""")
+    assert style == ["normal", "normal", "pre-wrap"], style
 
 
 def test_dashboard_slider_moves_the_metrics_to_the_library_values(page):
