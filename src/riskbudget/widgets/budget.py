@@ -31,12 +31,10 @@ from ._common import (
     _Explorer,
     _html_table,
     _log_probability_axis,
-    _message_html,
     _metric_table,
     _money_log_axis,
     _nice_range,
     _notes_html,
-    _plain,
     _positive_or_nan,
     _precision_note,
     exact_money_label,
@@ -801,7 +799,7 @@ class BudgetExplorer(_Explorer):
                              f"{money(best.expected_net_value)} ({what} for this budget and split"
                              f"{', within the appetite' if appetite else ''}).")
             else:
-                lines.append(f"The best plan for this budget and split by expected net value is outside the appetite: "
+                lines.append("The best plan for this budget and split by expected net value is outside the appetite: "
                              "Optimise would look for the best plan within it and, if none fits, show the nearest "
                              "limits it can reach and the budget that would meet them.")
         if self.plan is not None and not current:
@@ -1129,7 +1127,10 @@ class BudgetExplorer(_Explorer):
 
     def _limit_points(self, losses_sorted: np.ndarray) -> tuple[list[float], list[float], list[float], list[float]]:
         """Where each VaR and P(loss > x) limit sits on the LEC, split into met and broken (TVaR has no point)."""
-        met_x, met_y, bad_x, bad_y = [], [], [], []
+        met_x: list[float] = []
+        met_y: list[float] = []
+        bad_x: list[float] = []
+        bad_y: list[float] = []
         appetite = self.appetite
         if appetite is None:
             return met_x, met_y, bad_x, bad_y
