@@ -246,3 +246,33 @@ def test_cli_report_with_insurance_says_the_losses_are_retained(tmp_path, capsys
     assert 'id="insurance"' in html and "retains" in html
     assert main(["report", "--plan", "x.json", "--insurance", "data/example/insurance.csv"]) == 1
     assert "--insurance does not go with --plan" in capsys.readouterr().err
+
+
+def test_frontier_with_insurance_options_is_optimize_at_each_share(problem):
+    pols = policies()
+    budget = 1_100_000
+    front = rb.frontier(problem, budget=budget, shares=[0.2, 0.6], insurance=pols, progress=False)
+    assert {"risk_transfer_spend", "insurance"} <= set(front.table.columns)
+    for (_, row), plan in zip(front.table.iterrows(), front.plans):
+        s = row["security_share"]
+        alone = rb.optimize(problem, budget=budget, security_budget=s * budget, it_budget=(1 - s) * budget,
+                            insurance=pols, progress=False)
+        assert plan.expected_net_value == pytest.approx(alone.expected_net_value, rel=REL)
+        assert row["insurance"] == "; ".join(p.name for p in alone.insurance)
+        assert plan.status == PlanStatus.OPTIMAL and plan.security_spend <= s * budget + 1e-6
+        assert plan.total_spend <= budget + 1e-6
+    with pytest.raises(RiskBudgetError, match="horizon"):
+        rb.frontier(problem, budget=budget, shares=[0.5], insurance=pols, horizon=2, progress=False)
+
+
+def test_frontier_over_a_horizon_picks_the_best_npv(problem):
+    budget = 1_100_000
+    front = rb.frontier(problem, budget=budget, shares=[0.1, 0.5, 0.9], horizon=2, discount_rate=0.05,
+                        progress=False)
+    assert "npv" in front.table.columns
+    for (_, row), plan in zip(front.table.iterrows(), front.plans):
+        s = row["security_share"]
+        alone = rb.optimize(problem, budget=budget, security_budget=s * budget, it_budget=(1 - s) * budget,
+                            horizon=2, discount_rate=0.05, progress=False)
+        assert row["npv"] == pytest.approx(alone.npv, rel=REL)
+    assert front.best_index == int(front.table["npv"].idxmax())

@@ -656,6 +656,12 @@ def _add_frontier(sub: Any) -> None:
         default="constraint",
         help="best plan within the appetite at each share (default), or best plan regardless, checked against it",
     )
+    _insurance_arguments(p, offered=True)
+    p.add_argument("--horizon", type=_positive_int, default=None,
+                   help="plan over this many years at every share (the table gains the net present value, npv; "
+                        "the best split has the highest)")
+    p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
+                   help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
 
 
 def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
@@ -674,19 +680,28 @@ def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:
     front = frontier(register, controls, projects, budget=args.budget, appetite=appetite, points=args.points,
                      appetite_mode=args.appetite_mode,
                      years=args.years, seed=args.seed, var_method=args.var_method, time_limit=args.time_limit,
-                     confidence=_confidence_of(args, None))
+                     confidence=_confidence_of(args, None), insurance=_chosen_policies(args),
+                     horizon=args.horizon, discount_rate=args.discount_rate)
     if args.plot:
         _write_figure(plot_frontier, front, path=args.plot)
     if args.json:
         _print_json(front.to_dict(), out)
         return 0
     say(f"Efficient frontier, budget {money(front.budget)}, {args.years:,} years, seed {args.seed}")
-    say(f"  {'share':>6s} {'security':>9s} {'IT':>9s} {'net value':>10s} {'ALE':>9s} {'TVaR95':>9s} {'appetite':>9s}")
-    for _, r in front.table.iterrows():
+    t = front.table
+    npv = "npv" in t.columns
+    insured = "insurance" in t.columns
+    say(f"  {'share':>6s} {'security':>9s} {'IT':>9s} {'net value':>10s} " + (f"{'NPV':>10s} " if npv else "")
+        + (f"{'premium':>9s} " if insured else "") + f"{'ALE':>9s} {'TVaR95':>9s} {'appetite':>9s}")
+    for _, r in t.iterrows():
         mark = " <- best split" if r["best"] else ""
         ok = "ok" if r["feasible"] else "missed"
+        extra = (f"{money(r['npv']):>10s} " if npv else "") + (f"{money(r['risk_transfer_spend']):>9s} " if insured
+                                                                 else "")
+        bought = f" [{r['insurance']}]" if insured and r["insurance"] else ""
         say(f"  {percent(r['security_share'], digits=0):>6s} {money(r['security_spend']):>9s} {money(r['it_spend']):>9s} "
-              f"{money(r['expected_net_value']):>10s} {money(r['ale']):>9s} {money(r['tvar95']):>9s} {ok:>9s}{mark}")
+            f"{money(r['expected_net_value']):>10s} {extra}{money(r['ale']):>9s} {money(r['tvar95']):>9s} "
+            f"{ok:>9s}{mark}{bought}")
     if front.best_index is None:
         if front.appetite_mode == "constraint":
             say("No split meets the appetite; each row holds the least-risk plan at that share.")

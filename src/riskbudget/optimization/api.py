@@ -14,14 +14,14 @@ from .. import metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
-from .horizon import solve_horizon
+from .horizon import horizon_plan, with_years
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import OutOfSample, Plan, PlanStatus, build_plan
 from .planner import best_plan
 from .problem import DecisionProblem
 from .rules import Constraints, FundingRules
 from .transfer import solve_transfer
-from .years import Horizon, YearMix, check_lead_times, horizon_of, year_table
+from .years import check_lead_times, horizon_of
 
 __all__ = ["optimize", "evaluate", "validate"]
 
@@ -162,7 +162,7 @@ def optimize(
     if horizon is not None:
         hz = horizon_of("optimize", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("optimize", problem, hz)
-        return _horizon_plan(rules, app, solver_options, hz, t0)
+        return horizon_plan(rules, app, solver_options, hz, t0)
     if insurance is not None:
         plan = solve_transfer(rules, app, solver_options, insurance, progress=progress, started=t0)
         if solver_options.margin:
@@ -177,43 +177,6 @@ def optimize(
 
     rob = confirm(plan, appetite=app, margins=plan.margins, confidence=plan.confidence, progress=progress)
     return replace(plan, robustness=rob, seconds=time.perf_counter() - t0)
-
-
-def _horizon_plan(rules: FundingRules, appetite: Appetite | None, options: SolverOptions, hz: Horizon,
-                  t0: float) -> Plan:
-    """The best NPV over the horizon, its year table, and the appetite checked in every year."""
-    problem = rules.problem
-    funding, status, gap, bound, notes = solve_horizon(rules, hz, options, appetite)
-    if options.margin and appetite is not None:
-        notes += (f"confidence={options.confidence} was asked, but margins for fresh years apply to one-year plans "
-                  "only: the appetite holds in every year on the sample",)
-    plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
-                      status=status, solver_gap=gap, constraints=rules.constraints, notes=notes)
-    return _with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
-
-
-def _with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: float = math.nan,
-                seconds: float | None = None) -> Plan:
-    """A plan with its year table and NPV, the appetite checked in every year of the horizon."""
-    mix = YearMix(plan.problem)
-    table, npv, notes = year_table(plan.problem, plan.funding, hz, mix)
-    notes = plan.notes + notes
-    feasible, status = plan.feasible, plan.status
-    if appetite is not None:
-        broken = []
-        for t in range(1, hz.years + 1):
-            check = appetite.check(mix.losses(plan.funding, t))
-            if not check.ok:
-                broken.append(f"year {t}: " + "; ".join(check.breaches))
-        feasible = not broken
-        if broken:
-            notes += ("the appetite is broken in " + " | ".join(broken),)
-            if status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):  # never reported as meeting it
-                status = PlanStatus.UNMET
-    return replace(plan, horizon=hz.years, discount_rate=hz.discount_rate, npv=npv, by_year=table, notes=notes,
-                   feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
-                   solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,
-                   seconds=plan.seconds if seconds is None else seconds)
 
 
 def _with_budget(options: dict[str, Any], budget: Any) -> dict[str, Any]:
@@ -321,7 +284,7 @@ def evaluate(
     if horizon is not None:
         hz = horizon_of("evaluate", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("evaluate", problem, hz)
-        plan = _with_years(plan, app, hz)
+        plan = with_years(plan, app, hz)
     return plan
 
 

@@ -18,10 +18,12 @@ from ..controls import Control, Project
 from ..exceptions import RiskBudgetError
 from ..simulation.distributed import check_client
 from .cuts import CutPool
+from .horizon import horizon_plan, with_years
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import Plan, build_plan
 from .planner import best_plan
 from .rules import Constraints, FundingRules, money_value, resolve_constraints, share_value
+from .transfer import solve_transfer
 
 __all__ = ["frontier", "Frontier", "MAX_FRONTIER_POINTS", "APPETITE_MODES"]
 
@@ -43,7 +45,9 @@ class Frontier:
         ``expected_net_value``, ``ale``, ``var95``, ``tvar95``, ``feasible``
         (appetite met on the sample), ``status``, ``solver_gap``,
         ``funded_controls``, ``funded_projects``, ``security_by_design``
-        (names joined by "; "), ``best`` (the appetite-feasible best split).
+        (names joined by "; "), ``best`` (the appetite-feasible best split);
+        with insurance options also ``risk_transfer_spend`` and ``insurance``
+        (the layers bought), over a horizon ``npv`` (the best split's measure).
     plans : tuple of Plan
     best_index : int or None
         Row of the best appetite-feasible split (None when no split is feasible).
@@ -98,6 +102,9 @@ def frontier(
     n_jobs: int | None = None,
     progress: bool | None = None,
     client: Any = None,
+    insurance: Any = None,
+    horizon: int | None = None,
+    discount_rate: float = 0.0,
     **options: Any,
 ) -> Frontier:
     """Best plan for each security share of the budget, on one sample.
@@ -135,6 +142,17 @@ def frontier(
         Solve the sequences of shares as tasks on a Dask cluster (the problem
         is sent to every worker once; needs ``pip install 'riskbudget[dask]'``).
         The plans are those of a local run with the same ``n_jobs``.
+    insurance : Insurance or sequence of Insurance, optional
+        Layers on offer at every share, as for
+        :func:`~riskbudget.optimization.optimize`: each share's plan chooses
+        its tower too, the premium paid from the budget (not from the
+        security or IT cap), with losses and the appetite on retained losses
+        (:mod:`~riskbudget.optimization.transfer`).
+    horizon, discount_rate : optional
+        Plan over a horizon at every share, as for
+        :func:`~riskbudget.optimization.optimize`: the table gains ``npv``,
+        the best split is the feasible one with the highest NPV, and the
+        appetite holds in every year. ``budget`` is one amount for every year.
     **options
         Fields of :class:`Constraints` or :class:`SolverOptions` by name, as
         for :func:`~riskbudget.optimization.optimize` (``include``,
@@ -166,11 +184,27 @@ def frontier(
     base = resolve_constraints(problem, replace(cons, budget=b), where="frontier")
     if client is not None:
         check_client(client, "frontier")
+    if insurance is not None and horizon is not None:
+        raise RiskBudgetError("frontier: insurance options over a horizon are not supported yet; give one of them")
+    extra: dict[str, Any] = {}
+    if insurance is not None:
+        from ..insurance import as_policies
+
+        extra["insurance"] = as_policies(insurance)
+    if horizon is not None:
+        from .years import check_lead_times, horizon_of
+
+        if not isinstance(b, (int, float)):  # pragma: no cover - money_value returns a float
+            raise RiskBudgetError("frontier: budget must be one amount with horizon=")
+        hz = horizon_of("frontier", horizon, discount_rate, b)
+        check_lead_times("frontier", problem, hz)
+        extra["hz"] = hz
     plans = _solve_shares(base, grid, app, appetite_mode, solver_options, problem, n_jobs=n_jobs, progress=progress,
-                          client=client)
+                          client=client, extra=extra)
     table = pd.DataFrame([_row(float(s), b, p) for s, p in zip(grid, plans)])
     feasible = table.index[table["feasible"]]
-    best = int(table.loc[feasible, "expected_net_value"].idxmax()) if len(feasible) else None
+    objective = "npv" if horizon is not None else "expected_net_value"
+    best = int(table.loc[feasible, objective].idxmax()) if len(feasible) else None
     table["best"] = False
     if best is not None:
         table.loc[best, "best"] = True
@@ -222,6 +256,8 @@ def _solve_run(
     options: SolverOptions,
     done: Callable[[], None] | None = None,
     detach: bool = False,
+    insurance: Any = None,
+    hz: Any = None,
 ) -> list[tuple[int, Plan]]:
     """The plans of one sequence of shares, solved in order with one pool of tail cuts (valid for every share).
 
@@ -234,11 +270,17 @@ def _solve_run(
         s = float(grid[i])
         t0 = time.perf_counter()
         rules = FundingRules(problem, replace(base, security_budget=s * b, it_budget=(1.0 - s) * b), where="frontier")
-        plan = best_plan(rules, appetite if appetite_mode == "constraint" else None, options, pool=pool,
-                         progress=False, started=t0)
+        target = appetite if appetite_mode == "constraint" else None
+        if insurance is not None:
+            plan = solve_transfer(rules, target, options, insurance, progress=False, started=t0)
+        elif hz is not None:
+            plan = horizon_plan(rules, target, options, hz, t0)
+        else:
+            plan = best_plan(rules, target, options, pool=pool, progress=False, started=t0)
         if appetite_mode == "check" and appetite is not None:
-            plan = build_plan(problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
-                              solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
+            checked = build_plan(plan.problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
+                                 solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
+            plan = with_years(checked, appetite, hz) if hz is not None else replace(checked, towers=plan.towers)
         out.append((i, replace(plan, problem=None) if detach else plan))  # type: ignore[arg-type]
         if done is not None:
             done()
@@ -256,6 +298,7 @@ def _solve_shares(
     n_jobs: int | None,
     progress: bool | None,
     client: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> list[Plan]:
     """One plan per share, on threads or on a Dask cluster.
 
@@ -265,6 +308,7 @@ def _solve_shares(
     its own pool of tail cuts (valid for every share), so the result does not
     depend on timing, nor on where a sequence runs.
     """
+    extra = extra or {}
     if client is not None:
         default = sum(int(n) for n in client.nthreads().values()) or 1
     else:
@@ -278,21 +322,22 @@ def _solve_shares(
             # The problem goes to every worker once; each sequence of shares is one task.
             [remote] = client.scatter([problem], broadcast=True, hash=False)
             futures = [client.submit(_solve_run, remote, base, grid, run, appetite, appetite_mode, options,
-                                     detach=True, pure=False) for run in runs]
+                                     detach=True, pure=False, **extra) for run in runs]
             try:
                 for fut in futures:
                     for i, plan in fut.result():
-                        plans_by_index[i] = replace(plan, problem=problem)
+                        own = problem.insured(plan.insurance) if plan.insurance else problem
+                        plans_by_index[i] = replace(plan, problem=own)
                         bar.update(1)
             finally:
                 client.cancel([*futures, remote])
         elif workers == 1:
             plans_by_index.update(_solve_run(problem, base, grid, runs[0], appetite, appetite_mode, options,
-                                             done=lambda: bar.update(1)))
+                                             done=lambda: bar.update(1), **extra))
         else:
             with ThreadPoolExecutor(max_workers=workers) as ex:
                 futs = [ex.submit(_solve_run, problem, base, grid, run, appetite, appetite_mode, options,
-                                  lambda: bar.update(1)) for run in runs]
+                                  lambda: bar.update(1), **extra) for run in runs]
                 for f in futs:
                     plans_by_index.update(f.result())
     finally:
@@ -319,4 +364,7 @@ def _row(s: float, b: float, p: Plan) -> dict[str, Any]:
         "funded_controls": "; ".join(p.funded_controls),
         "funded_projects": "; ".join(p.funded_projects),
         "security_by_design": "; ".join(p.security_by_design),
+        **({"risk_transfer_spend": p.risk_transfer_spend, "insurance": "; ".join(x.name for x in p.insurance)}
+           if p.towers is not None else {}),
+        **({"npv": p.npv} if p.by_year is not None else {}),
     }

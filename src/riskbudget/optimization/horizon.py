@@ -8,15 +8,21 @@ the appetite's cuts (:class:`~riskbudget.optimization.milp.AppetiteCuts`).
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from ..appetite import Appetite
 from ..exceptions import RiskBudgetError
+from .options import SolverOptions
+from .plan import Plan, PlanStatus, build_plan
 from .problem import Funding
-from .years import Horizon, YearMix, budget_rows, npv_objective, year_problem
+from .rules import FundingRules
+from .years import Horizon, YearMix, budget_rows, npv_objective, year_problem, year_table
 
-__all__ = ["solve_horizon"]
+__all__ = ["solve_horizon", "horizon_plan", "with_years"]
 
 
 def solve_horizon(rules: Any, horizon: Horizon, options: Any, appetite: Any = None) -> tuple[Funding, Any, float,
@@ -101,3 +107,39 @@ def solve_horizon(rules: Any, horizon: Horizon, options: Any, appetite: Any = No
                 "the time limit stopped the multi-year search before a plan meeting the appetite in every year "
                 "was found",)
 
+
+def horizon_plan(rules: FundingRules, appetite: Appetite | None, options: SolverOptions, hz: Horizon,
+                  t0: float) -> Plan:
+    """The best NPV over the horizon, its year table, and the appetite checked in every year."""
+    problem = rules.problem
+    funding, status, gap, bound, notes = solve_horizon(rules, hz, options, appetite)
+    if options.margin and appetite is not None:
+        notes += (f"confidence={options.confidence} was asked, but margins for fresh years apply to one-year plans "
+                  "only: the appetite holds in every year on the sample",)
+    plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
+                      status=status, solver_gap=gap, constraints=rules.constraints, notes=notes)
+    return with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
+
+
+def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: float = math.nan,
+                seconds: float | None = None) -> Plan:
+    """A plan with its year table and NPV, the appetite checked in every year of the horizon."""
+    mix = YearMix(plan.problem)
+    table, npv, notes = year_table(plan.problem, plan.funding, hz, mix)
+    notes = plan.notes + notes
+    feasible, status = plan.feasible, plan.status
+    if appetite is not None:
+        broken = []
+        for t in range(1, hz.years + 1):
+            check = appetite.check(mix.losses(plan.funding, t))
+            if not check.ok:
+                broken.append(f"year {t}: " + "; ".join(check.breaches))
+        feasible = not broken
+        if broken:
+            notes += ("the appetite is broken in " + " | ".join(broken),)
+            if status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):  # never reported as meeting it
+                status = PlanStatus.UNMET
+    return replace(plan, horizon=hz.years, discount_rate=hz.discount_rate, npv=npv, by_year=table, notes=notes,
+                   feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
+                   solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,
+                   seconds=plan.seconds if seconds is None else seconds)
