@@ -92,10 +92,11 @@ class BudgetExplorer(_Explorer):
         A precomputation to reuse (from :func:`riskbudget.optimization.precompute`).
     frontier : bool, default True
         Solve the efficient frontier once (:func:`riskbudget.optimization.frontier`:
-        the best plan at each security share of the budget, under the
-        appetite) and show the current plan against it: expected net value
-        against TVaR95. It is re-solved by "Optimise" after the budget or the
-        appetite changed.
+        the best plan at each security share of the budget) and show the
+        current plan against it on the share axis: expected net value at each
+        share, with the best plan solved at the plan's own share, so the plan
+        is always on or below it. It is re-solved by "Optimise" after the
+        budget or the appetite changed.
     frontier_points : int, default 11
         Security shares on the frontier (every 10%).
     time_limit : float, default 30
@@ -107,15 +108,33 @@ class BudgetExplorer(_Explorer):
         standard errors aiming at this chance of holding on fresh years.
         ``None`` (the default): the limits as stated on the sample, with no
         margin; the plan is still checked on fresh years.
+    preview : True, False or "background", default True
+        Say what Optimise would change at each budget and share before it is
+        pressed (:meth:`best_at_share`, solved once per budget and share).
+        ``"background"`` solves in a thread so a change returns at once and
+        the sentence follows (the dashboard's choice).
+    plans_dir : path, optional
+        Where "Save this plan" writes ``<name>.json`` and "Load" / "Compare"
+        read (default: ``$RISKBUDGET_PLANS_DIR`` or ``saved_plans``).
 
     Attributes
     ----------
-    total_budget : ipywidgets.FloatText
+    total_budget : ipywidgets.Text
+        Takes money as people type it (``"6M"``, ``"$6,000,000"``, ``"6e6"``,
+        ``"6 000 000"``, or a number) and shows it in full once read; nonsense
+        or an absurd amount gets a message next to it.
     security_share : ipywidgets.FloatSlider
         In [0, 1], shown as a percentage.
-    thresholds : dict of str -> ipywidgets.FloatText
+    thresholds : dict of str -> ipywidgets.Text
         One box per appetite limit (by its label, e.g. ``"VaR95"``) and per
-        tolerance point (``"tolerance P=20%"``).
+        tolerance point (``"tolerance P=20%"``), typed like the budget (the
+        P(loss > x) limit in percent); an empty box sets no limit.
+    guidance : ipywidgets.HTML
+        What Optimise would change (``data-metric='guidance'``).
+    progress, progress_text : ipywidgets.IntProgress, ipywidgets.HTML
+        Shown while Optimise runs: the step and what it is doing.
+    plan_name, save_button, saved, load_button, compare_old, compare_new, compare_button, comparison
+        Saved plans: :meth:`save_plan`, :meth:`load_plan`, :meth:`compare_plans`.
     toggles : dict of str -> ipywidgets.Checkbox
         One per control and project.
     design_toggles : dict of str -> ipywidgets.Checkbox
