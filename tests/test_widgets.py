@@ -888,3 +888,20 @@ def test_a_background_preview_follows_the_change(decision_inputs, problem):
     assert said.startswith("Optimise would ") or "Optimise would change nothing" in said
     with pytest.raises(rb.RiskBudgetError, match="preview"):
         BudgetExplorer(register, controls, projects, problem=problem, preview="later", frontier=False)
+
+
+def test_a_background_preview_leaves_the_message_line_alone(decision_inputs, problem, tmp_path):
+    from riskbudget.widgets import BudgetExplorer
+
+    register, controls, projects, appetite = decision_inputs
+    ex = BudgetExplorer(register, controls, projects, problem=problem, appetite=appetite, budget=6e6,
+                        security_share=0.25, frontier=False, preview="background", plans_dir=tmp_path)
+    ex.wait_for_preview()
+    with ex._lock:  # the background refresh waits for this block: it comes after the save
+        ex.total_budget.value = "8.5M"  # a solve starts in the background ...
+        ex.save_plan("while solving")  # ... and the message says the plan was saved
+        assert "Working out" in _text(ex.guidance.value)
+    ex.wait_for_preview()
+    assert "Working out" not in _text(ex.guidance.value)  # the refresh came
+    assert "Saved the plan on screen as 'while solving'" in _text(ex.message.value)  # and left the message
+    assert "Optimise would" in _text(ex.guidance.value) or "Optimise would change nothing" in _text(ex.guidance.value)

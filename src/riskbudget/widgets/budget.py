@@ -756,7 +756,10 @@ class BudgetExplorer(_Explorer):
                 with self._lock:
                     now = (float(self._budget_field.amount or 0.0), round(float(self.security_share.value), 6))
                     if now == key and not self._updating:
-                        self._run(self.update)
+                        try:  # the message line is left alone: it may say something about the last change
+                            self.update()
+                        except Exception:  # an input the main path has already said is nonsense
+                            log.debug("riskbudget explorer: no refresh after the preview", exc_info=True)
             finally:  # only once the view shows it (wait_for_preview relies on this)
                 self._solving.discard(key)
 
