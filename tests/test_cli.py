@@ -83,12 +83,14 @@ def test_optimize_and_frontier_read_the_boards_appetite_file(capsys):
 
     files = ["--register", "data/example/register.csv", "--controls", "data/example/controls.csv",
              "--projects", "data/example/projects.csv", "--budget", "6e6", "--years", "1000", "--seed", "3"]
-    assert main(["optimize", *files, "--appetite", "data/example/appetite.yaml", "--json"]) == 0
+    # margins (--confidence) and infeasible shares are tested elsewhere; here only the file is read
+    assert main(["optimize", *files, "--appetite", "data/example/appetite.yaml", "--confidence", "0.5",
+                 "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     appetite = rb.read_appetite("data/example/appetite.yaml")
     assert {row["limit"] for row in plan["appetite"]} == {lim.label for lim in appetite.limits}
-    assert main(["frontier", *files, "--points", "3", "--appetite", "data/example/appetite.yaml",
-                 "--appetite-var95", "19e6", "--json"]) == 0
+    assert main(["frontier", *files, "--points", "3", "--appetite-mode", "check",
+                 "--appetite", "data/example/appetite.yaml", "--appetite-var95", "19e6", "--json"]) == 0
     captured = capsys.readouterr()
     assert "replaces the file's VaR95 limit" in captured.err
     assert json.loads(captured.out)["points"]
