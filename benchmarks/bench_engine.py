@@ -109,13 +109,22 @@ TUNED_CELLS = 4096
 TUNED_CHUNK_YEARS = 1 << 15
 
 
+_STANDARD_QUANTILES: dict[tuple[float, float], np.ndarray] = {}
+
+
 def _inverse_pert(low: float, mode: float, high: float):  # noqa: ANN202 - a closure
-    """PERT(low, mode, high) from uniforms: a linear interpolant of the quantile on 4,096 cells (in place)."""
+    """PERT(low, mode, high) from uniforms: a linear interpolant of the quantile on 4,096 cells (in place).
+
+    The Beta(a, b) quantiles are computed once per shape (scaled variants share it), as riskbudget does.
+    """
     from scipy import special
 
     a = 1 + 4 * (mode - low) / (high - low)
     b = 1 + 4 * (high - mode) / (high - low)
-    q = low + (high - low) * special.betaincinv(a, b, np.linspace(0.0, 1.0, TUNED_CELLS + 1))
+    standard = _STANDARD_QUANTILES.get((a, b))
+    if standard is None:
+        standard = _STANDARD_QUANTILES[(a, b)] = special.betaincinv(a, b, np.linspace(0.0, 1.0, TUNED_CELLS + 1))
+    q = low + (high - low) * standard
     q0, dq = q[:-1].copy(), np.diff(q)
 
     def inverse(u: np.ndarray) -> np.ndarray:

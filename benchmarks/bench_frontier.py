@@ -19,6 +19,7 @@ and the budget needed, three more MILPs each). Run:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 
@@ -56,7 +57,7 @@ def main() -> None:
                 print("dask: not installed (pip install 'riskbudget[dask]'); skipped")
                 continue
             cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                               dashboard_address=None)
+                                               dashboard_address=None, silence_logs=logging.CRITICAL)
             client = distributed.Client(cluster)
         try:
             t = time.perf_counter()
