@@ -10,22 +10,29 @@ runs in a fresh LocalCluster (``--workers`` worker processes, one thread each) a
 * ``client peak``: the largest Python allocation on the client during those calls (tracemalloc), and the client
   process's peak RSS (which, with a LocalCluster, also holds the scheduler);
 * ``per worker``: the RSS of each worker process after the run (the blocks stay there);
-* ``local``: the same run without Dask (``--local``; only where the years x scenarios matrix fits here), and the
-  ratio local / Dask.
+* ``local``: the same run without Dask in its own process (``--local``, and always with ``--quick``; only where
+  the years x scenarios matrix fits here), its peak RSS, and the ratio of the wall times local / Dask (above 1:
+  Dask is faster). Its ALE is checked to be the Dask run's, bit for bit.
+
+Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers, so riskbudget leaves glibc's allocator alone
+there and the workers simulate about 1.5x slower; the benchmark unsets it (``--dask-trim`` keeps it), as
+docs/scale.md recommends.
 
 The results must fit in the workers' memory: 8 bytes per year and scenario (``keep_counts=False`` here), i.e.
 8 GB per 1,000 scenarios at 10^6 years. Sizes that do not fit in ``--memory`` are skipped with a note.
 
     python benchmarks/bench_dask.py --quick              # 20 and 50 scenarios x 10^5 years (about a minute)
     python benchmarks/bench_dask.py                      # 100, 500, 1000, 2000 scenarios x 10^6 years
-    python benchmarks/bench_dask.py --scenarios 100 --years 1000000 --local
+    python benchmarks/bench_dask.py --scenarios 100 500 --local  # with the local run and the ratio
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -70,11 +77,16 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def run(n: int, years: int, workers: int, memory: float, local: bool) -> dict:
+def run_dask(n: int, years: int, workers: int, memory: float, trim: bool) -> dict:
+    import dask
     from dask.distributed import Client, LocalCluster
 
     import riskbudget as rb
 
+    if not trim:
+        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes riskbudget leave glibc's
+        # allocator alone (docs/scale.md); without it the workers simulate as fast as a local run.
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     reg = scenarios(n)
     out: dict = {"scenarios": n, "years": years}
     with LocalCluster(
@@ -100,12 +112,29 @@ def run(n: int, years: int, workers: int, memory: float, local: bool) -> dict:
         out["blocks"] = len(result.blocks)
         out["ale"] = float(table.loc["Total", "ale"])
         del result
-    if local:
-        t = time.perf_counter()
-        res = rb.simulate(reg, years=years, seed=2024, keep_counts=False, progress=False)
-        out["local_s"] = time.perf_counter() - t
-        assert float(res.summary().loc["Total", "ale"]) == out["ale"]
     return out
+
+
+def run_local(n: int, years: int) -> dict:
+    import riskbudget as rb
+
+    reg = scenarios(n)
+    rb.simulate(reg[:1], years=1_000, seed=1, keep_counts=False, progress=False)  # tables built, as for Dask
+    t = time.perf_counter()
+    res = rb.simulate(reg, years=years, seed=2024, keep_counts=False, progress=False)
+    out = {"local_s": time.perf_counter() - t}
+    out["ale"] = float(res.annual_loss.mean())
+    out["local_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _in_subprocess(args: list[str]) -> dict:
+    """One case in its own process, so that its peak RSS is its own."""
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True,
+        env={**os.environ, "RISKBUDGET_PROGRESS": "0"},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,30 +145,47 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--memory", type=float, default=16.0, help="GB the workers may use together (default 16)")
     p.add_argument("--local", action="store_true", help="also time a local run (needs the matrix in memory here)")
+    p.add_argument("--dask-trim", action="store_true", help="keep Dask's MALLOC_TRIM_THRESHOLD_ in the workers")
+    p.add_argument("--case", choices=["dask", "local"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     sizes = args.scenarios or ([20, 50] if args.quick else [100, 500, 1000, 2000])
     years = args.years or (100_000 if args.quick else 1_000_000)
-    os.environ.setdefault("RISKBUDGET_PROGRESS", "0")
-    print(f"bench_dask: {args.workers} worker process(es) x 1 thread, {os.cpu_count()} CPU(s), years={years:,}")
-    header = (
-        f"{'scenarios':>9} {'blocks':>6} {'simulate':>9} {'summary':>8} {'contrib':>8} {'client py peak':>14} "
-        f"{'client RSS':>10} {'per worker RSS':>18} {'s per 1k sc':>11} {'local':>7} {'local/dask':>10}"
+    if args.case == "dask":
+        print(json.dumps(run_dask(sizes[0], years, args.workers, args.memory, args.dask_trim)))
+        return 0
+    if args.case == "local":
+        print(json.dumps(run_local(sizes[0], years)))
+        return 0
+    print(
+        f"bench_dask: LocalCluster of {args.workers} worker process(es) x 1 thread on {os.cpu_count()} CPU(s), "
+        f"years={years:,}, keep_counts=False" + (", Dask's malloc trim kept" if args.dask_trim else ""),
+        flush=True,
     )
-    print(header)
+    print(
+        f"{'scenarios':>9} {'blocks':>6} {'simulate':>9} {'summary':>8} {'contrib':>8} {'client py peak':>14} "
+        f"{'client RSS':>10} {'per worker RSS':>18} {'local':>7} {'local RSS':>9} {'local/dask':>10}",
+        flush=True,
+    )
+    common = ["--years", str(years), "--workers", str(args.workers), "--memory", str(args.memory)]
     for n in sizes:
         need_gb = n * years * 8 / 1e9
         if need_gb > 0.6 * args.memory:
             print(f"{n:>9} skipped: the results need {need_gb:.1f} GB on the workers, more than 60% of --memory "
-                  f"({args.memory:g} GB)")
+                  f"({args.memory:g} GB)", flush=True)
             continue
-        r = run(n, years, args.workers, args.memory, args.local or (args.quick and n == sizes[0]))
-        local = r.get("local_s")
+        r = _in_subprocess(["--case", "dask", "--scenarios", str(n), *common] + (["--dask-trim"] if args.dask_trim else []))
+        loc = _in_subprocess(["--case", "local", "--scenarios", str(n), *common]) if args.local or args.quick else None
+        if loc is not None:
+            assert loc["ale"] == r["ale"], (loc["ale"], r["ale"])  # the same run, bit for bit
         workers = "/".join(f"{m:.0f}" for m in r["worker_rss_mb"])
         print(
             f"{n:>9} {r['blocks']:>6} {r['simulate_s']:>8.1f}s {r['summary_s']:>7.1f}s {r['contributions_s']:>7.1f}s "
             f"{r['client_traced_peak_mb']:>11.1f} MB {r['client_peak_rss_mb']:>7.0f} MB {workers:>15} MB "
-            f"{r['simulate_s'] / n * 1000:>10.1f}s "
-            + (f"{local:>6.1f}s {local / r['simulate_s']:>10.2f}" if local else f"{'-':>7} {'-':>10}"),
+            + (
+                f"{loc['local_s']:>6.1f}s {loc['local_peak_rss_mb']:>6.0f} MB {loc['local_s'] / r['simulate_s']:>10.2f}"
+                if loc
+                else f"{'-':>7} {'-':>9} {'-':>10}"
+            ),
             flush=True,
         )
     return 0
