@@ -16,7 +16,8 @@ Cases (each in its own subprocess, so that its peak memory is its own):
 * ``numpy tuned`` / ``numpy tuned 1 thread``: the same aggregate model written
   by hand for speed, the yardstick of issue #15: inverse-CDF PERT from a
   4,096-cell table (linear interpolation), one generator per scenario, chunks of
-  2**15 years, scenarios on 2 threads (or 1), a years x scenarios float64 result.
+  2**15 years, scenarios on 2 threads (or 1), a years x scenarios float64 result, glibc's
+  malloc thresholds raised as riskbudget raises them.
   It draws only what it needs (capability and resistance for every threat
   event, losses and the secondary-loss test for loss events only) and compares
   capability with resistance value by value. riskbudget does more by design:
@@ -155,8 +156,20 @@ def _tuned_scenario(j: int, f: float, c: float, years: int, out: np.ndarray) -> 
         out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
 
 
+def _tune_malloc() -> None:
+    """glibc's mmap/trim thresholds raised as riskbudget raises them, so short-lived arrays are recycled."""
+    import ctypes
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
+
+
 def run_numpy_tuned(years: int, n_scenarios: int, threads: int = 2) -> float:
     """The aggregate model by hand: inverse-CDF PERT, chunks of years, scenarios on ``threads`` threads."""
+    _tune_malloc()
     out = np.empty((years, n_scenarios), order="F")
     jobs = [(j, f, c, years, out) for j, (f, c) in enumerate(variants(n_scenarios))]
     if threads == 1:
