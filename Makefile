@@ -98,6 +98,7 @@ dashboard: $(VENV)/.stamp-all
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_optimize.py
+	$(BIN)/python benchmarks/bench_dask.py --quick
 
 # Resolve the newest compatible versions in a throw-away venv and pin them all.
 lock:
