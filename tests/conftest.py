@@ -49,3 +49,22 @@ def standard_scenario() -> rb.Scenario:
 def within_se(estimate: float, exact: float, se: float, k: float = 4.0) -> bool:
     """True when |estimate - exact| <= k standard errors."""
     return abs(estimate - exact) <= k * se
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One LocalCluster (two worker processes, one thread each, no dashboard) for every Dask test of the session.
+
+    dask is in the test extra (``riskbudget[dask]``), so ``make test`` runs these tests; an import error here
+    means the environment lacks it, and is a failure, not a skip.
+    """
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, memory_limit="2GiB"
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+

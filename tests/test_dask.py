@@ -1,6 +1,6 @@
 """Dask: ``client=`` gives what a local run gives, bit for bit, without bringing the years x scenarios matrix home.
 
-One LocalCluster (two worker processes, one thread each, no dashboard) is shared by every test here.
+One LocalCluster (two worker processes, one thread each, no dashboard) is shared by every Dask test of the session.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tracemalloc
 
+import dask.array as da  # dask is in the test extra: without it these tests fail, never skip
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,21 +18,12 @@ import riskbudget as rb
 from riskbudget.insurance import Insurance
 from riskbudget.portfolio import contributions
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("dask.distributed")
-
 YEARS = 20_000
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, memory_limit="2GiB"
-    )
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+def client(dask_client):
+    return dask_client  # the session's LocalCluster (tests/conftest.py), shared with tests/test_frontier_dask.py
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,10 @@ import riskbudget as rb
 from riskbudget.exceptions import RiskBudgetError
 from riskbudget.optimization import frontier, precompute
 
-distributed = pytest.importorskip("distributed", reason="client= needs pip install 'riskbudget[dask]'")
-
 
 @pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as c:
-            yield c
+def client(dask_client):
+    return dask_client  # the session's LocalCluster (tests/conftest.py), shared with tests/test_dask.py
 
 
 @pytest.fixture(scope="module")
