@@ -1022,16 +1022,6 @@ def test_no_chain_is_stranded_by_its_first_steps(example_data):
 
 @pytest.mark.slow
 @pytest.mark.pymc
-def test_the_chain_stranded_at_seed_28_now_converges(example_data):
-    """The fixed defect itself: 4 chains of the pooled model at seed 28 (R-hat 1.53 and 1000 divergences before)."""
-    result = _fit(example_data, rate_prior=RATE, severity_prior=SEVERITY, pooling="unit", chains=4, seed=28)
-    assert_converged(result)
-    sigma = result.idata.posterior["sigma"].to_numpy()
-    assert np.ptp(sigma.mean(axis=1)) < 0.2  # every chain in the same place (each mean has an MCSE of about 0.01)
-
-
-@pytest.mark.slow
-@pytest.mark.pymc
 def test_poor_convergence_warns_with_a_numbered_checklist(example_data):
     # 2 chains of 40 draws: ArviZ caps the ESS at 80 log10(80) < 152, below 400 at any seed on any machine.
     with pytest.warns(ConvergenceWarning, match=r"(?s)may not have converged \(.*min bulk ESS \d+ < 400.*Try:\n  1\. .*\n  2\. "):
