@@ -13,6 +13,9 @@ TEST_ENV := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=Agg PYTHONWARNINGS
 # Notebooks run in the same environment, with the inline backend so their figures are saved.
 NB_ENV   := PYTHONHASHSEED=0 RISKBUDGET_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONWARNINGS=ignore::DeprecationWarning
 NBVAL    := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+# Two pytest workers (the 2 cores this must run on in under 10 minutes); a file's tests, and a notebook's cells,
+# stay together on one worker, so module fixtures and kernels are shared as in a serial run.
+XDIST    := -n 2 --dist loadfile
 
 .PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel test-other-cpu
 
@@ -54,7 +57,7 @@ demo: $(VENV)/.stamp-all
 	$(BIN)/riskbudget report --plan $(OUT)/plan.json --out $(OUT)/pack.html
 
 test: $(VENV)/.stamp-test browser
-	$(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) tests notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) $(NBVAL) tests notebooks
 	$(MAKE) --no-print-directory test-other-cpu
 	$(MAKE) --no-print-directory test-wheel
 
@@ -72,7 +75,8 @@ test-other-cpu: $(VENV)/.stamp-test
 	echo "test-other-cpu: PyTensor -march=x86-64 in $$compiledir, NPY_DISABLE_CPU_FEATURES='$$features'"; \
 	export PYTENSOR_FLAGS="base_compiledir=$$compiledir,gcc__cxxflags=-march=x86-64 -mtune=generic" \
 		NPY_DISABLE_CPU_FEATURES="$$features"; \
-	$(TEST_ENV) $(BIN)/python -m pytest -q -m pymc tests && $(TEST_ENV) $(BIN)/python -m pytest -q $(NBVAL) notebooks; \
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) -m pymc tests && \
+		$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) $(NBVAL) notebooks; \
 	status=$$?; rm -rf "$$compiledir"; exit $$status
 
 # Debian's Chromium, driven by Playwright in the dashboard's end-to-end test (never `playwright install`).
