@@ -564,7 +564,8 @@ class BudgetExplorer(_Explorer):
                 tolerance = ToleranceCurve.from_points(points)
         if not limits and tolerance is None:
             return None
-        return Appetite(limits=limits, tolerance=tolerance)
+        # the base appetite's revenue and materiality are context, not limits: they carry over unchanged
+        return Appetite(limits=limits, tolerance=tolerance, revenue=base.revenue, materiality=base.materiality)
 
     def wanted(self) -> tuple[set[str], set[str]]:
         """(wanted controls and projects, projects wanting security by design)."""
