@@ -276,3 +276,12 @@ def test_frontier_over_a_horizon_picks_the_best_npv(problem):
                             horizon=2, discount_rate=0.05, progress=False)
         assert row["npv"] == pytest.approx(alone.npv, rel=REL)
     assert front.best_index == int(front.table["npv"].idxmax())
+
+
+def test_two_layers_of_one_name_never_share_cached_columns(problem):
+    f = problem.funding(["EDR"])
+    for retention in (2e5, 5e5):  # same name, other terms, on the same problem (its caches are shared by copies)
+        layer = rb.Insurance("Ransom", 1_000, retention=retention, limit=1e6, basis="per_event",
+                             applies_to="ransomware")
+        sim = rb.simulate(problem.register_for(f), years=YEARS, seed=problem.root, insurance=[layer], progress=False)
+        assert np.array_equal(problem.insured([layer]).total_losses(f), sim.annual_loss.to_numpy())

@@ -687,7 +687,7 @@ class DecisionProblem:
         """Scenario ``j`` under combination ``c`` with per-event ``layers``: (retained, recovered) per year."""
         from dataclasses import replace as _replace
 
-        key = (j, c, tuple(p.name for p in layers))
+        key = (j, c, tuple(layers))  # the policies themselves (frozen): two layers of one name never share an entry
         hit = self._event_insured.get(key)
         if hit is not None:
             return hit
@@ -713,7 +713,7 @@ class DecisionProblem:
                      if s.name not in self.owner or self.projects[self.owner[s.name]].name in funded)
 
     def _tower(self, active: tuple[int, ...]) -> Tower:
-        key = (tuple(p.name for p in self.insurance), active)
+        key = (tuple(self.insurance), active)
         tower = self._event_insured.get(key)
         if tower is None:
             tower = Tower.build(self.insurance, [self.universe[j] for j in active])
