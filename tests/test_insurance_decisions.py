@@ -274,7 +274,8 @@ def test_frontier_over_a_horizon_picks_the_best_npv(problem):
         s = row["security_share"]
         alone = rb.optimize(problem, budget=budget, security_budget=s * budget, it_budget=(1 - s) * budget,
                             horizon=2, discount_rate=0.05, progress=False)
-        assert row["npv"] == pytest.approx(alone.npv, rel=REL)
+        assert row["npv"] == pytest.approx(alone.npv, rel=REL) and plan.npv == row["npv"]
+        assert plan.by_year is not None and len(plan.by_year) == 2
     assert front.best_index == int(front.table["npv"].idxmax())
 
 
@@ -285,3 +286,51 @@ def test_two_layers_of_one_name_never_share_cached_columns(problem):
                              applies_to="ransomware")
         sim = rb.simulate(problem.register_for(f), years=YEARS, seed=problem.root, insurance=[layer], progress=False)
         assert np.array_equal(problem.insured([layer]).total_losses(f), sim.annual_loss.to_numpy())
+
+
+# --------------------------------------------------------------------------- #
+# Layers the review found wanting
+# --------------------------------------------------------------------------- #
+def test_a_layer_on_a_scenario_a_project_adds_is_scored_with_and_without_the_project(problem):
+    layer = rb.Insurance("App cover", 2e4, retention=1e5, limit=1e6, basis="per_event", applies_to="App abuse")
+    insured = problem.insured([layer])
+    with_app = problem.funding(["App"])
+    sim = rb.simulate(problem.register_for(with_app), years=YEARS, seed=problem.root, insurance=[layer],
+                      progress=False)
+    assert np.array_equal(insured.total_losses(with_app), sim.annual_loss.to_numpy())
+    without = problem.funding(["EDR"])  # the layer covers nothing here: the losses are ground-up
+    assert np.array_equal(insured.total_losses(without), problem.total_losses(without))
+    plan = rb.optimize(problem, budget=1_100_000, insurance=[layer], progress=False)
+    assert plan.status == PlanStatus.OPTIMAL
+    assert rb.validate_plan(plan).years == YEARS  # fresh years with the layers that cover the funded register
+
+
+def test_annual_layers_on_overlapping_but_different_scenarios_never_pay_twice(problem):
+    everything = rb.Insurance("All xs 0.5M", 3e5, retention=5e5, limit=5e6)
+    ransom = rb.Insurance("Ransom xs 0.5M", 2e5, retention=5e5, limit=5e6, applies_to="ransomware")
+    with pytest.raises(InsuranceError, match="overlapping but different sets of scenarios"):
+        rb.simulate(problem.register, years=200, seed=1, insurance=[everything, ransom], progress=False)
+    names = [[p.name for p in t] for t in transfer.towers([everything, ransom], problem.universe)]
+    assert names == [[], ["All xs 0.5M"], ["Ransom xs 0.5M"]]
+    web = rb.Insurance("Web agg", 5e4, retention=5e5, limit=2e6, applies_to="web")  # Web breach and App abuse
+    breach = rb.Insurance("Web breach agg", 4e4, retention=1e6, limit=2e6, applies_to="Web breach")
+    assert [len(t) for t in transfer.towers([web, breach], problem.universe)] == [0, 1, 1]
+    plan = rb.optimize(problem, budget=1_100_000, insurance=[web, breach], progress=False)
+    assert (plan.result.annual_loss >= 0).all()
+
+
+def test_a_typo_in_a_layers_scope_is_an_error_not_a_dropped_option(problem):
+    typo = rb.Insurance("Ransom", 6e4, retention=2e5, limit=2e6, applies_to="ransomwar")
+    with pytest.raises(InsuranceError, match="ransomwar"):
+        rb.optimize(problem, budget=1_100_000, insurance=[policies()[0], typo], progress=False)
+
+
+def test_the_scorecard_credits_security_only_with_what_the_controls_reduce(problem):
+    from riskbudget.scorecard import scorecard
+
+    plan = rb.evaluate(problem, funded=["EDR", "Backups"], insurance=policies()[:1])
+    card = scorecard(plan)
+    ground = problem.total_losses(problem.funding(["EDR", "Backups"]))
+    before = problem.total_losses(problem.funding([]))
+    assert card.ale_reduction == pytest.approx(before.mean() - ground.mean(), rel=REL)
+    assert card.ale_reduction < plan.ale_before - plan.ale  # the insurer's payments are not the controls' doing

@@ -537,3 +537,12 @@ def test_pack_draws_the_trend_of_earlier_reviews(plan, problem, tmp_path):
     assert money(older.ale) in text and money(plan.ale) in text
     with pytest.raises(rb.RiskBudgetError, match="history= .* goes with plan="):
         rb.report(rb.io.example_path("register.csv"), history=paths)
+
+
+def test_revenue_and_materiality_do_not_make_the_appetite_another_one(plan):
+    context = rb.Appetite(limits=APPETITE.limits, tolerance=APPETITE.tolerance, revenue=8e8, materiality=0.05)
+    board = rb.report(plan=plan, appetite=context, frontier=None)
+    assert "under another risk appetite" not in board.html
+    assert 'id="materiality"' in board.html
+    other = rb.Appetite(limits=APPETITE.limits[:0], tolerance=APPETITE.tolerance, revenue=8e8, materiality=0.05)
+    assert "under another risk appetite" in rb.report(plan=plan, appetite=other, frontier=None).html

@@ -39,7 +39,8 @@ import numpy as np
 from .exceptions import RiskBudgetError, check_text
 from .fair import ALL_SCENARIOS, Scenario, resolve_targets
 
-__all__ = ["Insurance", "InsuranceError", "BASES", "as_policies", "layer_recovery", "Tower", "read_insurance", "INSURANCE_COLUMNS"]
+__all__ = ["Insurance", "InsuranceError", "BASES", "as_policies", "layer_recovery", "Tower", "read_insurance", "INSURANCE_COLUMNS",
+           "covering"]
 
 #: How a layer applies: to each loss event, or to the year's aggregate loss.
 BASES = ("annual", "per_event")
@@ -227,8 +228,22 @@ class Tower:
         groups: dict[tuple[str, ...], list[Insurance]] = {}
         for p, covered in self.annual:
             groups.setdefault(covered, []).append(p)
-        for layers in groups.values():
-            _no_overlap(layers, "annual layers on the same scenarios")
+        for stacked in groups.values():
+            _no_overlap(stacked, "annual layers on the same scenarios")
+        # Annual layers on sets of scenarios that share some but not all would each pay on the same retained
+        # dollars (each on its own aggregate): the payments would add up past the loss. A tower stacks layers on
+        # the same scenarios; layers on disjoint sets are separate towers.
+        sets = list(groups)
+        for i, a in enumerate(sets):
+            for b in sets[i + 1:]:
+                shared = sorted(set(a) & set(b))
+                if shared:
+                    first, second = groups[a][0].name, groups[b][0].name
+                    raise InsuranceError(
+                        f"annual layers {first!r} and {second!r} cover overlapping but different sets of scenarios "
+                        f"(both cover {shared[:3]}{'...' if len(shared) > 3 else ''}): each would pay on the same "
+                        f"losses; give the layers of one tower the same scenarios, or disjoint ones"
+                    )
 
     def __bool__(self) -> bool:
         return bool(self.per_event) or bool(self.annual)
@@ -266,8 +281,26 @@ class Tower:
             rows = np.flatnonzero(paid > 0)
             if rows.size:
                 share = part[rows] / aggregate[rows, None]
-                out[np.ix_(rows, idx)] += share * paid[rows, None]
+                out[np.ix_(rows, np.asarray(idx, dtype=np.intp))] += share * paid[rows, None]
         return out
+
+
+def covering(policies: Sequence[Insurance], scenarios: Sequence[Scenario]) -> tuple[Insurance, ...]:
+    """The layers that cover at least one of ``scenarios`` (a layer naming only scenarios not among them is left out).
+
+    For re-simulating a funded register with the insurance an optimised plan
+    bought: a layer on a scenario a project adds covers nothing when that
+    project is not funded. The layers' scopes were checked against every
+    scenario the optimiser knew, so nothing here hides a typo.
+    """
+    out = []
+    for p in policies:
+        try:
+            if p.covered(scenarios):
+                out.append(p)
+        except InsuranceError:
+            continue
+    return tuple(out)
 
 
 def _no_overlap(layers: list[Insurance], what: str) -> None:

@@ -1094,7 +1094,10 @@ def _pack_appetite(given: Any, plan: Plan) -> tuple[Any, bool]:
     spec = plan.appetite_spec
     if given is None:
         return spec, True
-    same = spec is not None and given.to_dict() == spec.to_dict()
+    def limits(a: Any) -> dict[str, Any]:  # revenue and materiality are context, not limits
+        return {k: v for k, v in a.to_dict().items() if k not in ("revenue", "materiality")}
+
+    same = spec is not None and limits(given) == limits(spec)
     return given, same
 
 

@@ -131,8 +131,10 @@ def scorecard(plan: Any, *, revenue: float | None = None, materiality: float | N
     after = plan.result.annual_loss.to_numpy()
     before = problem.ground.total_losses(problem.funding())  # the status quo: no plan, no insurance
     sec = float(plan.security_spend)
-    ale_red = float(plan.ale_before - plan.ale)
-    tvar_red = float(plan.tvar95_before - plan.tvar95)
+    # the controls' effect on losses before insurance: what the insurer pays is not risk reduced by security spend
+    ground_after = problem.ground.total_losses(plan.funding) if problem.insurance else after
+    ale_red = float(before.mean() - ground_after.mean())
+    tvar_red = float(metrics.tvar(before, 0.95) - metrics.tvar(ground_after, 0.95))
     per = (lambda x: x / sec) if sec > 0 else (lambda x: math.nan)
     total = float(plan.security_spend + plan.it_spend)  # an insurance premium is neither security nor IT
     card: dict[str, Any] = {

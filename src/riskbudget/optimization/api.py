@@ -14,6 +14,7 @@ from .. import metrics
 from ..appetite import Appetite
 from ..controls import Control, Project
 from ..exceptions import RiskBudgetError, TooManyCombinationsError
+from ..insurance import covering
 from .horizon import horizon_plan, with_years
 from .options import SolverOptions, appetite_of, problem_of, route_options
 from .plan import OutOfSample, Plan, PlanStatus, build_plan
@@ -318,7 +319,7 @@ def validate(
     if n < 2:
         raise RiskBudgetError(f"validate: years ({years!r}) must be at least 2")
     res = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress,
-                   insurance=tuple(plan.insurance) or None)
+                   insurance=covering(tuple(plan.insurance), list(plan.result.register)) or None)
     x = res.annual_loss.to_numpy()
     ale = float(x.mean())
     out_net = plan.expected_value - ale - plan.total_spend

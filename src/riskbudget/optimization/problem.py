@@ -716,7 +716,19 @@ class DecisionProblem:
         key = (tuple(self.insurance), active)
         tower = self._event_insured.get(key)
         if tower is None:
-            tower = Tower.build(self.insurance, [self.universe[j] for j in active])
+            # coverage is resolved on every scenario the problem knows (a layer may name a scenario a project adds),
+            # then kept to the funded register's scenarios
+            names = {self.universe[j].name for j in active}
+            per_event: dict[str, list[Insurance]] = {}
+            annual = []
+            for p in self.insurance:
+                covered = tuple(n for n in p.covered(self.universe) if n in names)
+                if p.basis == "per_event":
+                    for n in covered:
+                        per_event.setdefault(n, []).append(p)
+                elif covered:
+                    annual.append((p, covered))
+            tower = Tower({k: tuple(v) for k, v in per_event.items()}, tuple(annual))
             self._event_insured[key] = tower
         return tower  # type: ignore[no-any-return]
 

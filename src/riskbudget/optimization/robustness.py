@@ -207,6 +207,7 @@ def confirm(
     margins, confidence : optional
         The margins the plan was optimised with and their confidence (for the report).
     """
+    from ..insurance import covering
     from ..simulation import simulate
 
     app = appetite if appetite is not None else getattr(plan, "appetite_spec", None)
@@ -216,7 +217,8 @@ def confirm(
         seed = plan.seed + 1 if isinstance(plan.seed, (int, np.integer)) else None
     n = plan.years if years is None else int(years)
     fresh = simulate(plan.result.register, years=n, seed=seed, keep_counts=False, progress=progress,
-                     insurance=tuple(getattr(plan.result, "insurance", ())) or None)
+                     insurance=covering(tuple(getattr(plan.result, "insurance", ())), list(plan.result.register))
+                     or None)
     x_fresh = fresh.annual_loss.to_numpy()
     x_sample = plan.result.annual_loss.to_numpy()
     checks = []

@@ -13,22 +13,25 @@ option. For each tower:
 * losses, the objective and every appetite limit are those the company
   *retains* (:meth:`DecisionProblem.insured`, bit for bit what
   ``simulate(..., insurance=tower)`` gives for the funded register);
-* the funding is chosen by one of two searches:
+* the funding is chosen by one of these searches:
 
   - **exhaustive** when the number of funding choices times towers is at most
     :data:`EXHAUSTIVE_EVALUATIONS`: every choice that meets the rules is scored
     exactly, so the plan is proven optimal on the sample (status ``optimal``),
     or proven unable to meet the appetite (``infeasible_appetite``);
-  - otherwise a **heuristic**: an annual aggregate layer pays on the year's
-    total of the covered scenarios, so the retained loss is not linear in the
-    decisions and the program (:mod:`~riskbudget.optimization.model`) cannot
-    carry it. The program's best plans on ground-up losses at the reduced
-    budget (with and without the appetite, which on ground-up losses is
-    conservative) are the starting points of a local search (one change or one
-    swap at a time, :mod:`~riskbudget.optimization.heuristic`) scored exactly
-    on retained losses, with every appetite limit checked exactly. The plan
-    then has status ``heuristic``: it meets every limit on the sample but is
-    not proven optimal.
+  - otherwise, without insurance, the program itself (losses are linear in
+    the decisions: proven on the sample); under every other tower a
+    **heuristic**: an annual aggregate layer pays on the year's total of the
+    covered scenarios, so the retained loss is not linear in the decisions and
+    the program (:mod:`~riskbudget.optimization.model`) cannot carry it. The
+    program's best plan on ground-up losses at the budget left after the
+    premium (without the appetite) and the best plans found under the towers
+    before (where they fit the rules) are the starting points of
+    :func:`~riskbudget.optimization.heuristic.repair` toward the appetite and
+    a local search (one change or one swap at a time), scored exactly on
+    retained losses with every appetite limit checked exactly. The plan then
+    has status ``heuristic``: it meets every limit on the sample but is not
+    proven optimal.
 
 The best tower is the one whose plan has the largest expected net value
 (value - retained ALE - spend - premium) among those meeting the appetite.
@@ -90,12 +93,14 @@ def towers(policies: Sequence[Insurance], scenarios: Sequence[Any]) -> list[tupl
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InsuranceError(f"optimize: insurance layer name(s) {dupes} appear more than once; names must be unique")
+    for p in policies:
+        p.covered(scenarios)  # a layer whose scope names nothing here is an error (a typo), never silently dropped
     out: list[tuple[Insurance, ...]] = []
     for size in range(len(policies) + 1):
         for subset in itertools.combinations(policies, size):
             try:
                 Tower.build(subset, scenarios)
-            except InsuranceError:
+            except InsuranceError:  # overlapping layers: alternatives, not bought together
                 continue
             out.append(subset)
     return out
@@ -262,7 +267,7 @@ def solve_transfer(
                "local search on retained losses from the program's plans on ground-up losses (an annual aggregate "
                "layer makes the retained loss non-linear in the decisions): not proven optimal")
     notes = [how]
-    if not best.tower:
+    if not best.tower and meeting:
         notes.append("no insurance bought: none of the towers offered adds expected net value"
                      + (" while meeting the appetite" if tails else ""))
     if not meeting and tails:
