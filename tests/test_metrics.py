@@ -147,3 +147,12 @@ def test_var_weights_sit_on_the_years_nearest_the_quantile():
     w = metrics.var_weights(x, 0.9, window=10)
     chosen = np.flatnonzero(w)
     assert chosen.size == 10 and chosen.min() >= 890 and chosen.max() <= 905 and w.sum() == 10
+
+
+def test_weighted_mean_se_with_equal_weights_is_the_standard_error_of_the_mean():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=400)
+    w = np.ones_like(x)
+    assert metrics.weighted_mean_se(x, w, float(x.mean()), float(w.sum())) == pytest.approx(
+        x.std(ddof=1) / np.sqrt(x.size), rel=1e-12)
+    assert np.isnan(metrics.weighted_mean_se(x[:1], w[:1], float(x[0]), 1.0))

@@ -202,6 +202,13 @@ def _add_simulate(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
+def _horizon_arguments(p: Any, horizon_help: str) -> None:
+    """``--horizon N`` and ``--discount-rate R`` of the decision commands."""
+    p.add_argument("--horizon", type=_positive_int, default=None, help=horizon_help)
+    p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
+                   help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
+
+
 def _insurance_arguments(p: Any, *, offered: bool = False) -> None:
     """``--insurance FILE`` and ``--policy NAME``: layers bought, or (``offered``) layers the optimiser may buy."""
     if offered:
@@ -536,11 +543,8 @@ def _add_optimize(sub: Any) -> None:
     p.add_argument("--min-security-share", type=_share, default=None, help="minimum security share of spend (e.g. 10%%)")
     p.add_argument("--max-security-share", type=_share, default=None, help="maximum security share of spend")
     p.add_argument("--validate-seed", type=_seed, default=None, help="seed of the out-of-sample check (default: seed + 1)")
-    p.add_argument("--horizon", type=_positive_int, default=None,
-                   help="plan over this many years: one-off costs in year 1, lead times, the appetite in every year; "
-                        "the objective is the net present value (JSON: npv, by_year)")
-    p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
-                   help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
+    _horizon_arguments(p, "plan over this many years: one-off costs in year 1, lead times, the appetite in every "
+                          "year; the objective is the net present value (JSON: npv, by_year)")
     _insurance_arguments(p, offered=True)
     p.add_argument("--save", default=None, metavar="FILE",
                    help="also save the plan as versioned JSON (the inputs with their files' names and hashes, seed, "
@@ -657,11 +661,8 @@ def _add_frontier(sub: Any) -> None:
         help="best plan within the appetite at each share (default), or best plan regardless, checked against it",
     )
     _insurance_arguments(p, offered=True)
-    p.add_argument("--horizon", type=_positive_int, default=None,
-                   help="plan over this many years at every share (the table gains the net present value, npv; "
-                        "the best split has the highest)")
-    p.add_argument("--discount-rate", type=_discount_rate, default=0.0,
-                   help="discount rate of the net present value with --horizon (e.g. 0.08 or 8%%; default 0)")
+    _horizon_arguments(p, "plan over this many years at every share (the table gains the net present value, npv; "
+                          "the best split has the highest)")
 
 
 def _run_frontier(args: argparse.Namespace, out: TextIO) -> int:

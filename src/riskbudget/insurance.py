@@ -30,7 +30,7 @@ insurer's payments (:attr:`~riskbudget.SimulationResult.recovered`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -208,15 +208,25 @@ class Tower:
     annual: tuple[tuple[Insurance, tuple[str, ...]], ...]
 
     @classmethod
-    def build(cls, policies: Sequence[Insurance], scenarios: Sequence[Scenario]) -> Tower:
+    def build(cls, policies: Sequence[Insurance], scenarios: Sequence[Scenario], *,
+              within: Collection[str] | None = None) -> Tower:
+        """The tower of ``policies`` on ``scenarios`` (overlapping layers are an error).
+
+        ``within``: resolve each layer's scope on ``scenarios`` (every
+        scenario a decision problem knows, so a layer may name one a project
+        adds) and keep only these names (the funded register's); an annual
+        layer that then covers nothing is left out.
+        """
         per_event: dict[str, list[Insurance]] = {}
         annual = []
         for p in policies:
             covered = p.covered(scenarios)
+            if within is not None:
+                covered = tuple(n for n in covered if n in within)
             if p.basis == "per_event":
                 for name in covered:
                     per_event.setdefault(name, []).append(p)
-            else:
+            elif covered or within is None:
                 annual.append((p, covered))
         tower = cls({k: tuple(v) for k, v in per_event.items()}, tuple(annual))
         tower._check_overlaps()
@@ -257,6 +267,14 @@ class Tower:
         for p in layers:
             paid += layer_recovery(losses, p.retention, p.limit, p.coinsurance)
         return paid
+
+    def apply_annual(self, names: Sequence[str], losses: np.ndarray, recovered: np.ndarray) -> None:
+        """Apply the annual layers in place: ``losses`` (after any per-event layer) lose what they pay, and
+        ``recovered`` gains it (both ``(years, scenarios)`` in the order of ``names``)."""
+        if self.annual:
+            paid = self.annual_recovery(names, losses)
+            losses -= paid
+            recovered += paid
 
     def annual_recovery(self, names: Sequence[str], retained: np.ndarray) -> np.ndarray:
         """Per-scenario recoveries ``(years, scenarios)`` of the annual layers on the retained losses.

@@ -35,6 +35,7 @@ import numpy as np
 from .exceptions import RiskBudgetError
 
 __all__ = [
+    "weighted_mean_se",
     "ale",
     "ale_se",
     "var",
@@ -212,6 +213,19 @@ def _tvar_from_tail(a: np.ndarray, q: float) -> tuple[float, float]:
     v, above, _ties, _w, m = _tail(a, q)
     c = int(np.count_nonzero(above))
     return float((a[above].sum() + (m - c) * v) / m), v
+
+
+def weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, total_weight: float) -> float:
+    """Standard error of a weighted mean (e.g. a scenario's share of the tail), with the weights held fixed.
+
+    ``mean`` is the weighted mean ``weights @ values / total_weight``;
+    ``total_weight`` the sum of the weights (at least 1 weight beyond the
+    first is needed: NaN otherwise).
+    """
+    if total_weight <= 1.0:
+        return math.nan
+    dispersion = float(weights @ (values - mean) ** 2) / (total_weight - 1.0)
+    return math.sqrt(dispersion / total_weight)
 
 
 def tvar(x: Any, q: float = 0.95) -> float:

@@ -716,19 +716,9 @@ class DecisionProblem:
         key = (tuple(self.insurance), active)
         tower = self._event_insured.get(key)
         if tower is None:
-            # coverage is resolved on every scenario the problem knows (a layer may name a scenario a project adds),
-            # then kept to the funded register's scenarios
-            names = {self.universe[j].name for j in active}
-            per_event: dict[str, list[Insurance]] = {}
-            annual = []
-            for p in self.insurance:
-                covered = tuple(n for n in p.covered(self.universe) if n in names)
-                if p.basis == "per_event":
-                    for n in covered:
-                        per_event.setdefault(n, []).append(p)
-                elif covered:
-                    annual.append((p, covered))
-            tower = Tower({k: tuple(v) for k, v in per_event.items()}, tuple(annual))
+            # scopes resolved on every scenario the problem knows (a layer may name one a project adds), kept to
+            # the funded register's
+            tower = Tower.build(self.insurance, self.universe, within={self.universe[j].name for j in active})
             self._event_insured[key] = tower
         return tower  # type: ignore[no-any-return]
 
@@ -758,10 +748,7 @@ class DecisionProblem:
                 losses[:, i] = self.column(j, c)
         if reg is not None and tuple(reg.names) != tuple(names):  # pragma: no cover - a broken invariant
             raise RiskBudgetError(f"insured scoring: register order {reg.names} differs from {names}")
-        if tower.annual:
-            paid = tower.annual_recovery(names, losses)
-            losses -= paid
-            recovered += paid
+        tower.apply_annual(names, losses, recovered)
         return reg, losses, recovered
 
     def __repr__(self) -> str:

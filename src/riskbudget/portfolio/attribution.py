@@ -79,7 +79,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
                 "ale_se": float(col.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                 "ale_share": float(ale[j] / ale_total) if ale_total > 0 else math.nan,
                 "tvar_contribution": float(tvar_parts[j]),
-                "tvar_contribution_se": _weighted_mean_se(col, weights, float(tvar_parts[j]), m_share),
+                "tvar_contribution_se": metrics.weighted_mean_se(col, weights, float(tvar_parts[j]), m_share),
                 "tvar_share": float(tvar_parts[j] / tvar_total) if tvar_total > 0 else math.nan,
                 "standalone_var": metrics.var(col, q),
                 "standalone_tvar": metrics.tvar(col, q),
@@ -90,13 +90,6 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     out.attrs.update({"q": q, "var": v, "tvar": tvar_total, "ale": ale_total, "tail_years": m})
     return out
 
-
-def _weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, total_weight: float) -> float:
-    """Standard error of a tail-weighted mean, with the tail weights held fixed."""
-    if total_weight <= 1.0:
-        return math.nan
-    dispersion = float(weights @ (values - mean) ** 2) / (total_weight - 1.0)
-    return math.sqrt(dispersion / total_weight)
 
 
 # --------------------------------------------------------------------------- #

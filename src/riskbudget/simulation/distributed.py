@@ -206,10 +206,8 @@ def _run_block(
                 if count.size and count.max() > np.iinfo(np.int32).max:  # pragma: no cover - absurd rates
                     raise RiskBudgetError(f"Scenario {nm!r}: more than 2**31 loss events in a year")
                 counts[a:b, j] = count
-    if tower is not None and recovered is not None and tower.annual:
-        paid = tower.annual_recovery(names, losses)
-        losses -= paid
-        recovered += paid
+    if tower is not None and recovered is not None:
+        tower.apply_annual(names, losses, recovered)
     return losses, counts, recovered
 
 
@@ -280,19 +278,13 @@ def _tail_block(block: np.ndarray, weights: np.ndarray, q: float, m_share: float
                 "ale": float(col.mean()),
                 "ale_se": float(col.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                 "tvar_contribution": part,
-                "tvar_contribution_se": _weighted_mean_se(col, weights, part, m_share),
+                "tvar_contribution_se": metrics.weighted_mean_se(col, weights, part, m_share),
                 "standalone_var": metrics.var(col, q),
                 "standalone_tvar": metrics.tvar(col, q),
             }
         )
     return out
 
-
-def _weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, total_weight: float) -> float:
-    if total_weight <= 1.0:
-        return math.nan
-    dispersion = float(weights @ (values - mean) ** 2) / (total_weight - 1.0)
-    return math.sqrt(dispersion / total_weight)
 
 
 def _take_columns(block: np.ndarray | None, columns: Sequence[int]) -> np.ndarray | None:

@@ -309,10 +309,8 @@ def simulate(
         if pool is not None:
             pool.shutdown()
 
-    if tower is not None and recovered is not None and tower.annual:
-        paid = tower.annual_recovery(names, losses)
-        losses -= paid
-        recovered += paid
+    if tower is not None and recovered is not None:
+        tower.apply_annual(names, losses, recovered)
     return SimulationResult._from_arrays(
         losses, counts, register=register, years=years, seed=root, method=method, recovered=recovered,
         insurance=policies,
