@@ -83,3 +83,44 @@ def test_the_optimiser_refuses_a_precomputation_that_cannot_fit(monkeypatch):
     with pytest.raises(MemoryLimitError, match=r"optimize: 1,000,000 years x \d+ combinations of 18 scenarios"):
         rb.optimize(ds.load_register(), ds.load_controls(), ds.load_projects(), budget=6e6, years=1_000_000, seed=1,
                     progress=False)
+
+
+# --------------------------------------------------------------------------- #
+# Loss-event counts in the smallest integer type that holds them
+# --------------------------------------------------------------------------- #
+def test_counts_of_a_few_events_a_year_take_one_byte_each():
+    r = rb.simulate(_busy(3.0), years=5_000, seed=4, n_jobs=1)
+    assert r.counts.to_numpy().dtype == np.int8
+    counts = r.counts["Busy"].to_numpy()
+    se = float(np.sqrt(3.0 / counts.size))
+    assert abs(counts.mean() - 3.0) < 4 * se  # Poisson(3): the counts are real, not clipped
+    assert int(r.counts.to_numpy().sum(axis=1).max()) == int(counts.max())  # sums widen (never wrap)
+
+
+@pytest.mark.parametrize(("rate", "dtype", "narrow"), [(120.0, np.int16, np.int8), (32_700.0, np.int32, np.int16)])
+def test_counts_beyond_a_type_widen_the_whole_array_never_clipped(rate, dtype, narrow):
+    """Chunks above 127 (or 32,767) events are kept aside and the array widened at the end: the counts are those
+    of a run whose every chunk overflows, and of any chunk size (the streams do not depend on it)."""
+    register = [_busy(rate), rb.Scenario("Calm", loss_event_frequency=0.5, primary_loss=rb.LogNormal.from_ci(10, 100))]
+    years = 400
+    runs = [rb.simulate(register, years=years, seed=9, chunk_size=c, n_jobs=j) for c, j in ((1, 1), (7, 2), (400, 1))]
+    for r in runs:
+        assert r.counts.to_numpy().dtype == dtype
+        assert np.array_equal(r.counts.to_numpy(), runs[0].counts.to_numpy())
+    busy = runs[0].counts["Busy"].to_numpy()
+    assert busy.min() <= np.iinfo(narrow).max < busy.max()  # years on both sides: narrow and wide chunks mix
+    assert abs(busy.mean() - rate) < 4 * np.sqrt(rate / years)
+    assert np.array_equal(runs[0].counts["Calm"].to_numpy() > 0, runs[0].losses["Calm"].to_numpy() > 0)
+
+
+def test_the_count_store_keeps_every_value_exactly():
+    from riskbudget.simulation.engine import CountStore
+
+    store = CountStore(6, 2)
+    store.put(0, 3, 0, np.array([1, 127, 0]), "A")
+    store.put(3, 6, 0, np.array([128, 5, 40_000]), "A")
+    store.put(0, 6, 1, np.array([0, 1, 2, 3, 4, 5]), "B")
+    out = store.finish()
+    assert out.dtype == np.int32 and out.flags.f_contiguous
+    assert out[:, 0].tolist() == [1, 127, 0, 128, 5, 40_000]
+    assert out[:, 1].tolist() == [0, 1, 2, 3, 4, 5]

@@ -11,8 +11,10 @@ faster.
 run in a process and does nothing on later calls. It does nothing at all off
 glibc, when the user has set ``MALLOC_MMAP_THRESHOLD_`` or
 ``MALLOC_TRIM_THRESHOLD_``, or with ``RISKBUDGET_TUNE_MALLOC=0``. The cost
-is that the process may keep up to 64 MB of freed memory for reuse. This is
-the only process-wide setting riskbudget changes (see docs/architecture.md).
+is that the process may keep up to 64 MB of freed memory for reuse, so
+:func:`release` hands it back to the system at the end of a run (before the
+result's tables are built, which would otherwise add to it). This is the
+only process-wide setting riskbudget changes (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["tune_once", "tuned"]
+__all__ = ["tune_once", "tuned", "release"]
 
 _lock = threading.Lock()
 _done = False
 _applied = False
+_libc = None
 
 
 def tuned() -> bool:
@@ -55,5 +58,13 @@ def tune_once() -> None:
             libc.mallopt(m_mmap_threshold, 32 * 2**20)
             libc.mallopt(m_trim_threshold, 64 * 2**20)
             _applied = True
+            global _libc
+            _libc = libc
         except (OSError, AttributeError):  # pragma: no cover - no glibc after all
             pass
+
+
+def release() -> None:
+    """Return the freed memory the raised trim threshold keeps to the system (``malloc_trim``), if tuned."""
+    if _libc is not None:
+        _libc.malloc_trim(0)

@@ -388,7 +388,7 @@ class DistributedSimulationResult(SimulationResult):
         entropy = root.entropy
         return cls(
             losses=losses,
-            annual_loss=pd.Series(total, index=pd.RangeIndex(years, name="year"), name="Total"),
+            annual_loss=pd.Series(total, index=pd.RangeIndex(years, name="year"), name="Total", copy=False),
             counts=counts,
             register=register,
             years=years,

@@ -35,7 +35,10 @@ class SimulationResult:
     annual_loss : pandas.Series
         The portfolio total per year: the year-by-year sum of ``losses``.
     counts : pandas.DataFrame or None
-        Number of loss events per year and scenario (``method="aggregate"``).
+        Number of loss events per year and scenario (``method="aggregate"``),
+        in the smallest signed integer type that holds the largest
+        (``int8`` up to 127 events a year, then ``int16``, ``int32``). Sums
+        widen; convert before arithmetic that could exceed it.
     register : Register
         The scenarios simulated.
     years : int
@@ -95,7 +98,7 @@ class SimulationResult:
         columns = pd.Index(list(register.names), name="scenario")
         index = pd.RangeIndex(years, name="year")
         loss_df = pd.DataFrame(losses, index=index, columns=columns, copy=False)
-        total = pd.Series(losses.sum(axis=1), index=index, name="Total")
+        total = pd.Series(losses.sum(axis=1), index=index, name="Total", copy=False)
         count_df = pd.DataFrame(counts, index=index, columns=columns, copy=False) if counts is not None else None
         entropy = seed.entropy
         return cls(
@@ -300,7 +303,7 @@ class SimulationResult:
         sub = self.losses[names]
         return SimulationResult(
             losses=sub,
-            annual_loss=pd.Series(sub.to_numpy().sum(axis=1), index=sub.index, name="Total"),
+            annual_loss=pd.Series(sub.to_numpy().sum(axis=1), index=sub.index, name="Total", copy=False),
             counts=None if self.counts is None else self.counts[names],
             register=self.register.select(names),
             years=self.years,
