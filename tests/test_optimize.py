@@ -448,6 +448,21 @@ def test_frontier(problem):
     plt.close(ax.figure)
 
 
+def test_a_frontier_explains_the_shares_out_of_reach_only_when_asked(problem):
+    appetite = rb.Appetite(tvar95=4.5e6)
+    quiet = frontier(problem, budget=1_000_000, appetite=appetite, shares=[0.0, 1.0])
+    told = frontier(problem, budget=1_000_000, appetite=appetite, shares=[0.0, 1.0], explain_infeasible=True)
+    out = [i for i, p in enumerate(told.plans) if p.status == "infeasible_appetite"]
+    assert out, "the test needs a share where the appetite cannot be met"
+    for i in out:
+        assert quiet.plans[i].smallest_values == () and quiet.plans[i].budget_needed is None
+        assert told.plans[i].smallest_values and told.plans[i].budget_needed is not None
+        assert quiet.plans[i].funding == told.plans[i].funding  # the same least-risk plan either way
+    # optimize explains by default
+    alone = optimize(problem, budget=1_000_000, appetite=appetite, security_budget=0.0, it_budget=1_000_000)
+    assert alone.status == "infeasible_appetite" and alone.smallest_values and alone.budget_needed is not None
+
+
 # --------------------------------------------------------------------------- #
 # Errors
 # --------------------------------------------------------------------------- #

@@ -107,7 +107,7 @@ def optimize(
           item's own ``excludes`` are added);
         - ``method`` ({"auto", "milp", "heuristic"}), ``var_method``
           ({"exact", "cvar"}), ``time_limit`` (seconds), ``mip_rel_gap``
-          (default 1e-6), ``explain_infeasible`` (default True),
+          (default 1e-6), ``explain_infeasible`` (default: yes here, no on a frontier),
           ``confidence`` (margins so that each limit holds on fresh years
           with about this chance): see :class:`SolverOptions`.
 

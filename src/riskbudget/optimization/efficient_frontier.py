@@ -113,8 +113,9 @@ def frontier(
     is capped at ``s x budget`` and IT spend at ``(1 - s) x budget``; the
     plan maximises expected net value under the appetite (if given). A share
     where the appetite cannot be met holds the least-risk plan and is marked
-    not feasible. The best split is the feasible row with the highest
-    expected net value.
+    not feasible (its smallest value of each limit and the budget needed
+    only with ``explain_infeasible=True``). The best split is the feasible
+    row with the highest expected net value.
 
     Parameters
     ----------
@@ -199,6 +200,8 @@ def frontier(
         hz = horizon_of("frontier", horizon, discount_rate, b)
         check_lead_times("frontier", problem, hz)
         extra["hz"] = hz
+    if solver_options.explain_infeasible is None:  # the table shows neither; ask with explain_infeasible=True
+        solver_options = replace(solver_options, explain_infeasible=False)
     plans = _solve_shares(base, grid, app, appetite_mode, solver_options, problem, n_jobs=n_jobs, progress=progress,
                           client=client, extra=extra)
     table = pd.DataFrame([_row(float(s), b, p) for s, p in zip(grid, plans)])

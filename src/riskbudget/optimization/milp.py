@@ -12,6 +12,11 @@ and adds
   (:class:`~riskbudget.optimization.cuts.CubeCuts`), and the same around each
   plan one decision away that breaks a limit.
 
+HiGHS calls back with every improving plan it finds on the way to a round's
+solution; those that break a limit are cut off too, in the same round (a
+round's solve finds several plans before its last, and each would otherwise
+take a round of its own).
+
 Every cut only removes plans that break a limit, so each round solves a
 *relaxation* of the full problem and its dual bound bounds the optimum. Rounds
 stop early (1% gap) while cuts are being added; once none is needed the
@@ -123,6 +128,7 @@ class _Rounds:
         self.cvar_log = cvar_log
         self.notes = [tc.note for tc in self.tails if tc.note]
         self.rounds = 0
+        self.on_the_way = 0  # plans cut off that a solve found before its solution
         self.added_cvar = 0
         self.added_cubes = 0
         self.added_years = 0
@@ -176,8 +182,10 @@ class _Rounds:
                 minimize_sigma=mode.minimize_sigma,
                 time_limit=self.remaining(),
                 mip_rel_gap=gap,
+                check=(lambda x: not self._breaks(x, mode)) if self.tails else None,
             )
             self._record_bound(res, mode)
+            self._cut_on_the_way(res, cuts, mode)
             if res.x is None:
                 if res.status == 1:
                     self.stopped = "time"
@@ -197,13 +205,50 @@ class _Rounds:
                 if res.status != 0:
                     self.stopped = "time"
                 return res
-            if self.rounds >= self.max_rounds:
-                self.stopped = "rounds"
+            if self._out_of_rounds():
                 return res
-            remaining = self.remaining()
-            if remaining is not None and remaining <= 0:
-                self.stopped = "time"
-                return res
+
+    def _out_of_rounds(self) -> bool:
+        """True (and why, in ``stopped``) when the round limit or the time is reached."""
+        if self.rounds >= self.max_rounds:
+            self.stopped = "rounds"
+            return True
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            self.stopped = "time"
+            return True
+        return False
+
+    def _cut_on_the_way(self, res: Any, cuts: list[Cut], mode: _Mode) -> None:
+        """Cut off every improving plan the solve found before its last that breaks a limit.
+
+        Each is a plan of the program, so its cuts (like any round's) only
+        remove plans that break a limit; they save the rounds that would
+        otherwise find them one solve at a time. The solve's own solution is
+        measured and cut as before.
+        """
+        for xb in getattr(res, "broken", ()):
+            if res.x is not None and np.array_equal(xb, res.x):
+                continue
+            funding = self.model.decode(xb)
+            losses = self.problem.total_losses(funding)
+            self._record_plan(funding, losses, mode)
+            self._cut(funding, losses, cuts, float(xb[-1]) if (mode.sigma and mode.relax) else 0.0, mode)
+            self.on_the_way += 1
+
+    def _breaks(self, x: np.ndarray, mode: _Mode) -> bool:
+        """Whether the program's plan ``x`` breaks a limit beyond what this run allows (as :meth:`_cut` decides)."""
+        funding = self.model.decode(x)
+        losses = self.problem.total_losses(funding)
+        level = float(x[-1]) if (mode.sigma and mode.relax) else 0.0
+        for k in self.cvar:
+            if self._cvar_level(self.tails[k], losses, mode)[0] > level + CVAR_TOLERANCE:
+                return True
+        if self.count:
+            if mode.relax:
+                return any(self._level(self.tails[k], losses, mode) > level + CVAR_TOLERANCE for k in self.count)
+            return not all(self.tails[k].holds(losses) for k in self.count)
+        return False
 
     def _record_bound(self, res: Any, mode: _Mode) -> None:
         dual = getattr(res, "mip_dual_bound", None)
@@ -305,9 +350,13 @@ class _Rounds:
         return True
 
     def _add_cube(self, cube: Cube, cuts: list[Cut]) -> None:
-        """Cut off ``cube``; the cuts of cubes inside it are implied by its own, so they go."""
+        """Cut off ``cube``; the cuts of cubes inside it with no higher level are implied by its own, so they go.
+
+        (In a relaxed run a cube's row says ``sigma >= level`` inside it: a
+        narrower cube with a higher level says more, and stays.)
+        """
         assert self.cube_cuts is not None
-        inside = [k for k, old in enumerate(self.cubes) if old.within(cube)]
+        inside = [k for k, old in enumerate(self.cubes) if old.within(cube) and old.level <= cube.level]
         if inside:
             gone = {id(self.cube_rows[k]) for k in inside}
             cuts[:] = [c for c in cuts if id(c) not in gone]

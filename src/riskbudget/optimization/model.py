@@ -16,7 +16,8 @@ the rules of :class:`~riskbudget.optimization.rules.Constraints` as linear
 rows (budget, security/IT budgets, security shares, ``x_A <= x_B`` for "A
 requires B", ``sum x <= 1`` for an exclusive group; include/exclude as
 bounds). :meth:`Model.solve` appends tail cuts and indicator rows
-(:mod:`riskbudget.optimization.cuts`) and calls :func:`scipy.optimize.milp`.
+(:mod:`riskbudget.optimization.cuts`) and calls HiGHS
+(:func:`riskbudget.optimization._highs.solve`, through ``highspy``).
 
 Pointwise lower and upper bounds of each year's loss over all combinations
 (``lo``, ``hi``) give the forced years and the big-M constants.
@@ -439,13 +440,17 @@ class Model:
         relax: bool = False,
         time_limit: float | None,
         mip_rel_gap: float,
+        check: Any = None,
     ) -> Any:
         """Solve with the given cuts ``(coef, rhs, sigma_coef)`` and indicator years (one HiGHS call).
 
         With ``sigma`` a last column is the relative shortfall every appetite
         row may take (``minimize_sigma``: the objective; ``sigma_cap``: its cap).
+        ``check``: called with each improving plan; those it rejects come back
+        in ``res.broken`` (:func:`~riskbudget.optimization._highs.solve`; a
+        large problem's solve ignores it).
         """
-        from scipy.optimize import Bounds, LinearConstraint, milp
+        from . import _highs
 
         if self.compact:
             return self._program.solve(
@@ -464,16 +469,8 @@ class Model:
         lb = np.concatenate([self.lb, np.zeros(nb), [0.0] if sigma else []])
         ub = np.concatenate([self.ub, np.ones(nb), [np.inf] if sigma else []])
         integ = np.concatenate([self.integrality, np.ones(nb), [0] if sigma else []])
-        options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "presolve": True}
-        if time_limit is not None:
-            options["time_limit"] = max(float(time_limit), 1e-3)
-        return milp(
-            c,
-            constraints=LinearConstraint(A, rl, ru),
-            integrality=np.zeros_like(integ) if relax else integ,
-            bounds=Bounds(lb, ub),
-            options=options,
-        )
+        return _highs.solve(c, A, rl, ru, lb, ub, np.zeros_like(integ) if relax else integ, time_limit=time_limit,
+                            mip_rel_gap=mip_rel_gap, check=check)
 
     def _rows_with(
         self, cuts: list[Cut], counts: list[CountState], ncol: int, *, sigma: bool, sigma_cap: float | None
@@ -895,17 +892,13 @@ class _Program:
     def _whole(self, cuts: list[Any], counts: list[CountState], base: np.ndarray, *, sigma: bool,
                sigma_cap: float | None, time_limit: float | None, mip_rel_gap: float) -> Any:
         """The MILP on every column (the last resort when no plan is found on the program's columns)."""
-        from scipy.optimize import Bounds, LinearConstraint, milp
+        from . import _highs
 
         cols = np.arange(self.m.ncol)
         A, rl, ru, _ = self._assemble(cols, cuts, counts, sigma=sigma, sigma_cap=sigma_cap)
         c, lb, ub, integ = self._vectors(cols, counts, base, sigma=sigma)
-        options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "presolve": True}
-        if time_limit is not None:
-            options["time_limit"] = time_limit
         t0 = time.perf_counter()
-        res = milp(c, constraints=LinearConstraint(A, rl, ru), integrality=integ, bounds=Bounds(lb, ub),
-                   options=options)
+        res = _highs.solve(c, A, rl, ru, lb, ub, integ, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
         self.stats["milp"] += 1
         self.stats["milp_seconds"] += time.perf_counter() - t0
         return res
@@ -924,7 +917,9 @@ class _Program:
         time_limit: float | None,
         mip_rel_gap: float,
     ) -> Any:
-        from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
+        from scipy.optimize import OptimizeResult
+
+        from . import _highs
 
         t0 = time.perf_counter()
         m = self.m
@@ -991,12 +986,8 @@ class _Program:
             cols = np.flatnonzero(self.active | (np.arange(m.ncol) < self.n_dec))
             A, rl, ru, _groups = self._assemble(cols, cuts, counts, sigma=sigma, sigma_cap=sigma_cap)
             c, lb, ub, integ = self._vectors(cols, counts, base, sigma=sigma)
-            options: dict[str, Any] = {"mip_rel_gap": mip_rel_gap, "presolve": True}
-            if remaining() is not None:
-                options["time_limit"] = remaining()
             t1 = time.perf_counter()
-            res = milp(c, constraints=LinearConstraint(A, rl, ru), integrality=integ, bounds=Bounds(lb, ub),
-                       options=options)
+            res = _highs.solve(c, A, rl, ru, lb, ub, integ, time_limit=remaining(), mip_rel_gap=mip_rel_gap)
             self.stats["milp"] += 1
             self.stats["milp_seconds"] += time.perf_counter() - t1
             if res.x is not None and res.fun < incumbent:

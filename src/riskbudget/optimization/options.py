@@ -66,10 +66,13 @@ class SolverOptions:
         report on an appetite that cannot be met each get up to this long again.
     mip_rel_gap : float, default 1e-6
         Relative optimality gap at which HiGHS stops.
-    explain_infeasible : bool, default True
+    explain_infeasible : bool or None, default None
         When the appetite cannot be met, also find the smallest value of each
         limit any plan reaches and the budget that would meet the appetite
-        (``plan.smallest_values``, ``plan.budget_needed``).
+        (``plan.smallest_values``, ``plan.budget_needed``). ``None``: yes for
+        :func:`~riskbudget.optimization.optimize`, no for each share of
+        :func:`~riskbudget.optimization.frontier` (its table shows neither,
+        and they are two more solves per share out of reach).
     confidence : float or None, default None
         Make each appetite limit hold on fresh years, not only on the sample:
         the plan meets every VaR, TVaR and P(loss > x) limit on the sample with
@@ -85,7 +88,7 @@ class SolverOptions:
     var_method: str = "exact"
     time_limit: float | None = None
     mip_rel_gap: float = 1e-6
-    explain_infeasible: bool = True
+    explain_infeasible: bool | None = None
     confidence: float | None = None
 
     def __post_init__(self) -> None:

@@ -86,7 +86,7 @@ def best_plan(
         if sol.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):
             return _checked(_stand_in(rules, appetite, sol, exact, options, t0), rules, appetite)
     plan = _plan_of(rules, appetite, sol, t0)
-    if sol.status is PlanStatus.INFEASIBLE and options.explain_infeasible:
+    if sol.status is PlanStatus.INFEASIBLE and options.explain_infeasible is not False:
         plan = _explained(plan, rules, exact, options, pool)
     return _checked(plan, rules, appetite)
 
