@@ -68,8 +68,8 @@ from .result import SimulationResult
 __all__ = ["simulate", "memory_estimate", "METHODS", "CHUNK_EVENTS", "BYTES_PER_EVENT"]
 
 METHODS = ("aggregate", "lef_x_lm")
-#: Target number of threat events per chunk for the busiest scenario (about 1 MB per array).
-CHUNK_EVENTS = 1 << 17
+#: Target number of threat events per chunk for the busiest scenario (about 2 MB per array).
+CHUNK_EVENTS = 1 << 18
 #: Chunks shrink to a single year for very busy scenarios, so memory stays bounded at any event rate.
 CHUNK_YEARS_MIN, CHUNK_YEARS_MAX = 1, 1 << 17
 #: Upper bound of the working memory per threat event in a chunk (event years, base variates, masks, amounts).
