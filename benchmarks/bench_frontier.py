@@ -9,8 +9,8 @@ seed 7, 21 shares. The problem is precomputed once (not timed). Cases:
   started before timing; its plans must equal the threads' (checked, and printed).
 
 Also printed: each share's solve time in the 1-sequence run, so that it is plain where the time goes (the
-shares where the appetite cannot be met solve the least-risk program, the smallest value of each limit
-and the budget needed, three more MILPs each). Run:
+shares where the appetite cannot be met prove it, then solve the least-risk program; a frontier skips
+each share's smallest limit values and budget needed unless ``explain_infeasible=True``). Run:
 
     python benchmarks/bench_frontier.py                 # all cases
     python benchmarks/bench_frontier.py --cases threads,dask --points 11

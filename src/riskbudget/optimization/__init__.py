@@ -5,8 +5,8 @@ The pipeline:
 1. :func:`precompute` simulates every scenario once for each combination of
    the controls and projects that touch it, under one seed (common random
    numbers), giving a :class:`DecisionProblem`.
-2. :func:`optimize` solves a mixed-integer program on those columns (HiGHS via
-   :func:`scipy.optimize.milp`): the rules of :class:`Constraints` (budget,
+2. :func:`optimize` solves a mixed-integer program on those columns (HiGHS, through
+   ``highspy``): the rules of :class:`Constraints` (budget,
    security/IT caps and shares, include/exclude, dependencies, exclusive
    alternatives) and appetite limits, each enforced exactly on the sample (TVaR
    through Rockafellar-Uryasev cuts, VaR, P(loss > x) and the tolerance curve
