@@ -128,7 +128,6 @@ class _Rounds:
         self.cvar_log = cvar_log
         self.notes = [tc.note for tc in self.tails if tc.note]
         self.rounds = 0
-        self.on_the_way = 0  # plans cut off that a solve found before its solution
         self.added_cvar = 0
         self.added_cubes = 0
         self.added_years = 0
@@ -205,19 +204,13 @@ class _Rounds:
                 if res.status != 0:
                     self.stopped = "time"
                 return res
-            if self._out_of_rounds():
+            if self.rounds >= self.max_rounds:
+                self.stopped = "rounds"
                 return res
-
-    def _out_of_rounds(self) -> bool:
-        """True (and why, in ``stopped``) when the round limit or the time is reached."""
-        if self.rounds >= self.max_rounds:
-            self.stopped = "rounds"
-            return True
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
-            self.stopped = "time"
-            return True
-        return False
+            remaining = self.remaining()
+            if remaining is not None and remaining <= 0:
+                self.stopped = "time"
+                return res
 
     def _cut_on_the_way(self, res: Any, cuts: list[Cut], mode: _Mode) -> None:
         """Cut off every improving plan the solve found before its last that breaks a limit.
@@ -234,21 +227,28 @@ class _Rounds:
             losses = self.problem.total_losses(funding)
             self._record_plan(funding, losses, mode)
             self._cut(funding, losses, cuts, float(xb[-1]) if (mode.sigma and mode.relax) else 0.0, mode)
-            self.on_the_way += 1
 
     def _breaks(self, x: np.ndarray, mode: _Mode) -> bool:
         """Whether the program's plan ``x`` breaks a limit beyond what this run allows (as :meth:`_cut` decides)."""
-        funding = self.model.decode(x)
-        losses = self.problem.total_losses(funding)
-        level = float(x[-1]) if (mode.sigma and mode.relax) else 0.0
+        losses = self.problem.total_losses(self.model.decode(x))
+        cvar, count = self._broken(losses, float(x[-1]) if (mode.sigma and mode.relax) else 0.0, mode)
+        return bool(cvar) or count
+
+    def _broken(self, losses: np.ndarray, level: float, mode: _Mode) -> tuple[list[tuple[int, np.ndarray]], bool]:
+        """The tail-mean limits ``losses`` break beyond ``level`` (each with its worst years), and whether a count
+        limit is broken (beyond ``level`` in a relaxed run)."""
+        cvar = []
         for k in self.cvar:
-            if self._cvar_level(self.tails[k], losses, mode)[0] > level + CVAR_TOLERANCE:
-                return True
+            viol, top = self._cvar_level(self.tails[k], losses, mode)
+            if viol > level + CVAR_TOLERANCE:
+                cvar.append((k, top))
+        count = False
         if self.count:
             if mode.relax:
-                return any(self._level(self.tails[k], losses, mode) > level + CVAR_TOLERANCE for k in self.count)
-            return not all(self.tails[k].holds(losses) for k in self.count)
-        return False
+                count = any(self._level(self.tails[k], losses, mode) > level + CVAR_TOLERANCE for k in self.count)
+            else:
+                count = not all(self.tails[k].holds(losses) for k in self.count)
+        return cvar, count
 
     def _record_bound(self, res: Any, mode: _Mode) -> None:
         dual = getattr(res, "mip_dual_bound", None)
@@ -277,25 +277,19 @@ class _Rounds:
     def _cut(self, funding: Funding, losses: np.ndarray, cuts: list[Cut], level: float, mode: _Mode) -> bool:
         """Add a cut for every limit the solution breaks beyond ``level``; True if any."""
         added = False
-        for k in self.cvar:
+        cvar, count = self._broken(losses, level, mode)
+        for k, top in cvar:
             tc = self.tails[k]
-            viol, top = self._cvar_level(tc, losses, mode)
-            if viol > level + CVAR_TOLERANCE:
-                cut = self._cvar_cut(tc, losses, top, mode)
-                cuts.append(cut)
-                if self.cvar_log is not None and not mode.ratio:
-                    self.cvar_log.setdefault(tc.key(), []).append(cut)
-                self.added_cvar += 1
-                added = True
-        if self.count:
-            if mode.relax:
-                broken = any(self._level(self.tails[k], losses, mode) > level + CVAR_TOLERANCE for k in self.count)
-            else:
-                broken = not all(self.tails[k].holds(losses) for k in self.count)
-            if broken:
-                added = self._cube_rounds(funding, cuts, level, mode) or added
-                if not mode.relax:
-                    added = self._year_rounds(funding, losses) or added
+            cut = self._cvar_cut(tc, losses, top, mode)
+            cuts.append(cut)
+            if self.cvar_log is not None and not mode.ratio:
+                self.cvar_log.setdefault(tc.key(), []).append(cut)
+            self.added_cvar += 1
+            added = True
+        if count:
+            added = self._cube_rounds(funding, cuts, level, mode) or added
+            if not mode.relax:
+                added = self._year_rounds(funding, losses) or added
         return added
 
     def _year_rounds(self, funding: Funding, losses: np.ndarray) -> bool:
