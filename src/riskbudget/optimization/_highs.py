@@ -44,7 +44,8 @@ def _new_highs() -> Any:
     """
     import highspy
 
-    h = highspy._Highs()
+    core = getattr(highspy, "_Highs", None) or getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = (core or highspy.Highs)()  # the public class as a last resort (it may print the banner once)
     h.setOptionValue("output_flag", False)
     return h
 
