@@ -143,12 +143,13 @@ def solve(
     has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, dtype=float) if has_x else None
     fun = float(info.objective_function_value) if has_x else None
+    gap, dual, nodes = math.nan, math.nan, 0
     if is_mip:
         gap = float(info.mip_gap) if has_x else math.nan
         dual = float(info.mip_dual_bound)
         nodes = int(info.mip_node_count)
-    else:
-        gap, dual, nodes = (0.0, fun, 0) if code == 0 else (math.nan, math.nan, 0)
+    elif code == 0 and fun is not None:  # an LP's optimum is its own bound
+        gap, dual = 0.0, fun
     return OptimizeResult(x=x, fun=fun, status=code, message=message, success=code == 0, mip_gap=gap,
-                          mip_dual_bound=dual if dual is not None and math.isfinite(dual) else math.nan,
-                          mip_node_count=nodes, broken=broken)
+                          mip_dual_bound=dual if math.isfinite(dual) else math.nan, mip_node_count=nodes,
+                          broken=broken)
