@@ -37,38 +37,13 @@ import sys
 import time
 import tracemalloc
 
-import numpy as np
-
-# The standard scenario of benchmarks/bench_engine.py.
-TEF = (0.5, 2.0, 8.0)
-TCAP = (0.2, 0.5, 0.9)
-RS = (0.3, 0.6, 0.85)
-PL = (50_000.0, 200_000.0, 2_000_000.0)
-SLP = (0.1, 0.3, 0.5)
-SL = (10_000.0, 100_000.0, 1_000_000.0)
-
-
-def _scale(t: tuple[float, float, float], c: float) -> tuple[float, float, float]:
-    return (t[0] * c, t[1] * c, t[2] * c)
+from bench_engine import standard_scenario, variants  # the standard scenario (this folder is on the path)
 
 
 def scenarios(n: int) -> list:
-    import riskbudget as rb
-
-    f = np.linspace(0.5, 2.0, 20)
-    c = np.linspace(2.0, 0.5, 20)
-    return [
-        rb.Scenario(
-            f"S{i:04d}",
-            threat_event_frequency=rb.PERT(*_scale(TEF, float(f[i % 20]))),
-            threat_capability=rb.PERT(*TCAP),
-            resistance_strength=rb.PERT(*RS),
-            primary_loss=rb.PERT(*_scale(PL, float(c[i % 20]))),
-            secondary_loss_probability=rb.PERT(*SLP),
-            secondary_loss=rb.PERT(*_scale(SL, float(c[i % 20]))),
-        )
-        for i in range(n)
-    ]
+    """``n`` scenarios: bench_engine's 20 scaled variants of the standard scenario, repeated."""
+    twenty = variants(20)
+    return [standard_scenario(f"S{i:04d}", *twenty[i % 20]) for i in range(n)]
 
 
 def _rss_mb() -> float:

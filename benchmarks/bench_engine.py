@@ -79,24 +79,28 @@ def _scale(t: tuple[float, float, float], c: float) -> tuple[float, float, float
     return (t[0] * c, t[1] * c, t[2] * c)
 
 
+def standard_scenario(name: str, f: float, c: float):  # noqa: ANN201 - riskbudget is imported lazily
+    """The standard scenario with its frequency scaled by ``f`` and its losses by ``c``."""
+    import riskbudget as rb
+
+    return rb.Scenario(
+        name,
+        threat_event_frequency=rb.PERT(*_scale(TEF, f)),
+        threat_capability=rb.PERT(*TCAP),
+        resistance_strength=rb.PERT(*RS),
+        primary_loss=rb.PERT(*_scale(PL, c)),
+        secondary_loss_probability=rb.PERT(*SLP),
+        secondary_loss=rb.PERT(*_scale(SL, c)),
+    )
+
+
 # --------------------------------------------------------------------------- #
 def run_riskbudget(
     years: int, n_scenarios: int, method: str = "aggregate", n_jobs: int | None = None, keep_counts: bool = True
 ) -> float:
     import riskbudget as rb
 
-    scenarios = [
-        rb.Scenario(
-            f"S{i:02d}",
-            threat_event_frequency=rb.PERT(*_scale(TEF, f)),
-            threat_capability=rb.PERT(*TCAP),
-            resistance_strength=rb.PERT(*RS),
-            primary_loss=rb.PERT(*_scale(PL, c)),
-            secondary_loss_probability=rb.PERT(*SLP),
-            secondary_loss=rb.PERT(*_scale(SL, c)),
-        )
-        for i, (f, c) in enumerate(variants(n_scenarios))
-    ]
+    scenarios = [standard_scenario(f"S{i:02d}", f, c) for i, (f, c) in enumerate(variants(n_scenarios))]
     result = rb.simulate(
         scenarios, years=years, seed=SEED, method=method, progress=False, n_jobs=n_jobs, keep_counts=keep_counts
     )

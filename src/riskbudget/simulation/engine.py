@@ -314,8 +314,8 @@ def simulate(
     kernels.clear()  # each holds its last chunk's draws
     _allocator.release()  # the chunks' freed memory, kept for reuse during the run, goes back before the tables
     return SimulationResult._from_arrays(
-        losses, None if counts is None else counts.finish(), register=register, years=years, seed=root, method=method, recovered=recovered,
-        insurance=policies,
+        losses, None if counts is None else counts.finish(), register=register, years=years, seed=root,
+        method=method, recovered=recovered, insurance=policies,
     )
 
 
