@@ -25,6 +25,13 @@ Cases (each in its own subprocess, so that its peak memory is its own):
   (so that a control that stops some events leaves every other event's draws
   unchanged, the basis of its common random numbers), uses a cubic inverse
   CDF with u-error < 5e-11, and counts loss events;
+* ``numpy tuned same draws``: the tuned version doing riskbudget's draws (a
+  uniform of the primary loss, the secondary-loss test and the secondary loss
+  for every threat event, each on its own stream) with riskbudget's cubic
+  inverse for the frequency, the losses and the secondary-loss probability;
+  capability vs resistance stays lean. Its time over the lean version's is what
+  riskbudget's design costs; riskbudget's time over its time is what
+  riskbudget's code costs beyond hand-written NumPy doing the same work;
 * ``numpy plain``: the same model written plainly (``Generator.beta``, one
   generator, no chunks, no threads), the comparison an earlier README used;
 * ``pyfair lef_x_lm``: pyfair's per-iteration LEF x LM (if pyfair is installed:
@@ -160,6 +167,51 @@ def _tuned_scenario(j: int, f: float, c: float, years: int, out: np.ndarray) -> 
         out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
 
 
+def _cubic_pert(low: float, mode: float, high: float):  # noqa: ANN202 - a closure
+    """PERT(low, mode, high) from uniforms with riskbudget's own cubic inverse (u-error < 5e-11)."""
+    from riskbudget.distributions import _beta_inverse
+
+    a = 1 + 4 * (mode - low) / (high - low)
+    b = 1 + 4 * (high - mode) / (high - low)
+    q = _beta_inverse(a, b)
+
+    def inverse(u: np.ndarray) -> np.ndarray:
+        x = q(u)
+        x *= high - low
+        x += low
+        return x
+
+    return inverse
+
+
+def _tuned_same_draws(j: int, f: float, c: float, years: int, out: np.ndarray) -> None:
+    """The tuned NumPy doing riskbudget's draws: a uniform of every loss quantity for *every* threat event.
+
+    The primary loss, the secondary-loss test and the secondary loss each draw one uniform per threat
+    event from their own stream (so that stopping some events leaves the others' draws unchanged, as
+    riskbudget's common random numbers need), and the frequency, the losses and the secondary-loss
+    probability are inverted with riskbudget's cubic table. Capability and resistance stay the lean
+    version's (linear table, both values compared): riskbudget's exact test costs less than that.
+    What riskbudget's design costs in hand-written NumPy, the rest left as lean as the yardstick.
+    """
+    streams = [np.random.default_rng([SEED, j, k]) for k in range(7)]
+    rate_u, count, cap_u, res_u, pl_u, sec_u, sl_u = streams
+    tef, tc, rs = _cubic_pert(*_scale(TEF, f)), _inverse_pert(*TCAP), _inverse_pert(*RS)
+    pl, slp, sl = _cubic_pert(*_scale(PL, c)), _cubic_pert(*SLP), _cubic_pert(*_scale(SL, c))
+    for a in range(0, years, TUNED_CHUNK_YEARS):
+        n = min(TUNED_CHUNK_YEARS, years - a)
+        counts = count.poisson(tef(rate_u.random(n)))
+        slp_year = slp(rate_u.random(n))
+        year = np.repeat(np.arange(n, dtype=np.intp), counts)
+        total = year.size
+        idx = np.flatnonzero(tc(cap_u.random(total)) > rs(res_u.random(total)))
+        loss_year = year.take(idx)
+        loss = pl(pl_u.random(total).take(idx))
+        sec = np.flatnonzero(sec_u.random(total).take(idx) < slp_year.take(loss_year))
+        loss[sec] += sl(sl_u.random(total).take(idx.take(sec)))
+        out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
+
+
 def _tune_malloc() -> None:
     """glibc's mmap/trim thresholds raised as riskbudget raises them, so short-lived arrays are recycled."""
     import ctypes
@@ -171,17 +223,21 @@ def _tune_malloc() -> None:
         libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
 
 
-def run_numpy_tuned(years: int, n_scenarios: int, threads: int = 2) -> float:
-    """The aggregate model by hand: inverse-CDF PERT, chunks of years, scenarios on ``threads`` threads."""
+def run_numpy_tuned(years: int, n_scenarios: int, threads: int = 2, same_draws: bool = False) -> float:
+    """The aggregate model by hand: inverse-CDF PERT, chunks of years, scenarios on ``threads`` threads.
+
+    ``same_draws``: riskbudget's draws and inverse (:func:`_tuned_same_draws`) instead of the leanest.
+    """
     _tune_malloc()
+    scenario = _tuned_same_draws if same_draws else _tuned_scenario
     out = np.empty((years, n_scenarios), order="F")
     jobs = [(j, f, c, years, out) for j, (f, c) in enumerate(variants(n_scenarios))]
     if threads == 1:
         for job in jobs:
-            _tuned_scenario(*job)
+            scenario(*job)
     else:
         with ThreadPoolExecutor(threads) as ex:
-            for fut in [ex.submit(_tuned_scenario, *job) for job in jobs]:
+            for fut in [ex.submit(scenario, *job) for job in jobs]:
                 fut.result()
     return float(out.sum(axis=1).mean())
 
@@ -243,17 +299,19 @@ RB = "riskbudget"
 TUNED = "numpy tuned"
 TUNED_1 = "numpy tuned 1 thread"
 PYFAIR = "pyfair lef_x_lm"
+SAME = "numpy tuned same draws"
 CASES = {
     RB: lambda y, s: run_riskbudget(y, s),
     "riskbudget 1 thread": lambda y, s: run_riskbudget(y, s, n_jobs=1),
     "riskbudget no counts": lambda y, s: run_riskbudget(y, s, keep_counts=False),
     TUNED: lambda y, s: run_numpy_tuned(y, s, threads=2),
     TUNED_1: lambda y, s: run_numpy_tuned(y, s, threads=1),
+    SAME: lambda y, s: run_numpy_tuned(y, s, threads=2, same_draws=True),
     "numpy plain": run_numpy_plain,
     "riskbudget lef_x_lm": lambda y, s: run_riskbudget(y, s, "lef_x_lm"),
     PYFAIR: run_pyfair,
 }
-DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, "riskbudget lef_x_lm", PYFAIR]
+DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, SAME, "riskbudget lef_x_lm", PYFAIR]
 
 
 def _peak_mb() -> float:
@@ -288,9 +346,14 @@ def measure(case: str, years: int, n_scenarios: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def import_seconds(repeat: int) -> float:
-    """Fastest ``import riskbudget`` in a fresh interpreter (after ``import numpy``)."""
-    code = "import time, numpy; t = time.perf_counter(); import riskbudget; print(time.perf_counter() - t)"
+def import_seconds(repeat: int, names: str = "") -> float:
+    """Fastest ``import riskbudget`` in a fresh interpreter (after ``import numpy``), then ``names`` looked up.
+
+    The package loads each public name's module on first use, so ``import riskbudget`` alone loads
+    almost nothing; ``names="rb.Scenario, rb.PERT, rb.simulate"`` times what a simulation loads.
+    """
+    code = ("import time, numpy; t = time.perf_counter(); import riskbudget as rb; " + (names + "; " if names else "")
+            + "print(time.perf_counter() - t)")
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
             for _ in range(max(repeat, 3))]
     return min(runs)
@@ -320,7 +383,9 @@ def main() -> None:
         if importlib.util.find_spec("pyfair") is None:
             print("pyfair is not installed (pip install 'riskbudget[bench]'); its case is skipped")
             cases.remove(PYFAIR)
-    print(f"import riskbudget: {import_seconds(args.repeat):.3f} s (fastest of {max(args.repeat, 3)}; target < 0.5 s)")
+    print(f"import riskbudget: {import_seconds(args.repeat):.3f} s; with the modules a simulation loads "
+          f"(rb.Scenario, rb.PERT, rb.simulate): {import_seconds(args.repeat, 'rb.Scenario, rb.PERT, rb.simulate'):.3f} s "
+          f"(fastest of {max(args.repeat, 3)}; target < 0.5 s)")
     rows = []
     print(f"{'case':24s} {'scen':>4s} {'years':>10s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>8s} {'ALE':>14s}")
     for s in scen_list:
@@ -350,7 +415,7 @@ def main() -> None:
     print("memory is riskbudget's peak over the other's (target: riskbudget < 300 MB at 20 x 10^6):")
     for s in scen_list:
         for y in years_list:
-            for mine, other in ((RB, TUNED), ("riskbudget 1 thread", TUNED_1), ("riskbudget no counts", TUNED),
+            for mine, other in ((RB, TUNED), ("riskbudget 1 thread", TUNED_1), ("riskbudget no counts", TUNED), (RB, SAME),
                                 (RB, "numpy plain"), ("riskbudget lef_x_lm", PYFAIR), (RB, PYFAIR)):
                 a, o = get(mine, s, y), get(other, s, y)
                 if a is not None and o is not None:
