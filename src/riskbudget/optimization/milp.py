@@ -18,11 +18,13 @@ round's solve finds several plans before its last, and each would otherwise
 take a round of its own).
 
 Every cut only removes plans that break a limit, so each round solves a
-*relaxation* of the full problem and its dual bound bounds the optimum. Rounds
-stop early (1% gap) while cuts are being added; once none is needed the
-program is solved to the requested gap, and cutting resumes if that solution
-breaks a limit. A solution that meets every limit is then optimal for the
-limits as stated: status ``OPTIMAL``.
+*relaxation* of the full problem and its dual bound bounds the optimum. Every
+round is solved to the requested gap, so the round whose solution needs no cut
+ends the search. (Rounds used to stop at a 1% gap while cutting and then solve
+once more to the requested gap: on the bundled example that took more rounds
+and more time, 43 s against 33 s for the 21-point frontier, with the same
+plans.) A solution that meets every limit is then optimal for the limits as
+stated: status ``OPTIMAL``.
 
 When the time limit stops the rounds, the best plan seen that meets every
 limit on the whole sample (or the last solution repaired by the checked local
@@ -164,8 +166,7 @@ class _Rounds:
     # -- rounds ------------------------------------------------------------- #
     def run(self, cuts: list[Cut], mode: _Mode = STANDARD) -> Any:
         """Solve and cut until the solution meets every limit (or time, or rounds, run out)."""
-        requested = self.options.mip_rel_gap
-        gap = max(requested, 1e-2) if self.tails else requested
+        gap = self.options.mip_rel_gap
         self.converged, self.stopped = False, ""
         while True:
             self.rounds += 1
@@ -197,9 +198,6 @@ class _Rounds:
                 return res
             level = float(res.x[-1]) if (mode.sigma and mode.relax) else 0.0
             if not self._cut(funding, losses, cuts, level, mode):
-                if gap > requested:
-                    gap = requested
-                    continue
                 self.converged = res.status == 0
                 if res.status != 0:
                     self.stopped = "time"
