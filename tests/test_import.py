@@ -8,14 +8,18 @@ import sys
 import riskbudget as rb
 
 
+def _fresh(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (where nothing of riskbudget is imported yet)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_import_does_not_load_heavy_packages():
     code = (
         "import sys, riskbudget; "
         "heavy = [m for m in ('pymc', 'arviz', 'pytensor', 'matplotlib', 'ipywidgets', 'scipy.stats') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert _fresh(code) == ""
 
 
 def test_public_names_are_exported():
@@ -35,8 +39,7 @@ def test_names_load_their_modules_on_first_use():
         "'riskbudget.controls') if m in sys.modules]; "
         "print(before, after)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[] []"
+    assert _fresh(code) == "[] []"
 
 
 def test_every_public_name_is_its_modules_object():
