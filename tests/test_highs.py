@@ -79,3 +79,24 @@ def test_highs_prints_nothing_on_standard_output():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "" and "HiGHS" not in done.stderr
+
+
+def test_every_solve_runs_with_the_measured_options(monkeypatch):
+    made = []
+    new = _highs._new_highs
+
+    def recording():
+        h = new()
+        made.append(h)
+        return h
+
+    monkeypatch.setattr(_highs, "_new_highs", recording)
+    c, A, rl, ru = _knapsack(2)
+    n = c.size
+    _highs.solve(c, A, rl, ru, np.zeros(n), np.ones(n), np.ones(n))
+    [h] = made
+    assert _highs.MIP_OPTIONS  # what they are and why is measured in the module
+    for name, value in _highs.MIP_OPTIONS.items():
+        status, now = h.getOptionValue(name)
+        assert now == value, name
+    assert h.getOptionValue("threads")[1] == 1
