@@ -63,3 +63,19 @@ def test_renamed_names_warn_and_answer_the_new_object():
         assert rb.validate is rb.validate_plan
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         rb.nonexistent  # noqa: B018
+
+
+def test_the_names_type_checkers_see_are_the_names_loaded_on_use():
+    """The ``TYPE_CHECKING`` imports and ``_NAMES`` list the same (module, name) pairs, so they cannot drift apart."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(rb.__file__).read_text())
+    [block] = [n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"]
+    seen = {
+        alias.asname or alias.name: (node.module, alias.name)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert seen == rb._NAMES

@@ -235,7 +235,7 @@ def __getattr__(name: str) -> Any:
     if name in _RENAMED:
         new = _RENAMED[name]
         warnings.warn(f"riskbudget.{name} is now riskbudget.{new}", DeprecationWarning, stacklevel=2)
-        return __getattr__(new) if new not in globals() else globals()[new]
+        return __getattr__(new)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -118,7 +118,6 @@ def solve(
     import scipy.sparse as sp
     from scipy.optimize import OptimizeResult
 
-    inf = highspy.kHighsInf
     h = _new_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -132,10 +131,11 @@ def solve(
     lp.num_col_ = n
     lp.num_row_ = int(csc.shape[0])
     lp.col_cost_ = np.asarray(c, dtype=float)
-    lp.col_lower_ = np.where(np.isneginf(lower), -inf, np.asarray(lower, dtype=float))
-    lp.col_upper_ = np.where(np.isposinf(upper), inf, np.asarray(upper, dtype=float))
-    lp.row_lower_ = np.where(np.isneginf(row_lower), -inf, np.asarray(row_lower, dtype=float))
-    lp.row_upper_ = np.where(np.isposinf(row_upper), inf, np.asarray(row_upper, dtype=float))
+    # HiGHS's infinity (kHighsInf) is IEEE infinity, so unbounded sides pass as they are.
+    lp.col_lower_ = np.asarray(lower, dtype=float)
+    lp.col_upper_ = np.asarray(upper, dtype=float)
+    lp.row_lower_ = np.asarray(row_lower, dtype=float)
+    lp.row_upper_ = np.asarray(row_upper, dtype=float)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
     lp.a_matrix_.index_ = csc.indices.astype(np.int32)

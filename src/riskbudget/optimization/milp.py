@@ -91,6 +91,20 @@ class _Mode:
 STANDARD = _Mode()
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """A plan of the program measured on the whole sample: what :meth:`_Rounds._cut` and the check need."""
+
+    funding: Funding
+    losses: np.ndarray
+    level: float  # the level it is cut beyond (its sigma in a relaxed run, else 0)
+    broken: tuple[list[tuple[int, np.ndarray]], bool]  # _Rounds._broken of its losses at that level
+
+    @property
+    def breaks(self) -> bool:
+        return bool(self.broken[0]) or self.broken[1]
+
+
 class _Rounds:
     """The rounds of one solve: the limits, the cuts added, the best plan and the best bound seen."""
 
@@ -170,6 +184,7 @@ class _Rounds:
         self.converged, self.stopped = False, ""
         while True:
             self.rounds += 1
+            seen: dict[bytes, _Measured] = {}  # this round's plans, each measured once
             if mode.relax:
                 program = self.rows + cuts
             else:
@@ -182,22 +197,20 @@ class _Rounds:
                 minimize_sigma=mode.minimize_sigma,
                 time_limit=self.remaining(),
                 mip_rel_gap=gap,
-                check=(lambda x: not self._breaks(x, mode)) if self.tails else None,
+                check=(lambda x, seen=seen: not self._measure(x, mode, seen).breaks) if self.tails else None,
             )
             self._record_bound(res, mode)
-            self._cut_on_the_way(res, cuts, mode)
+            self._cut_on_the_way(res, cuts, mode, seen)
             if res.x is None:
                 if res.status == 1:
                     self.stopped = "time"
                 return res
-            funding = self.model.decode(res.x)
-            losses = self.problem.total_losses(funding)
-            self._record_plan(funding, losses, mode)
+            plan = self._measure(res.x, mode, seen)
+            self._record_plan(plan.funding, plan.losses, mode)
             if not self.tails:
                 self.converged = res.status == 0
                 return res
-            level = float(res.x[-1]) if (mode.sigma and mode.relax) else 0.0
-            if not self._cut(funding, losses, cuts, level, mode):
+            if not self._cut(plan.funding, plan.losses, cuts, plan.level, mode, plan.broken):
                 self.converged = res.status == 0
                 if res.status != 0:
                     self.stopped = "time"
@@ -210,7 +223,7 @@ class _Rounds:
                 self.stopped = "time"
                 return res
 
-    def _cut_on_the_way(self, res: Any, cuts: list[Cut], mode: _Mode) -> None:
+    def _cut_on_the_way(self, res: Any, cuts: list[Cut], mode: _Mode, seen: dict[bytes, _Measured]) -> None:
         """Cut off every improving plan the solve found before its last that breaks a limit.
 
         Each is a plan of the program, so its cuts (like any round's) only
@@ -221,16 +234,20 @@ class _Rounds:
         for xb in getattr(res, "broken", ()):
             if res.x is not None and np.array_equal(xb, res.x):
                 continue
-            funding = self.model.decode(xb)
-            losses = self.problem.total_losses(funding)
-            self._record_plan(funding, losses, mode)
-            self._cut(funding, losses, cuts, float(xb[-1]) if (mode.sigma and mode.relax) else 0.0, mode)
+            plan = self._measure(xb, mode, seen)
+            self._record_plan(plan.funding, plan.losses, mode)
+            self._cut(plan.funding, plan.losses, cuts, plan.level, mode, plan.broken)
 
-    def _breaks(self, x: np.ndarray, mode: _Mode) -> bool:
-        """Whether the program's plan ``x`` breaks a limit beyond what this run allows (as :meth:`_cut` decides)."""
-        losses = self.problem.total_losses(self.model.decode(x))
-        cvar, count = self._broken(losses, float(x[-1]) if (mode.sigma and mode.relax) else 0.0, mode)
-        return bool(cvar) or count
+    def _measure(self, x: np.ndarray, mode: _Mode, seen: dict[bytes, _Measured]) -> _Measured:
+        """The program's plan ``x`` on the whole sample: its losses and the limits it breaks (once per round)."""
+        key = x.tobytes()
+        plan = seen.get(key)
+        if plan is None:
+            funding = self.model.decode(x)
+            losses = self.problem.total_losses(funding)
+            level = float(x[-1]) if (mode.sigma and mode.relax) else 0.0
+            plan = seen[key] = _Measured(funding, losses, level, self._broken(losses, level, mode))
+        return plan
 
     def _broken(self, losses: np.ndarray, level: float, mode: _Mode) -> tuple[list[tuple[int, np.ndarray]], bool]:
         """The tail-mean limits ``losses`` break beyond ``level`` (each with its worst years), and whether a count
@@ -272,10 +289,16 @@ class _Rounds:
         if self.best is None or score > self.best[1]:
             self.best = (funding, score)
 
-    def _cut(self, funding: Funding, losses: np.ndarray, cuts: list[Cut], level: float, mode: _Mode) -> bool:
-        """Add a cut for every limit the solution breaks beyond ``level``; True if any."""
+    def _cut(
+        self, funding: Funding, losses: np.ndarray, cuts: list[Cut], level: float, mode: _Mode,
+        broken: tuple[list[tuple[int, np.ndarray]], bool] | None = None,
+    ) -> bool:
+        """Add a cut for every limit the solution breaks beyond ``level``; True if any.
+
+        ``broken``: what :meth:`_broken` says of these losses at this level, when already known.
+        """
         added = False
-        cvar, count = self._broken(losses, level, mode)
+        cvar, count = self._broken(losses, level, mode) if broken is None else broken
         for k, top in cvar:
             tc = self.tails[k]
             cut = self._cvar_cut(tc, losses, top, mode)
