@@ -69,13 +69,14 @@ test-wheel: $(VENV)/.stamp-test
 # The PyMC tests and every notebook again, computed as another x86-64 machine would: PyTensor's C code built
 # for generic x86-64 in a fresh compile directory (it caches modules by code, not by flags) and NumPy's
 # AVX-512 kernels switched off (AVX2/FMA3 on a CPU without AVX-512; scripts/other_cpu_features.py picks
-# them). Seeded MCMC draws differ there, so this proves the checks are statistical, not tied to one CPU.
+# them). Seeded MCMC draws differ there, so this proves the checks are statistical, not tied to one CPU; the
+# golden outputs run too (numbers to 1e-9, the solver's path within its gap; tests/test_golden.py).
 test-other-cpu: $(VENV)/.stamp-test
 	@compiledir=$$(mktemp -d) && features=$$($(BIN)/python scripts/other_cpu_features.py) || exit 1; \
 	echo "test-other-cpu: PyTensor -march=x86-64 in $$compiledir, NPY_DISABLE_CPU_FEATURES='$$features'"; \
 	export PYTENSOR_FLAGS="base_compiledir=$$compiledir,gcc__cxxflags=-march=x86-64 -mtune=generic" \
 		NPY_DISABLE_CPU_FEATURES="$$features"; \
-	$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) -m pymc tests && \
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) -m 'pymc or golden' tests && \
 		$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) $(NBVAL) notebooks; \
 	status=$$?; rm -rf "$$compiledir"; exit $$status
 

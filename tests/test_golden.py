@@ -7,7 +7,15 @@ after every change: ``simulate --json``, ``optimize --json`` with and without a 
 On the machine and NumPy build that recorded them the comparison is exact, bit for bit. NumPy picks
 SIMD kernels for ``exp``, ``log`` and sums by CPU, so another CPU may differ in the last bits of a
 draw (seen: 1 unit in the 16th digit of a percentile with AVX-512 switched off); there the numbers
-must agree to 1e-9 relative and every discrete output (funded sets, statuses, counts) exactly.
+must agree to 1e-9 relative and every discrete output (funded sets, statuses, loss-event counts)
+exactly. What only says which path the solver took is compared to what it guarantees there:
+
+* the cut and round counts in a plan's notes (seen: 27 cuts instead of 35 in the same 17 rounds,
+  with the same plan, with AVX-512 switched off): the note must read the same with its counts masked;
+* a plan's dual ``bound`` and ``solver_gap``: within the solver's relative gap (``mip_rel_gap``,
+  1e-6 by default) of the recorded values.
+
+``make test-other-cpu`` runs this test with another CPU's floating point.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +47,17 @@ RUNS: dict[str, list[str]] = {
 }
 #: Wall-clock fields, which differ from run to run.
 TIMING_KEYS = {"seconds", "solve_seconds", "elapsed"}
+#: Fields that depend on the solver's path (the cuts it happened to add); on another CPU, compared within
+#: the solver's relative gap (SolverOptions.mip_rel_gap's default) instead of 1e-9.
+SOLVER_PATH_KEYS = {"bound", "solver_gap"}
+SOLVER_GAP = 1e-6
+#: The counts of cuts and rounds in a note ("35 cut(s) and 0 indicator year(s) in 17 round(s)").
+PATH_COUNTS = re.compile(r"\b\d+(?= (?:tail-mean |combinatorial |count )?(?:cut|indicator year|round)\(s\))")
+
+
+def _path_masked(note: str) -> str:
+    """A note with its cut and round counts replaced by '#'."""
+    return PATH_COUNTS.sub("#", note)
 
 
 def _cli(args: list[str]) -> Any:
@@ -86,7 +106,14 @@ def _compare(got: Any, want: Any, path: str, exact: bool) -> list[str]:
             if key not in got:
                 problems.append(f"{path}.{key}: missing")
                 continue
-            problems += _compare(got[key], want[key], f"{path}.{key}", exact)
+            if not exact and key in SOLVER_PATH_KEYS:
+                problems += _compare_path_value(got[key], want[key], f"{path}.{key}")
+            elif not exact and key == "notes" and isinstance(want[key], list):
+                masked = [_path_masked(n) if isinstance(n, str) else n for n in want[key]]
+                mine = [_path_masked(n) if isinstance(n, str) else n for n in got[key]] if isinstance(got[key], list) else got[key]
+                problems += _compare(mine, masked, f"{path}.{key}", exact)
+            else:
+                problems += _compare(got[key], want[key], f"{path}.{key}", exact)
         return problems
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
@@ -101,7 +128,18 @@ def _compare(got: Any, want: Any, path: str, exact: bool) -> list[str]:
     return [] if got == want else [f"{path}: {got!r} instead of {want!r}"]
 
 
+def _compare_path_value(got: Any, want: Any, path: str) -> list[str]:
+    """A solver-path value on another CPU: within the solver's relative gap of the recorded one."""
+    if not isinstance(want, float) or not isinstance(got, (int, float)) or isinstance(got, bool):
+        return [] if got == want else [f"{path}: {got!r} instead of {want!r}"]
+    if math.isnan(want) or math.isnan(got):
+        return [] if math.isnan(want) and math.isnan(got) else [f"{path}: {got!r} instead of {want!r}"]
+    same = math.isclose(got, want, rel_tol=SOLVER_GAP, abs_tol=SOLVER_GAP)
+    return [] if same else [f"{path}: {got!r} instead of {want!r} (beyond the solver's gap, {SOLVER_GAP:g})"]
+
+
 @pytest.mark.slow
+@pytest.mark.golden
 def test_the_bundled_example_gives_the_recorded_numbers():
     golden = json.loads(GOLDEN.read_text())
     now = compute()
@@ -110,6 +148,32 @@ def test_the_bundled_example_gives_the_recorded_numbers():
     assert not problems, f"{len(problems)} differences ({'exact' if exact else 'rel 1e-9'}):\n" + "\n".join(
         problems[:40]
     )
+
+
+def test_solver_defaults_match_the_tolerance_used_here():
+    from riskbudget.optimization import SolverOptions
+
+    assert SolverOptions().mip_rel_gap == SOLVER_GAP
+
+
+def test_another_cpu_may_change_the_solver_path_but_nothing_else():
+    note = "tail limits enforced with 35 cut(s) and 0 indicator year(s) in 17 round(s)"
+    want = {"notes": ["TVaR95: sample CVaR (mean of the worst 250 years), exact", note], "bound": -2567970.7,
+            "solver_gap": 0.0, "funded_controls": ["EDR", "MFA"], "ale": 1234567.0}
+    other_path = {**want, "notes": [want["notes"][0], note.replace("35", "27").replace("17", "18")],
+                  "bound": -2567970.7 * (1 - 5e-7), "solver_gap": 4e-7}
+    assert _compare(other_path, want, "x", exact=False) == []
+    # on the recording machine the comparison stays exact
+    assert len(_compare(other_path, want, "x", exact=True)) == 3
+    # what is not the solver's path still counts: other words, a bound beyond the gap, another plan, another ALE
+    assert _compare({**other_path, "notes": [want["notes"][0], note.replace("round", "pass")]}, want, "x", False)
+    assert _compare({**other_path, "notes": [want["notes"][0].replace("250", "251"), note]}, want, "x", False)
+    assert _compare({**other_path, "bound": -2567970.7 * (1 - 3e-6)}, want, "x", False)
+    assert _compare({**other_path, "solver_gap": 2e-6}, want, "x", False)
+    assert _compare({**other_path, "funded_controls": ["EDR"]}, want, "x", False)
+    assert _compare({**other_path, "ale": 1234567.0 * (1 + 1e-8)}, want, "x", False)
+    assert _path_masked("7 tail-mean cut(s), 3 combinatorial cut(s) and 2 count cut(s) in 4 round(s)") == (
+        "# tail-mean cut(s), # combinatorial cut(s) and # count cut(s) in # round(s)")
 
 
 if __name__ == "__main__":
