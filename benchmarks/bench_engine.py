@@ -32,6 +32,11 @@ Cases (each in its own subprocess, so that its peak memory is its own):
   capability vs resistance stays lean. Its time over the lean version's is what
   riskbudget's design costs; riskbudget's time over its time is what
   riskbudget's code costs beyond hand-written NumPy doing the same work;
+* ``numpy same draws only``: those draws and nothing else (each year's rate
+  and Poisson count, five uniforms per threat event), on 2 threads: the floor
+  of any engine that draws what riskbudget's common random numbers need with
+  NumPy's generators, however fast the rest (a fused Numba kernel included).
+  Its time over the lean tuned version's says how close to 1.2 that floor is;
 * ``numpy plain``: the same model written plainly (``Generator.beta``, one
   generator, no chunks, no threads), the comparison an earlier README used;
 * ``pyfair lef_x_lm``: pyfair's per-iteration LEF x LM (if pyfair is installed:
@@ -44,7 +49,8 @@ the run needs; ``import riskbudget`` alone is printed separately); ``CPU s`` the
 all its threads over the same span, which other jobs on a shared machine
 disturb less than the wall time. ``peak MB``
 is the process's peak resident memory (VmHWM), interpreter and libraries included. With
-``--repeat N`` each case runs N times and the fastest run is shown. Run:
+``--repeat N`` every case runs once per round, N rounds, and the fastest run is shown; each ratio
+also shows its range and median over the rounds (both runs of a round saw about the same load). Run:
 
     python benchmarks/bench_engine.py                      # 20 scenarios x 10^6 years, the issue #15 table
     python benchmarks/bench_engine.py --years 100000 --scenarios 1 --scenarios 20
@@ -212,6 +218,27 @@ def _tuned_same_draws(j: int, f: float, c: float, years: int, out: np.ndarray) -
         out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
 
 
+def _draws_only(j: int, f: float, c: float, years: int, out: np.ndarray) -> None:
+    """Only the draws of :func:`_tuned_same_draws` (riskbudget's design), none of the work on them.
+
+    Each year's rate (cubic inverse) and Poisson count, each year's secondary-loss probability, and a
+    uniform of capability, resistance, primary loss, the secondary-loss test and the secondary loss
+    for every threat event: the floor of any engine that draws what riskbudget's common random
+    numbers need with NumPy's generators. ``out`` gets the counts (so that nothing is optimised away).
+    """
+    streams = [np.random.default_rng([SEED, j, k]) for k in range(7)]
+    rate_u, count, cap_u, res_u, pl_u, sec_u, sl_u = streams
+    tef, slp = _cubic_pert(*_scale(TEF, f)), _cubic_pert(*SLP)
+    for a in range(0, years, TUNED_CHUNK_YEARS):
+        n = min(TUNED_CHUNK_YEARS, years - a)
+        counts = count.poisson(tef(rate_u.random(n)))
+        slp(rate_u.random(n))
+        total = int(counts.sum())
+        for g in (cap_u, res_u, pl_u, sec_u, sl_u):
+            g.random(total)
+        out[a : a + n, j] = counts
+
+
 def _tune_malloc() -> None:
     """glibc's mmap/trim thresholds raised as riskbudget raises them, so short-lived arrays are recycled."""
     import ctypes
@@ -223,13 +250,16 @@ def _tune_malloc() -> None:
         libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
 
 
-def run_numpy_tuned(years: int, n_scenarios: int, threads: int = 2, same_draws: bool = False) -> float:
+def run_numpy_tuned(
+    years: int, n_scenarios: int, threads: int = 2, same_draws: bool = False, draws_only: bool = False
+) -> float:
     """The aggregate model by hand: inverse-CDF PERT, chunks of years, scenarios on ``threads`` threads.
 
-    ``same_draws``: riskbudget's draws and inverse (:func:`_tuned_same_draws`) instead of the leanest.
+    ``same_draws``: riskbudget's draws and inverse (:func:`_tuned_same_draws`) instead of the leanest;
+    ``draws_only``: those draws and nothing else (:func:`_draws_only`; the result is not an ALE).
     """
     _tune_malloc()
-    scenario = _tuned_same_draws if same_draws else _tuned_scenario
+    scenario = _draws_only if draws_only else (_tuned_same_draws if same_draws else _tuned_scenario)
     out = np.empty((years, n_scenarios), order="F")
     jobs = [(j, f, c, years, out) for j, (f, c) in enumerate(variants(n_scenarios))]
     if threads == 1:
@@ -300,6 +330,7 @@ TUNED = "numpy tuned"
 TUNED_1 = "numpy tuned 1 thread"
 PYFAIR = "pyfair lef_x_lm"
 SAME = "numpy tuned same draws"
+DRAWS = "numpy same draws only"
 CASES = {
     RB: lambda y, s: run_riskbudget(y, s),
     "riskbudget 1 thread": lambda y, s: run_riskbudget(y, s, n_jobs=1),
@@ -307,11 +338,13 @@ CASES = {
     TUNED: lambda y, s: run_numpy_tuned(y, s, threads=2),
     TUNED_1: lambda y, s: run_numpy_tuned(y, s, threads=1),
     SAME: lambda y, s: run_numpy_tuned(y, s, threads=2, same_draws=True),
+    DRAWS: lambda y, s: run_numpy_tuned(y, s, threads=2, draws_only=True),
     "numpy plain": run_numpy_plain,
     "riskbudget lef_x_lm": lambda y, s: run_riskbudget(y, s, "lef_x_lm"),
     PYFAIR: run_pyfair,
 }
-DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, SAME, "riskbudget lef_x_lm", PYFAIR]
+DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, SAME, DRAWS, "riskbudget lef_x_lm",
+                 PYFAIR]
 
 
 def _peak_mb() -> float:
@@ -387,11 +420,15 @@ def main() -> None:
           f"(rb.Scenario, rb.PERT, rb.simulate): {import_seconds(args.repeat, 'rb.Scenario, rb.PERT, rb.simulate'):.3f} s "
           f"(fastest of {max(args.repeat, 3)}; target < 0.5 s)")
     rows = []
+    rounds: dict[tuple[int, int], list[dict[str, dict]]] = {}  # (scenarios, years) -> each round's run of every case
     print(f"{'case':24s} {'scen':>4s} {'years':>10s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>8s} {'ALE':>14s}")
     for s in scen_list:
         for y in years_list:
+            # Rounds of every case in turn (not each case N times in a row), so that a change in the
+            # machine's load during the benchmark falls on every case alike.
+            rounds[(s, y)] = [{case: measure(case, y, s) for case in cases} for _ in range(args.repeat)]
             for case in cases:
-                runs = [measure(case, y, s) for _ in range(args.repeat)]
+                runs = [r[case] for r in rounds[(s, y)]]
                 ok = [r for r in runs if "error" not in r]
                 r = min(ok, key=lambda r: r["wall_s"]) if ok else runs[0]
                 rows.append(r)
@@ -416,13 +453,17 @@ def main() -> None:
     for s in scen_list:
         for y in years_list:
             for mine, other in ((RB, TUNED), ("riskbudget 1 thread", TUNED_1), ("riskbudget no counts", TUNED), (RB, SAME),
-                                (RB, "numpy plain"), ("riskbudget lef_x_lm", PYFAIR), (RB, PYFAIR)):
+                                (DRAWS, TUNED), (RB, "numpy plain"), ("riskbudget lef_x_lm", PYFAIR), (RB, PYFAIR)):
                 a, o = get(mine, s, y), get(other, s, y)
                 if a is not None and o is not None:
+                    paired = [r[mine]["wall_s"] / r[other]["wall_s"] for r in rounds[(s, y)]
+                              if "error" not in r[mine] and "error" not in r[other]]
+                    spread = (f"   per round {min(paired):.2f}-{max(paired):.2f}, median {float(np.median(paired)):.2f}"
+                              if len(paired) > 1 else "")
                     print(
                         f"  {s:2d} scenarios, {y:>9,d} years: {mine:20s} / {other:20s}  "
                         f"time {a['wall_s'] / o['wall_s']:5.2f}   CPU {a['cpu_s'] / o['cpu_s']:5.2f}   "
-                        f"memory {a['peak_mb'] / o['peak_mb']:5.2f}"
+                        f"memory {a['peak_mb'] / o['peak_mb']:5.2f}{spread}"
                     )
 
 
