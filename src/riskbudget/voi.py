@@ -254,10 +254,10 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
         for fn in FUNCTIONS:
             d = getattr(c, fn)
             if d is not None and d.base_kind != "none":
-                out[f"{fn} of {c.name}"] = control_component(c, fn, u)
+                out[f"{fn} of {c.name}"] = _present(control_component(c, fn, u))
         if c.response_sla is not None:
-            h0 = control_component(c, "hours_without", u)
-            h1 = control_component(c, "hours_with", u)
+            h0 = _present(control_component(c, "hours_without", u))
+            h1 = _present(control_component(c, "hours_with", u))
             out[f"hours to contain under {c.name}"] = np.minimum(h0, h1)
             out[f"hours to contain without {c.name}"] = h0
     for p in problem.projects:
@@ -265,10 +265,16 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
         u = anchor.shared(project_stream_name(p.name), "voi").random((n, len(p.risk_changes) + 1))
         for i, rc in enumerate(p.risk_changes):
             if rc.increase.base_kind != "none":
-                out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = project_component(p, i, u)
+                out[f"risk added by {p.name} ({', '.join(rc.targets)})"] = _present(project_component(p, i, u))
         if p.security_by_design is not None and p.security_by_design.risk_removed.base_kind != "none":
-            out[f"risk removed by security by design of {p.name}"] = project_component(p, "risk_removed", u)
+            out[f"risk removed by security by design of {p.name}"] = _present(project_component(p, "risk_removed", u))
     return out
+
+
+def _present(values: np.ndarray | None) -> np.ndarray:
+    """The draws of a component the caller checked is there (the component functions give None when it is not)."""
+    assert values is not None
+    return values
 
 
 @dataclass(frozen=True, eq=False)

@@ -386,9 +386,9 @@ def read_projects(path: str | os.PathLike[str]) -> tuple[Project, ...]:
                 raise ProjectError(f"project {name!r}: new scenario: {exc}") from None
             kwargs["new_scenarios"] = (scenario,)
         for col in ("requires", "excludes", "category", "owner", "description"):
-            v = (row.get(col) or "").strip()
-            if v:
-                kwargs[col] = v
+            text = (row.get(col) or "").strip()
+            if text:
+                kwargs[col] = text
         out.append((line, _build_item(ctx, Project, kwargs)))
     _unique_names(source, out, ProjectError, "project")
     return tuple(p for _, p in out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
@@ -295,6 +295,10 @@ class Project:
 # --------------------------------------------------------------------------- #
 # The yearly multiplier of a project
 # --------------------------------------------------------------------------- #
+@overload
+def project_component(project: Project, component: int, u: np.ndarray) -> np.ndarray: ...
+@overload
+def project_component(project: Project, component: str, u: np.ndarray) -> np.ndarray | None: ...
 def project_component(project: Project, component: int | str, u: np.ndarray) -> np.ndarray | None:
     """Per-year draws of a project's risk increase ``component`` (an index) or ``"risk_removed"``.
 

@@ -453,7 +453,7 @@ class CubeCuts:
         free when the cube's smallest losses still break a limit. Returns None
         when the plan itself is not excluded.
         """
-        allowed = [(int(s),) for s in states]
+        allowed: list[tuple[int, ...]] = [(int(s),) for s in states]
         total = self.lower_losses(allowed)
         if not excluded(total):
             return None
@@ -504,6 +504,7 @@ class CubeCuts:
                 total += item[years]
                 continue
             j, decisions, masks, losses_j, _floor = self.scenarios[item]
+            assert losses_j is not None  # every column is kept (checked above)
             sub = losses_j[years]
             agree = np.stack([masks[pos][states[d]] for pos, d in enumerate(decisions)], axis=1)  # combos x decisions
             c = int(np.flatnonzero(agree.all(axis=1))[0])
@@ -535,10 +536,10 @@ class CubeCuts:
         counts = fixed.sum(axis=0)
         coef = np.zeros(self.model.ncol)
         const = 0.0
-        for d in np.flatnonzero(counts):
-            c0, cx = self._flip(d, states[d])
-            const += counts[d] * c0
-            coef += counts[d] * cx
+        for flipped in np.flatnonzero(counts).tolist():
+            c0, cx = self._flip(flipped, states[flipped])
+            const += counts[flipped] * c0
+            coef += counts[flipped] * cx
         # sum_d n_d flip_d = const + coef . x >= need  ->  -coef . x <= const - need
         return -coef, const - float(need), 0.0
 

@@ -55,13 +55,16 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..exceptions import RiskBudgetError
 from .cuts import CountState, Cut
 from .problem import DecisionProblem, Funding
+
+if TYPE_CHECKING:
+    from .plan import PlanStatus
 from .rules import Constraints
 
 __all__ = ["Model", "SolveResult", "SCALE", "CutRow", "PROGRAM_BYTES"]
@@ -126,7 +129,7 @@ class SolveResult:
     """What a solver found: the funding, its status, gap and bound, and notes for the plan."""
 
     funding: Funding
-    status: str  # "optimal", "time_limit", "infeasible_appetite", "heuristic"
+    status: PlanStatus  # what is proven: optimal, feasible_gap, infeasible_appetite, heuristic, ...
     gap: float
     bound: float  # upper bound on expected net value
     objective: float  # expected net value of the solution as the program saw it

@@ -643,7 +643,7 @@ def build_plan(
     *,
     appetite: Any = None,
     budget: float | None = None,
-    status: str = PlanStatus.EVALUATED,
+    status: PlanStatus = PlanStatus.EVALUATED,
     solver_gap: float = math.nan,
     bound: float = math.nan,
     notes: tuple[str, ...] = (),

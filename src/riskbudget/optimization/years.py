@@ -38,7 +38,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from .. import metrics
 from .._parse import parse_money, parse_number, parse_whole
 from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
+
+if TYPE_CHECKING:
+    from ..controls import Control, Project
 
 __all__ = ["Horizon", "MAX_HORIZON", "horizon_of", "check_lead_times", "YearMix", "year_table", "npv_objective",
            "budget_rows", "year_problem"]
@@ -112,7 +115,8 @@ def horizon_of(where: str, horizon: Any, discount_rate: Any, budget: Any = None)
 
 def check_lead_times(where: str, problem: DecisionProblem, horizon: Horizon) -> None:
     """Refuse a candidate whose effect or value would start after the horizon (it could never pay back)."""
-    for item in [*problem.controls, *problem.projects]:
+    items: list[Control | Project] = [*problem.controls, *problem.projects]
+    for item in items:
         lead = float(item.lead_time_months)
         if lead >= 12.0 * horizon.years:
             kind = "control" if item in problem.controls else "project"
