@@ -109,6 +109,25 @@ def test_inputs_are_the_draws_the_simulation_used():
     assert np.corrcoef(rate, with_)[0, 1] < 0.7
 
 
+def test_a_posterior_rate_input_is_the_draw_the_simulation_used():
+    """A Bayesian posterior rate draws each year's posterior draw from a run-level stream (not "frequency")."""
+    from riskbudget.bayes import PosteriorRate
+
+    draws = np.random.default_rng(0).uniform(20, 100, 4_000)
+    reg = rb.Register(
+        [rb.Scenario("Rate", loss_event_frequency=PosteriorRate(draws), primary_loss=rb.Constant(1_000), category="x")]
+    )
+    problem = precompute(reg, [rb.Control("Shaky", 1, applies_to="x", avoidance=rb.Uniform(0, 1))], [], years=3_000,
+                         seed=9, progress=False)
+    rate = decision_inputs(problem)["loss event frequency: Rate"]
+    without = problem.column(0, 0)  # 1,000 x a Poisson count at each year's rate
+    assert np.corrcoef(rate, without)[0, 1] > 0.9
+    # each year's rate is one of the posterior draws, and the yearly losses are Poisson around 1,000 x it
+    assert np.isin(rate, draws).all()
+    z = (without / 1_000 - rate) / np.sqrt(rate)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and abs(z.std() - 1) < 0.05
+
+
 def test_value_of_information_errors(plan):
     with pytest.raises(rb.RiskBudgetError, match="give alternatives"):
         value_of_information(plan.problem)

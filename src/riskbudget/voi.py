@@ -49,8 +49,9 @@ from typing import Any
 
 import numpy as np
 
-from ._random import Streams, control_stream_name, project_stream_name, value_stream
+from ._random import Streams, control_stream_name, posterior_stream_name, project_stream_name, value_stream
 from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_component
+from .distributions import PosteriorDistribution
 from .exceptions import RiskBudgetError
 from .formatting import money
 from .optimization import Constraints, DecisionProblem, Funding, FundingRules, Plan
@@ -241,7 +242,12 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
         kind = s.frequency_kind
         dist = getattr(s, kind)
         if dist.base_kind != "none" or kind == "contact_frequency":
-            rate = dist.sample(n, g("frequency"))
+            if isinstance(dist, PosteriorDistribution):
+                # as the engine draws it: each year's posterior draw from the run-level stream of its key
+                index = dist.draw_index(n, g.shared(posterior_stream_name(dist.posterior_key), "index"))
+                rate = dist.sample_years(index, g("frequency"))
+            else:
+                rate = dist.sample(n, g("frequency"))
             if kind == "contact_frequency":
                 rate = rate * s.probability_of_action.sample(n, g("probability_of_action"))
             if np.ptp(rate) > 0:
