@@ -69,11 +69,21 @@ def test_overlapping_layers_and_duplicate_names_are_refused():
         Tower.build([Insurance("P", 0, 0, 1e6, applies_to="Mars")], s)
 
 
+def test_an_excess_layer_may_start_above_its_limit():
+    """$5M xs $6M sits on a $5M xs $1M primary: a tower's upper layers start above their own width."""
+    primary = Insurance("Primary", 4e5, retention=1e6, limit=5e6)
+    excess = Insurance("Excess", 1e5, retention=6e6, limit=5e6)
+    losses = np.array([5e5, 3e6, 6e6, 8e6, 11e6, 30e6])
+    assert excess.recovery(losses).tolist() == [0.0, 0.0, 0.0, 2e6, 5e6, 5e6]
+    # together the two layers pay what one $10M xs $1M layer pays
+    whole = Insurance("Whole", 0, retention=1e6, limit=10e6)
+    assert (primary.recovery(losses) + excess.recovery(losses)).tolist() == whole.recovery(losses).tolist()
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
         (dict(premium=-1), r"premium \(-1\) must be a finite amount >= 0"),
-        (dict(retention=5e6, limit=1e6), r"retention \(5e\+06\) is above the limit \(1e\+06\)"),
         (dict(coinsurance=1.5), r"coinsurance \(1.5\) must lie in \[0, 1\]"),
         (dict(coinsurance=-0.1), r"coinsurance \(-0.1\) must lie in \[0, 1\]"),
         (dict(basis="monthly"), r"basis \('monthly'\) must be one of \['annual', 'per_event'\]"),

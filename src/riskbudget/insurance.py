@@ -72,7 +72,8 @@ class Insurance:
         The deductible (>= 0): losses up to it are not covered.
     limit : float
         The most the insurer pays above the retention (> 0), per event or per
-        year depending on ``basis``. It may not be below the retention.
+        year depending on ``basis``: the layer is "limit xs retention", so an
+        excess layer's retention is often above its limit ($5M xs $6M).
     basis : {"annual", "per_event"}, default "annual"
         The layer applies to the year's aggregate loss of the covered
         scenarios, or to each loss event.
@@ -115,12 +116,6 @@ class Insurance:
             raise InsuranceError(f"{who}: retention ({retention:g}) must be >= 0 (the deductible)", field="retention")
         if not limit > 0:
             raise InsuranceError(f"{who}: limit ({limit:g}) must be > 0 (the most the insurer pays)", field="limit")
-        if retention > limit:
-            raise InsuranceError(
-                f"{who}: retention ({retention:g}) is above the limit ({limit:g}); the limit is the most the insurer "
-                f"pays above the retention - are the two swapped?",
-                field="retention",
-            )
         if self.basis not in BASES:
             raise InsuranceError(f"{who}: basis ({self.basis!r}) must be one of {list(BASES)}", field="basis")
         from ._parse import parse_share
