@@ -163,6 +163,36 @@ def test_allocation_more_budget_never_hurts(budget, extra):
     assert a.total <= budget * (1 + 1e-9) + 1e-9
 
 
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: gl.breach_probability(float("nan"), 0.5, 1e-6), r"investment z \(nan\) must be finite"),
+        (lambda: gl.marginal_benefit(-1.0, 0.5, 1e6, 1e-6), r"investment z \(-1\) must be >= 0"),
+        (lambda: gl.upper_bound(1.5, 1e6), r"v \(1.5\) is a probability and must lie in \[0, 1\]"),
+        (lambda: gl.upper_bound("x", 1e6), r"Gordon-Loeb.*v"),
+        (lambda: gl.upper_bound(0.5, -1.0), r"loss \(-1\) must be >= 0"),
+    ],
+)
+def test_investment_and_bound_inputs_are_checked(call, message):
+    with pytest.raises(rb.RiskBudgetError, match=message):
+        call()
+
+
+def test_allocation_of_no_budget_invests_nothing():
+    """At the bracket's end rounding left asset 2 a sliver (7e-12) of investment, and brentq found no sign change."""
+    assets = [
+        {"v": 0.5995481289582621, "loss": 111776.7142057198, "alpha": 1.165200360135117e-07,
+         "beta": 2.883756927758076, "class": "II"},
+        {"v": 0.36916851139545037, "loss": 676302.5402030369, "alpha": 2.9852667773500577e-05,
+         "beta": 0.9911134439065346, "class": "I"},
+        {"v": 0.7460932754658696, "loss": 479736.216110903, "alpha": 1.7217691913670917e-06,
+         "beta": 0.5245120141089392, "class": "I"},
+    ]
+    assert list(gl.allocate(assets, 0.0).investment.values()) == [0.0, 0.0, 0.0]
+    small = gl.allocate(assets, 1e-8)
+    assert sum(small.investment.values()) == pytest.approx(1e-8, rel=1e-6)
+
+
 def test_allocation_accepts_a_mapping_and_validates():
     a = gl.allocate({"ERP": {"v": 0.6, "loss": 5e6, "alpha": 2e-6}}, 100_000)
     assert list(a.investment) == ["ERP"]

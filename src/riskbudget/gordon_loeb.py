@@ -79,11 +79,17 @@ def _check(v: Any, loss: Any, alpha: Any, beta: Any, breach_class: Any) -> tuple
     return v_, l_, a_, b_, cls
 
 
+def _investment(z: Any) -> float:
+    z_ = check_finite("Gordon-Loeb", "investment z", z, RiskBudgetError)
+    if z_ < 0:
+        raise RiskBudgetError(f"Gordon-Loeb: investment z ({z_:g}) must be >= 0")
+    return z_
+
+
 def breach_probability(z: float, v: float, alpha: float, beta: float = 1.0, breach_class: str = "I") -> float:
     """``S(z, v)``: the breach probability after investing ``z``."""
     v, _, alpha, beta, cls = _check(v, 0.0, alpha, beta, breach_class)
-    if z < 0:
-        raise RiskBudgetError(f"Gordon-Loeb: investment z ({z:g}) must be >= 0")
+    z = _investment(z)
     if cls == "I":
         return v / (alpha * z + 1.0) ** beta
     return v ** (alpha * z + 1.0)
@@ -102,6 +108,7 @@ def marginal_benefit(
 ) -> float:
     """``-dS/dz x L``: expected loss avoided by the next dollar invested at ``z``."""
     v, loss, alpha, beta, cls = _check(v, loss, alpha, beta, breach_class)
+    z = _investment(z)
     if cls == "I":
         return v * alpha * beta * (alpha * z + 1.0) ** (-beta - 1.0) * loss
     return -alpha * math.log(v) * v ** (alpha * z + 1.0) * loss
@@ -147,9 +154,13 @@ def optimal_investment(v: float, loss: float, alpha: float, beta: float = 1.0, b
 
 def upper_bound(v: float, loss: float) -> float:
     """Gordon and Loeb's bound on the optimal investment: ``v L / e``."""
-    if not (math.isfinite(v) and math.isfinite(loss)) or v < 0 or loss < 0:
-        raise RiskBudgetError(f"Gordon-Loeb: v ({v!r}) and loss ({loss!r}) must be finite and >= 0")
-    return v * loss / math.e
+    v_ = check_finite("Gordon-Loeb", "v", v, RiskBudgetError)
+    loss_ = check_finite("Gordon-Loeb", "loss", loss, RiskBudgetError)
+    if not 0.0 <= v_ <= 1.0:
+        raise RiskBudgetError(f"Gordon-Loeb: v ({v_:g}) is a probability and must lie in [0, 1]")
+    if loss_ < 0:
+        raise RiskBudgetError(f"Gordon-Loeb: loss ({loss_:g}) must be >= 0")
+    return v_ * loss_ / math.e
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,13 @@ def allocate(assets: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any
     if sum(unconstrained) <= b:
         lam, z = 0.0, unconstrained
     else:
+        # At this shadow price no asset's first dollar pays, so every investment is 0, except that rounding
+        # can leave a sliver (1e-11) there; a zero or tiny budget then needs a higher end of the bracket.
         hi = max(marginal_benefit(0.0, a["v"], a["loss"], a["alpha"], a["beta"], a["class"]) for a in items) - 1.0
+        for _ in range(64):
+            if sum(z_at(hi)) <= b:
+                break
+            hi = 2.0 * hi + 1.0
         lam = brentq(lambda x: sum(z_at(x)) - b, 0.0, hi, xtol=1e-14, rtol=1e-14, maxiter=500)
         z = z_at(lam)
         # spend the budget exactly (brentq stops within its tolerance)
