@@ -281,7 +281,7 @@ class SimulationResult:
         return metrics.var(self.column(scenario), q)
 
     def tvar(self, q: float = 0.95, scenario: str | None = None) -> float:
-        """Tail value at risk: the mean annual loss at or above VaR_q."""
+        """Tail value at risk: the mean of the worst ``1 - q`` share of years (:func:`riskbudget.metrics.tvar`)."""
         return metrics.tvar(self.column(scenario), q)
 
     def exceedance(self, x: Any, scenario: str | None = None) -> Any:
