@@ -161,6 +161,9 @@ def test_triangular_closed_forms():
     assert d.mean() == pytest.approx(3.0)
     assert d.var() == pytest.approx((1 + 4 + 36 - 2 - 6 - 12) / 18)
     assert d.ppf(d.cdf(1.5)) == pytest.approx(1.5)
+    # far from 0 the expanded form cancelled to a negative variance (-7.5e6 here); shifting changes nothing
+    far = rb.Triangular(1e12, 1e12 + 1, 1e12 + 3)
+    assert far.var() == pytest.approx(rb.Triangular(0, 1, 3).var(), rel=1e-12) == pytest.approx(7 / 18)
 
 
 def test_scaled_multiplies_every_draw():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from scipy import integrate
 
@@ -39,6 +41,31 @@ def test_capability_vs_resistance_expected_susceptibility_is_p_tcap_greater_than
     exact, _ = integrate.quad(lambda x: rs.cdf(x) * tcap.to_scipy().pdf(x), 0.2, 0.9, limit=500, epsabs=1e-14, epsrel=1e-13)
     assert s.susceptibility_kind == "capability_vs_resistance"
     assert s.expected_susceptibility() == pytest.approx(exact, abs=1e-11)
+
+
+@pytest.mark.parametrize(
+    "tcap,rs,exact",
+    [
+        # a constant resistance: P(TCap > c) = 1 - F_TCap(c) (one quadrature over [0, 1] returned 0)
+        (rb.PERT(0.1, 0.5, 0.95), rb.Constant(0.9), None),
+        # a resistance far narrower than the capability: 1 - E[RS]
+        (rb.Uniform(0, 1), rb.Uniform(0.999, 0.9995), 1 - 0.99925),
+        # equal constants never win: the simulation compares strictly
+        (rb.Constant(0.5), rb.Constant(0.5), 0.0),
+        (rb.Constant(0.6), rb.Constant(0.5), 1.0),
+        # overlapping uniforms: 0.5 * 0.5 * (0.1 / 0.4)
+        (rb.Uniform(0.4, 0.6), rb.Uniform(0.5, 0.9), 0.0625),
+    ],
+)
+def test_expected_susceptibility_finds_narrow_overlaps_and_ties(tcap, rs, exact):
+    s = scenario(threat_event_frequency=1_000, threat_capability=tcap, resistance_strength=rs)
+    if exact is None:
+        exact = 1 - float(tcap.cdf(rs.value))
+    assert s.expected_susceptibility() == pytest.approx(exact, abs=1e-11)
+    # the simulation agrees: loss events are Poisson with mean 1,000 x P(TCap > RS) a year
+    sim = rb.simulate(s, years=4_000, seed=5)
+    events = sim.counts.to_numpy().sum() / (4_000 * 1_000)
+    assert abs(events - exact) <= 4 * math.sqrt(exact / (4_000 * 1_000))
 
 
 def test_expected_annual_loss_is_the_product_of_means():

@@ -855,13 +855,28 @@ def _joint_mean(multipliers: list[Any]) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def _prob_greater(x: Distribution, y: Distribution) -> float:
-    """P(X > Y) for independent X and Y, by quadrature of F_Y(x) dF_X(x)."""
+    """P(X > Y) for independent X and Y, strictly greater (as the simulation compares them).
+
+    On the quantile scale of X, ``P(X > Y) = integral_0^1 F_Y(F_X^-1(u)) du``.
+    With ``[a, b]`` the support of Y, the integrand is 0 below ``u = F_X(a)``
+    and 1 above ``F_X(b)`` (there X > b >= Y), so only the stretch between
+    is integrated: one quadrature over all of [0, 1] could miss a narrow
+    overlap and return 0 (a resistance that is a constant, or far narrower
+    than the capability). A constant Y is ``P(X > c) = 1 - F_X(c)``, and two
+    equal constants give 0, as in the simulation.
+    """
     from scipy import integrate
 
-    qs = (0.0, 1.0)
-    # Integrate over the quantile scale of X: P(X > Y) = integral_0^1 F_Y(F_X^-1(u)) du.
-    value, _ = integrate.quad(lambda u: float(y.cdf(float(x.ppf(u)))), *qs, limit=500, epsabs=1e-13, epsrel=1e-12)
-    return float(value)
+    a, b = y.support()
+    u_a = float(x.cdf(a)) if math.isfinite(a) else 0.0
+    u_b = float(x.cdf(b)) if math.isfinite(b) else 1.0
+    above = 1.0 - u_b
+    if u_b <= u_a:
+        return above
+    value, _ = integrate.quad(
+        lambda u: float(y.cdf(float(x.ppf(u)))), u_a, u_b, limit=500, epsabs=1e-13, epsrel=1e-12
+    )
+    return above + float(value)
 
 
 class Register(Sequence[Scenario]):
