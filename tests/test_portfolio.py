@@ -43,8 +43,14 @@ def test_contribution_is_the_scenario_mean_in_the_tail_years(example_result):
     name = example_result.names[3]
     assert table.loc[name, "tvar_contribution"] == pytest.approx(example_result.losses[name].to_numpy()[tail].mean(), rel=1e-12)
     assert table.attrs["tail_years"] == int(tail.sum())
-    se = example_result.losses[name].to_numpy()[tail].std(ddof=1) / math.sqrt(tail.sum())
-    assert table.loc[name, "tvar_contribution_se"] == pytest.approx(se)
+    # its standard error from the influence function (x - c) 1{tail} / (1 - q), c = E[X | total at VaR]: the
+    # mean over the max(10, 2 sqrt(n)) years whose total ranks nearest the 0.95-quantile
+    x, n = example_result.losses[name].to_numpy(), total.size
+    k = max(10, int(2 * math.sqrt(n)))
+    lo = min(max(math.ceil(0.95 * n) - 1 - k // 2, 0), n - k)
+    c = x[np.argsort(total, kind="stable")[lo : lo + k]].mean()
+    se = (np.where(tail, x - c, 0.0) / 0.05).std(ddof=1) / math.sqrt(n)
+    assert table.loc[name, "tvar_contribution_se"] == pytest.approx(se, rel=1e-9)
 
 
 def test_contributions_closed_form_with_a_certain_loss():

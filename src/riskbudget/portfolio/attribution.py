@@ -44,7 +44,8 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
         ``diversification`` (standalone TVaR minus contribution). The columns
         ``ale`` and ``tvar_contribution`` sum to ``result.ale()`` and
         ``result.tvar(q)``. ``tvar_contribution_se`` is the Monte Carlo error
-        with the tail weights held fixed.
+        of the contribution, from its influence function (the tail years vary
+        from sample to sample too; :func:`riskbudget.metrics.tail_contribution_se`).
 
     Examples
     --------
@@ -64,6 +65,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
     # Euler allocation of TVaR: each year's weight in the portfolio TVaR (1 in the
     # worst years, a share for years tied at the quantile) applied to each scenario.
     weights = metrics.tail_weights(total, q)
+    near_var = metrics.var_weights(total, q)
     m_share = n * (1.0 - q)
     tvar_parts = weights @ losses / m_share
     tvar_total = float(weights @ total / m_share)
@@ -79,7 +81,7 @@ def contributions(result: Any, *, q: float = 0.95) -> Any:
                 "ale_se": float(col.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                 "ale_share": float(ale[j] / ale_total) if ale_total > 0 else math.nan,
                 "tvar_contribution": float(tvar_parts[j]),
-                "tvar_contribution_se": metrics.weighted_mean_se(col, weights, float(tvar_parts[j]), m_share),
+                "tvar_contribution_se": metrics.tail_contribution_se(col, weights, near_var, q),
                 "tvar_share": float(tvar_parts[j] / tvar_total) if tvar_total > 0 else math.nan,
                 "standalone_var": metrics.var(col, q),
                 "standalone_tvar": metrics.tvar(col, q),

@@ -265,9 +265,11 @@ def _count_total(counts: np.ndarray | None) -> int:
     return 0 if counts is None else int(_aligned(counts).sum(dtype=np.int64))
 
 
-def _tail_block(block: np.ndarray, weights: np.ndarray, q: float, m_share: float) -> list[dict[str, float]]:
+def _tail_block(
+    block: np.ndarray, weights: np.ndarray, near_var: np.ndarray, q: float, m_share: float
+) -> list[dict[str, float]]:
     """Per scenario of the block: what :func:`riskbudget.portfolio.contributions` computes per column."""
-    block, weights = _aligned(block), _aligned(weights)
+    block, weights, near_var = _aligned(block), _aligned(weights), _aligned(near_var)
     n = block.shape[0]
     out = []
     for j in range(block.shape[1]):
@@ -278,7 +280,7 @@ def _tail_block(block: np.ndarray, weights: np.ndarray, q: float, m_share: float
                 "ale": float(col.mean()),
                 "ale_se": float(col.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                 "tvar_contribution": part,
-                "tvar_contribution_se": metrics.weighted_mean_se(col, weights, part, m_share),
+                "tvar_contribution_se": metrics.tail_contribution_se(col, weights, near_var, q),
                 "standalone_var": metrics.var(col, q),
                 "standalone_tvar": metrics.tvar(col, q),
             }
@@ -501,8 +503,9 @@ class DistributedSimulationResult(SimulationResult):
     def contributions(self, *, q: float = 0.95) -> Any:
         """Euler allocation of ALE and TVaR_q per scenario, as :func:`riskbudget.portfolio.contributions`.
 
-        The tail weights (``years`` floats) are computed here from the
-        portfolio total and sent to the workers; each worker returns one row
+        The tail weights and the VaR window's weights (``years`` floats each,
+        for the standard errors) are computed here from the portfolio total
+        and sent to the workers; each worker returns one row
         per scenario it holds. The tail weights, VaR, ALE, standalone VaR and
         TVaR are the local ones bit for bit; a contribution is one dot product
         per scenario where the local function does one matrix product, which
@@ -517,11 +520,14 @@ class DistributedSimulationResult(SimulationResult):
         n = total.size
         v = metrics.var(total, q)
         weights = metrics.tail_weights(total, q)
+        near_var = metrics.var_weights(total, q)
         m_share = n * (1.0 - q)
         tvar_total = float(weights @ total / m_share)
         ale_total = float(total.mean())
         w = client.scatter(weights, broadcast=True, hash=False)
-        jobs = [client.submit(_tail_block, client.submit(operator.getitem, f, 0), w, q, m_share) for f in self.block_futures]
+        near = client.scatter(near_var, broadcast=True, hash=False)
+        jobs = [client.submit(_tail_block, client.submit(operator.getitem, f, 0), w, near, q, m_share)
+                for f in self.block_futures]
         rows: dict[int, dict[str, float]] = {}
         for block, block_rows in zip(self.blocks, client.gather(jobs)):
             for j, row in zip(block, block_rows):
