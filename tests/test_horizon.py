@@ -71,6 +71,35 @@ def test_npv_of_a_hand_computed_plan():
     assert "net present value" in plan.describe()
 
 
+def test_items_going_live_in_the_same_year_split_it_at_their_go_live_dates():
+    """Controls live after 3 and 6 months: a quarter of year 1 with neither, a quarter with the first, half with both.
+
+    (Weighting every subset of live items by the product of their shares treated the go-live dates as independent:
+    4.8% too low a year-1 loss here, and a project's added risk with a control gave 1.8% too high.)
+    """
+    reg = rb.Register([rb.Scenario("A", loss_event_frequency=2.0, primary_loss=rb.PERT(5e4, 1e5, 2e5), category="web")])
+    waf = rb.Control("WAF", 10_000, applies_to="web", resistance=0.5, one_off_cost=50_000, lead_time_months=3)
+    edr = rb.Control("EDR", 8_000, applies_to="web", resistance=0.4, lead_time_months=6)
+    portal = rb.Project("Portal", 30_000, value_per_year=200_000, lead_time_months=6,
+                        risk_changes=[rb.controls.RiskChange("web", 0.5)])
+    problem = precompute(reg, [waf, edr], [portal], years=4_000, seed=3, progress=False)
+
+    def ale(*funded: str) -> float:
+        return evaluate(problem, funded=list(funded)).ale
+
+    plan = evaluate(problem, funded=["WAF", "EDR"], horizon=2, discount_rate=0.1)
+    year1 = 0.25 * ale() + 0.25 * ale("WAF") + 0.5 * ale("WAF", "EDR")
+    assert plan.by_year.loc[1, "ale"] == pytest.approx(year1, rel=1e-12)
+    assert plan.by_year.loc[2, "ale"] == pytest.approx(ale("WAF", "EDR"), rel=1e-12)
+    spend = [10_000 + 8_000 + 50_000, 18_000]
+    npv = sum((-a - c) / 1.1**t for t, (a, c) in enumerate(zip([year1, ale("WAF", "EDR")], spend), start=1))
+    assert plan.npv == pytest.approx(npv, rel=1e-12)
+    # the control from month 3, the project's added attack surface from month 6
+    mixed = evaluate(problem, funded=["WAF", "Portal"], horizon=2)
+    year1 = 0.25 * ale() + 0.25 * ale("WAF") + 0.5 * ale("WAF", "Portal")
+    assert mixed.by_year.loc[1, "ale"] == pytest.approx(year1, rel=1e-12)
+
+
 def test_a_one_year_horizon_reproduces_the_one_year_plan(phased):
     reg, controls, projects = small_instance()
     problem = precompute(reg, controls, projects, years=YEARS, seed=SEED, progress=False)

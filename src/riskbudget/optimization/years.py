@@ -9,15 +9,18 @@ postpones its value only (:meth:`~riskbudget.controls.Project.value_share`,
 :meth:`~riskbudget.controls.Project.risk_share`).
 
 **Year-``t`` losses.** Each scenario's precomputed combination columns (one
-simulated sample, common random numbers) are mixed by the live shares: with
-the funded items touching a scenario live for shares ``s_i``, its year-``t``
-column is ``sum over subsets S of prod_{i in S} s_i prod_{i not in S} (1 -
-s_i) x column(S live)``. In a year where every item is either live or not
-(shares 0 or 1, the usual case from year 2 on) that is exactly the simulated
-column. In a year with a partly live item the mix gives the exact expected
-loss (events arrive evenly over the year) but is an approximation of the
-year's distribution: VaR and TVaR in such a year are those of the mix of the
-full-year outcomes, not of a year split in two. Plans say so in their notes.
+simulated sample, common random numbers) are mixed by the live shares. An item
+live for the share ``s_i`` of year ``t`` goes live at ``1 - s_i`` of the way
+through it and stays live, so the year splits at those points: each stretch
+between successive go-live points weighs its length, with the column of the
+items live in it (two controls going live after 3 and 6 months: a quarter of
+the year with neither, a quarter with the first, half with both). In a year
+where every item is either live or not (shares 0 or 1, the usual case from
+year 2 on) that is exactly the simulated column. In a year with a partly live
+item the mix gives the exact expected loss (events arrive evenly over the
+year) but is an approximation of the year's distribution: VaR and TVaR in
+such a year are those of the mix of the full-year outcomes, not of a year
+split in parts. Plans say so in their notes.
 
 **Net present value.** ``npv = sum_{t=1..T} (value_t - ALE_t - spend_t) /
 (1 + r)^t``, discounted at the end of each year, with ``value_t`` the expected
@@ -37,7 +40,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -153,16 +155,17 @@ class YearMix:
         radix = self.problem.radix[j]
         strides = np.cumprod([1, *radix[:-1]]).tolist()
         on = [(pos, st, self._share(j, pos, st, t)) for pos, st in enumerate(states) if st >= 1]
+        # An item live for the share s of the year went live at 1 - s (as a fraction of the year) and stays live:
+        # the year splits at those points, and each stretch weighs its length with the items live in it.
+        starts = [1.0 - share for _, _, share in on]
+        cuts = sorted({0.0, 1.0, *starts})
         out: dict[int, float] = {}
-        for live in product((False, True), repeat=len(on)):
-            w = 1.0
+        for lo, hi in zip(cuts, cuts[1:]):
             idx = c
-            for (pos, st, share), alive in zip(on, live):
-                w *= share if alive else 1.0 - share
-                if not alive:
+            for (pos, st, _share), start in zip(on, starts):
+                if start > lo:  # not yet live in this stretch
                     idx -= st * strides[pos]
-            if w > 0.0:
-                out[idx] = out.get(idx, 0.0) + w
+            out[idx] = out.get(idx, 0.0) + (hi - lo)
         pairs = sorted(out.items())
         self._weights[key] = pairs
         return pairs
