@@ -11,9 +11,10 @@ Sampling is by inversion, ``ppf(U)`` with ``U`` uniform, wherever that is
 fast: closed forms for :class:`Uniform`, :class:`Triangular` and
 :class:`LogNormal` (through a standard normal), and a tabulated quantile
 function with a u-error below 5e-11 for :class:`PERT` and :class:`Beta` at the
-shapes estimates give (see ``_BetaQuantile`` for the extreme ones). Inversion makes sampling about four times faster than
-``Generator.beta`` and keeps common random numbers monotone: the same
-uniforms give larger draws for a larger estimate. Each draw consumes a fixed
+shapes estimates give (see ``_BetaQuantile`` for the extreme ones). Inversion
+makes sampling about four times faster than ``Generator.beta`` and keeps
+common random numbers monotone: the same uniforms give larger draws for a
+larger estimate. Each draw consumes a fixed
 number of values from the generator, so drawing ``n`` then ``m`` values gives
 the same numbers as drawing ``n + m``.
 
