@@ -100,6 +100,21 @@ def test_items_going_live_in_the_same_year_split_it_at_their_go_live_dates():
     assert mixed.by_year.loc[1, "ale"] == pytest.approx(year1, rel=1e-12)
 
 
+def test_a_one_year_plan_says_when_it_leaves_one_off_costs_and_lead_times_out():
+    reg = rb.Register([rb.Scenario("A", loss_event_frequency=2.0, primary_loss=rb.PERT(5e4, 1e5, 2e5), category="web")])
+    waf = rb.Control("WAF", 10_000, applies_to="web", resistance=0.5, one_off_cost=50_000)
+    edr = rb.Control("EDR", 8_000, applies_to="web", resistance=0.4, lead_time_months=9)
+    plain = rb.Control("MFA", 5_000, applies_to="web", resistance=0.3)
+    problem = precompute(reg, [waf, edr, plain], [], years=2_000, seed=3, progress=False)
+    said = "one-off costs and lead times count only over a horizon: this one-year plan scores WAF, EDR"
+    assert any(n.startswith(said) for n in evaluate(problem, funded=["WAF", "EDR", "MFA"]).notes)
+    assert not any("one-off costs and lead times" in n for n in evaluate(problem, funded=["MFA"]).notes)
+    assert any(n.startswith(said) for n in optimize(problem, budget=1e6, include=["WAF", "EDR"]).notes)
+    # over a horizon they are counted, so nothing is said
+    assert not any("one-off costs and lead times" in n
+                   for n in evaluate(problem, funded=["WAF", "EDR"], horizon=2).notes)
+
+
 def test_a_one_year_horizon_reproduces_the_one_year_plan(phased):
     reg, controls, projects = small_instance()
     problem = precompute(reg, controls, projects, years=YEARS, seed=SEED, progress=False)

@@ -172,6 +172,7 @@ def optimize(
                 "is chosen too; plan.robustness shows how each limit holds on fresh years",))
     else:
         plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
+    plan = _one_year_note(plan)
     if app is None:
         return plan
     from .robustness import confirm
@@ -285,8 +286,20 @@ def evaluate(
     if horizon is not None:
         hz = horizon_of("evaluate", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("evaluate", problem, hz)
-        plan = with_years(plan, app, hz)
-    return plan
+        return with_years(plan, app, hz)
+    return _one_year_note(plan)
+
+
+def _one_year_note(plan: Plan) -> Plan:
+    """A one-year plan says so when it funds items whose one-off costs or lead times only a horizon counts."""
+    problem, funding = plan.problem, plan.funding
+    phased = [c.name for c in problem.controls if c.name in funding.controls and (c.one_off_cost or c.lead_time_months)]
+    phased += [p.name for p in problem.projects if p.name in funding.projects and (p.one_off_cost or p.lead_time_months)]
+    if not phased:
+        return plan
+    note = (f"one-off costs and lead times count only over a horizon: this one-year plan scores {', '.join(phased)} "
+            "at their yearly cost with a full year of effect or value; pass horizon= (and discount_rate=) to phase them")
+    return replace(plan, notes=plan.notes + (note,))
 
 
 def validate(
