@@ -110,6 +110,8 @@ def test_a_one_year_plan_says_when_it_leaves_one_off_costs_and_lead_times_out():
     assert any(n.startswith(said) for n in evaluate(problem, funded=["WAF", "EDR", "MFA"]).notes)
     assert not any("one-off costs and lead times" in n for n in evaluate(problem, funded=["MFA"]).notes)
     assert any(n.startswith(said) for n in optimize(problem, budget=1e6, include=["WAF", "EDR"]).notes)
+    front = rb.frontier(problem, budget=1e6, shares=[1.0], include=["WAF", "EDR"])
+    assert any(n.startswith(said) for n in front.plans[0].notes)
     # over a horizon they are counted, so nothing is said
     assert not any("one-off costs and lead times" in n
                    for n in evaluate(problem, funded=["WAF", "EDR"], horizon=2).notes)

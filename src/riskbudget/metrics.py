@@ -133,12 +133,16 @@ def var_se(x: Any, q: float = 0.95) -> float:
     """
     a = _array(x)
     q = check_level(q)
-    n = a.size
-    if n < 2:
+    if a.size < 2:
         return math.nan
-    s = math.sqrt(q * (1.0 - q) / n)
-    (lo, hi), _ = _quantiles_sorted_partial(a, [max(q - s, 0.0), min(q + s, 1.0)])
+    (lo, hi), _ = _quantiles_sorted_partial(a, _var_se_levels(q, a.size))
     return (hi - lo) / 2.0
+
+
+def _var_se_levels(q: float, n: int) -> list[float]:
+    """The levels ``q -/+ sqrt(q (1 - q) / n)`` whose sample quantiles bound VaR_q's ~68% interval."""
+    s = math.sqrt(q * (1.0 - q) / n)
+    return [max(q - s, 0.0), min(q + s, 1.0)]
 
 
 def tail_weights(x: Any, q: float = 0.95) -> np.ndarray:
@@ -244,7 +248,10 @@ def tail_contribution_se(values: np.ndarray, weights: np.ndarray, near_var: np.n
 
 
 def weighted_mean_se(values: np.ndarray, weights: np.ndarray, mean: float, total_weight: float) -> float:
-    """Standard error of a weighted mean (e.g. a scenario's share of the tail), with the weights held fixed.
+    """Standard error of a weighted mean, with the weights held fixed.
+
+    Not the error of a TVaR contribution, whose tail years vary from sample to
+    sample too: that is :func:`tail_contribution_se`.
 
     ``mean`` is the weighted mean ``weights @ values / total_weight``;
     ``total_weight`` the sum of the weights (at least 1 weight beyond the
@@ -356,7 +363,10 @@ def describe(x: Any, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: 
     q = check_level(q)
     qs = [check_level(v) for v in quantiles]
     n = a.size
-    values, part = _quantiles_sorted_partial(a, qs + [q])
+    # the quantiles asked, VaR, and the two VaR's standard error reads, from one partition
+    values, part = _quantiles_sorted_partial(a, qs + [q] + (_var_se_levels(q, n) if n >= 2 else []))
+    if n >= 2:
+        values, (se_lo, se_hi) = values[:-2], values[-2:]
     v = values[-1]
     mean = float(a.mean())
     sd = float(a.std(ddof=1)) if n > 1 else math.nan
@@ -370,7 +380,7 @@ def describe(x: Any, *, quantiles: Iterable[float] = (0.5, 0.9, 0.95, 0.99), q: 
     for qq, val in zip(qs, values[:-1]):
         out[f"p{quantile_label(qq)}"] = val
     out[f"var{label}"] = v
-    out[f"var{label}_se"] = var_se(part, q)
+    out[f"var{label}_se"] = (se_hi - se_lo) / 2.0 if n >= 2 else math.nan
     t, lower_q = _tvar_from_tail(part, q)
     out[f"tvar{label}"] = t
     if n >= 2:

@@ -17,7 +17,7 @@ from ..exceptions import RiskBudgetError, TooManyCombinationsError
 from ..insurance import covering
 from .horizon import horizon_plan, with_years
 from .options import SolverOptions, appetite_of, problem_of, route_options
-from .plan import OutOfSample, Plan, PlanStatus, build_plan
+from .plan import OutOfSample, Plan, PlanStatus, build_plan, one_year_note
 from .planner import best_plan
 from .problem import DecisionProblem
 from .rules import Constraints, FundingRules
@@ -172,7 +172,7 @@ def optimize(
                 "is chosen too; plan.robustness shows how each limit holds on fresh years",))
     else:
         plan = best_plan(rules, app, solver_options, progress=progress, started=t0)
-    plan = _one_year_note(plan)
+    plan = one_year_note(plan)
     if app is None:
         return plan
     from .robustness import confirm
@@ -287,19 +287,7 @@ def evaluate(
         hz = horizon_of("evaluate", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("evaluate", problem, hz)
         return with_years(plan, app, hz)
-    return _one_year_note(plan)
-
-
-def _one_year_note(plan: Plan) -> Plan:
-    """A one-year plan says so when it funds items whose one-off costs or lead times only a horizon counts."""
-    problem, funding = plan.problem, plan.funding
-    phased = [c.name for c in problem.controls if c.name in funding.controls and (c.one_off_cost or c.lead_time_months)]
-    phased += [p.name for p in problem.projects if p.name in funding.projects and (p.one_off_cost or p.lead_time_months)]
-    if not phased:
-        return plan
-    note = (f"one-off costs and lead times count only over a horizon: this one-year plan scores {', '.join(phased)} "
-            "at their yearly cost with a full year of effect or value; pass horizon= (and discount_rate=) to phase them")
-    return replace(plan, notes=plan.notes + (note,))
+    return one_year_note(plan)
 
 
 def validate(

@@ -20,7 +20,7 @@ from ..simulation.distributed import check_client
 from .cuts import CutPool
 from .horizon import horizon_plan, with_years
 from .options import SolverOptions, appetite_of, problem_of, route_options
-from .plan import Plan, build_plan
+from .plan import Plan, build_plan, one_year_note
 from .planner import best_plan
 from .rules import Constraints, FundingRules, money_value, resolve_constraints, share_value
 from .transfer import solve_transfer
@@ -280,6 +280,8 @@ def _solve_run(
             plan = horizon_plan(rules, target, options, hz, t0)
         else:
             plan = best_plan(rules, target, options, pool=pool, progress=False, started=t0)
+        if hz is None:
+            plan = one_year_note(plan)
         if appetite_mode == "check" and appetite is not None:
             checked = build_plan(plan.problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
                                  solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +25,7 @@ __all__ = [
     "BudgetNeeded",
     "OutOfSample",
     "build_plan",
+    "one_year_note",
     "return_on_controls",
     "status_words",
 ]
@@ -768,3 +769,15 @@ class OutOfSample:
             "years": self.years,
             "seed": self.seed,
         }
+
+
+def one_year_note(plan: Plan) -> Plan:
+    """A one-year plan says so when it funds items whose one-off costs or lead times only a horizon counts."""
+    problem, funding = plan.problem, plan.funding
+    phased = [c.name for c in problem.controls if c.name in funding.controls and (c.one_off_cost or c.lead_time_months)]
+    phased += [p.name for p in problem.projects if p.name in funding.projects and (p.one_off_cost or p.lead_time_months)]
+    if not phased:
+        return plan
+    note = (f"one-off costs and lead times count only over a horizon: this one-year plan scores {', '.join(phased)} "
+            "at their yearly cost with a full year of effect or value; pass horizon= (and discount_rate=) to phase them")
+    return replace(plan, notes=plan.notes + (note,))
