@@ -20,23 +20,30 @@ Cases (each in its own subprocess, so that its peak memory is its own):
   malloc thresholds raised as riskbudget raises them.
   It draws only what it needs (capability and resistance for every threat
   event, losses and the secondary-loss test for loss events only) and compares
-  capability with resistance value by value. riskbudget does more by design:
-  it draws a base variate of every event quantity for *every* threat event
-  (so that a control that stops some events leaves every other event's draws
-  unchanged, the basis of its common random numbers), uses a cubic inverse
-  CDF with u-error < 5e-11, and counts loss events;
-* ``numpy tuned same draws``: the tuned version doing riskbudget's draws (a
-  uniform of the primary loss, the secondary-loss test and the secondary loss
-  for every threat event, each on its own stream) with riskbudget's cubic
-  inverse for the frequency, the losses and the secondary-loss probability;
-  capability vs resistance stays lean. Its time over the lean version's is what
-  riskbudget's design costs; riskbudget's time over its time is what
+  capability with resistance value by value. riskbudget decides each threat
+  event with one uniform against P(TCap > RS) instead (the same model in
+  distribution: each event's capability and resistance are its own and used
+  for nothing else), then draws a base variate of every later quantity for
+  *every* candidate event, loss event or not (so that a control that stops
+  some events leaves every other event's draws unchanged, the basis of its
+  common random numbers), uses a cubic inverse CDF with u-error < 5e-11, and
+  counts loss events;
+* ``numpy tuned one-uniform test``: the lean tuned version with riskbudget's
+  one-uniform test (P(TCap > RS) from riskbudget's plain-NumPy quadrature):
+  the fastest NumPy version of the model here, and the honest yardstick for
+  riskbudget's algorithm;
+* ``numpy tuned same draws``: the tuned version doing riskbudget's draws (the
+  one-uniform test, then a uniform of the primary loss, the secondary-loss
+  test and the secondary loss for every candidate event, each on its own
+  stream) with riskbudget's cubic inverse for the frequency, the losses and
+  the secondary-loss probability. Its time over the one-uniform version's is
+  what riskbudget's design costs; riskbudget's time over its time is what
   riskbudget's code costs beyond hand-written NumPy doing the same work;
 * ``numpy same draws only``: those draws and nothing else (each year's rate
-  and Poisson count, five uniforms per threat event), on 2 threads: the floor
-  of any engine that draws what riskbudget's common random numbers need with
-  NumPy's generators, however fast the rest (a fused Numba kernel included).
-  Its time over the lean tuned version's says how close to 1.2 that floor is;
+  and Poisson count, one uniform per threat event and three per candidate
+  event), on 2 threads: the floor of any engine that draws what riskbudget's
+  common random numbers need with NumPy's generators, however fast the rest
+  (a fused Numba kernel included);
 * ``numpy plain``: the same model written plainly (``Generator.beta``, one
   generator, no chunks, no threads), the comparison an earlier README used;
 * ``pyfair lef_x_lm``: pyfair's per-iteration LEF x LM (if pyfair is installed:
@@ -190,52 +197,78 @@ def _cubic_pert(low: float, mode: float, high: float):  # noqa: ANN202 - a closu
     return inverse
 
 
-def _tuned_same_draws(j: int, f: float, c: float, years: int, out: np.ndarray) -> None:
-    """The tuned NumPy doing riskbudget's draws: a uniform of every loss quantity for *every* threat event.
+def _susceptibility() -> float:
+    """P(TCap > RS) of the standard scenario, by riskbudget's plain-NumPy quadrature (no scipy.integrate import)."""
+    import riskbudget as rb
 
-    The primary loss, the secondary-loss test and the secondary loss each draw one uniform per threat
-    event from their own stream (so that stopping some events leaves the others' draws unchanged, as
-    riskbudget's common random numbers need), and the frequency, the losses and the secondary-loss
-    probability are inverted with riskbudget's cubic table. Capability and resistance stay the lean
-    version's (linear table, both values compared): riskbudget's exact test costs less than that.
-    What riskbudget's design costs in hand-written NumPy, the rest left as lean as the yardstick.
+    return rb.Scenario("s", threat_event_frequency=1, threat_capability=rb.PERT(*TCAP), resistance_strength=rb.PERT(*RS),
+                       primary_loss=1).expected_susceptibility()
+
+
+def _tuned_one_uniform(j: int, f: float, c: float, years: int, out: np.ndarray, s: float) -> None:
+    """The lean tuned NumPy with one uniform per threat event against ``s`` = P(TCap > RS) for the loss-event test."""
+    rng = np.random.default_rng([SEED, j])
+    tef = _inverse_pert(*_scale(TEF, f))
+    pl, slp, sl = _inverse_pert(*_scale(PL, c)), _inverse_pert(*SLP), _inverse_pert(*_scale(SL, c))
+    for a in range(0, years, TUNED_CHUNK_YEARS):
+        n = min(TUNED_CHUNK_YEARS, years - a)
+        counts = rng.poisson(tef(rng.random(n)))
+        year = np.repeat(np.arange(n, dtype=np.intp), counts)
+        loss_year = year[rng.random(year.size) < s]
+        loss = pl(rng.random(loss_year.size))
+        sec = np.flatnonzero(rng.random(loss_year.size) < slp(rng.random(n)).take(loss_year))
+        loss[sec] += sl(rng.random(sec.size))
+        out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
+
+
+def _tuned_same_draws(j: int, f: float, c: float, years: int, out: np.ndarray, s: float) -> None:
+    """The tuned NumPy doing riskbudget's draws: a uniform of every loss quantity for *every* candidate event.
+
+    One uniform per threat event against ``s`` = P(TCap > RS) picks the candidate events; the primary
+    loss, the secondary-loss test and the secondary loss then each draw one uniform per candidate
+    event from their own stream (so that a control stopping some candidates leaves the others' draws
+    unchanged, as riskbudget's common random numbers need), and the frequency, the losses and the
+    secondary-loss probability are inverted with riskbudget's cubic table. What riskbudget's design
+    costs in hand-written NumPy, the rest left as lean as the yardstick.
     """
-    streams = [np.random.default_rng([SEED, j, k]) for k in range(7)]
-    rate_u, count, cap_u, res_u, pl_u, sec_u, sl_u = streams
-    tef, tc, rs = _cubic_pert(*_scale(TEF, f)), _inverse_pert(*TCAP), _inverse_pert(*RS)
+    streams = [np.random.default_rng([SEED, j, k]) for k in range(6)]
+    rate_u, count, hit_u, pl_u, sec_u, sl_u = streams
+    tef = _cubic_pert(*_scale(TEF, f))
     pl, slp, sl = _cubic_pert(*_scale(PL, c)), _cubic_pert(*SLP), _cubic_pert(*_scale(SL, c))
     for a in range(0, years, TUNED_CHUNK_YEARS):
         n = min(TUNED_CHUNK_YEARS, years - a)
         counts = count.poisson(tef(rate_u.random(n)))
         slp_year = slp(rate_u.random(n))
         year = np.repeat(np.arange(n, dtype=np.intp), counts)
-        total = year.size
-        idx = np.flatnonzero(tc(cap_u.random(total)) > rs(res_u.random(total)))
-        loss_year = year.take(idx)
-        loss = pl(pl_u.random(total).take(idx))
-        sec = np.flatnonzero(sec_u.random(total).take(idx) < slp_year.take(loss_year))
-        loss[sec] += sl(sl_u.random(total).take(idx.take(sec)))
+        loss_year = year[hit_u.random(year.size) < s]
+        m = loss_year.size
+        loss = pl(pl_u.random(m))
+        sec = np.flatnonzero(sec_u.random(m) < slp_year.take(loss_year))
+        loss[sec] += sl(sl_u.random(m).take(sec))
         out[a : a + n, j] = np.bincount(loss_year, weights=loss, minlength=n)
 
 
-def _draws_only(j: int, f: float, c: float, years: int, out: np.ndarray) -> None:
+def _draws_only(j: int, f: float, c: float, years: int, out: np.ndarray, s: float) -> None:
     """Only the draws of :func:`_tuned_same_draws` (riskbudget's design), none of the work on them.
 
-    Each year's rate (cubic inverse) and Poisson count, each year's secondary-loss probability, and a
-    uniform of capability, resistance, primary loss, the secondary-loss test and the secondary loss
-    for every threat event: the floor of any engine that draws what riskbudget's common random
-    numbers need with NumPy's generators. ``out`` gets the counts (so that nothing is optimised away).
+    Each year's rate (cubic inverse) and Poisson count, each year's secondary-loss probability, one
+    uniform per threat event and a uniform of the primary loss, the secondary-loss test and the
+    secondary loss for every candidate event (a share ``s`` of the threat events, drawn as a binomial
+    here): the floor of any engine that draws what riskbudget's common random numbers need with
+    NumPy's generators. ``out`` gets the counts (so that nothing is optimised away).
     """
-    streams = [np.random.default_rng([SEED, j, k]) for k in range(7)]
-    rate_u, count, cap_u, res_u, pl_u, sec_u, sl_u = streams
+    streams = [np.random.default_rng([SEED, j, k]) for k in range(6)]
+    rate_u, count, hit_u, pl_u, sec_u, sl_u = streams
     tef, slp = _cubic_pert(*_scale(TEF, f)), _cubic_pert(*SLP)
     for a in range(0, years, TUNED_CHUNK_YEARS):
         n = min(TUNED_CHUNK_YEARS, years - a)
         counts = count.poisson(tef(rate_u.random(n)))
         slp(rate_u.random(n))
         total = int(counts.sum())
-        for g in (cap_u, res_u, pl_u, sec_u, sl_u):
-            g.random(total)
+        hit_u.random(total)
+        m = int(hit_u.binomial(total, s))
+        for g in (pl_u, sec_u, sl_u):
+            g.random(m)
         out[a : a + n, j] = counts
 
 
@@ -251,17 +284,24 @@ def _tune_malloc() -> None:
 
 
 def run_numpy_tuned(
-    years: int, n_scenarios: int, threads: int = 2, same_draws: bool = False, draws_only: bool = False
+    years: int, n_scenarios: int, threads: int = 2, same_draws: bool = False, draws_only: bool = False,
+    one_uniform: bool = False,
 ) -> float:
     """The aggregate model by hand: inverse-CDF PERT, chunks of years, scenarios on ``threads`` threads.
 
+    ``one_uniform``: the loss-event test with one uniform against P(TCap > RS) (:func:`_tuned_one_uniform`);
     ``same_draws``: riskbudget's draws and inverse (:func:`_tuned_same_draws`) instead of the leanest;
     ``draws_only``: those draws and nothing else (:func:`_draws_only`; the result is not an ALE).
     """
     _tune_malloc()
-    scenario = _draws_only if draws_only else (_tuned_same_draws if same_draws else _tuned_scenario)
     out = np.empty((years, n_scenarios), order="F")
-    jobs = [(j, f, c, years, out) for j, (f, c) in enumerate(variants(n_scenarios))]
+    jobs: list[tuple] = [(j, f, c, years, out) for j, (f, c) in enumerate(variants(n_scenarios))]
+    if draws_only or same_draws or one_uniform:
+        scenario = _draws_only if draws_only else (_tuned_same_draws if same_draws else _tuned_one_uniform)
+        s = _susceptibility()
+        jobs = [(*job, s) for job in jobs]
+    else:
+        scenario = _tuned_scenario
     if threads == 1:
         for job in jobs:
             scenario(*job)
@@ -328,6 +368,7 @@ def run_pyfair(years: int, n_scenarios: int) -> float:
 RB = "riskbudget"
 TUNED = "numpy tuned"
 TUNED_1 = "numpy tuned 1 thread"
+ONE = "numpy tuned one-uniform test"
 PYFAIR = "pyfair lef_x_lm"
 SAME = "numpy tuned same draws"
 DRAWS = "numpy same draws only"
@@ -337,14 +378,15 @@ CASES = {
     "riskbudget no counts": lambda y, s: run_riskbudget(y, s, keep_counts=False),
     TUNED: lambda y, s: run_numpy_tuned(y, s, threads=2),
     TUNED_1: lambda y, s: run_numpy_tuned(y, s, threads=1),
+    ONE: lambda y, s: run_numpy_tuned(y, s, threads=2, one_uniform=True),
     SAME: lambda y, s: run_numpy_tuned(y, s, threads=2, same_draws=True),
     DRAWS: lambda y, s: run_numpy_tuned(y, s, threads=2, draws_only=True),
     "numpy plain": run_numpy_plain,
     "riskbudget lef_x_lm": lambda y, s: run_riskbudget(y, s, "lef_x_lm"),
     PYFAIR: run_pyfair,
 }
-DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, SAME, DRAWS, "riskbudget lef_x_lm",
-                 PYFAIR]
+DEFAULT_CASES = [RB, "riskbudget 1 thread", "riskbudget no counts", TUNED, TUNED_1, ONE, SAME, DRAWS,
+                 "riskbudget lef_x_lm", PYFAIR]
 
 
 def _peak_mb() -> float:
@@ -452,8 +494,9 @@ def main() -> None:
     print("memory is riskbudget's peak over the other's (target: riskbudget < 300 MB at 20 x 10^6):")
     for s in scen_list:
         for y in years_list:
-            for mine, other in ((RB, TUNED), ("riskbudget 1 thread", TUNED_1), ("riskbudget no counts", TUNED), (RB, SAME),
-                                (DRAWS, TUNED), (RB, "numpy plain"), ("riskbudget lef_x_lm", PYFAIR), (RB, PYFAIR)):
+            for mine, other in ((RB, TUNED), ("riskbudget 1 thread", TUNED_1), ("riskbudget no counts", TUNED), (RB, ONE),
+                                (RB, SAME), (DRAWS, TUNED), (RB, "numpy plain"), ("riskbudget lef_x_lm", PYFAIR),
+                                (RB, PYFAIR)):
                 a, o = get(mine, s, y), get(other, s, y)
                 if a is not None and o is not None:
                     paired = [r[mine]["wall_s"] / r[other]["wall_s"] for r in rounds[(s, y)]

@@ -4,6 +4,12 @@ Recorded before the architecture redesign (``python tests/test_golden.py --recor
 after every change: ``simulate --json``, ``optimize --json`` with and without a TVaR limit,
 ``frontier --json`` and the board report's numbers.
 
+Re-recorded once, on purpose, when issue #15 changed which random numbers the engine draws (one
+uniform per threat event against P(TCap > RS) instead of a capability and a resistance; the losses
+and thinning draws one per candidate event instead of one per threat event): the same model in
+distribution, so every seeded number moved within its Monte Carlo error (scenario ALEs by at most
+1.2 standard errors of their difference), and every funded set and status stayed the same.
+
 On the machine and NumPy build that recorded them the comparison is exact, bit for bit. NumPy picks
 SIMD kernels for ``exp``, ``log`` and sums by CPU, so another CPU may differ in the last bits of a
 draw (seen: 1 unit in the 16th digit of a percentile with AVX-512 switched off); there the numbers

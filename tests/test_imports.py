@@ -26,7 +26,7 @@ SRC = Path(rb.__file__).resolve().parent
 #: ``report``-like leaves (reporting, plotting, widgets, cli) import from anything below and nothing imports them
 #: (except the package's __init__, which re-exports verbs).
 LAYERS: list[set[str]] = [
-    {"_version", "exceptions", "_random", "_progress", "_memory", "_allocator", "_files", "_parse", "_package_data", "_options",
+    {"_version", "exceptions", "_random", "_progress", "_memory", "_allocator", "_files", "_parse", "_package_data", "_options", "_quadrature",
      "formatting", "metrics"},
     {"distributions"},
     {"fair"},

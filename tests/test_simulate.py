@@ -372,3 +372,51 @@ def test_risk_by_owner_adds_up_to_the_portfolio(example_register):
     assert groups.loc[owner, "tvar95"] == pytest.approx(rb.metrics.tvar(own, 0.95), rel=1e-12)
     with pytest.raises(rb.RiskBudgetError, match=r"by \('colour'\) must be a register column"):
         result.summary(by="colour")
+
+
+# --------------------------------------------------------------------------- #
+# Capability against resistance: one Bernoulli trial per threat event
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "tcap,rs",
+    [
+        (rb.PERT(0.2, 0.5, 0.9), rb.PERT(0.3, 0.6, 0.85)),
+        (rb.PERT(0.05, 0.3, 0.6), rb.Uniform(0.2, 0.95)),
+        (rb.Beta(2.5, 4.0), rb.Triangular(0.3, 0.5, 0.7)),
+        (rb.Uniform(0.0, 1.0), rb.Constant(0.97)),
+    ],
+)
+def test_p_capability_beats_resistance_matches_drawing_both_values(tcap, rs):
+    """The engine decides each threat event with one uniform against P(TCap > RS): that probability must be what
+    drawing a capability and a resistance and comparing them gives (an independent check of the quadrature)."""
+    s = rb.Scenario("x", threat_event_frequency=1, threat_capability=tcap, resistance_strength=rs, primary_loss=1)
+    p = s.expected_susceptibility()
+    rng = np.random.default_rng(21)
+    n = 4_000_000
+    hits = np.count_nonzero(tcap.sample(n, rng) > rs.sample(n, rng)) / n
+    assert within_se(hits, p, math.sqrt(p * (1 - p) / n), k=4.5)
+
+
+def test_loss_event_counts_have_the_mixed_poisson_moments_with_capability_vs_resistance(standard_scenario):
+    """N | rate ~ Poisson(rate x s) with s = P(TCap > RS): E[N] = s E[rate], Var[N] = s E[rate] + s^2 Var[rate]."""
+    years = 400_000
+    r = rb.simulate(standard_scenario, years=years, seed=22)
+    n = r.counts.to_numpy()[:, 0].astype(float)
+    s, tef = standard_scenario.expected_susceptibility(), standard_scenario.threat_event_frequency
+    mean, var = s * tef.mean(), s * tef.mean() + s**2 * tef.var()
+    assert within_se(n.mean(), mean, n.std() / math.sqrt(years))
+    centred = (n - n.mean()) ** 2
+    assert within_se(centred.mean(), var, centred.std() / math.sqrt(years))
+
+
+def test_a_susceptibility_control_removes_loss_events_year_by_year(standard_scenario):
+    """Capability vs resistance picks the candidate events; a control on susceptibility thins those, leaving every
+    other event's losses unchanged: residual years are inherent years with events removed."""
+    inherent = rb.simulate(standard_scenario, years=20_000, seed=23)
+    control = rb.Adjustment("susceptibility", rb.PERT(0.2, 0.5, 0.8), "EDR")
+    residual = rb.simulate(standard_scenario.with_adjustments(control), years=20_000, seed=23)
+    x, y = inherent.annual_loss.to_numpy(), residual.annual_loss.to_numpy()
+    assert np.all(y <= x * (1 + 1e-12))
+    assert np.all(residual.counts.to_numpy() <= inherent.counts.to_numpy())
+    assert np.count_nonzero(y < x) > 1_000  # the control does remove events
+    assert within_se(residual.ale(), standard_scenario.expected_annual_loss() * 0.5, residual.ale_se())

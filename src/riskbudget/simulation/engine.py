@@ -36,11 +36,17 @@ draw per simulated year from a run-level stream keyed by their
 the same posterior, use the same draw in a year (parameter uncertainty is
 common to them). Everything else is unchanged by this.
 
-Quantities that belong to threat events (capability, resistance, losses)
-draw a cheap base variate (a uniform or a normal) for *every* threat event and
-transform only those they need. A control that stops some events therefore
-leaves the draws of every other event unchanged: residual losses are inherent
-losses with some events removed, year by year.
+Whether a threat event can become a loss event is decided by one uniform per
+threat event against its susceptibility, or against P(TCap > RS) with
+capability and resistance: each threat event draws its own capability and
+resistance and nothing else uses them, so that is the same model, in
+distribution, as drawing both and comparing them. No control or project
+changes this test. Every later quantity (the thinning by controls and
+projects, each loss) draws a cheap base variate (a uniform or a normal) for
+*every* such candidate event and transforms only those it needs. A control
+that stops some events therefore leaves the draws of every other event
+unchanged: residual losses are inherent losses with some events removed, year
+by year.
 """
 
 from __future__ import annotations

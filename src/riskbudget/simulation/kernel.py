@@ -1,14 +1,19 @@
 """One scenario's simulation, chunk by chunk: the per-event engine behind :func:`~riskbudget.simulate`.
 
-Quantities that belong to threat events (capability, resistance, losses) draw a
-cheap base variate (a uniform or a normal) for *every* threat event and
-transform only those they need. A control that stops some events therefore
+Which threat events can become loss events is the scenario's own affair: its
+susceptibility, or capability against resistance (``P(TCap > RS)``, as each
+event draws its own capability and resistance), which no control or project
+changes. One uniform per threat event decides it. Every later quantity (the
+thinning by controls and projects, the losses) draws a cheap base variate (a
+uniform or a normal) for *every* such candidate event, on its own stream, and
+transforms only those it needs. A control that stops some events therefore
 leaves the draws of every other event unchanged: residual losses are inherent
 losses with some events removed, year by year.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,51 +28,39 @@ from ..fair import LossForms, Scenario, SharedMultiplier
 __all__ = ["ScenarioKernel", "VariantKernel"]
 
 
-class _CapabilityVsResistance:
-    """Exact per-event test of threat capability > resistance strength, from uniforms.
+_SUSCEPTIBILITY: dict[tuple[Distribution, Distribution], float] = {}
+_SUSCEPTIBILITY_LOCK = threading.Lock()
 
-    With ``U_c`` and ``U_r`` the uniforms behind an event's capability and
-    resistance, ``F_TC^-1(U_c) > F_RS^-1(U_r)`` holds exactly when
-    ``U_r < h(U_c)`` with ``h = F_RS o F_TC^-1``, a non-decreasing map of
-    [0, 1] onto itself. ``h`` is tabulated on a grid; inside a grid cell it
-    lies between the values at the cell's ends, which settles all but about
-    one event in ``GRID``. Those are decided by drawing both values with the
-    sampler. The result equals drawing both values for every event and
-    comparing them (up to the sampler's u-error of 5e-11), at a fraction of the cost.
+
+def _static_susceptibility(scenario: Scenario) -> float | None:
+    """P(TCap > RS) (strictly) of a scenario with capability and resistance (None otherwise); cached.
+
+    Each threat event draws its own capability and its own resistance, and
+    nothing else uses either value, so whether an event becomes a loss event
+    is a Bernoulli trial with this probability, independent of every other
+    event: deciding it with one uniform against ``P(TCap > RS)`` is the same
+    model, in distribution, as drawing both values and comparing them (and
+    costs one uniform instead of two uniforms and two inverse CDFs). The
+    probability is :meth:`Scenario.expected_susceptibility`'s quadrature
+    (relative error 1e-12).
     """
-
-    GRID = 4096
-    _cache: dict[tuple[Distribution, Distribution], tuple[np.ndarray, np.ndarray]] = {}
-    lower: np.ndarray
-    upper: np.ndarray
-
-    def __init__(self, tcap: Distribution, rs: Distribution) -> None:
-        self.tcap, self.rs = tcap, rs
-        self.tabulated = tcap.base_kind == "uniform" and rs.base_kind == "uniform"
-        if self.tabulated:
-            key = (tcap, rs)
-            table = self._cache.get(key)
-            if table is None:
-                grid = np.linspace(0.0, 1.0, self.GRID + 1)
-                h = np.asarray(rs.cdf(tcap.ppf(grid)), dtype=float)
-                h = np.maximum.accumulate(np.clip(h, 0.0, 1.0))
-                table = self._cache[key] = (h[:-1] - 1e-12, h[1:] + 1e-12)
-                if len(self._cache) > 256:
-                    self._cache.pop(next(iter(self._cache)))
-            self.lower, self.upper = table
-
-    def hits(self, b_cap: np.ndarray, b_res: np.ndarray) -> np.ndarray:
-        if not self.tabulated:
-            return self.tcap.from_base(b_cap) > self.rs.from_base(b_res)
-        cell = np.multiply(b_cap, self.GRID).astype(np.intp, copy=False)
-        hit = np.less(b_res, self.lower.take(cell, mode="clip"))
-        # lower < upper in every cell, so "lower <= b_res < upper" is "b_res < upper" and not "b_res < lower".
-        below_upper = np.less(b_res, self.upper.take(cell, mode="clip"))
-        unsure = np.flatnonzero(np.not_equal(hit, below_upper, out=below_upper))
-        if unsure.size:
-            # The same values the sampler gives these uniforms (exact to its u-error).
-            hit[unsure] = self.tcap.from_base(b_cap[unsure]) > self.rs.from_base(b_res[unsure])
+    if scenario.threat_capability is None:
+        return None
+    key = (scenario.threat_capability, scenario.resistance_strength)
+    try:
+        hash(key)
+    except TypeError:  # an estimate holding arrays: computed afresh
+        return scenario.expected_susceptibility()
+    with _SUSCEPTIBILITY_LOCK:
+        hit = _SUSCEPTIBILITY.get(key)
+    if hit is not None:
         return hit
+    value = scenario.expected_susceptibility()
+    with _SUSCEPTIBILITY_LOCK:
+        _SUSCEPTIBILITY[key] = value
+        if len(_SUSCEPTIBILITY) > 256:
+            _SUSCEPTIBILITY.pop(next(iter(_SUSCEPTIBILITY)))
+    return value
 
 
 def _forms(estimate: Distribution | LossForms) -> list[tuple[str, Distribution]]:
@@ -98,12 +91,8 @@ class ScenarioKernel:
         for adj in scenario.adjustments:
             self.adjust.setdefault(adj.factor, []).append(adj)
         self.primary = _forms(scenario.primary_loss)  # type: ignore[arg-type]
-        self._vulnerability = scenario.expected_susceptibility() if method == "lef_x_lm" else 1.0
-        self.cap_vs_res = (
-            _CapabilityVsResistance(scenario.threat_capability, scenario.resistance_strength)  # type: ignore[arg-type]
-            if scenario.threat_capability is not None
-            else None
-        )
+        #: P(TCap > RS) with capability and resistance (None otherwise).
+        self.cap_vs_res = _static_susceptibility(scenario)
         self.secondary = _forms(scenario.secondary_loss) if scenario.secondary_loss is not None else []
 
     # -- per-year draws ------------------------------------------------- #
@@ -264,30 +253,27 @@ class ScenarioKernel:
         n: int,
         susc_mult: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Turn threat events (``counts`` per year) into the years' losses."""
-        s, g = self.s, self.g
-        total = int(counts.sum())
-        year = np.repeat(np.arange(n, dtype=np.intp), counts)
-        mask: np.ndarray | None = None  # threat events that become loss events
+        """Turn threat events (``counts`` per year) into the years' losses.
 
-        if keep_prob is not None:
-            mask = g(prefix + "thin:frequency").random(total) < keep_prob[year]
+        One uniform per threat event decides whether it can become a loss
+        event (its susceptibility, or P(TCap > RS)); every later draw is one
+        per such candidate event: the thinning of ``keep_prob`` (frequency
+        multipliers below 1) and ``susc_mult`` (susceptibility multipliers),
+        then the losses of those that pass.
+        """
+        g = self.g
+        year = np.repeat(np.arange(n, dtype=np.intp), counts)
         if self.cap_vs_res is not None:
-            b_cap = s.threat_capability.base_variates(total, g(prefix + "threat_capability"))  # type: ignore[union-attr]
-            b_res = s.resistance_strength.base_variates(total, g(prefix + "resistance_strength"))  # type: ignore[union-attr]
-            if mask is None:
-                hit = self.cap_vs_res.hits(b_cap, b_res)
-            else:
-                hit = np.zeros(total, dtype=bool)
-                hit[mask] = self.cap_vs_res.hits(b_cap[mask], b_res[mask])
-            mask = hit
+            year = year[g(prefix + "susceptibility_event").random(year.size) < self.cap_vs_res]
         elif susc_year is not None:
-            u = g(prefix + "susceptibility_event").random(total)
-            hit = u < susc_year[year]
-            mask = hit if mask is None else mask & hit
+            year = year[g(prefix + "susceptibility_event").random(year.size) < susc_year.take(year)]
+        total = year.size  # candidate events: every per-event stream below draws one value for each
+        mask: np.ndarray | None = None  # candidates that become loss events
+        if keep_prob is not None:
+            mask = g(prefix + "thin:frequency").random(total) < keep_prob.take(year)
         if susc_mult is not None:
-            hit = g(prefix + "thin:susceptibility").random(total) < susc_mult[year]
-            mask = hit if mask is None else mask & hit
+            hit = g(prefix + "thin:susceptibility").random(total) < susc_mult.take(year)
+            mask = hit if mask is None else np.logical_and(mask, hit, out=mask)
 
         # Select the loss events once; every later selection is a gather of that size.
         idx = None if mask is None else np.flatnonzero(mask)
@@ -296,7 +282,7 @@ class ScenarioKernel:
         loss = self._amounts(prefix, "primary_loss", self.primary, total, idx, loss_year, loss_mults)
 
         if slp is not None:
-            # One Bernoulli uniform per threat event keeps the stream aligned.
+            # One Bernoulli uniform per candidate event keeps the stream aligned.
             u = g(prefix + "secondary_event").random(total)
             if idx is not None:
                 u = u.take(idx)
@@ -323,7 +309,7 @@ class ScenarioKernel:
         years_of_selected: np.ndarray,
         loss_mults: dict[tuple[str, str], np.ndarray | None],
     ) -> np.ndarray:
-        """Loss amounts of the selected events, drawn on streams aligned to all threat events."""
+        """Loss amounts of the selected events, drawn on streams aligned to all candidate events."""
         out: np.ndarray | None = None
         for suffix, dist in forms:
             base = dist.base_variates(total, self.g(prefix + which + suffix))
@@ -362,7 +348,7 @@ class ScenarioKernel:
                 # As pyfair does: vulnerability is one number, P(capability > resistance),
                 # the same in every iteration (pyfair estimates it from its draws; we
                 # use the exact value, so the result does not depend on the run length).
-                lef = lef * self._vulnerability
+                lef = lef * self.cap_vs_res  # type: ignore[operator]
         for factor in ("frequency", "susceptibility"):
             m = self._multiplier(factor, n)
             if m is not None:
@@ -394,8 +380,8 @@ class _EventDraws:
 
     Every stream is consumed in order, so the first ``k`` values of a longer
     draw are the values a run with ``k`` events draws. Transforms
-    (``from_base``) and capability-vs-resistance tests act value by value, so
-    they are computed once per event, when an event first needs them.
+    (``from_base``) act value by value, so they are computed once per event,
+    when an event first needs them.
     """
 
     def __init__(self, root: np.random.SeedSequence, scenario_name: str, prefix: str) -> None:
@@ -438,31 +424,24 @@ class _EventDraws:
             done[missing] = True
         return values.take(idx)
 
-    def hits(self, test: _CapabilityVsResistance, cap: Distribution, res: Distribution, total: int) -> np.ndarray:
-        """Capability > resistance for the first ``total`` events (event by event, cached)."""
-        have = self._values.get("hits")
-        if have is None or have.size < total:
-            b_cap = self.base("threat_capability", cap, total)
-            b_res = self.base("resistance_strength", res, total)
-            size = min(b_cap.size, b_res.size)
-            self._values["hits"] = have = test.hits(b_cap[:size], b_res[:size])
-        return have
-
 
 class _Layout:
-    """Events of one variant whose number depends on its frequency multipliers, that can become loss events."""
+    """Candidate events of one variant whose number depends on its frequency multipliers."""
 
-    __slots__ = ("total", "candidates", "years", "thinning")
+    __slots__ = ("years", "thinning")
 
-    def __init__(self, total: int, candidates: np.ndarray, years: np.ndarray) -> None:
-        self.total = total  # events drawn (stream positions used)
-        self.candidates = candidates  # their indices that pass capability/susceptibility
-        self.years = years
+    def __init__(self, years: np.ndarray) -> None:
+        self.years = years  # the year of each candidate event (those that pass capability/susceptibility)
         self.thinning: np.ndarray | None = None  # susceptibility-thinning uniforms of the candidates
 
     @property
+    def total(self) -> int:
+        """Candidate events: the positions each per-candidate stream uses."""
+        return int(self.years.size)
+
+    @property
     def nbytes(self) -> int:
-        return int(self.candidates.nbytes * 3)
+        return int(self.years.nbytes * 2)
 
 
 class VariantKernel:
@@ -471,15 +450,16 @@ class VariantKernel:
     :meth:`losses` returns, bit for bit, the annual losses
     ``simulate(scenario.with_adjustments(*adjustments), years=years, seed=root)``
     gives (method ``"aggregate"``, no dependence), but it draws the scenario's
-    rates, counts and every threat event's capability, resistance, thinning
-    uniforms and loss amounts once and reuses them for every variant: only
+    rates, counts, which threat events can become loss events (candidates),
+    and every candidate's thinning uniforms and loss amounts once and reuses
+    them for every variant: only
     the per-year multipliers, the masks that select loss events and the
     yearly sums are computed per variant. The optimiser's precompute calls it
     for every combination of the controls and projects touching a scenario.
 
     The variants share common random numbers exactly as separate runs do:
-    frequency multipliers below 1 thin the same threat events (the same
-    uniforms), susceptibility multipliers thin loss events, loss multipliers
+    frequency multipliers below 1 thin the same candidate events (the same
+    uniforms), susceptibility multipliers thin them too, loss multipliers
     scale the same amounts, and the extra events of a frequency raised above
     1 come from the scenario's ``extra:`` streams, their count drawn per
     variant from the start of the ``extra:count`` stream as a run does.
@@ -511,11 +491,7 @@ class VariantKernel:
         g = Streams(root, s.name)
         self.primary = _forms(s.primary_loss)  # type: ignore[arg-type]
         self.secondary = _forms(s.secondary_loss) if s.secondary_loss is not None else []
-        self.cap_vs_res = (
-            _CapabilityVsResistance(s.threat_capability, s.resistance_strength)  # type: ignore[arg-type]
-            if s.threat_capability is not None
-            else None
-        )
+        self.cap_vs_res = _static_susceptibility(s)
         self.slp = (
             s.secondary_loss_probability.sample(n, g("secondary_loss_probability"))
             if s.secondary_loss_probability is not None
@@ -542,17 +518,12 @@ class VariantKernel:
         self.rate = rate
         self.susc_year = s.susceptibility.sample(n, g("susceptibility")) if s.susceptibility is not None else None
         counts = g("count").poisson(rate)
-        self.total = int(counts.sum())
-        self.year = np.repeat(np.arange(n, dtype=np.intp), counts)
+        self.threat_total = int(counts.sum())
         # Events that no variant can turn into loss events are dropped once: those whose
-        # capability does not beat resistance, or whose susceptibility draw fails.
-        static: np.ndarray | None = None
-        if self.cap_vs_res is not None:
-            static = self.events.hits(self.cap_vs_res, s.threat_capability, s.resistance_strength, self.total)  # type: ignore[arg-type]
-        elif self.susc_year is not None:
-            static = self.events.uniforms("susceptibility_event", self.total)[: self.total] < self.susc_year[self.year]
-        self.candidates = np.arange(self.total, dtype=np.intp) if static is None else np.flatnonzero(static[: self.total])
-        self.candidate_year = self.year.take(self.candidates)
+        # capability does not beat resistance, or whose susceptibility draw fails. Every
+        # later stream draws one value per remaining (candidate) event.
+        self.candidate_year = self._candidates(self.events, counts, self.susc_year)
+        self.total = int(self.candidate_year.size)
         self._thin: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -572,7 +543,7 @@ class VariantKernel:
     @property
     def threat_events(self) -> int:
         """Threat events of the scenario drawn once for every variant (0 for an annual probability)."""
-        return 0 if self.annual else self.total
+        return 0 if self.annual else self.threat_total
 
     # -- per-year multipliers -------------------------------------------- #
     def multiplier(self, adj: Any) -> np.ndarray:
@@ -691,7 +662,7 @@ class VariantKernel:
                 extra_counts = np.random.Generator(np.random.PCG64(self._extra_seq)).poisson(extra_rate)
                 layout = self._layout(self.extra, extra_counts, self.susc_year)
             else:
-                layout = _Layout(0, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+                layout = _Layout(np.zeros(0, dtype=np.intp))
             self._keep_layout(freq, layout)
         if layout.total:
             loss += self._variable_events(self.extra, layout, susc_mult, loss_mults)
@@ -708,24 +679,24 @@ class VariantKernel:
             self._layout_bytes -= old.nbytes
         return layout
 
+    def _candidates(self, draws: _EventDraws, counts: np.ndarray, susc_year: np.ndarray | None) -> np.ndarray:
+        """The years of the threat events (``counts`` per year) that can become loss events, as a run picks them."""
+        year = np.repeat(np.arange(self.n, dtype=np.intp), counts)
+        if self.cap_vs_res is not None:
+            return year[draws.uniforms("susceptibility_event", year.size)[: year.size] < self.cap_vs_res]
+        if susc_year is not None:
+            return year[draws.uniforms("susceptibility_event", year.size)[: year.size] < susc_year.take(year)]
+        return year
+
     def _layout(self, draws: _EventDraws, counts: np.ndarray, susc_year: np.ndarray | None) -> _Layout:
         """Events of a variable count (annual probability; extra events) that can become loss events."""
-        s = self.s
-        total = int(counts.sum())
-        year = np.repeat(np.arange(self.n, dtype=np.intp), counts)
-        mask: np.ndarray | None = None
-        if self.cap_vs_res is not None:
-            mask = draws.hits(self.cap_vs_res, s.threat_capability, s.resistance_strength, total)[:total]  # type: ignore[arg-type]
-        elif susc_year is not None:
-            mask = draws.uniforms("susceptibility_event", total)[:total] < susc_year[year]
-        idx = np.arange(total, dtype=np.intp) if mask is None else np.flatnonzero(mask)
-        return _Layout(total, idx, year.take(idx))
+        return _Layout(self._candidates(draws, counts, susc_year))
 
     def _fixed_events(
         self, keep: np.ndarray | None, susc_mult: np.ndarray | None, loss_mults: dict[tuple[str, str], np.ndarray | None]
     ) -> np.ndarray:
         """The base threat events (the same for every variant), thinned and priced for one variant."""
-        idx, years = self.candidates, self.candidate_year
+        idx, years = self._all_candidates(self.total), self.candidate_year
         mask: np.ndarray | None = None
         if keep is not None:
             mask = self._thinning("thin:frequency") < keep.take(years)
@@ -741,8 +712,12 @@ class VariantKernel:
         """A thinning uniform for each candidate event (cached)."""
         u = self._thin.get(name)
         if u is None:
-            u = self._thin[name] = self.events.uniforms(name, self.total).take(self.candidates)
+            u = self._thin[name] = self.events.uniforms(name, self.total)[: self.total]
         return u
+
+    @staticmethod
+    def _all_candidates(total: int) -> np.ndarray:
+        return np.arange(total, dtype=np.intp)
 
     def _variable_events(
         self,
@@ -752,11 +727,11 @@ class VariantKernel:
         loss_mults: dict[tuple[str, str], np.ndarray | None],
     ) -> np.ndarray:
         """Events whose number depends on the variant (annual probability; extra events): the k-th draws of each stream."""
-        idx, years = layout.candidates, layout.years
+        idx, years = self._all_candidates(layout.total), layout.years
         if susc_mult is not None:
             thin = layout.thinning
             if thin is None:
-                thin = layout.thinning = draws.uniforms("thin:susceptibility", layout.total).take(idx)
+                thin = layout.thinning = draws.uniforms("thin:susceptibility", layout.total)[: layout.total]
             pos = np.flatnonzero(thin < susc_mult.take(years))
             idx, years = idx.take(pos), years.take(pos)
         return self._priced(draws, idx, years, layout.total, loss_mults)

@@ -1,0 +1,69 @@
+"""Adaptive Gauss-Legendre quadrature in plain NumPy.
+
+``scipy.integrate`` takes about half a second to import (it pulls in
+``scipy.optimize`` and ``scipy.sparse``), more than a whole simulation's set-up,
+and the simulation needs only one integral per scenario (P(capability >
+resistance)). :func:`integrate` evaluates a vectorised integrand on whole sets
+of panels at once: each panel gets a 20-point and a 10-point Gauss-Legendre
+rule; a panel is accepted when the two agree to its share of the tolerance,
+otherwise it is halved. Smooth integrands converge on the first panels; a
+kink (a triangular or uniform estimate's corner) is isolated by repeated
+halving, whose error falls fourfold at each level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["integrate"]
+
+_HIGH = np.polynomial.legendre.leggauss(20)
+_LOW = np.polynomial.legendre.leggauss(10)
+
+
+def _rule(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, rule: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    nodes, weights = rule
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    x = mid[:, None] + half[:, None] * nodes[None, :]
+    values = np.asarray(f(x.ravel()), dtype=float).reshape(x.shape)
+    return half * (values @ weights)
+
+
+def integrate(
+    f: Callable[[np.ndarray], np.ndarray], a: float, b: float, *, tol: float = 1e-14, panels: int = 16,
+    max_levels: int = 60,
+) -> tuple[float, float]:
+    """(integral of ``f`` over [a, b], error estimate); ``f`` maps an array of points to their values.
+
+    ``tol`` bounds the absolute error: each panel of width ``w`` is accepted
+    when its two rules differ by at most ``tol * w / (b - a)``. The estimate
+    returned is the sum of those differences (the 20-point rule's error is far
+    smaller), plus that of panels still unresolved after ``max_levels``
+    halvings (then it can exceed ``tol``).
+    """
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"integrate: the interval [{a}, {b}] must be finite")
+    if b <= a:
+        return 0.0, 0.0
+    edges = np.linspace(a, b, panels + 1)
+    lo, hi = edges[:-1], edges[1:]
+    parts: list[float] = []
+    error = 0.0
+    for _ in range(max_levels):
+        high = _rule(f, lo, hi, _HIGH)
+        diff = np.abs(high - _rule(f, lo, hi, _LOW))
+        done = diff <= tol * (hi - lo) / (b - a)
+        parts.extend(high[done].tolist())
+        error += float(diff[done].sum())
+        if done.all():
+            return math.fsum(parts), error
+        lo, hi = lo[~done], hi[~done]
+        mid = (lo + hi) / 2
+        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
+    high = _rule(f, lo, hi, _HIGH)
+    parts.extend(high.tolist())
+    error += float(np.abs(high - _rule(f, lo, hi, _LOW)).sum())
+    return math.fsum(parts), error
