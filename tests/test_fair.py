@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from scipy import integrate
+from scipy import integrate, special
 
 import riskbudget as rb
 
@@ -214,3 +214,27 @@ def test_register_rejects_duplicate_ids():
     b = rb.Scenario("B", loss_event_frequency=1, primary_loss=LOSS, id="R1")
     with pytest.raises(rb.ScenarioError, match="scenario id 'R1' is used by both 'A' and 'B'"):
         rb.Register([a, b])
+
+
+@pytest.mark.parametrize(
+    "tcap,c,d",
+    [
+        (rb.PERT(0.1, 0.5, 0.95, lam=40), 0.2, 0.95),  # scipy's quad missed this one by 4.7e-10
+        (rb.PERT(0.2, 0.5, 0.9), 0.3, 0.8),
+        (rb.PERT(0.0, 0.05, 1.0), 0.01, 0.02),  # a narrow resistance near a steep end
+        (rb.PERT(0.3, 0.6, 0.7, lam=2), 0.0, 1.0),
+    ],
+)
+def test_expected_susceptibility_against_a_uniform_resistance_is_the_closed_form(tcap, c, d):
+    """P(X > U) for U ~ Uniform(c, d) is E[min((X - c)+, d - c)] / (d - c) = (E[(X - c)+] - E[(X - d)+]) / (d - c),
+    and for X = low + w B with B ~ Beta(a, b): E[(X - t)+] = w (a / (a + b) (1 - I_s(a + 1, b)) - s (1 - I_s(a, b))),
+    s = (t - low) / w (clipped to [0, 1])."""
+    a, b, low, w = tcap.alpha, tcap.beta, tcap.low, tcap.high - tcap.low
+
+    def excess(t: float) -> float:
+        s = min(max((t - low) / w, 0.0), 1.0)
+        return w * (a / (a + b) * (1 - special.betainc(a + 1, b, s)) - s * (1 - special.betainc(a, b, s))) + max(low - t, 0.0)
+
+    exact = (excess(c) - excess(d)) / (d - c)
+    s = scenario(threat_event_frequency=1, threat_capability=tcap, resistance_strength=rb.Uniform(c, d))
+    assert s.expected_susceptibility() == pytest.approx(exact, abs=1e-13)

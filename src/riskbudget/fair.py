@@ -14,8 +14,10 @@ taxonomy, in full FAIR names:
 
   - ``susceptibility`` (the probability a threat event becomes a loss event), or
   - ``threat_capability`` and ``resistance_strength``, percentiles of the threat
-    population in [0, 1]; the simulation draws both for every threat event and
-    compares them, never collapsing them to one number;
+    population in [0, 1]; each threat event becomes a loss event when its
+    capability beats its resistance, with probability P(TCap > RS), decided
+    event by event (the simulation uses one uniform per threat event against
+    that probability: the same, in distribution, as drawing both and comparing);
 
 * **loss magnitude** per loss event: ``primary_loss`` (one estimate, or a
   mapping over the six forms of loss), and optionally
