@@ -28,7 +28,7 @@ from ..fair import LossForms, Scenario, SharedMultiplier
 __all__ = ["ScenarioKernel", "VariantKernel"]
 
 
-_SUSCEPTIBILITY: dict[tuple[Distribution, Distribution], float] = {}
+_SUSCEPTIBILITY: dict[tuple[Distribution, Distribution | None], float] = {}
 _SUSCEPTIBILITY_LOCK = threading.Lock()
 
 
@@ -91,8 +91,8 @@ class ScenarioKernel:
         for adj in scenario.adjustments:
             self.adjust.setdefault(adj.factor, []).append(adj)
         self.primary = _forms(scenario.primary_loss)  # type: ignore[arg-type]
-        #: P(TCap > RS) with capability and resistance (None otherwise).
-        self.cap_vs_res = _static_susceptibility(scenario)
+        #: P(TCap > RS), the chance a threat event becomes a loss event, with capability and resistance (else None).
+        self.p_capability_wins = _static_susceptibility(scenario)
         self.secondary = _forms(scenario.secondary_loss) if scenario.secondary_loss is not None else []
 
     # -- per-year draws ------------------------------------------------- #
@@ -263,8 +263,8 @@ class ScenarioKernel:
         """
         g = self.g
         year = np.repeat(np.arange(n, dtype=np.intp), counts)
-        if self.cap_vs_res is not None:
-            year = year[g(prefix + "susceptibility_event").random(year.size) < self.cap_vs_res]
+        if self.p_capability_wins is not None:
+            year = year[g(prefix + "susceptibility_event").random(year.size) < self.p_capability_wins]
         elif susc_year is not None:
             year = year[g(prefix + "susceptibility_event").random(year.size) < susc_year.take(year)]
         total = year.size  # candidate events: every per-event stream below draws one value for each
@@ -348,7 +348,7 @@ class ScenarioKernel:
                 # As pyfair does: vulnerability is one number, P(capability > resistance),
                 # the same in every iteration (pyfair estimates it from its draws; we
                 # use the exact value, so the result does not depend on the run length).
-                lef = lef * self.cap_vs_res  # type: ignore[operator]
+                lef = lef * self.p_capability_wins  # type: ignore[operator]
         for factor in ("frequency", "susceptibility"):
             m = self._multiplier(factor, n)
             if m is not None:
@@ -491,7 +491,7 @@ class VariantKernel:
         g = Streams(root, s.name)
         self.primary = _forms(s.primary_loss)  # type: ignore[arg-type]
         self.secondary = _forms(s.secondary_loss) if s.secondary_loss is not None else []
-        self.cap_vs_res = _static_susceptibility(s)
+        self.p_capability_wins = _static_susceptibility(s)
         self.slp = (
             s.secondary_loss_probability.sample(n, g("secondary_loss_probability"))
             if s.secondary_loss_probability is not None
@@ -682,8 +682,8 @@ class VariantKernel:
     def _candidates(self, draws: _EventDraws, counts: np.ndarray, susc_year: np.ndarray | None) -> np.ndarray:
         """The years of the threat events (``counts`` per year) that can become loss events, as a run picks them."""
         year = np.repeat(np.arange(self.n, dtype=np.intp), counts)
-        if self.cap_vs_res is not None:
-            return year[draws.uniforms("susceptibility_event", year.size)[: year.size] < self.cap_vs_res]
+        if self.p_capability_wins is not None:
+            return year[draws.uniforms("susceptibility_event", year.size)[: year.size] < self.p_capability_wins]
         if susc_year is not None:
             return year[draws.uniforms("susceptibility_event", year.size)[: year.size] < susc_year.take(year)]
         return year
