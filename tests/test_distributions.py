@@ -270,3 +270,12 @@ def test_triangular_draws_stay_inside_a_subnormal_support():
     t = rb.Triangular(0.0, 0.0, 3.139963555745201e-162)
     x = t.ppf(np.linspace(0.0, 1.0, 1001))
     assert (x >= 0.0).all() and (x <= 3.139963555745201e-162).all()
+
+
+@pytest.mark.parametrize("bad", [-1e-12, 1.0000001, float("nan"), float("inf")])
+@pytest.mark.parametrize("dist", [rb.PERT(1, 2, 5), rb.LogNormal.from_ci(1, 10), rb.Constant(3.0)])
+def test_from_uniform_refuses_values_that_are_not_probabilities(dist, bad):
+    u = np.array([0.0, 0.5, bad, 1.0])
+    with pytest.raises(rb.InvalidParameterError, match=r"u\[2\] = .* must be in \[0, 1\]"):
+        dist.from_uniform(u)
+    assert np.all(np.isfinite(dist.from_uniform(np.array([0.0, 0.5, 0.999]))))

@@ -351,8 +351,19 @@ class Distribution(ABC):
         apply the sampler's own transform, so the same uniforms give the same
         draws as :meth:`sample`; a constant gives its value; the others invert
         exactly with :meth:`ppf`.
+
+        Raises
+        ------
+        InvalidParameterError
+            When a value of ``u`` is outside [0, 1] or NaN (it names the first).
         """
         u = np.asarray(u, dtype=float)
+        outside = ~((u >= 0.0) & (u <= 1.0))
+        if outside.any():
+            i = int(np.flatnonzero(outside.ravel())[0])
+            raise InvalidParameterError(
+                f"{self!r}.from_uniform: u[{i}] = {u.ravel()[i]!r} is not a probability; every u must be in [0, 1]"
+            )
         if self.base_kind == "uniform":
             return np.asarray(self.from_base(u.copy()), dtype=float)
         if self.base_kind == "none":
