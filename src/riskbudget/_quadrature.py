@@ -13,6 +13,7 @@ halving, whose error falls fourfold at each level.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -20,20 +21,27 @@ import numpy as np
 
 __all__ = ["integrate"]
 
-_HIGH = np.polynomial.legendre.leggauss(20)
-_LOW = np.polynomial.legendre.leggauss(10)
 #: A panel narrower than this share of the interval is accepted once its error is below ``tol * FLOOR``.
 FLOOR = 1.0 / 64
 
 
+@functools.cache
+def _nodes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 20-point then the 10-point Gauss-Legendre nodes on [-1, 1], and each rule's weights (computed once)."""
+    from numpy.polynomial import legendre  # on first use: numpy.polynomial is not needed by ``import riskbudget``
+
+    high, low = legendre.leggauss(20), legendre.leggauss(10)
+    return np.concatenate([high[0], low[0]]), high[1], low[1]
+
+
 def _rules(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each panel's 20-point and 10-point Gauss-Legendre estimates, from one call of ``f``."""
+    nodes, w_high, w_low = _nodes()
     mid, half = (lo + hi) / 2, (hi - lo) / 2
-    nodes = np.concatenate([_HIGH[0], _LOW[0]])
     x = mid[:, None] + half[:, None] * nodes[None, :]
     values = np.asarray(f(x.ravel()), dtype=float).reshape(x.shape)
-    k = _HIGH[0].size
-    return half * (values[:, :k] @ _HIGH[1]), half * (values[:, k:] @ _LOW[1])
+    k = w_high.size
+    return half * (values[:, :k] @ w_high), half * (values[:, k:] @ w_low)
 
 
 def integrate(
