@@ -226,6 +226,7 @@ class _BetaQuantile:
         q = _betaincinv(a, b, u)
         coef = np.zeros((4, n))
         coef[:, k0 : n - k0] = _hermite(q, 1.0 / pdf(q) / n)
+        coef[0, :k0] = coef[0, n - k0 :] = np.nan  # the tail cells: the body gives NaN there, which marks them
         self.body = coef
 
         s_min, s_max = math.log(2.0**-53), math.log(self.TAIL)
@@ -234,8 +235,9 @@ class _BetaQuantile:
         ds = (s_max - s_min) / self.TAIL_CELLS
         q_low = _betaincinv(a, b, v)  # Q(v)
         q_up = _betaincinv(b, a, v)  # 1 - Q(1 - v)
-        self.low = _hermite(np.log(q_low), v / (q_low * pdf(q_low)) * ds)
-        self.up = _hermite(np.log(q_up), v / (q_up * pdf(q_up, from_top=True)) * ds)
+        low = _hermite(np.log(q_low), v / (q_low * pdf(q_low)) * ds)
+        up = _hermite(np.log(q_up), v / (q_up * pdf(q_up, from_top=True)) * ds)
+        self.tails = np.concatenate([low, up], axis=1)  # lower tail's cells, then the upper tail's
         self.s_min, self.ds = s_min, ds
 
     def __call__(self, u: np.ndarray) -> np.ndarray:
@@ -244,7 +246,10 @@ class _BetaQuantile:
         np.minimum(k, self.CELLS - 1, out=k)
         s -= k
         x = _horner(self.body, k, s)
-        tail = np.flatnonzero((u < self.TAIL) | (u >= 1.0 - self.TAIL))
+        # Each NumPy call hands the GIL to the other threads of a run, so the tails take few: the body's NaN
+        # marks them (u < TAIL or u >= 1 - TAIL exactly, as CELLS * TAIL is a whole number), and one Horner
+        # pass evaluates both tails' tables.
+        tail = np.flatnonzero(np.isnan(x))
         if tail.size:
             ut = u[tail]
             lower = ut < 0.5
@@ -254,7 +259,9 @@ class _BetaQuantile:
             np.clip(pos, 0.0, self.TAIL_CELLS - 1e-9, out=pos)
             kk = pos.astype(np.intp)
             pos -= kk
-            r = np.where(lower, np.exp(_horner(self.low, kk, pos)), -np.expm1(_horner(self.up, kk, pos)))
+            np.add(kk, self.TAIL_CELLS, out=kk, where=~lower)
+            h = _horner(self.tails, kk, pos)
+            r = np.where(lower, np.exp(h), -np.expm1(h))
             r[v <= 0.0] = np.where(lower[v <= 0.0], 0.0, 1.0)
             x[tail] = r
         return x
