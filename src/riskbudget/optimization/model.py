@@ -62,10 +62,10 @@ import numpy as np
 from ..exceptions import RiskBudgetError
 from .cuts import CountState, Cut
 from .problem import DecisionProblem, Funding
+from .rules import Constraints
 
 if TYPE_CHECKING:
     from .plan import PlanStatus
-from .rules import Constraints
 
 __all__ = ["Model", "SolveResult", "SCALE", "CutRow", "PROGRAM_BYTES"]
 

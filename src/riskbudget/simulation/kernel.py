@@ -13,7 +13,6 @@ losses with some events removed, year by year.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,12 +27,8 @@ from ..fair import LossForms, Scenario, SharedMultiplier
 __all__ = ["ScenarioKernel", "VariantKernel"]
 
 
-_SUSCEPTIBILITY: dict[tuple[Distribution, Distribution | None], float] = {}
-_SUSCEPTIBILITY_LOCK = threading.Lock()
-
-
 def _static_susceptibility(scenario: Scenario) -> float | None:
-    """P(TCap > RS) (strictly) of a scenario with capability and resistance (None otherwise); cached.
+    """P(TCap > RS) (strictly) of a scenario with capability and resistance (None otherwise).
 
     Each threat event draws its own capability and its own resistance, and
     nothing else uses either value, so whether an event becomes a loss event
@@ -42,25 +37,9 @@ def _static_susceptibility(scenario: Scenario) -> float | None:
     model, in distribution, as drawing both values and comparing them (and
     costs one uniform instead of two uniforms and two inverse CDFs). The
     probability is :meth:`Scenario.expected_susceptibility`'s quadrature
-    (relative error 1e-12).
+    (relative error 1e-12), cached per pair of estimates there.
     """
-    if scenario.threat_capability is None:
-        return None
-    key = (scenario.threat_capability, scenario.resistance_strength)
-    try:
-        hash(key)
-    except TypeError:  # an estimate holding arrays: computed afresh
-        return scenario.expected_susceptibility()
-    with _SUSCEPTIBILITY_LOCK:
-        hit = _SUSCEPTIBILITY.get(key)
-    if hit is not None:
-        return hit
-    value = scenario.expected_susceptibility()
-    with _SUSCEPTIBILITY_LOCK:
-        _SUSCEPTIBILITY[key] = value
-        if len(_SUSCEPTIBILITY) > 256:
-            _SUSCEPTIBILITY.pop(next(iter(_SUSCEPTIBILITY)))
-    return value
+    return None if scenario.threat_capability is None else scenario.expected_susceptibility()
 
 
 def _forms(estimate: Distribution | LossForms) -> list[tuple[str, Distribution]]:
