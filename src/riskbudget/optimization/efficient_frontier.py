@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,14 +135,14 @@ def frontier(
         As for :func:`~riskbudget.optimization.optimize`; the security and IT
         budgets are set by each share and may not be given.
     n_jobs : int, optional
-        Sequences of shares solved side by side (default: up to 2 threads;
-        with ``client``, the cluster's worker threads). Each sequence keeps
-        its own cuts, so the plans depend on ``n_jobs`` only where equally
-        good plans tie, never on timing.
+        Shares solved side by side on threads (default: up to 2), and the
+        precompute's threads when ``register`` is not yet a problem. Each
+        share is solved on its own, with its own cuts, so the plans never
+        depend on ``n_jobs``, on timing or on where a share runs.
     client : dask.distributed.Client, optional
-        Solve the sequences of shares as tasks on a Dask cluster (the problem
-        is sent to every worker once; needs ``pip install 'riskbudget[dask]'``).
-        The plans are those of a local run with the same ``n_jobs``.
+        Solve the shares as tasks on a Dask cluster, one task per share (the
+        problem is sent to every worker once; needs ``pip install
+        'riskbudget[dask]'``). The plans are those of a local run.
     insurance : Insurance or sequence of Insurance, optional
         Layers on offer at every share, as for
         :func:`~riskbudget.optimization.optimize`: each share's plan chooses
@@ -243,53 +243,50 @@ def _share_grid(points: Any, shares: Sequence[float] | None) -> np.ndarray:
     return grid
 
 
-def _runs(grid: np.ndarray, workers: int) -> list[list[int]]:
-    """The shares' indices dealt to ``workers`` sequences in turn, each from the largest share down."""
-    order = [int(i) for i in np.argsort(-grid, kind="stable")]
-    return [order[w::workers] for w in range(workers)]
+def _order(grid: np.ndarray) -> list[int]:
+    """The shares' indices in the order they are started: the smallest share first.
+
+    The long solves are the shares next to the edge of the appetite, which
+    sits at the small security shares (the 0% share itself is quick). Starting
+    those first leaves the short ones to fill the other threads (the longest
+    processing time first rule; the order never changes a plan).
+    """
+    return [int(i) for i in np.argsort(grid, kind="stable")]
 
 
-def _solve_run(
+def _solve_share(
     problem: Any,
     base: Constraints,
-    grid: np.ndarray,
-    indices: list[int],
+    share: float,
     appetite: Appetite | None,
     appetite_mode: str,
     options: SolverOptions,
-    done: Callable[[], None] | None = None,
     detach: bool = False,
     insurance: Any = None,
     hz: Any = None,
-) -> list[tuple[int, Plan]]:
-    """The plans of one sequence of shares, solved in order with one pool of tail cuts (valid for every share).
+) -> Plan:
+    """The plan of one share, solved on its own (with its own tail cuts).
 
-    ``detach``: the plans without their problem (a Dask task sends them back; the client attaches its own).
+    ``detach``: the plan without its problem (a Dask task sends it back; the client attaches its own).
     """
     b = float(base.budget)  # type: ignore[arg-type]
-    pool = CutPool()
-    out = []
-    for i in indices:
-        s = float(grid[i])
-        t0 = time.perf_counter()
-        rules = FundingRules(problem, replace(base, security_budget=s * b, it_budget=(1.0 - s) * b), where="frontier")
-        target = appetite if appetite_mode == "constraint" else None
-        if insurance is not None:
-            plan = solve_transfer(rules, target, options, insurance, progress=False, started=t0)
-        elif hz is not None:
-            plan = horizon_plan(rules, target, options, hz, t0)
-        else:
-            plan = best_plan(rules, target, options, pool=pool, progress=False, started=t0)
-        if hz is None:
-            plan = one_year_note(plan)
-        if appetite_mode == "check" and appetite is not None:
-            checked = build_plan(plan.problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
-                                 solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
-            plan = with_years(checked, appetite, hz) if hz is not None else replace(checked, towers=plan.towers)
-        out.append((i, replace(plan, problem=None) if detach else plan))  # type: ignore[arg-type]
-        if done is not None:
-            done()
-    return out
+    t0 = time.perf_counter()
+    rules = FundingRules(problem, replace(base, security_budget=share * b, it_budget=(1.0 - share) * b),
+                         where="frontier")
+    target = appetite if appetite_mode == "constraint" else None
+    if insurance is not None:
+        plan = solve_transfer(rules, target, options, insurance, progress=False, started=t0)
+    elif hz is not None:
+        plan = horizon_plan(rules, target, options, hz, t0)
+    else:
+        plan = best_plan(rules, target, options, pool=CutPool(), progress=False, started=t0)
+    if hz is None:
+        plan = one_year_note(plan)
+    if appetite_mode == "check" and appetite is not None:
+        checked = build_plan(plan.problem, plan.funding, appetite=appetite, budget=b, status=plan.status,
+                             solver_gap=plan.solver_gap, bound=plan.bound, notes=plan.notes, seconds=plan.seconds)
+        plan = with_years(checked, appetite, hz) if hz is not None else replace(checked, towers=plan.towers)
+    return replace(plan, problem=None) if detach else plan  # type: ignore[arg-type]
 
 
 def _solve_shares(
@@ -305,46 +302,47 @@ def _solve_shares(
     client: Any = None,
     extra: dict[str, Any] | None = None,
 ) -> list[Plan]:
-    """One plan per share, on threads or on a Dask cluster.
+    """One plan per share, on threads or as tasks on a Dask cluster.
 
-    Shares are dealt to sequences in turn (HiGHS releases the GIL), each
-    sequence going from the largest share down, so the cuts of the easy,
-    feasible shares are in its pool before the hard ones. Each sequence keeps
-    its own pool of tail cuts (valid for every share), so the result does not
-    depend on timing, nor on where a sequence runs.
+    Every share is solved on its own, with its own pool of tail cuts, so a
+    plan depends neither on the other shares, nor on timing, nor on where it
+    runs. The shares go to whichever thread (or worker) is free next (HiGHS
+    releases the GIL), the smallest share first (:func:`_order`).
     """
     extra = extra or {}
-    if client is not None:
-        default = sum(int(n) for n in client.nthreads().values()) or 1
-    else:
-        default = min(os.cpu_count() or 1, 2)
-    workers = max(1, min(int(n_jobs) if n_jobs is not None else default, grid.size))
-    runs = _runs(grid, workers)
+    order = _order(grid)
     plans_by_index: dict[int, Plan] = {}
     bar = _progress.bar(_progress.enabled(progress, 10**9), grid.size, "frontier")
     try:
         if client is not None:
-            # The problem goes to every worker once; each sequence of shares is one task.
+            from distributed import as_completed as finished
+
+            # The problem goes to every worker once; each share is one task.
             [remote] = client.scatter([problem], broadcast=True, hash=False)
-            futures = [client.submit(_solve_run, remote, base, grid, run, appetite, appetite_mode, options,
-                                     detach=True, pure=False, **extra) for run in runs]
+            futures = {client.submit(_solve_share, remote, base, float(grid[i]), appetite, appetite_mode, options,
+                                     detach=True, pure=False, **extra): i for i in order}
             try:
-                for fut in futures:
-                    for i, plan in fut.result():
-                        own = problem.insured(plan.insurance) if plan.insurance else problem
-                        plans_by_index[i] = replace(plan, problem=own)
-                        bar.update(1)
+                for fut in finished(list(futures)):
+                    plan = fut.result()
+                    own = problem.insured(plan.insurance) if plan.insurance else problem
+                    plans_by_index[futures[fut]] = replace(plan, problem=own)
+                    bar.update(1)
             finally:
                 client.cancel([*futures, remote])
-        elif workers == 1:
-            plans_by_index.update(_solve_run(problem, base, grid, runs[0], appetite, appetite_mode, options,
-                                             done=lambda: bar.update(1), **extra))
         else:
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                futs = [ex.submit(_solve_run, problem, base, grid, run, appetite, appetite_mode, options,
-                                  lambda: bar.update(1), **extra) for run in runs]
-                for f in futs:
-                    plans_by_index.update(f.result())
+            workers = max(1, min(int(n_jobs) if n_jobs is not None else min(os.cpu_count() or 1, 2), grid.size))
+            if workers == 1:
+                for i in order:
+                    plans_by_index[i] = _solve_share(problem, base, float(grid[i]), appetite, appetite_mode, options,
+                                                     **extra)
+                    bar.update(1)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as ex:
+                    futs = {ex.submit(_solve_share, problem, base, float(grid[i]), appetite, appetite_mode, options,
+                                      **extra): i for i in order}
+                    for f in as_completed(futs):
+                        plans_by_index[futs[f]] = f.result()
+                        bar.update(1)
     finally:
         bar.close()
     return [plans_by_index[i] for i in range(grid.size)]
