@@ -69,6 +69,24 @@ def test_every_improving_plan_goes_through_check_and_the_rejected_come_back():
     assert kept.broken == [] and kept.fun == pytest.approx(res.fun)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_start_gives_the_same_optimum_and_a_bad_one_is_ignored(seed):
+    c, A, rl, ru = _knapsack(seed, n=16)
+    n = c.size
+    best = _highs.solve(c, A, rl, ru, np.zeros(n), np.ones(n), np.ones(n), mip_rel_gap=1e-9)
+    feasible = np.zeros(n)
+    feasible[np.argmax(A[1].toarray().ravel())] = 1.0  # one item: within the weight row and above the other row
+    assert (A @ feasible <= ru).all() and (A @ feasible >= rl).all()
+    bad = np.ones(n)  # every item: over the weight limit
+    assert not (A @ bad <= ru).all()
+    for start in (feasible, best.x, bad, np.full(n, 0.5)):
+        res = _highs.solve(c, A, rl, ru, np.zeros(n), np.ones(n), np.ones(n), mip_rel_gap=1e-9, start=start)
+        assert res.status == 0 and res.fun == pytest.approx(best.fun, rel=1e-9)
+        assert np.array_equal(np.round(res.x), np.round(best.x))
+    lp = _highs.solve(c, A, rl, ru, np.zeros(n), np.ones(n), np.zeros(n), start=bad)
+    assert lp.status == 0 and lp.fun <= best.fun + 1e-12
+
+
 def test_highs_prints_nothing_on_standard_output():
     code = (
         "import numpy as np, scipy.sparse as sp\n"

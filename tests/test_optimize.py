@@ -249,6 +249,39 @@ def test_milp_with_appetite_equals_enumeration(problem, appetite):
     assert plan.funding == best
 
 
+def test_a_plan_meeting_the_limits_seen_on_the_way_starts_the_next_rounds(problem, monkeypatch):
+    """Every improving plan HiGHS reports is measured; the best one meeting every limit is kept and handed to the
+    next rounds' solves as their start (its objective prunes them), never one that breaks a limit."""
+    from riskbudget.optimization import milp
+    from riskbudget.optimization.cuts import tail_constraints
+    from riskbudget.optimization.model import Model
+    from riskbudget.optimization.options import SolverOptions
+    from riskbudget.optimization.rules import Constraints, FundingRules, resolve_constraints
+
+    rules = FundingRules(problem, resolve_constraints(problem, Constraints(budget=1_000_000)))
+    model = Model(problem, rules.constraints)
+    free = model.solve([], [], time_limit=None, mip_rel_gap=1e-9)
+    free_plan = model.decode(free.x)
+    nothing = model.solve([], [], objective=-model.c, time_limit=None, mip_rel_gap=1e-9)  # the worst plan
+    assert model.decode(nothing.x) != free_plan
+
+    tight = milp._Rounds(model, rules, tail_constraints(rb.Appetite(tvar95=1.0), problem.years), SolverOptions())
+    assert not tight._meets(free.x, milp.STANDARD, {})
+    assert tight.incumbent is None and tight.best is None
+
+    loose = milp._Rounds(model, rules, tail_constraints(rb.Appetite(tvar95=1e12), problem.years), SolverOptions())
+    assert loose._meets(nothing.x, milp.STANDARD, {}) and loose._meets(free.x, milp.STANDARD, {})
+    assert loose._meets(nothing.x, milp.STANDARD, {})  # worse: kept out
+    assert loose.best[0] == free_plan and np.array_equal(loose.incumbent, free.x)
+    starts = []
+    solve = model.solve
+    monkeypatch.setattr(model, "solve", lambda *a, **k: starts.append(k.get("start")) or solve(*a, **k))
+    loose.run([])
+    assert len(starts) == 1 and np.array_equal(starts[0], free.x)
+    loose.run([], milp._Mode(sigma=True, minimize_sigma=True, relax=True))  # its rows differ: no start
+    assert len(starts) == 2 and starts[1] is None
+
+
 def test_exact_var_method_matches_enumeration(problem):
     appetite = rb.Appetite(var95=2.3e6)
     value, best = enumerate_best(problem, 1_000_000, appetite)

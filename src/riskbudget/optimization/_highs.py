@@ -94,6 +94,7 @@ def solve(
     time_limit: float | None = None,
     mip_rel_gap: float = 1e-6,
     check: Callable[[np.ndarray], bool] | None = None,
+    start: np.ndarray | None = None,
 ) -> Any:
     """Minimise ``c @ x`` subject to ``row_lower <= A x <= row_upper``, ``lower <= x <= upper``.
 
@@ -109,6 +110,10 @@ def solve(
     check : callable, optional
         Called with each improving plan of a mixed-integer program; the plans
         it returns False for are returned in ``broken``.
+    start : ndarray, optional
+        A plan of the program (a value for every column) HiGHS starts from:
+        its objective prunes the search at once. A start that breaks a row or
+        an integrality is ignored by HiGHS; an LP ignores it.
 
     Returns
     -------
@@ -145,6 +150,9 @@ def solve(
         kinds = highspy.HighsVarType
         lp.integrality_ = [kinds.kInteger if v else kinds.kContinuous for v in integrality]
     h.passModel(lp)
+    if start is not None and is_mip:
+        idx = np.arange(n, dtype=np.int32)
+        h.setSolution(n, idx, np.asarray(start, dtype=float))
     broken: list[np.ndarray] = []
     if check is not None and is_mip:
 

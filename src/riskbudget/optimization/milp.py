@@ -152,6 +152,7 @@ class _Rounds:
         self.best: tuple[Funding, float] | None = None  # (plan, score): best net (standard) or lowest level
         self.bound = math.inf  # standard: smallest upper bound on net value seen (every round is a relaxation)
         self.sigma_bound = -math.inf  # minimize_sigma: largest lower bound on sigma seen
+        self.incumbent: np.ndarray | None = None
 
     # -- time --------------------------------------------------------------- #
     def remaining(self) -> float | None:
@@ -197,7 +198,8 @@ class _Rounds:
                 minimize_sigma=mode.minimize_sigma,
                 time_limit=self.remaining(),
                 mip_rel_gap=gap,
-                check=(lambda x, seen=seen: not self._measure(x, mode, seen).breaks) if self.tails else None,
+                check=(lambda x, seen=seen: self._meets(x, mode, seen)) if self.tails else None,
+                start=self.incumbent if mode == STANDARD else None,
             )
             self._record_bound(res, mode)
             self._cut_on_the_way(res, cuts, mode, seen)
@@ -237,6 +239,17 @@ class _Rounds:
             plan = self._measure(xb, mode, seen)
             self._record_plan(plan.funding, plan.losses, mode)
             self._cut(plan.funding, plan.losses, cuts, plan.level, mode, plan.broken)
+
+    def _meets(self, x: np.ndarray, mode: _Mode, seen: dict[bytes, _Measured]) -> bool:
+        plan = self._measure(x, mode, seen)
+        if plan.breaks:
+            return False
+        if mode == STANDARD and self.rules.allows(plan.funding):
+            score = self.score(plan.funding, plan.losses)
+            if self.best is None or score > self.best[1]:
+                self.best = (plan.funding, score)
+                self.incumbent = np.array(x, dtype=float)
+        return True
 
     def _measure(self, x: np.ndarray, mode: _Mode, seen: dict[bytes, _Measured]) -> _Measured:
         """The program's plan ``x`` on the whole sample: its losses and the limits it breaks (once per round)."""

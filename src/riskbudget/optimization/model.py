@@ -233,7 +233,9 @@ class Model:
             if self.blocks
             else np.zeros(0, dtype=int)
         )
-        self.L = np.hstack(mats) if mats else np.zeros((n, 0))
+        #: each y block's annual losses (years x combinations), in block order: the problem's own arrays, not a
+        #: copy (one matrix of every block would copy them for every program, e.g. at each share of a frontier)
+        self.mats = mats
 
     def _scenario_columns_compact(self) -> None:
         """The y blocks from the problem's means and per-year extremes; no column of losses is built."""
@@ -263,7 +265,7 @@ class Model:
             if self.blocks
             else np.zeros(0, dtype=int)
         )
-        self.L = np.zeros((n, 0))  # no column of losses is kept: cut rows come from the program (_Program)
+        self.mats = []  # no column of losses is kept: cut rows come from the program (_Program)
 
     def _objective(self) -> None:
         problem, S = self.problem, self.scale
@@ -423,12 +425,13 @@ class Model:
         if self.compact:
             return self._program.year_row(t, weights)
         out = np.zeros(self.ncol)
-        L = self.L[t]
-        if L.ndim == 2:
-            total = L.sum(axis=0) if weights is None else weights @ L
-        else:
-            total = L if weights is None else float(weights) * L
-        out[self.ycols] = total / self.scale
+        for (_j, first, cnt), mat in zip(self.blocks, self.mats):
+            L = mat[t]
+            if L.ndim == 2:
+                total = L.sum(axis=0) if weights is None else weights @ L
+            else:
+                total = L if weights is None else float(weights) * L
+            out[first : first + cnt] = total / self.scale
         return out
 
     def solve(
@@ -444,6 +447,7 @@ class Model:
         time_limit: float | None,
         mip_rel_gap: float,
         check: Any = None,
+        start: np.ndarray | None = None,
     ) -> Any:
         """Solve with the given cuts ``(coef, rhs, sigma_coef)`` and indicator years (one HiGHS call).
 
@@ -472,8 +476,10 @@ class Model:
         lb = np.concatenate([self.lb, np.zeros(nb), [0.0] if sigma else []])
         ub = np.concatenate([self.ub, np.ones(nb), [np.inf] if sigma else []])
         integ = np.concatenate([self.integrality, np.ones(nb), [0] if sigma else []])
+        if start is not None and (start.size != ncol or nb or relax):
+            start = None
         return _highs.solve(c, A, rl, ru, lb, ub, np.zeros_like(integ) if relax else integ, time_limit=time_limit,
-                            mip_rel_gap=mip_rel_gap, check=check)
+                            mip_rel_gap=mip_rel_gap, check=check, start=start)
 
     def _rows_with(
         self, cuts: list[Cut], counts: list[CountState], ncol: int, *, sigma: bool, sigma_cap: float | None
@@ -500,7 +506,8 @@ class Model:
             ys = np.asarray(cs.years, dtype=int)
             if ys.size:
                 A = np.zeros((ys.size, ncol))
-                A[:, self.ycols] = self.L[ys] / self.scale
+                for (_j, first, cnt), mat in zip(self.blocks, self.mats):
+                    A[:, first : first + cnt] = mat[ys] / self.scale
                 A[np.arange(ys.size), b0 + np.arange(ys.size)] = -(self.hi[ys] - cs.threshold) / self.scale
                 blocks.append(sp.csr_matrix(A))
                 rl.append(np.full(ys.size, -np.inf))
