@@ -265,9 +265,15 @@ def test_a_plan_meeting_the_limits_seen_on_the_way_starts_the_next_rounds(proble
     nothing = model.solve([], [], objective=-model.c, time_limit=None, mip_rel_gap=1e-9)  # the worst plan
     assert model.decode(nothing.x) != free_plan
 
-    tight = milp._Rounds(model, rules, tail_constraints(rb.Appetite(tvar95=1.0), problem.years), SolverOptions())
-    assert not tight._meets(free.x, milp.STANDARD, {})
+    tight = milp._Rounds(model, rules, tail_constraints(rb.Appetite(tvar95=1e6), problem.years), SolverOptions())
+    assert not tight._meets(nothing.x, milp.STANDARD, {}) and not tight._meets(free.x, milp.STANDARD, {})
     assert tight.incumbent is None and tight.best is None
+    # the plan that misses least is kept, at its own largest relative miss (the least-risk rounds' start)
+    misses = {key: metrics.tvar(problem.total_losses(model.decode(res.x)), 0.95) / 1e6 - 1
+              for key, res in (("nothing", nothing), ("free", free))}
+    closer = min(misses, key=misses.get)
+    assert tight.closest[0] == pytest.approx(misses[closer], rel=1e-12)
+    assert np.array_equal(tight.closest[1], (nothing if closer == "nothing" else free).x)
 
     loose = milp._Rounds(model, rules, tail_constraints(rb.Appetite(tvar95=1e12), problem.years), SolverOptions())
     assert loose._meets(nothing.x, milp.STANDARD, {}) and loose._meets(free.x, milp.STANDARD, {})
@@ -399,6 +405,34 @@ def test_infeasible_appetite_reports_least_risk_plan(problem):
 
     best_tail = min(tail(f) for f in all_fundings(problem) if structurally_ok(problem, f, 600_000))
     assert tail(plan.funding) == pytest.approx(best_tail, rel=1e-9)
+
+
+def test_the_least_risk_rounds_start_from_the_closest_plan_seen(problem, monkeypatch):
+    """Out of reach: the least-risk rounds start from the plan the proof saw that misses least (at its own miss),
+    the best-net rounds among the least-risk plans from the least-risk plan; the answer is the one without starts."""
+    from riskbudget.optimization import milp
+
+    appetite = rb.Appetite(tvar95=5e5)
+    calls = []
+    run = milp._Rounds.run
+
+    def recording(self, cuts, mode=milp.STANDARD, start=None):
+        calls.append((mode, None if start is None else start.copy(), self.closest))
+        res = run(self, cuts, mode, start=start)
+        calls[-1] += (res,)
+        return res
+
+    monkeypatch.setattr(milp._Rounds, "run", recording)
+    plan = optimize(problem, budget=600_000, appetite=appetite)
+    assert plan.status == "infeasible_appetite"
+    (m0, s0, _, _), (m1, s1, closest, r1), (m2, s2, _, _) = calls[:3]  # then the smallest values, budget needed
+    assert m0 == milp.STANDARD and s0 is None
+    assert m1.minimize_sigma and closest is not None and s1[-1] == pytest.approx(closest[0], rel=1e-6)
+    assert np.array_equal(s1[:-1], closest[1])
+    assert m2.sigma_cap is not None and np.array_equal(s2, r1.x)
+    monkeypatch.setattr(milp._Rounds, "run", lambda self, cuts, mode=milp.STANDARD, start=None: run(self, cuts, mode))
+    same = optimize(problem, budget=600_000, appetite=appetite)
+    assert same.funding == plan.funding and same.shortfall.equals(plan.shortfall)
 
 
 def test_return_on_control_table(problem):

@@ -152,7 +152,10 @@ class _Rounds:
         self.best: tuple[Funding, float] | None = None  # (plan, score): best net (standard) or lowest level
         self.bound = math.inf  # standard: smallest upper bound on net value seen (every round is a relaxation)
         self.sigma_bound = -math.inf  # minimize_sigma: largest lower bound on sigma seen
+        #: the program's vector of the best plan seen meeting every limit (the standard rounds' start)
         self.incumbent: np.ndarray | None = None
+        #: (largest relative miss, program vector) of the plan seen in the standard rounds that misses least
+        self.closest: tuple[float, np.ndarray] | None = None
 
     # -- time --------------------------------------------------------------- #
     def remaining(self) -> float | None:
@@ -179,8 +182,13 @@ class _Rounds:
         return lambda x: max(self._level(tc, x, mode) for tc in self.tails)
 
     # -- rounds ------------------------------------------------------------- #
-    def run(self, cuts: list[Cut], mode: _Mode = STANDARD) -> Any:
-        """Solve and cut until the solution meets every limit (or time, or rounds, run out)."""
+    def run(self, cuts: list[Cut], mode: _Mode = STANDARD, start: np.ndarray | None = None) -> Any:
+        """Solve and cut until the solution meets every limit (or time, or rounds, run out).
+
+        ``start``: a plan of the program (with its sigma column, if any) every
+        round starts from; the standard rounds start from the best plan seen
+        that meets every limit (:attr:`incumbent`) instead.
+        """
         gap = self.options.mip_rel_gap
         self.converged, self.stopped = False, ""
         while True:
@@ -199,7 +207,7 @@ class _Rounds:
                 time_limit=self.remaining(),
                 mip_rel_gap=gap,
                 check=(lambda x, seen=seen: self._meets(x, mode, seen)) if self.tails else None,
-                start=self.incumbent if mode == STANDARD else None,
+                start=self.incumbent if mode == STANDARD else start,
             )
             self._record_bound(res, mode)
             self._cut_on_the_way(res, cuts, mode, seen)
@@ -241,8 +249,14 @@ class _Rounds:
             self._cut(plan.funding, plan.losses, cuts, plan.level, mode, plan.broken)
 
     def _meets(self, x: np.ndarray, mode: _Mode, seen: dict[bytes, _Measured]) -> bool:
+        """Whether an improving plan HiGHS reports meets every limit; keeps the best that does (the next rounds'
+        start) and, in the standard rounds, the one that misses them least (the least-risk rounds' start)."""
         plan = self._measure(x, mode, seen)
         if plan.breaks:
+            if mode == STANDARD and self.rules.allows(plan.funding):
+                miss = self._cube_level(_Mode(relax=True))(plan.losses)
+                if self.closest is None or miss < self.closest[0]:
+                    self.closest = (miss, np.array(x, dtype=float))
             return False
         if mode == STANDARD and self.rules.allows(plan.funding):
             score = self.score(plan.funding, plan.losses)
@@ -527,7 +541,11 @@ def _stopped(rules: FundingRules, model: Model, rounds: _Rounds, res: Any) -> So
 def _least_risk(rules: FundingRules, model: Model, rounds: _Rounds, cuts: list[Cut]) -> SolveResult:
     """No plan meets the appetite: the smallest largest relative miss sigma, then the best net value at it."""
     rounds.t0 = time.perf_counter()  # the least-risk plan gets its own time
-    r1 = rounds.run(cuts, _Mode(sigma=True, minimize_sigma=True, relax=True))
+    start = None
+    if rounds.closest is not None:  # the plan missing least so far, at its own miss: a plan of the relaxed program
+        miss, x = rounds.closest
+        start = np.append(x, miss * (1 + 1e-9) + 1e-12)
+    r1 = rounds.run(cuts, _Mode(sigma=True, minimize_sigma=True, relax=True), start=start)
     if r1.x is None and rounds.best is None:
         if r1.status == 2:
             raise RiskBudgetError(
@@ -549,7 +567,8 @@ def _least_risk(rules: FundingRules, model: Model, rounds: _Rounds, cuts: list[C
         assert found is not None
         sigma_star = -found[1]
     cap = sigma_star * (1 + 1e-6) + 1e-9
-    r2 = rounds.run(cuts, _Mode(sigma=True, sigma_cap=cap, relax=True))
+    start = r1.x if r1.x is not None and r1.x[-1] <= cap else None  # the least-risk plan found: within the cap
+    r2 = rounds.run(cuts, _Mode(sigma=True, sigma_cap=cap, relax=True), start=start)
     best, funding = r1, None if found is None else found[0]
     if r2.x is not None:
         # the best net value among plans missing by at most sigma_star (kept only if it truly does: the time
