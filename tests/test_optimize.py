@@ -184,6 +184,38 @@ def test_precomputed_columns_equal_simulating_the_funded_register(problem):
     assert "App abuse" not in problem.result_for(problem.funding(["EDR"])).names
 
 
+def test_the_programs_year_rows_are_the_stored_columns(problem, monkeypatch):
+    """A cut row sums a limit's worst years of every y column: from the problem's row layout (sparse, or dense when
+    most entries are nonzero), kept once for every program of the problem, and equal to the stored columns."""
+    from riskbudget.optimization.model import SCALE, Model
+    from riskbudget.optimization.rules import Constraints, resolve_constraints
+
+    model = Model(problem, resolve_constraints(problem, Constraints(budget=1_000_000)))
+    blocks = [j for j, _, _ in model.blocks]
+    stacked = np.hstack([problem.losses[j] for j in blocks])
+    rng = np.random.default_rng(5)
+    years = rng.choice(problem.years, 150, replace=False)
+    weights = rng.uniform(0, 1, 150)
+    expected = np.zeros(model.ncol)
+    expected[model.ycols] = weights @ stacked[years] / SCALE
+    assert np.allclose(model.year_row(years, weights), expected, rtol=1e-12, atol=0)
+    one = np.zeros(model.ncol)
+    one[model.ycols] = 0.5 * stacked[years[0]] / SCALE
+    assert np.allclose(model.year_row(int(years[0]), 0.5), one, rtol=1e-12, atol=0)
+    rows = problem.year_rows(blocks)
+    assert rows is Model(problem, resolve_constraints(problem, Constraints(budget=5e5)))._year_matrix()
+    assert np.count_nonzero(stacked) * 2 <= stacked.size and hasattr(rows, "tocsc")  # sparse here
+    assert np.array_equal(rows.toarray(), stacked)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(problem))._year_rows == {}  # the layout stays behind (rebuilt on demand)
+    # mostly nonzero: a row-major array with the same rows
+    monkeypatch.setattr(problem, "_year_rows", {})
+    monkeypatch.setattr(np, "count_nonzero", lambda a: a.size)
+    dense = problem.year_rows(blocks)
+    assert isinstance(dense, np.ndarray) and dense.flags["C_CONTIGUOUS"] and np.array_equal(dense, stacked)
+
+
 def test_combination_counts(problem):
     counts = dict(zip(problem.names, problem.n_combinations))
     assert counts == {

@@ -233,9 +233,9 @@ class Model:
             if self.blocks
             else np.zeros(0, dtype=int)
         )
-        #: each y block's annual losses (years x combinations), in block order: the problem's own arrays, not a
-        #: copy (one matrix of every block would copy them for every program, e.g. at each share of a frontier)
+        #: each y block's annual losses (years x combinations), in block order: the problem's own arrays
         self.mats = mats
+        self._rows: Any = None  # the blocks' losses laid out for taking rows (_year_matrix)
 
     def _scenario_columns_compact(self) -> None:
         """The y blocks from the problem's means and per-year extremes; no column of losses is built."""
@@ -425,14 +425,26 @@ class Model:
         if self.compact:
             return self._program.year_row(t, weights)
         out = np.zeros(self.ncol)
-        for (_j, first, cnt), mat in zip(self.blocks, self.mats):
-            L = mat[t]
-            if L.ndim == 2:
-                total = L.sum(axis=0) if weights is None else weights @ L
-            else:
-                total = L if weights is None else float(weights) * L
-            out[first : first + cnt] = total / self.scale
+        years = np.atleast_1d(np.asarray(t))
+        w = np.ones(years.size) if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), years.shape)
+        rows = self._year_matrix()[years]
+        total = rows.T @ w if hasattr(rows, "tocsc") else w @ rows
+        out[self.ycols] = np.asarray(total).ravel() / self.scale
         return out
+
+    def _year_matrix(self) -> Any:
+        """The y blocks' annual losses side by side (years x y columns), laid out for taking rows.
+
+        A problem with stored columns keeps one for all its programs
+        (:meth:`~riskbudget.optimization.problem.DecisionProblem.year_rows`);
+        otherwise the blocks are put side by side once per program.
+        """
+        if self._rows is None:
+            if self.problem.losses is not None:
+                self._rows = self.problem.year_rows([j for j, _, _ in self.blocks])
+            else:
+                self._rows = np.hstack(self.mats) if self.mats else np.zeros((self.problem.years, 0))
+        return self._rows
 
     def solve(
         self,
@@ -506,8 +518,8 @@ class Model:
             ys = np.asarray(cs.years, dtype=int)
             if ys.size:
                 A = np.zeros((ys.size, ncol))
-                for (_j, first, cnt), mat in zip(self.blocks, self.mats):
-                    A[:, first : first + cnt] = mat[ys] / self.scale
+                rows = self._year_matrix()[ys]
+                A[:, self.ycols] = (rows.toarray() if hasattr(rows, "toarray") else rows) / self.scale
                 A[np.arange(ys.size), b0 + np.arange(ys.size)] = -(self.hi[ys] - cs.threshold) / self.scale
                 blocks.append(sp.csr_matrix(A))
                 rl.append(np.full(ys.size, -np.inf))
