@@ -31,7 +31,8 @@ needs a row per simulated year, and the cut holds whatever the budget.
 
 :func:`tail_violations` measures how far a plan's losses break each limit;
 :class:`CutPool` carries cuts from one solve to the next on the same problem
-and appetite (along a frontier).
+and appetite (a share of a frontier keeps its own: the least-risk rounds and
+the smallest values reuse the cuts of the proof).
 """
 
 from __future__ import annotations
@@ -617,8 +618,11 @@ class CubeCuts:
 class CutPool:
     """Cuts kept from one solve to the next on the same problem and appetite.
 
-    They are valid whatever the budget, so a frontier passes one pool from
-    share to share. A pool whose tail constraints differ is emptied first.
+    They are valid whatever the budget. A frontier gives each share a pool
+    of its own: carried from share to share, the cuts of the other shares
+    made every solve slower than they saved (the bundled example's 21-point
+    frontier: 37.5 s in one sequence against 30 s). A pool whose tail
+    constraints differ is emptied first.
     ``cubes`` are the cubes behind the combinatorial cuts (to skip plans
     already cut off). ``cvar_cuts`` holds each tail-mean limit's own cuts
     (keyed by :meth:`TailConstraint.key`, in the form ``<= limit (1 + sigma)``),
