@@ -467,7 +467,9 @@ class Model:
         row may take (``minimize_sigma``: the objective; ``sigma_cap``: its cap).
         ``check``: called with each improving plan; those it rejects come back
         in ``res.broken`` (:func:`~riskbudget.optimization._highs.solve`; a
-        large problem's solve ignores it).
+        large problem's solve ignores it). ``start``: a plan of this program
+        (one value per column, sigma's included) HiGHS starts from; ignored by
+        a large problem's solve, with indicator years, and by a relaxation.
         """
         from . import _highs
 
