@@ -764,6 +764,16 @@ def test_auto_switches_to_the_heuristic_when_combinations_explode(instance, monk
     assert plan.total_spend <= 900_000 and plan.bound >= plan.expected_net_value - 1e-6
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_share_that_cannot_be_solved_is_named_in_the_error(problem, n_jobs):
+    # at a 100% security share the IT budget is 0, so a project that must be funded cannot be
+    with pytest.raises(rb.RiskBudgetError, match=r"^frontier: at a 100% security share \(security budget "
+                       r"1,000,000, IT budget 0\): no plan satisfies the budget and the structural constraints"):
+        frontier(problem, budget=1_000_000, shares=[0.25, 0.5, 1.0], include=["App"], n_jobs=n_jobs)
+    fine = frontier(problem, budget=1_000_000, shares=[0.25, 0.5], include=["App"], n_jobs=n_jobs)
+    assert all("App" in p.funded_projects for p in fine.plans)
+
+
 def test_frontier_check_mode(problem):
     appetite = rb.Appetite(tvar95=4.5e6)
     checked = frontier(problem, budget=1_000_000, appetite=appetite, points=5, appetite_mode="check")

@@ -269,6 +269,19 @@ def _solve_share(
 
     ``detach``: the plan without its problem (a Dask task sends it back; the client attaches its own).
     """
+    try:
+        return _solve_one(problem, base, share, appetite, appetite_mode, options, detach, insurance, hz)
+    except RiskBudgetError as exc:  # the same error, saying at which share
+        b = float(base.budget)  # type: ignore[arg-type]
+        said = str(exc.args[0]) if exc.args else str(exc)
+        said = said.removeprefix("optimize: ")
+        exc.args = (f"frontier: at a {share:.0%} security share (security budget {share * b:,.0f}, IT budget "
+                    f"{(1 - share) * b:,.0f}): {said}", *exc.args[1:])
+        raise
+
+
+def _solve_one(problem: Any, base: Constraints, share: float, appetite: Appetite | None, appetite_mode: str,
+               options: SolverOptions, detach: bool, insurance: Any, hz: Any) -> Plan:
     b = float(base.budget)  # type: ignore[arg-type]
     t0 = time.perf_counter()
     rules = FundingRules(problem, replace(base, security_budget=share * b, it_budget=(1.0 - share) * b),
@@ -340,9 +353,14 @@ def _solve_shares(
                 with ThreadPoolExecutor(max_workers=workers) as ex:
                     futs = {ex.submit(_solve_share, problem, base, float(grid[i]), appetite, appetite_mode, options,
                                       **extra): i for i in order}
-                    for f in as_completed(futs):
-                        plans_by_index[futs[f]] = f.result()
-                        bar.update(1)
+                    try:
+                        for f in as_completed(futs):
+                            plans_by_index[futs[f]] = f.result()
+                            bar.update(1)
+                    except BaseException:  # a share failed (or an interrupt): the shares not started never start
+                        for f in futs:
+                            f.cancel()
+                        raise
     finally:
         bar.close()
     return [plans_by_index[i] for i in range(grid.size)]
