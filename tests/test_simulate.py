@@ -412,3 +412,30 @@ def test_loss_event_counts_have_the_mixed_poisson_moments_with_capability_vs_res
     assert within_se(n.mean(), mean, n.std() / math.sqrt(years))
     centred = (n - n.mean()) ** 2
     assert within_se(centred.mean(), var, centred.std() / math.sqrt(years))
+
+
+def test_yearly_rates_are_the_frequency_draws_times_the_probability_of_action():
+    """One function draws the yearly rates for the engine, the optimiser's variants and value of information."""
+    from riskbudget._random import Streams, root_sequence
+    from riskbudget.bayes.simulation import PosteriorRate
+    from riskbudget.simulation.kernel import yearly_rates
+
+    s = rb.Scenario("cfpoa", contact_frequency=rb.PERT(5, 10, 30), probability_of_action=rb.PERT(0.05, 0.1, 0.3),
+                    susceptibility=rb.PERT(0.1, 0.3, 0.6), primary_loss=rb.PERT(1e4, 3e4, 2e5))
+    root = root_sequence(3)
+    by_hand = Streams(root, "cfpoa")
+    expected = s.contact_frequency.sample(500, by_hand("frequency")) * s.probability_of_action.sample(
+        500, by_hand("probability_of_action"))
+    assert np.array_equal(yearly_rates(s, 500, Streams(root, "cfpoa")), expected)
+    u = np.linspace(0.01, 0.99, 7)  # a dependence's uniforms replace the frequency's own draws
+    streams = Streams(root, "cfpoa")
+    poa = s.probability_of_action.sample(7, Streams(root, "cfpoa")("probability_of_action"))
+    assert np.array_equal(yearly_rates(s, 7, streams, uniforms=u), s.contact_frequency.from_uniform(u) * poa)
+    # posterior draws need each year's draw index; without one the error names the scenario
+    post = rb.Scenario("post", loss_event_frequency=PosteriorRate([1.0, 5.0], posterior_key="k"),
+                       primary_loss=rb.Constant(1.0))
+    with pytest.raises(rb.RiskBudgetError, match="Scenario 'post': its loss_event_frequency holds posterior draws"):
+        yearly_rates(post, 10, Streams(root, "post"))
+    index = np.array([0, 1] * 5)
+    rates = yearly_rates(post, 10, Streams(root, "post"), posterior_index=lambda dist: index)
+    assert np.array_equal(rates, post.loss_event_frequency.sample_years(index, Streams(root, "post")("frequency")))

@@ -51,11 +51,11 @@ import numpy as np
 
 from ._random import Streams, control_stream_name, posterior_stream_name, project_stream_name, value_stream
 from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_component
-from .distributions import PosteriorDistribution
 from .exceptions import RiskBudgetError
 from .formatting import money
 from .optimization import Constraints, DecisionProblem, Funding, FundingRules, Plan
 from .simulation.distributed import check_client
+from .simulation.kernel import yearly_rates
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
 
@@ -233,6 +233,11 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
     return np.column_stack(cols)
 
 
+def _posterior_index(n: int, g: Streams) -> Any:
+    """Each year's posterior draw of a distribution, from the run-level stream of its key (as the engine picks it)."""
+    return lambda dist: dist.draw_index(n, g.shared(posterior_stream_name(dist.posterior_key), "index"))
+
+
 def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
     """Per-year draws of every uncertain input of a problem, regenerated from its random streams."""
     n = problem.years
@@ -242,14 +247,8 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
         kind = s.frequency_kind
         dist = getattr(s, kind)
         if dist.base_kind != "none" or kind == "contact_frequency":
-            if isinstance(dist, PosteriorDistribution):
-                # as the engine draws it: each year's posterior draw from the run-level stream of its key
-                index = dist.draw_index(n, g.shared(posterior_stream_name(dist.posterior_key), "index"))
-                rate = dist.sample_years(index, g("frequency"))
-            else:
-                rate = dist.sample(n, g("frequency"))
-            if kind == "contact_frequency":
-                rate = rate * s.probability_of_action.sample(n, g("probability_of_action"))
+            # as the engine draws them; a posterior's draw for each year from the run-level stream of its key
+            rate = yearly_rates(s, n, g, posterior_index=_posterior_index(n, g))
             if np.ptp(rate) > 0:
                 out[f"{kind.replace('_', ' ')}: {s.name}"] = rate
         if s.susceptibility is not None and s.susceptibility.base_kind != "none":

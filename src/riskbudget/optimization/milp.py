@@ -543,8 +543,8 @@ def _least_risk(rules: FundingRules, model: Model, rounds: _Rounds, cuts: list[C
     rounds.t0 = time.perf_counter()  # the least-risk plan gets its own time
     start = None
     if rounds.closest is not None:  # the plan missing least so far, at its own miss: a plan of the relaxed program
-        miss, x = rounds.closest
-        start = np.append(x, miss * (1 + 1e-9) + 1e-12)
+        closest_miss, closest_x = rounds.closest
+        start = np.append(closest_x, closest_miss * (1 + 1e-9) + 1e-12)
     r1 = rounds.run(cuts, _Mode(sigma=True, minimize_sigma=True, relax=True), start=start)
     if r1.x is None and rounds.best is None:
         if r1.status == 2:

@@ -24,7 +24,41 @@ from ..distributions import Distribution, PosteriorDistribution
 from ..exceptions import RiskBudgetError
 from ..fair import LossForms, Scenario, SharedMultiplier
 
-__all__ = ["ScenarioKernel", "VariantKernel"]
+__all__ = ["ScenarioKernel", "VariantKernel", "yearly_rates"]
+
+
+def yearly_rates(
+    scenario: Scenario,
+    n: int,
+    streams: Streams,
+    *,
+    uniforms: np.ndarray | None = None,
+    posterior_index: Callable[[PosteriorDistribution], np.ndarray] | None = None,
+) -> np.ndarray:
+    """The scenario's event rate in each of ``n`` years, from its own streams.
+
+    Its frequency estimate's draw for each year (from ``uniforms`` when a
+    dependence gives them; a posterior's draw for each year, picked by
+    ``posterior_index``), times the probability of action's for a contact
+    frequency. The engine, the variant kernel of the optimiser and value of
+    information all draw the rates here, so they draw the same ones.
+    """
+    kind = scenario.frequency_kind
+    dist = getattr(scenario, kind)
+    if uniforms is not None:
+        rate = dist.from_uniform(uniforms)
+    elif isinstance(dist, PosteriorDistribution):
+        if posterior_index is None:
+            raise RiskBudgetError(
+                f"Scenario {scenario.name!r}: its {kind} holds posterior draws, and this caller has no draw index "
+                "for them"
+            )
+        rate = dist.sample_years(posterior_index(dist), streams("frequency"))
+    else:
+        rate = dist.sample(n, streams("frequency"))
+    if kind == "contact_frequency":
+        rate = rate * scenario.probability_of_action.sample(n, streams("probability_of_action"))  # type: ignore[union-attr]
+    return rate
 
 
 def _static_susceptibility(scenario: Scenario) -> float | None:
@@ -91,19 +125,9 @@ class ScenarioKernel:
         return out
 
     def _rate(self, n: int, freq_uniforms: np.ndarray | None) -> np.ndarray:
-        s = self.s
-        kind = s.frequency_kind
-        dist = getattr(s, kind)
-        if freq_uniforms is not None:
-            rate = dist.from_uniform(freq_uniforms)
-        elif isinstance(dist, PosteriorDistribution):
-            # Posterior parameters (riskbudget.bayes): this year's draw, shared with the losses.
-            rate = dist.sample_years(self._posterior_index(dist, n), self.g("frequency"))
-        else:
-            rate = dist.sample(n, self.g("frequency"))
-        if kind == "contact_frequency":
-            rate = rate * s.probability_of_action.sample(n, self.g("probability_of_action"))  # type: ignore[union-attr]
-        return rate
+        # Posterior parameters (riskbudget.bayes): each year's draw, shared with the losses.
+        return yearly_rates(self.s, n, self.g, uniforms=freq_uniforms,
+                            posterior_index=lambda dist: self._posterior_index(dist, n))
 
     def _loss_multipliers(self, which: str, suffix: str, drawn: dict[str, np.ndarray | None]) -> np.ndarray | None:
         """Product of the "loss", ``which`` and ``which.form`` multipliers already drawn for the chunk."""
@@ -490,13 +514,9 @@ class VariantKernel:
             self.u_count = g("count").random(n)
             self.susc_year = None
             return
-        kind = s.frequency_kind
-        rate = getattr(s, kind).sample(n, g("frequency"))
-        if kind == "contact_frequency":
-            rate = rate * s.probability_of_action.sample(n, g("probability_of_action"))  # type: ignore[union-attr]
-        self.rate = rate
+        self.rate = yearly_rates(s, n, g)  # no posterior draws here (supports())
         self.susc_year = s.susceptibility.sample(n, g("susceptibility")) if s.susceptibility is not None else None
-        counts = g("count").poisson(rate)
+        counts = g("count").poisson(self.rate)
         self.threat_total = int(counts.sum())
         # Events that no variant can turn into loss events are dropped once: those whose
         # capability does not beat resistance, or whose susceptibility draw fails. Every
