@@ -45,17 +45,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ._random import Streams, control_stream_name, posterior_stream_name, project_stream_name, value_stream
+from ._random import Streams, control_stream_name, project_stream_name, value_stream
 from .controls import CONTROL_COMPONENTS, FUNCTIONS, control_component, project_component
 from .exceptions import RiskBudgetError
 from .formatting import money
 from .optimization import Constraints, DecisionProblem, Funding, FundingRules, Plan
 from .simulation.distributed import check_client
-from .simulation.kernel import yearly_rates
+from .simulation.kernel import posterior_draw_index, yearly_rates
 
 __all__ = ["evpi", "evppi", "value_of_information", "ValueOfInformation", "decision_inputs", "net_benefits"]
 
@@ -233,11 +234,6 @@ def net_benefits(problem: Any, alternatives: Sequence[Any]) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _posterior_index(n: int, g: Streams) -> Any:
-    """Each year's posterior draw of a distribution, from the run-level stream of its key (as the engine picks it)."""
-    return lambda dist: dist.draw_index(n, g.shared(posterior_stream_name(dist.posterior_key), "index"))
-
-
 def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
     """Per-year draws of every uncertain input of a problem, regenerated from its random streams."""
     n = problem.years
@@ -247,8 +243,8 @@ def decision_inputs(problem: Any) -> dict[str, np.ndarray]:
         kind = s.frequency_kind
         dist = getattr(s, kind)
         if dist.base_kind != "none" or kind == "contact_frequency":
-            # as the engine draws them; a posterior's draw for each year from the run-level stream of its key
-            rate = yearly_rates(s, n, g, posterior_index=_posterior_index(n, g))
+            # as the engine draws them (a posterior's draw for each year from the run-level stream of its key)
+            rate = yearly_rates(s, n, g, posterior_index=partial(posterior_draw_index, n=n, streams=g))
             if np.ptp(rate) > 0:
                 out[f"{kind.replace('_', ' ')}: {s.name}"] = rate
         if s.susceptibility is not None and s.susceptibility.base_kind != "none":

@@ -258,11 +258,8 @@ class _Rounds:
                 if self.closest is None or miss < self.closest[0]:
                     self.closest = (miss, np.array(x, dtype=float))
             return False
-        if mode == STANDARD and self.rules.allows(plan.funding):
-            score = self.score(plan.funding, plan.losses)
-            if self.best is None or score > self.best[1]:
-                self.best = (plan.funding, score)
-                self.incumbent = np.array(x, dtype=float)
+        if mode == STANDARD:
+            self._record_plan(plan.funding, plan.losses, mode, x)
         return True
 
     def _measure(self, x: np.ndarray, mode: _Mode, seen: dict[bytes, _Measured]) -> _Measured:
@@ -301,8 +298,11 @@ class _Rounds:
         elif not mode.sigma:
             self.bound = min(self.bound, self.model.net_of(float(dual)))
 
-    def _record_plan(self, funding: Funding, losses: np.ndarray, mode: _Mode) -> None:
-        """Keep the best plan seen: meeting every limit (best net value), or the lowest level (sigma runs)."""
+    def _record_plan(self, funding: Funding, losses: np.ndarray, mode: _Mode, x: np.ndarray | None = None) -> None:
+        """Keep the best plan seen: meeting every limit (best net value), or the lowest level (sigma runs).
+
+        ``x``: the plan's vector in the program, kept as :attr:`incumbent` when the plan is the new best.
+        """
         if not self.rules.allows(funding):
             return
         if mode.minimize_sigma and mode.relax:
@@ -315,6 +315,8 @@ class _Rounds:
             return
         if self.best is None or score > self.best[1]:
             self.best = (funding, score)
+            if x is not None:
+                self.incumbent = np.array(x, dtype=float)
 
     def _cut(
         self, funding: Funding, losses: np.ndarray, cuts: list[Cut], level: float, mode: _Mode,

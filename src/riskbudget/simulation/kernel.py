@@ -24,7 +24,14 @@ from ..distributions import Distribution, PosteriorDistribution
 from ..exceptions import RiskBudgetError
 from ..fair import LossForms, Scenario, SharedMultiplier
 
-__all__ = ["ScenarioKernel", "VariantKernel", "yearly_rates"]
+__all__ = ["ScenarioKernel", "VariantKernel", "yearly_rates", "posterior_draw_index"]
+
+
+def posterior_draw_index(dist: Any, n: int, streams: Streams) -> np.ndarray:
+    """Each of ``n`` years' posterior draw of ``dist``, from the run-level stream of its ``posterior_key`` (not the
+    scenario's): the frequency and the losses of a scenario, and every scenario built from the same posterior, use
+    the same draw in a given year."""
+    return dist.draw_index(n, streams.shared(posterior_stream_name(dist.posterior_key), "index"))
 
 
 def yearly_rates(
@@ -165,7 +172,7 @@ class ScenarioKernel:
         key = dist.posterior_key
         hit = self._posterior_chunk.get(key)
         if hit is None:
-            index = dist.draw_index(n, self.g.shared(posterior_stream_name(key), "index"))
+            index = posterior_draw_index(dist, n, self.g)
             self._posterior_chunk[key] = (dist.posterior_draws, index)
             return index
         if hit[0] != dist.posterior_draws:
