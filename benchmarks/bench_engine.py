@@ -57,12 +57,17 @@ all its threads over the same span, which other jobs on a shared machine
 disturb less than the wall time. ``peak MB``
 is the process's peak resident memory (VmHWM), interpreter and libraries included. With
 ``--repeat N`` every case runs once per round, N rounds, and the fastest run is shown; each ratio
-also shows its range and median over the rounds (both runs of a round saw about the same load). Run:
+also shows its range and median over the rounds (both runs of a round saw about the same load); each round
+starts one case later than the last, so no case always runs right after the same one. ``--warm`` also times
+a second run of every case in the same process (``warm s``): the imports (pandas for riskbudget's tables,
+SciPy for every case), the tables of the inverse CDFs and the first use of the memory are then paid, as for
+a notebook's second simulation. Run:
 
     python benchmarks/bench_engine.py                      # 20 scenarios x 10^6 years, the issue #15 table
     python benchmarks/bench_engine.py --years 100000 --scenarios 1 --scenarios 20
     python benchmarks/bench_engine.py --repeat 3           # best of 3 (the machine is shared and noisy)
     python benchmarks/bench_engine.py --big                # also 10^7 years x 20 scenarios (memory check)
+    python benchmarks/bench_engine.py --repeat 5 --warm --cases "riskbudget,numpy tuned"
 """
 
 from __future__ import annotations
@@ -401,18 +406,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
 
 
-def child(case: str, years: int, n_scenarios: int) -> None:
+def child(case: str, years: int, n_scenarios: int, warm: bool = False) -> None:
+    """Run ``case`` in this fresh process; with ``warm``, run it a second time (imports and tables already paid)."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     ale = CASES[case](years, n_scenarios)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak_mb = _peak_mb()
-    print(json.dumps({"case": case, "years": years, "scenarios": n_scenarios, "wall_s": wall, "cpu_s": cpu,
-                      "peak_mb": peak_mb, "ale": ale}))
+    row = {"case": case, "years": years, "scenarios": n_scenarios, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_mb,
+           "ale": ale}
+    if warm:
+        t0 = time.perf_counter()
+        again = CASES[case](years, n_scenarios)
+        row["warm_s"] = time.perf_counter() - t0
+        if again != ale:
+            raise RuntimeError(f"{case}: the second run in the process gave {again!r}, the first {ale!r}")
+    print(json.dumps(row))
 
 
-def measure(case: str, years: int, n_scenarios: int) -> dict:
+def measure(case: str, years: int, n_scenarios: int, warm: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", case, "--years", str(years), "--scenarios", str(n_scenarios)],
+        [sys.executable, __file__, "--child", case, "--years", str(years), "--scenarios", str(n_scenarios)]
+        + (["--warm"] if warm else []),
         capture_output=True,
         text=True,
     )
@@ -442,9 +456,11 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES), help=f"comma-separated, from: {', '.join(CASES)}")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is shown")
     parser.add_argument("--big", action="store_true", help="also run 10^7 years x 20 scenarios (riskbudget only)")
+    parser.add_argument("--warm", action="store_true",
+                        help="also time a second run of each case in its process (imports and first-use costs paid)")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.years[0], args.scenarios[0])
+        child(args.child, args.years[0], args.scenarios[0], args.warm)
         return
     years_list = args.years or [1_000_000]
     scen_list = args.scenarios or [20]
@@ -463,12 +479,17 @@ def main() -> None:
           f"(fastest of {max(args.repeat, 3)}; target < 0.5 s)")
     rows = []
     rounds: dict[tuple[int, int], list[dict[str, dict]]] = {}  # (scenarios, years) -> each round's run of every case
-    print(f"{'case':24s} {'scen':>4s} {'years':>10s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>8s} {'ALE':>14s}")
+    print(f"{'case':24s} {'scen':>4s} {'years':>10s} {'wall s':>8s} {'CPU s':>8s} {'peak MB':>8s} {'ALE':>14s}"
+          + (f" {'warm s':>8s}" if args.warm else ""))
     for s in scen_list:
         for y in years_list:
             # Rounds of every case in turn (not each case N times in a row), so that a change in the
-            # machine's load during the benchmark falls on every case alike.
-            rounds[(s, y)] = [{case: measure(case, y, s) for case in cases} for _ in range(args.repeat)]
+            # machine's load during the benchmark falls on every case alike; each round starts one case
+            # later, so that no case always runs right after the same one (pyfair's 4 GB, say).
+            rounds[(s, y)] = []
+            for k in range(args.repeat):
+                order = cases[k % len(cases):] + cases[: k % len(cases)]
+                rounds[(s, y)].append({case: measure(case, y, s, args.warm) for case in order})
             for case in cases:
                 runs = [r[case] for r in rounds[(s, y)]]
                 ok = [r for r in runs if "error" not in r]
@@ -477,8 +498,11 @@ def main() -> None:
                 if "error" in r:
                     print(f"{case:24s} {s:4d} {y:10,d}   failed: {r['error']}")
                 else:
+                    warm = ""
+                    if args.warm:
+                        warm = f" {min(x['warm_s'] for x in ok):8.2f}"
                     print(f"{case:24s} {s:4d} {y:10,d} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['peak_mb']:8.0f} "
-                          f"{r['ale']:14,.0f}")
+                          f"{r['ale']:14,.0f}{warm}")
     if args.big:
         r = measure(RB, 10_000_000, 20)
         rows.append(r)
@@ -489,6 +513,9 @@ def main() -> None:
             if r["case"] == case and r["scenarios"] == s and r["years"] == y and "error" not in r:
                 return r
         return None
+
+    def runs_of(case: str, s: int, y: int) -> list[dict]:
+        return [r[case] for r in rounds[(s, y)] if "error" not in r[case]]
 
     print("\nRatios, riskbudget's time over the other's (target: <= 1.2 against the tuned NumPy on 2 threads);")
     print("memory is riskbudget's peak over the other's (target: riskbudget < 300 MB at 20 x 10^6):")
@@ -503,6 +530,11 @@ def main() -> None:
                               if "error" not in r[mine] and "error" not in r[other]]
                     spread = (f"   per round {min(paired):.2f}-{max(paired):.2f}, median {float(np.median(paired)):.2f}"
                               if len(paired) > 1 else "")
+                    if args.warm:
+                        hot = [r[mine]["warm_s"] / r[other]["warm_s"] for r in rounds[(s, y)]
+                               if "error" not in r[mine] and "error" not in r[other]]
+                        best = min(r["warm_s"] for r in runs_of(mine, s, y)) / min(r["warm_s"] for r in runs_of(other, s, y))
+                        spread += f"   warm {best:.2f} (per round {min(hot):.2f}-{max(hot):.2f}, median {float(np.median(hot)):.2f})"
                     print(
                         f"  {s:2d} scenarios, {y:>9,d} years: {mine:20s} / {other:20s}  "
                         f"time {a['wall_s'] / o['wall_s']:5.2f}   CPU {a['cpu_s'] / o['cpu_s']:5.2f}   "
