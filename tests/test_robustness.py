@@ -130,3 +130,81 @@ def test_confidence_is_checked():
     with pytest.raises(rb.RiskBudgetError, match=r"confidence \(1.2\) must be a number in \[0.5, 1\)"):
         rb.optimization.SolverOptions(confidence=1.2)
     assert rb.optimization.SolverOptions(confidence=0.5).margin is False
+
+
+# --------------------------------------------------------------------------- #
+# P(loss > x): a count of years, whose binomial standard error is 0 with no year above x
+# --------------------------------------------------------------------------- #
+def test_exceedance_chance_is_the_beta_binomial_predictive_of_the_count():
+    from scipy import special
+
+    from riskbudget.optimization.robustness import exceedance_chance_to_hold
+
+    # no year above x and a limit below 1/n: the fresh sample must have none; closed form B(a, b + n) / B(a, b)
+    n = 20_000
+    closed = math.exp(special.betaln(0.5, 2 * n + 0.5) - special.betaln(0.5, n + 0.5))
+    assert exceedance_chance_to_hold(0, n, 1e-5) == pytest.approx(closed, rel=1e-10)
+    assert 0.70 < closed < 0.71  # about 1/sqrt(2): far from the certainty the binomial standard error (0) claims
+    # against scipy's beta-binomial, on both sides of the sum (the allowed count below and above n / 2)
+    for k, m, limit in ((0, 4_000, 0.001), (3, 4_000, 0.002), (40, 20_000, 0.0025), (900, 1_000, 0.95),
+                        (500, 1_000, 0.52)):
+        top = math.floor(limit * m + 1e-9)
+        expected = stats.betabinom.cdf(top, m, k + 0.5, m - k + 0.5)
+        assert exceedance_chance_to_hold(k, m, limit) == pytest.approx(expected, rel=1e-9, abs=1e-12), (k, m, limit)
+    # the limit's own comparison: a count of exactly limit * n holds
+    assert exceedance_chance_to_hold(10, 1_000, 0.01) > exceedance_chance_to_hold(10, 1_000, 0.0099)
+    assert exceedance_chance_to_hold(10, 1_000, 1.0) == 1.0
+    # many years above x: the normal approximation of chance_to_hold, to within the count's discreteness
+    k, m = 2_000, 100_000
+    p = k / m
+    se = math.sqrt(p * (1 - p) / m)
+    for limit in (p - se, p + 0.5 * se, p + 2 * se):
+        assert exceedance_chance_to_hold(k, m, limit) == pytest.approx(chance_to_hold(p, se, limit), abs=0.02)
+    with pytest.raises(rb.RiskBudgetError, match=r"need 0 <= k <= n"):
+        exceedance_chance_to_hold(5, 4, 0.5)
+
+
+def test_exceedance_chance_is_calibrated_against_a_simulation():
+    """Among samples told "c% chance", about c% of fresh samples hold the limit (p spread across the limit).
+
+    The true probabilities are drawn with density proportional to p^(-1/2) on [0, 0.02] (p = 0.02 U^2),
+    Jeffreys' prior near 0, the prior the chance assumes, and wide against the count's spread (a bound near
+    the limit, or a flat prior, moves the truth by a few points where the count is small).
+    """
+    from riskbudget.optimization.robustness import exceedance_chance_to_hold
+
+    rng = np.random.default_rng(11)
+    n, limit, trials = 2_000, 0.002, 60_000
+    p = 0.02 * rng.random(trials) ** 2
+    k = rng.binomial(n, p)
+    fresh = rng.binomial(n, p)
+    table = {j: exceedance_chance_to_hold(j, n, limit) for j in np.unique(k)}
+    chance = np.array([table[j] for j in k])
+    holds = fresh / n <= limit
+    for lo, hi in ((0.0, 0.2), (0.2, 0.5), (0.5, 0.8), (0.8, 1.0)):
+        sel = (chance >= lo) & (chance < hi)
+        assert sel.sum() > 2_000
+        q = holds[sel].mean()
+        assert abs(q - chance[sel].mean()) < 4 * math.sqrt(q * (1 - q) / sel.sum()) + 0.01, (lo, hi, q)
+
+
+def test_tightened_gives_an_exceedance_limit_a_margin_with_no_year_above():
+    x = np.random.default_rng(1).lognormal(14, 1.5, 20_000)
+    appetite = rb.Appetite(exceedance={1e12: 1e-4})
+    assert appetite.limits[0].standard_error(x) == 0.0  # no year above $1T: the binomial standard error is 0
+    tight, margins = tightened(appetite, x, 0.95)
+    p = 0.5 / 20_001
+    margin = margin_z(0.95) * math.sqrt(p * (1 - p) / 20_000)
+    assert margins["P(loss > $1T)"] == pytest.approx(margin, rel=1e-12)
+    assert tight.limits[0].limit == pytest.approx(1e-4 - margin, rel=1e-12)
+
+
+def test_confirm_never_claims_certainty_for_an_exceedance_limit(margin_plans):
+    from riskbudget.optimization.robustness import exceedance_chance_to_hold
+
+    _appetite, bare, _robust = margin_plans
+    rob = confirm(bare, appetite=rb.Appetite(exceedance={1e12: 1e-5}))
+    (check,) = rob.checks
+    assert check.fresh == 0.0 and check.fresh_se == 0.0 and check.holds_fresh
+    assert check.chance == pytest.approx(exceedance_chance_to_hold(0, bare.years, 1e-5), rel=1e-12)
+    assert 0.70 < check.chance < 0.71

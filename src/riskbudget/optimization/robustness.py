@@ -17,6 +17,13 @@ $18.4M on the next seed). Two remedies, both here:
   standard error, gives the estimated chance that the limit holds on a further
   fresh sample of that size, ``Phi((limit - v) / (sqrt(2) se))``.
 
+A limit on P(loss > x) is a count of years, and its binomial standard error is
+0 when no year (or every year) of a sample exceeds ``x``: a normal
+approximation would then claim certainty. Its chance is therefore computed for
+the count itself (:func:`exceedance_chance_to_hold`: beta-binomial, from
+Jeffreys' posterior of the probability), and its margin at a plan with no
+exceedance uses the standard error of Jeffreys' estimate ``(k + 1/2) / (n + 1)``.
+
 The tolerance curve gets no margin (it is a curve, not one statistic); its
 check on the fresh years is reported.
 """
@@ -33,7 +40,8 @@ from ..appetite import Appetite, Limit, LimitKind
 from ..exceptions import RiskBudgetError
 from ..formatting import money, percent
 
-__all__ = ["LimitCheck", "Robustness", "margin_z", "tightened", "confirm", "chance_to_hold"]
+__all__ = ["LimitCheck", "Robustness", "margin_z", "tightened", "confirm", "chance_to_hold",
+           "exceedance_chance_to_hold"]
 
 
 def _phi(x: float) -> float:
@@ -62,18 +70,75 @@ def chance_to_hold(value: float, se: float, limit: float) -> float:
     return _phi((limit - value) / (math.sqrt(2.0) * se))
 
 
+def _allowed_count(n: int, limit: float) -> int:
+    """The most years of ``n`` above the threshold with which ``P(loss > x) <= limit`` holds (-1: none).
+
+    The same comparison as :meth:`Limit.holds`: the count over ``n``, in floating point, against the limit.
+    """
+    if not limit >= 0.0:
+        return -1
+    k = min(int(math.floor(limit * n)), n)
+    while k < n and (k + 1) / n <= limit:
+        k += 1
+    while k >= 0 and k / n > limit:
+        k -= 1
+    return k
+
+
+def exceedance_chance_to_hold(k: int, n: int, limit: float) -> float:
+    """Estimated chance that a fresh sample of ``n`` years holds ``P(loss > x) <= limit``, after ``k`` of ``n``
+    years above ``x``.
+
+    Given the true probability ``p``, the fresh sample's count is Binomial(n, p); after ``k`` of ``n``, ``p``'s
+    uncertainty is Jeffreys' posterior Beta(k + 1/2, n - k + 1/2). The count is then beta-binomial, and the
+    chance is its distribution function at the largest count the limit allows. It is the exceedance
+    counterpart of :func:`chance_to_hold` (the two agree when many years exceed), and unlike it never reaches
+    certainty from a finite sample: with no year above ``x`` and a limit below ``1 / n`` it is about 71%.
+    """
+    from scipy import special
+
+    if n <= 0 or not 0 <= k <= n:
+        raise RiskBudgetError(f"exceedance_chance_to_hold: need 0 <= k <= n with n >= 1, got k={k!r}, n={n!r}")
+    top = _allowed_count(n, limit)
+    if top < 0:
+        return 0.0
+    if top >= n:
+        return 1.0
+    a, b = k + 0.5, n - k + 0.5
+    # sum the shorter side of the beta-binomial's probabilities (log space: n may be in the millions)
+    counts = np.arange(top + 1) if top < n / 2 else np.arange(top + 1, n + 1)
+    log_pmf = (special.gammaln(n + 1.0) - special.gammaln(counts + 1.0) - special.gammaln(n - counts + 1.0)
+               + special.betaln(counts + a, n - counts + b) - special.betaln(a, b))
+    mass = float(np.exp(log_pmf).sum())
+    chance = mass if top < n / 2 else 1.0 - mass
+    return min(max(chance, 0.0), 1.0)
+
+
+def _margin_se(lim: Limit, losses: np.ndarray) -> float:
+    """The standard error a limit's margin is computed from: the limit's own, except for P(loss > x) with no year
+    (or every year) above x, where the binomial one is 0; there, that of Jeffreys' estimate (k + 1/2) / (n + 1)."""
+    se = float(lim.standard_error(losses))
+    if lim.kind is LimitKind.EXCEEDANCE and se == 0.0:
+        n = int(np.asarray(losses).size)
+        p = (int(np.count_nonzero(np.asarray(losses) > lim.param)) + 0.5) / (n + 1)
+        se = math.sqrt(p * (1.0 - p) / n)
+    return se
+
+
 def tightened(appetite: Appetite, losses: np.ndarray, confidence: float) -> tuple[Appetite, dict[str, float]]:
     """The appetite with each limit lowered by ``z`` standard errors of its statistic at ``losses``.
 
     Returns the tightened appetite and the margin of each limit (by label, in
     the limit's unit). Limits a margin would push to zero or below are kept at
     a tiny positive value (the program then reports them as not achievable).
+    A limit on P(loss > x) with no year above ``x`` in ``losses`` gets the
+    margin of Jeffreys' estimate (see the module's notes), not none.
     """
     z = margin_z(confidence)
     limits: list[Limit] = []
     margins: dict[str, float] = {}
     for lim in appetite.limits:
-        se = float(lim.standard_error(losses))
+        se = _margin_se(lim, losses)
         margin = z * se if math.isfinite(se) else 0.0
         margins[lim.label] = margin
         if lim.kind is LimitKind.EXCEEDANCE:
@@ -95,7 +160,8 @@ class LimitCheck:
     in_sample_se: float
     fresh: float
     fresh_se: float
-    #: Estimated chance that the limit holds on a further fresh sample of the same size.
+    #: Estimated chance that the limit holds on a further fresh sample of the same size (for P(loss > x):
+    #: :func:`exceedance_chance_to_hold`, from the count of fresh years above x).
     chance: float
     #: The margin the plan was optimised with (0 without one).
     margin: float
@@ -224,6 +290,10 @@ def confirm(
     checks = []
     for lim in app.limits:
         v_f, se_f = float(lim.value(x_fresh)), float(lim.standard_error(x_fresh))
+        if lim.kind is LimitKind.EXCEEDANCE:
+            chance = exceedance_chance_to_hold(int(np.count_nonzero(x_fresh > lim.param)), x_fresh.size, lim.limit)
+        else:
+            chance = chance_to_hold(v_f, se_f, lim.limit)
         checks.append(
             LimitCheck(
                 label=lim.label,
@@ -232,7 +302,7 @@ def confirm(
                 in_sample_se=float(lim.standard_error(x_sample)),
                 fresh=v_f,
                 fresh_se=se_f,
-                chance=chance_to_hold(v_f, se_f, lim.limit),
+                chance=chance,
                 margin=(margins or {}).get(lim.label, 0.0),
                 kind=lim.kind,
             )
