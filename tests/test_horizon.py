@@ -220,3 +220,53 @@ def test_every_funded_item_of_a_horizon_plan_earns_its_place_in_npv_or_a_years_l
             assert breaks and all(lim.startswith("year ") for lim in r.limits)
         else:
             assert r.reason in ("a funded item requires it", "a rule you set needs it")
+
+
+def _years_of(label: str) -> list[int]:
+    """The years of a multi-year check's label ("TVaR95 in year 1", "... in years 2-3", "... in years 1, 3")."""
+    text = label.rsplit(" in year", 1)[1].removeprefix("s").strip()
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def test_a_horizon_plan_is_checked_on_fresh_years_in_every_year(phased):
+    """plan.robustness of a multi-year plan: each limit in each distinct year, on a fresh sample (seed + 1)."""
+    from riskbudget.optimization.robustness import chance_to_hold, exceedance_chance_to_hold
+
+    free = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)
+    assert free.robustness is None  # no appetite, nothing to check
+    appetite = rb.Appetite(tvar95=free.by_year["tvar95"].max() * 0.97, exceedance={2e6: 0.2})
+    plan = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, appetite=appetite)
+    rob = plan.robustness
+    assert rob is not None and rob.years == YEARS and rob.seed == SEED + 1 and rob.confidence is None
+    # independently: the fresh sample's year mixes, each year on its own
+    fresh = precompute(phased.register, phased.controls, phased.projects, years=YEARS, seed=SEED + 1, progress=False)
+    on_sample, on_fresh = YearMix(phased), YearMix(fresh)
+    for lim in appetite.limits:
+        checks = [c for c in rob.checks if c.label.startswith(lim.label + " in year")]
+        years = sorted(t for c in checks for t in _years_of(c.label))
+        assert years == [1, 2, 3]  # every year, once
+        for c in checks:
+            for t in _years_of(c.label):  # a check stands for years whose losses are the same on both samples
+                xs, xf = on_sample.losses(plan.funding, t), on_fresh.losses(plan.funding, t)
+                assert c.in_sample == lim.value(xs) and c.fresh == lim.value(xf)
+                assert c.fresh_se == lim.standard_error(xf) and c.margin == 0.0
+            if lim.kind is rb.appetite.LimitKind.EXCEEDANCE:
+                k = int(np.count_nonzero(on_fresh.losses(plan.funding, _years_of(c.label)[0]) > lim.param))
+                assert c.chance == exceedance_chance_to_hold(k, YEARS, lim.limit)
+            else:
+                assert c.chance == chance_to_hold(c.fresh, c.fresh_se, lim.limit)
+    assert rob.ok == all(c.fresh <= c.limit for c in rob.checks)
+    # the last year, every item live: the fresh sample is a plain simulation of the funded register, seed + 1
+    last = on_fresh.losses(plan.funding, 3)
+    direct = rb.simulate(phased.register_for(plan.funding), years=YEARS, seed=SEED + 1, progress=False)
+    np.testing.assert_allclose(last, direct.annual_loss.to_numpy(), rtol=1e-12)
+    assert "in year" in rob.describe() and plan.to_dict()["robustness"]["limits"][0]["limit"].startswith("TVaR95 in")
+    # a saved plan reads the checks back with their limits' kinds
+    from riskbudget.reporting import _limit_kind
+
+    assert _limit_kind("P(loss > $2M) in years 2-3", appetite) is rb.appetite.LimitKind.EXCEEDANCE
+    assert _limit_kind("TVaR95 in year 1", None) is rb.appetite.LimitKind.TVAR

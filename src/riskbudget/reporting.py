@@ -53,6 +53,7 @@ import io as _io
 import math
 import os
 import platform
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -616,6 +617,8 @@ def _num(v: Any, default: float = math.nan) -> float:
 
 
 def _limit_kind(label: str, appetite: Any) -> LimitKind:
+    # a multi-year plan's checks are labelled by limit and years ("TVaR95 in years 2-3", confirm_years)
+    label = re.sub(r" in years? [0-9, -]+$", "", label)
     for lim in getattr(appetite, "limits", ()):
         if lim.label == label:
             return LimitKind(lim.kind)

@@ -56,7 +56,7 @@ from .options import METHODS, SolverOptions
 from .plan import BudgetNeeded, OutOfSample, Plan, PlanStatus, SmallestValue, build_plan, return_on_controls
 from .problem import DecisionProblem, Funding, Score, precompute
 from .reasons import ItemReason, Reason, explain, explain_plan
-from .robustness import Robustness, confirm
+from .robustness import Robustness, confirm, confirm_years
 from .rules import Constraints, FundingRules, Rule, Violation
 from .transfer import TowerOutcome, solve_transfer, towers
 
@@ -79,6 +79,7 @@ __all__ = [
     "Reason",
     "ItemReason",
     "confirm",
+    "confirm_years",
     "Robustness",
     "Frontier",
     "DecisionProblem",

@@ -128,7 +128,9 @@ def optimize(
         ``"appetite_unmet"`` (none found, nothing proven).
         With an appetite, ``plan.robustness`` checks each limit on fresh years
         (the plan's seed + 1, as many years) and estimates the chance it holds
-        on a further fresh sample (:func:`~riskbudget.optimization.confirm`);
+        on a further fresh sample (:func:`~riskbudget.optimization.confirm`;
+        over a horizon in every distinct year,
+        :func:`~riskbudget.optimization.confirm_years`);
         ``plan.reasons`` says why each candidate is funded or not.
 
     Examples
@@ -163,7 +165,7 @@ def optimize(
     if horizon is not None:
         hz = horizon_of("optimize", horizon, discount_rate, year_budgets if year_budgets is not None else cons.budget)
         check_lead_times("optimize", problem, hz)
-        return horizon_plan(rules, app, solver_options, hz, t0)
+        return horizon_plan(rules, app, solver_options, hz, t0, progress=progress)
     if insurance is not None:
         plan = solve_transfer(rules, app, solver_options, insurance, progress=progress, started=t0)
         if solver_options.margin:

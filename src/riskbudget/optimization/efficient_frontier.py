@@ -290,7 +290,7 @@ def _solve_one(problem: Any, base: Constraints, share: float, appetite: Appetite
     if insurance is not None:
         plan = solve_transfer(rules, target, options, insurance, progress=False, started=t0)
     elif hz is not None:
-        plan = horizon_plan(rules, target, options, hz, t0)
+        plan = horizon_plan(rules, target, options, hz, t0, confirm=False)  # as one-year points: no fresh check
     else:
         plan = best_plan(rules, target, options, pool=CutPool(), progress=False, started=t0)
     if hz is None:

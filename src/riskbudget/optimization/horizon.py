@@ -109,16 +109,24 @@ def solve_horizon(rules: Any, horizon: Horizon, options: Any, appetite: Any = No
 
 
 def horizon_plan(rules: FundingRules, appetite: Appetite | None, options: SolverOptions, hz: Horizon,
-                  t0: float) -> Plan:
-    """The best NPV over the horizon, its year table, and the appetite checked in every year."""
+                  t0: float, progress: bool | None = None, confirm: bool = True) -> Plan:
+    """The best NPV over the horizon, its year table, and the appetite checked in every year, on the sample and
+    (with ``confirm``, as ``optimize`` does; a frontier's points are not) on fresh years (``plan.robustness``,
+    :func:`~riskbudget.optimization.robustness.confirm_years`)."""
+    from .robustness import confirm_years
+
     problem = rules.problem
     funding, status, gap, bound, notes = solve_horizon(rules, hz, options, appetite)
     if options.margin and appetite is not None:
         notes += (f"confidence={options.confidence} was asked, but margins for fresh years apply to one-year plans "
-                  "only: the appetite holds in every year on the sample",)
+                  "only: the appetite holds in every year on the sample, and plan.robustness gives each limit's "
+                  "chance on fresh years, year by year",)
     plan = build_plan(problem, funding, appetite=appetite, budget=hz.budgets[0] if hz.budgets else None,
                       status=status, solver_gap=gap, constraints=rules.constraints, notes=notes)
-    return with_years(plan, appetite, hz, bound=bound, seconds=time.perf_counter() - t0)
+    plan = with_years(plan, appetite, hz, bound=bound)
+    if appetite is not None and confirm:
+        plan = replace(plan, robustness=confirm_years(plan, hz.years, appetite=appetite, progress=progress))
+    return replace(plan, seconds=time.perf_counter() - t0)
 
 
 def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: float = math.nan,

@@ -40,7 +40,7 @@ from ..appetite import Appetite, Limit, LimitKind
 from ..exceptions import RiskBudgetError
 from ..formatting import money, percent
 
-__all__ = ["LimitCheck", "Robustness", "margin_z", "tightened", "confirm", "chance_to_hold",
+__all__ = ["LimitCheck", "Robustness", "margin_z", "tightened", "confirm", "confirm_years", "chance_to_hold",
            "exceedance_chance_to_hold"]
 
 
@@ -287,25 +287,86 @@ def confirm(
                      or None)
     x_fresh = fresh.annual_loss.to_numpy()
     x_sample = plan.result.annual_loss.to_numpy()
-    checks = []
-    for lim in app.limits:
-        v_f, se_f = float(lim.value(x_fresh)), float(lim.standard_error(x_fresh))
-        if lim.kind is LimitKind.EXCEEDANCE:
-            chance = exceedance_chance_to_hold(int(np.count_nonzero(x_fresh > lim.param)), x_fresh.size, lim.limit)
-        else:
-            chance = chance_to_hold(v_f, se_f, lim.limit)
-        checks.append(
-            LimitCheck(
-                label=lim.label,
-                limit=lim.limit,
-                in_sample=float(lim.value(x_sample)),
-                in_sample_se=float(lim.standard_error(x_sample)),
-                fresh=v_f,
-                fresh_se=se_f,
-                chance=chance,
-                margin=(margins or {}).get(lim.label, 0.0),
-                kind=lim.kind,
-            )
-        )
+    checks = [_check(lim, x_sample, x_fresh, lim.label, (margins or {}).get(lim.label, 0.0)) for lim in app.limits]
     tol = app.check(fresh).tolerance_ok if app.tolerance is not None else None
     return Robustness(tuple(checks), tol, n, fresh.seed, confidence)
+
+
+def _check(lim: Limit, x_sample: np.ndarray, x_fresh: np.ndarray, label: str, margin: float) -> LimitCheck:
+    """One limit on the sample's and the fresh years' annual losses."""
+    v_f, se_f = float(lim.value(x_fresh)), float(lim.standard_error(x_fresh))
+    if lim.kind is LimitKind.EXCEEDANCE:
+        chance = exceedance_chance_to_hold(int(np.count_nonzero(x_fresh > lim.param)), x_fresh.size, lim.limit)
+    else:
+        chance = chance_to_hold(v_f, se_f, lim.limit)
+    return LimitCheck(label=label, limit=lim.limit, in_sample=float(lim.value(x_sample)),
+                      in_sample_se=float(lim.standard_error(x_sample)), fresh=v_f, fresh_se=se_f, chance=chance,
+                      margin=margin, kind=lim.kind)
+
+
+def _years_text(years: list[int]) -> str:
+    """``"year 1"``, ``"years 2-5"`` or ``"years 1, 3"``."""
+    if len(years) == 1:
+        return f"year {years[0]}"
+    if years == list(range(years[0], years[-1] + 1)):
+        return f"years {years[0]}-{years[-1]}"
+    return "years " + ", ".join(str(t) for t in years)
+
+
+def confirm_years(
+    plan: Any,
+    horizon: int,
+    *,
+    appetite: Appetite | None = None,
+    years: int | None = None,
+    seed: int | None = None,
+    progress: bool | None = None,
+) -> Robustness:
+    """Check a multi-year plan's appetite on fresh years, in every year of its horizon.
+
+    The plan's candidates are simulated again on a fresh sample (another
+    seed, every combination, :func:`~riskbudget.optimization.precompute`),
+    and each year's losses are mixed from it as the plan's own are
+    (:class:`~riskbudget.optimization.years.YearMix`: items partly live in a
+    year weigh by the share of the year they are live). Years with the same
+    losses on both samples (typically every year once every item is live) are
+    checked once. Each check is labelled with its limit and its years, e.g.
+    ``"TVaR95 in years 2-3"``; no margins apply (they are for one-year plans).
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan over a horizon (``plan.horizon`` years), on a precomputed problem.
+    horizon : int
+        The years of the horizon.
+    appetite : Appetite, optional
+        The limits as the board stated them (default: the plan's).
+    years, seed : optional
+        Fresh years (default: as many as the plan's sample) and their seed (default: the plan's seed + 1).
+    """
+    from .problem import precompute
+    from .years import YearMix
+
+    app = appetite if appetite is not None else getattr(plan, "appetite_spec", None)
+    if app is None:
+        raise RiskBudgetError("confirm_years: the plan has no appetite to confirm; pass appetite=")
+    problem = plan.problem
+    if seed is None:
+        seed = plan.seed + 1 if isinstance(plan.seed, (int, np.integer)) else None
+    n = plan.years if years is None else int(years)
+    fresh = precompute(problem.register, problem.controls, problem.projects, years=n, seed=seed, progress=progress)
+    on_sample, on_fresh = YearMix(problem), YearMix(fresh)
+    groups: list[tuple[list[int], np.ndarray, np.ndarray]] = []
+    for t in range(1, int(horizon) + 1):
+        xs, xf = on_sample.losses(plan.funding, t), on_fresh.losses(plan.funding, t)
+        same = next((g for g in groups if np.array_equal(g[1], xs) and np.array_equal(g[2], xf)), None)
+        if same is None:
+            groups.append(([t], xs, xf))
+        else:
+            same[0].append(t)
+    checks = [_check(lim, xs, xf, f"{lim.label} in {_years_text(ts)}", 0.0)
+              for ts, xs, xf in groups for lim in app.limits]
+    tol = None
+    if app.tolerance is not None:
+        tol = all(app.check(xf).tolerance_ok for _, _, xf in groups)
+    return Robustness(tuple(checks), tol, n, fresh.seed, None)
