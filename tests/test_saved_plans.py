@@ -135,6 +135,24 @@ def test_a_multi_year_plan_keeps_its_horizon_npv_and_year_table(example, tmp_pat
     assert rb.review.trend([saved, tmp_path / "two.json"])["npv"].tolist() == [three.npv, two.npv]
 
 
+def test_a_multi_year_plan_keeps_its_check_on_fresh_years_year_by_year(example, tmp_path):
+    from riskbudget.appetite import LimitKind
+    from riskbudget.reporting import _saved_robustness
+
+    reg, ctl, prj = example
+    appetite = rb.Appetite(tvar95=40e6, exceedance={30e6: 0.05})
+    three = rb.optimize(reg, ctl, prj, budget=6e6, horizon=3, discount_rate=0.08, appetite=appetite, years=YEARS,
+                        seed=7, progress=False)
+    assert three.robustness is not None and all(" in year" in c.label for c in three.robustness.checks)
+    saved = rb.load_plan(three.save(tmp_path / "three.json"))
+    assert saved.robustness == three.robustness.to_dict()
+    back = _saved_robustness(saved.robustness, appetite)
+    assert [c.label for c in back.checks] == [c.label for c in three.robustness.checks]
+    assert [c.kind for c in back.checks] == [c.kind for c in three.robustness.checks]
+    assert {c.kind for c in back.checks} == {LimitKind.TVAR, LimitKind.EXCEEDANCE}
+    assert [c.chance for c in back.checks] == [c.chance for c in three.robustness.checks]
+
+
 def test_a_version_1_document_still_reads(saved_path, tmp_path, plan):
     v1 = json.loads(saved_path.read_text())
     for key in ADDED_IN_2:
