@@ -148,6 +148,43 @@ def test_the_horizon_plan_has_the_best_npv_of_every_funding(phased, horizon, rat
     assert (plan.by_year["spend"] <= np.asarray(hz.budgets) + 1e-6).all()
 
 
+# The free plan spends $510K on security and $350K on IT in year 1 (one-off costs included), $430K and $300K a year
+# after: each rule below holds on the recurring costs and breaks in year 1 only (the last binds in every year).
+@pytest.mark.parametrize("rule", [{"security_budget": 470_000}, {"it_budget": 320_000},
+                                  {"max_security_share": 0.591}, {"min_security_share": 0.592}])
+def test_the_security_and_it_rules_hold_in_year_1_with_its_one_off_costs(phased, rule):
+    from riskbudget.optimization.years import year_table
+
+    free = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)
+    plan = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, **rule)
+    hz = horizon_of("test", 3, 0.05, 1_000_000)
+    mix = YearMix(phased)
+
+    def within(table):
+        sec, it = table["security_spend"], table["it_spend"]
+        share = sec / (sec + it).where(sec + it > 0, 1.0)
+        return bool((table["spend"] <= 1_000_000 + 1e-6).all()
+                    and (sec <= rule.get("security_budget", math.inf) + 1e-6).all()
+                    and (it <= rule.get("it_budget", math.inf) + 1e-6).all()
+                    and (share <= rule.get("max_security_share", 1.0) + 1e-12).all()
+                    and (share >= rule.get("min_security_share", 0.0) - 1e-12).all())
+
+    best = -math.inf
+    for f in all_fundings(phased):
+        if structurally_ok(phased, f, math.inf):
+            table, npv, _ = year_table(phased, f, hz, mix)
+            if within(table):
+                best = max(best, npv)
+    assert plan.status == "optimal" and plan.npv == pytest.approx(best, rel=1e-9, abs=1e-6)
+    assert within(plan.by_year) and not any(n.startswith("year 1: ") for n in plan.notes)
+    if "min_security_share" not in rule:  # the free plan breaks the rule in year 1 only, and the notes say so
+        assert not within(free.by_year) and plan.funding != free.funding
+        scored = evaluate(phased, funded=free.funding, horizon=3, discount_rate=0.05, budget=1_000_000, **rule)
+        said = [n for n in scored.notes if n.startswith("year 1: ")]
+        assert len(said) == 1 and not any(n.startswith(("year 2: ", "year 3: ")) for n in scored.notes)
+        assert ("exceeds the" in said[0]) != ("max_security_share" in rule)
+
+
 def test_the_appetite_holds_in_every_year_and_the_plan_is_the_best_npv_under_it(phased):
     loose = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05, appetite=rb.Appetite(tvar95=1e12))
     free = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)

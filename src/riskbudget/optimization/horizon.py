@@ -134,7 +134,7 @@ def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: flo
     """A plan with its year table and NPV, the appetite checked in every year of the horizon."""
     mix = YearMix(plan.problem)
     table, npv, notes = year_table(plan.problem, plan.funding, hz, mix)
-    notes = plan.notes + notes
+    notes = plan.notes + notes + _year_rule_notes(table, plan.constraints)
     feasible, status = plan.feasible, plan.status
     if appetite is not None:
         broken = []
@@ -151,3 +151,26 @@ def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: flo
                    feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
                    solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,
                    seconds=plan.seconds if seconds is None else seconds)
+
+
+def _year_rule_notes(table: Any, cons: Any) -> tuple[str, ...]:
+    """Notes on the years whose spend breaks the security or IT budget or the security share (year 1 carries the
+    one-off costs, so a funding within the rules on its recurring costs can break them there)."""
+    if cons is None:
+        return ()
+    notes = []
+    for t, row in table.iterrows():
+        sec, it = float(row["security_spend"]), float(row["it_spend"])
+        for what, spend, cap in (("security", sec, cons.security_budget), ("IT", it, cons.it_budget)):
+            if cap is not None and spend > cap * (1 + 1e-12) + 1e-6:
+                notes.append(f"year {t}: {what} spend {spend:,.0f} exceeds the {what} budget {cap:,.0f}")
+        total = sec + it
+        if total > 0:
+            share = sec / total
+            if cons.min_security_share is not None and share < cons.min_security_share - 1e-9:
+                notes.append(f"year {t}: security is {share:.1%} of the spend, below the minimum share "
+                             f"{cons.min_security_share:.1%}")
+            if cons.max_security_share is not None and share > cons.max_security_share + 1e-9:
+                notes.append(f"year {t}: security is {share:.1%} of the spend, above the maximum share "
+                             f"{cons.max_security_share:.1%}")
+    return tuple(notes)

@@ -273,7 +273,9 @@ class Plan:
         (NaN if none).
     returns : pandas.DataFrame
         Return on control per control, standalone and marginal (see
-        :func:`return_on_controls`).
+        :func:`return_on_controls`): a year with every item live, against
+        ``cost_per_year``. A multi-year plan's one-off costs and lead times are
+        in ``by_year`` and ``npv``, not here.
     result : SimulationResult
         Annual losses per scenario with the plan.
     problem : DecisionProblem

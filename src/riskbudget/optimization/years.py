@@ -288,23 +288,43 @@ def npv_objective(model: Any, horizon: Horizon) -> np.ndarray:
 
 
 def budget_rows(model: Any, horizon: Horizon) -> list[tuple[np.ndarray, float, float]]:
-    """One row per distinct year budget: year 1 with the one-off costs, later years without (scaled)."""
-    if horizon.budgets is None:
-        return []
-    problem, S = model.problem, model.scale
-    rec = np.zeros(model.ncol)
-    once = np.zeros(model.ncol)
+    """The year budgets' rows (scaled), and year 1's rules with its one-off costs.
+
+    One row per distinct year budget: year 1 with the one-off costs, later
+    years without. The program's own rule rows hold the security and IT
+    budgets and the security share on the recurring costs, i.e. in every year
+    after the first; year 1 also carries the one-off costs (controls' in the
+    security spend, projects' in the IT spend), so those rules get a year-1
+    row of their own.
+    """
+    problem, S, cons = model.problem, model.scale, model.cons
+    sec = np.zeros(model.ncol)
+    it = np.zeros(model.ncol)
+    sec_once = np.zeros(model.ncol)
+    it_once = np.zeros(model.ncol)
     for i, ctrl in enumerate(problem.controls):
-        rec[model.xc[i]] = ctrl.cost_per_year
-        once[model.xc[i]] = ctrl.one_off_cost
+        sec[model.xc[i]] = ctrl.cost_per_year
+        sec_once[model.xc[i]] = ctrl.one_off_cost
     for k, proj in enumerate(problem.projects):
-        rec[model.xp[k]] = proj.cost_per_year
-        once[model.xp[k]] = proj.one_off_cost
+        it[model.xp[k]] = proj.cost_per_year
+        it_once[model.xp[k]] = proj.one_off_cost
         if k in model.w:
-            rec[model.w[k]] = proj.security_by_design.cost_per_year
-    rows = [((rec + once) / S, horizon.budgets[0] / S, 0.0)]
-    if horizon.years > 1:
-        rows.append((rec / S, min(horizon.budgets[1:]) / S, 0.0))
+            sec[model.w[k]] = proj.security_by_design.cost_per_year
+    rows: list[tuple[np.ndarray, float, float]] = []
+    if horizon.budgets is not None:
+        rows.append(((sec + it + sec_once + it_once) / S, horizon.budgets[0] / S, 0.0))
+        if horizon.years > 1:
+            rows.append(((sec + it) / S, min(horizon.budgets[1:]) / S, 0.0))
+    if sec_once.any() or it_once.any():
+        sec1, it1 = (sec + sec_once) / S, (it + it_once) / S
+        if cons.security_budget is not None:
+            rows.append((sec1, cons.security_budget / S, 0.0))
+        if cons.it_budget is not None:
+            rows.append((it1, cons.it_budget / S, 0.0))
+        if cons.min_security_share is not None:  # sec >= share (sec + it)
+            rows.append((-(sec1 * (1.0 - cons.min_security_share) - it1 * cons.min_security_share), 0.0, 0.0))
+        if cons.max_security_share is not None:  # sec <= share (sec + it)
+            rows.append((sec1 * (1.0 - cons.max_security_share) - it1 * cons.max_security_share, 0.0, 0.0))
     return rows
 
 
