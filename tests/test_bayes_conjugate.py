@@ -263,6 +263,18 @@ def test_rate_prior_from_probability_uses_minus_log_one_minus_p():
     assert prior.mean() == pytest.approx(-math.log(0.75), rel=1e-15)
     # The Poisson rate with the same chance of at least one event a year.
     assert 1 - math.exp(-prior.mean()) == pytest.approx(0.25, rel=1e-14)
+    # Averaged over the prior (negative binomial counts), the chance is lower, as the docstring says, and tends
+    # to p as the prior is worth more years.
+    from scipy import stats
+
+    def predictive(n):
+        g = bayes.rate_prior(probability=0.25, effective_years=n)
+        return float(stats.nbinom(g.shape, g.rate / (g.rate + 1.0)).sf(0))
+
+    assert predictive(4.0) == pytest.approx(1 - (4 / 5) ** (-4 * math.log(0.75)), rel=1e-12)
+    assert round(predictive(4.0), 3) == 0.226
+    assert predictive(4.0) < predictive(40.0) < predictive(4_000.0) < 0.25
+    assert predictive(4_000.0) == pytest.approx(0.25, abs=1e-4)
 
 
 def test_rate_prior_from_rate_is_worth_effective_years():

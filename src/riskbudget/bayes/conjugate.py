@@ -164,7 +164,11 @@ def rate_prior(
     observation: ``Gamma(shape=rate * effective_years, rate=effective_years)``.
     A benchmark *probability* ``p`` of at least one event a year is converted
     to the Poisson rate with the same chance, ``-ln(1 - p)`` (a frequency is
-    not a probability: a rate can exceed 1 a year).
+    not a probability: a rate can exceed 1 a year). That rate is the prior's
+    mean; averaged over the prior's spread, the chance of at least one event
+    is a little lower, ``1 - (n / (n + 1))^(-n ln(1 - p))`` with ``n`` the
+    effective years (0.226 instead of 0.25 at ``p = 0.25``, ``n = 4``), and it
+    tends to ``p`` as ``n`` grows.
 
     Parameters
     ----------
