@@ -17,11 +17,12 @@ NBVAL    := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sa
 # stay together on one worker, so module fixtures and kernels are shared as in a serial run.
 XDIST    := -n 2 --dist loadfile
 
-.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel test-other-cpu
+.PHONY: demo test venv test-venv bench lock notebooks dashboard browser clean help test-wheel test-other-cpu lint
 
 help:
 	@echo "make demo       create .venv, install riskbudget[all], run the bundled example"
-	@echo "make test       create .venv with test extras and run every test, notebooks included"
+	@echo "make test       create .venv with test extras and run every test, notebooks included (after make lint)"
+	@echo "make lint       ruff and mypy on the code (part of make test)"
 	@echo "make notebooks  re-execute all notebooks in place (refresh their saved outputs)"
 	@echo "make dashboard  serve the budget explorer with Voila on 127.0.0.1:8866"
 	@echo "make browser    install Debian's chromium (for the dashboard test) if it is missing"
@@ -56,10 +57,15 @@ demo: $(VENV)/.stamp-all
 		--save $(OUT)/plan.json
 	$(BIN)/riskbudget report --plan $(OUT)/plan.json --out $(OUT)/pack.html
 
-test: $(VENV)/.stamp-test browser
+test: $(VENV)/.stamp-test browser lint
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(XDIST) $(NBVAL) tests notebooks
 	$(MAKE) --no-print-directory test-other-cpu
 	$(MAKE) --no-print-directory test-wheel
+
+# Static checks, first (seconds): ruff's lint rules on the code, tests, benchmarks and scripts; mypy on the package.
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -m mypy src/riskbudget
 
 # Build the sdist, then the wheel from it; install the wheel into a throwaway venv (.venv untouched)
 # and, from a temporary directory, run the README examples, the CLI and a benchmark prior with it.
