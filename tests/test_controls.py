@@ -194,8 +194,37 @@ def test_response_sla_disruption_above_loss_is_an_error():
 def test_response_sla_needs_share_or_cost():
     with pytest.raises(ControlError, match="give disruption_share"):
         ResponseSLA(rb.Constant(10), rb.Constant(4))
-    with pytest.raises(ControlError, match=r"hours_to_contain .* must be > 0"):
-        ResponseSLA(rb.Uniform(0, 5), rb.Constant(4), disruption_share=0.5)
+    with pytest.raises(ControlError, match=r"hours_to_contain \(Constant\(value=0\)\) is never above 0 hours"):
+        ResponseSLA(rb.Constant(0), rb.Constant(4), disruption_share=0.5)
+    with pytest.raises(ControlError, match=r"hours_to_contain .* can be negative \(lowest value -1\)"):
+        ResponseSLA(rb.Uniform(-1, 5), rb.Constant(4), disruption_share=0.5)
+
+
+@pytest.mark.parametrize("h0,h1", [
+    (rb.LogNormal.from_ci(24, 240), rb.LogNormal.from_ci(4, 36)),  # calibrated 90% intervals, unbounded above
+    (rb.Gamma(2.0, 0.05), rb.Uniform(0, 30)),
+    (rb.Uniform(0, 48), rb.Constant(12)),  # can reach 0 hours: nothing to cut there
+])
+def test_response_sla_takes_hours_from_zero_up(h0, h1):
+    """Hours to contain may be any distribution on [0, inf): lognormal and gamma estimates included."""
+    sla = ResponseSLA(h0, h1, disruption_share=0.6)
+    # E[1 - min(H0, H1) / H0] from SciPy's own draws of the independent hours (not riskbudget's inversion),
+    # against the 400 x 400 midpoint grid: within 4 standard errors plus the grid's error (< 1e-3)
+    rng = np.random.default_rng(5)
+    a = h0.to_scipy().rvs(size=1_000_000, random_state=rng)
+    b = h1.to_scipy().rvs(size=1_000_000, random_state=rng) if h1.base_kind != "none" else np.full(1_000_000, 12.0)
+    cut = 1.0 - np.minimum(a, b) / a
+    assert abs(sla.mean_reduction() - cut.mean()) < 4 * cut.std() / 1_000 + 1e-3
+    c = rb.Control("IR", 1, applies_to="*", response_sla=sla)
+    m = c.adjustments_for(lef_scenario())[0].multiplier
+    x = m.sample(200_000, np.random.default_rng(0))
+    assert np.isfinite(x).all() and x.max() <= 1.0 and x.min() >= 1.0 - 0.6
+    assert within_se(x.mean(), 1.0 - 0.6 * sla.mean_reduction(), x.std(ddof=1) / math.sqrt(x.size))
+    lo, hi = m.support()
+    assert lo <= x.min() and x.max() <= hi
+    # a year drawing 0 hours without the control (u = 0, each H0 here starts at 0) has nothing to cut: its
+    # multiplier is 1, not NaN
+    assert h0.ppf(0.0) == 0.0 and m.from_uniforms(np.zeros((1, m.n_uniforms)))[0] == 1.0
 
 
 # --------------------------------------------------------------------------- #

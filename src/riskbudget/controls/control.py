@@ -26,7 +26,7 @@ from ._common import (
     _text_fields,
     live_share,
 )
-from .effects import ResponseSLA
+from .effects import ResponseSLA, contained_ratio
 
 
 # --------------------------------------------------------------------------- #
@@ -314,7 +314,7 @@ class ControlMultiplier(SharedMultiplier):
                 h0 = control_component(c, "hours_without", u)
                 h1 = control_component(c, "hours_with", u)
                 assert h0 is not None and h1 is not None
-                out.append(share * (1.0 - np.minimum(h0, h1) / h0))
+                out.append(share * (1.0 - contained_ratio(h0, h1)))
             else:
                 strength = control_component(c, term, u)
                 assert strength is not None
@@ -345,7 +345,7 @@ class ControlMultiplier(SharedMultiplier):
             h0_lo, h0_hi = sla.hours_to_contain.support()
             h1_lo, h1_hi = sla.hours_to_contain_with_control.support()
             r_lo = min(1.0, h1_lo / h0_hi) if math.isfinite(h0_hi) else 0.0
-            r_hi = min(1.0, h1_hi / h0_lo) if math.isfinite(h1_hi) else 1.0
+            r_hi = min(1.0, h1_hi / h0_lo) if math.isfinite(h1_hi) and h0_lo > 0 else 1.0
             return share * (1.0 - r_hi), share * (1.0 - r_lo)
         return getattr(c, term).support()
 

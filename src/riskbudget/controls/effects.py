@@ -16,6 +16,13 @@ from ._common import ControlError, _check_factor, _in_unit
 # --------------------------------------------------------------------------- #
 # Incident-response SLA
 # --------------------------------------------------------------------------- #
+def contained_ratio(h0: np.ndarray, h1: np.ndarray) -> np.ndarray:
+    """``min(H0, H1) / H0``: the share of the disruption left under an SLA (1 where ``H0`` is 0: nothing to cut)."""
+    h0 = np.asarray(h0, dtype=float)
+    shortest = np.minimum(h0, h1)
+    return np.divide(shortest, h0, out=np.ones(shortest.shape), where=h0 > 0)
+
+
 @dataclass(frozen=True)
 class ResponseSLA:
     """An incident-response service level: how much faster incidents are contained.
@@ -30,7 +37,9 @@ class ResponseSLA:
     Parameters
     ----------
     hours_to_contain : Distribution
-        Hours to contain an incident today (``H0``, must be > 0).
+        Hours to contain an incident today (``H0``, >= 0 and not always 0;
+        e.g. ``LogNormal.from_ci(24, 240)``). A year whose draw is 0 hours
+        has no disruption for the SLA to cut: its reduction is 0.
     hours_to_contain_with_control : Distribution
         Hours to contain under the SLA (``H1``, >= 0).
     cost_per_hour : Distribution, optional
@@ -73,9 +82,9 @@ class ResponseSLA:
                 raise ControlError(str(exc)) from None
             if name == "cost_per_hour":
                 check_reach(owner, name, d, MONEY, ControlError)
-            low = d.support()[0]
-            if name == "hours_to_contain" and low <= 0:
-                raise ControlError(f"{owner}: hours_to_contain ({d}) can be as low as {low:g}; it must be > 0")
+            low, high = d.support()
+            if name == "hours_to_contain" and high <= 0:
+                raise ControlError(f"{owner}: hours_to_contain ({d}) is never above 0 hours; it must be > 0")
             if low < 0:
                 raise ControlError(f"{owner}: {name} ({d}) can be negative (lowest value {low:g}); it must be >= 0")
             object.__setattr__(self, name, d)
@@ -101,8 +110,7 @@ class ResponseSLA:
         u = (np.arange(400) + 0.5) / 400
         h0 = np.asarray(self.hours_to_contain.ppf(u), dtype=float)
         h1 = np.asarray(self.hours_to_contain_with_control.ppf(u), dtype=float)
-        ratio = np.minimum(h0[:, None], h1[None, :]) / h0[:, None]
-        return float(1.0 - ratio.mean())
+        return float(1.0 - contained_ratio(h0[:, None], h1[None, :]).mean())
 
     def share_for(self, scenario: Scenario, control: str) -> float:
         """Share of ``scenario``'s loss on the SLA's factor that is disruption."""
