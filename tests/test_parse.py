@@ -297,3 +297,13 @@ def test_docstring_examples_run():
 
     outcome = doctest.testmod(_parse, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert outcome.attempted >= 8 and outcome.failed == 0
+
+
+def test_percent_never_rounds_a_chance_to_certainty_or_to_nothing():
+    from riskbudget.formatting import percent
+
+    assert percent(0.0512) == "5.1%" and percent(0.25, digits=0) == "25%"
+    assert percent(0.0004) == "<0.1%" and percent(0.004, digits=0) == "<1%"
+    assert percent(0.9996) == ">99.9%" and percent(0.996, digits=0) == ">99%" and percent(0.99996, digits=2) == ">99.99%"
+    assert percent(0.9994) == "99.9%" and percent(0.994, digits=0) == "99%"  # below the half-unit: as rounded
+    assert percent(0.0) == "0.0%" and percent(1.0, digits=0) == "100%" and percent(float("nan")) == "n/a"

@@ -45,12 +45,20 @@ def _sig(v: float, digits: int) -> str:
 
 
 def percent(p: Any, *, digits: int = 1) -> str:
-    """``percent(0.0512) == '5.1%'``; tiny non-zero values show as ``'<0.1%'``."""
+    """``percent(0.0512) == '5.1%'``.
+
+    A value that would round to 0% or to 100% without being 0 or 1 says so:
+    ``percent(0.0004) == '<0.1%'`` and ``percent(0.9996) == '>99.9%'`` (a
+    chance of 99.96% is not a certainty).
+    """
     p = float(p)
     if math.isnan(p):
         return "n/a"
-    if 0 < p < 0.5 * 10 ** (-digits) / 100:
+    half = 0.5 * 10 ** (-digits) / 100
+    if 0 < p < half:
         return f"<{10 ** (-digits):g}%"
+    if 1 - half <= p < 1:
+        return f">{100 - 10 ** (-digits):g}%"
     return f"{100 * p:.{digits}f}%"
 
 
