@@ -307,3 +307,48 @@ def test_a_horizon_plan_is_checked_on_fresh_years_in_every_year(phased):
 
     assert _limit_kind("P(loss > $2M) in years 2-3", appetite) is rb.appetite.LimitKind.EXCEEDANCE
     assert _limit_kind("TVaR95 in year 1", None) is rb.appetite.LimitKind.TVAR
+
+
+def test_the_return_on_each_control_over_the_horizon_counts_one_off_costs_lead_times_and_discounting(phased):
+    """plan.returns of a multi-year plan: PV of the ALE reductions against the PV of the costs, year by year."""
+    from riskbudget.optimization.years import year_table
+
+    plan = optimize(phased, budget=1_000_000, horizon=3, discount_rate=0.05)
+    hz = horizon_of("test", 3, 0.05, 1_000_000)
+    mix = YearMix(phased)
+    d = np.array([1.05 ** -t for t in (1, 2, 3)])
+
+    def pv_ale(f):
+        table, _, _ = year_table(phased, f, hz, mix)
+        return float((table["ale"].to_numpy() * d).sum())
+
+    r = plan.returns
+    f = plan.funding
+    for ctrl in phased.controls:
+        row = r.loc[ctrl.name]
+        cost = ctrl.cost_per_year * d.sum() + ctrl.one_off_cost * d[0]
+        assert row["pv_cost"] == pytest.approx(cost, rel=1e-12)
+        others = [n for n in f.controls if n != ctrl.name]
+        with_it = sorted(set(others) | {ctrl.name})
+        without = phased.funding(others + list(f.projects), list(f.security_by_design))
+        with_ = phased.funding(with_it + list(f.projects), list(f.security_by_design))
+        marginal = pv_ale(without) - pv_ale(with_)
+        alone = pv_ale(phased.funding(list(f.projects), list(f.security_by_design))) - pv_ale(
+            phased.funding([ctrl.name] + list(f.projects), list(f.security_by_design)))
+        assert row["pv_ale_reduction_marginal"] == pytest.approx(marginal, rel=1e-9, abs=1e-6)
+        assert row["pv_ale_reduction_standalone"] == pytest.approx(alone, rel=1e-9, abs=1e-6)
+        assert row["roc_horizon_marginal"] == pytest.approx((marginal - cost) / cost, rel=1e-9, abs=1e-12)
+        assert row["roc_horizon_marginal_low"] < row["roc_horizon_marginal"] < row["roc_horizon_marginal_high"]
+        # a lead time or a one-off cost can only lower the return against the one-year figure
+        assert row["roc_horizon_standalone"] <= row["roc_standalone"] + 1e-9
+        if (ctrl.one_off_cost or ctrl.lead_time_months) and row["ale_reduction_standalone"] > 0:
+            assert row["roc_horizon_standalone"] < row["roc_standalone"] - 1e-6
+    # without one-off costs and lead times the horizon's return is the one-year return (the discounting cancels)
+    reg, controls, projects = small_instance()
+    plain = precompute(reg, controls, projects, years=YEARS, seed=SEED, progress=False)
+    three = optimize(plain, budget=1_000_000, horizon=3, discount_rate=0.07)
+    for name, row in three.returns.iterrows():
+        for kind in ("standalone", "marginal"):
+            assert row[f"roc_horizon_{kind}"] == pytest.approx(row[f"roc_{kind}"], rel=1e-9, abs=1e-12), (name, kind)
+    # a one-year plan has no horizon columns
+    assert "roc_horizon_marginal" not in optimize(plain, budget=1_000_000).returns.columns

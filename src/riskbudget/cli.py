@@ -612,9 +612,13 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
         mark = "funded" if r.funded else "not funded"
         say(f"  {r.item} [{mark}]: {r.reason} - {r.detail}")
     say()
+    over = "roc_horizon_marginal" in plan.returns.columns  # a multi-year plan: the return over its horizon too
     say("Return on control ((ALE reduction - cost) / cost; 95% interval from common random numbers):")
+    if over:
+        say(f"  (the last column over the {plan.horizon}-year horizon: one-off cost, lead time and discounting "
+            "counted; the others for a year with every item live)")
     header = f"  {'control':45s} {'cost':>8s} {'funded':>6s} {'standalone':>22s} {'marginal in plan':>22s}"
-    say(header)
+    say(header + (f" {f'marginal, {plan.horizon} years':>22s}" if over else ""))
     def roc(r: Any, kind: str) -> str:
         v = r[f"roc_{kind}"]
         if not math.isfinite(v):
@@ -623,7 +627,8 @@ def _run_optimize(args: argparse.Namespace, out: TextIO) -> int:
 
     for name, r in plan.returns.iterrows():
         label = name if len(name) <= 45 else name[:42] + "..."
-        say(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}")
+        say(f"  {label:45s} {money(r['cost_per_year']):>8s} {'yes' if r['funded'] else 'no':>6s} {roc(r, 'standalone'):>22s} {roc(r, 'marginal'):>22s}"
+            + (f" {roc(r, 'horizon_marginal'):>22s}" if over else ""))
     if saved is not None:
         say()
         say(f"Saved the plan to {saved} (riskbudget compare OLD.json {saved.name} shows what changed)")

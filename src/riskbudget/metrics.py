@@ -36,6 +36,7 @@ import numpy as np
 from .exceptions import RiskBudgetError
 
 __all__ = [
+    "Z95",
     "weighted_mean_se",
     "tail_contribution_se",
     "ale",
@@ -57,6 +58,9 @@ __all__ = [
     "describe",
     "quantile_label",
 ]
+
+#: The two-sided 95% quantile of the standard normal: a 95% interval is the estimate +- Z95 standard errors.
+Z95 = 1.959963984540054
 
 
 def _array(x: Any) -> np.ndarray:

@@ -71,6 +71,7 @@ from .exceptions import RiskBudgetError, missing_dependency
 from .fair import LossForms, as_register
 from .formatting import money, percent
 from .io import atomic_write, read_register
+from .metrics import Z95
 from .optimization import (
     BudgetNeeded,
     Constraints,
@@ -85,7 +86,6 @@ from .optimization import (
     evaluate,
 )
 from .optimization import frontier as solve_frontier
-from .optimization.plan import Z95
 from .optimization.robustness import LimitCheck
 from .portfolio import compare, contributions
 from .review import SavedPlan, load_plan

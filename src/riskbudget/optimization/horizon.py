@@ -20,7 +20,7 @@ from .options import SolverOptions
 from .plan import Plan, PlanStatus, build_plan
 from .problem import Funding
 from .rules import FundingRules
-from .years import Horizon, YearMix, budget_rows, npv_objective, year_problem, year_table
+from .years import Horizon, YearMix, budget_rows, npv_objective, returns_over_horizon, year_problem, year_table
 
 __all__ = ["solve_horizon", "horizon_plan", "with_years"]
 
@@ -147,7 +147,11 @@ def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: flo
             notes += ("the appetite is broken in " + " | ".join(broken),)
             if status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE_GAP):  # never reported as meeting it
                 status = PlanStatus.UNMET
+    returns = plan.returns
+    if returns is not None and len(returns):  # the return on each control over the horizon, next to the one-year one
+        returns = returns.join(returns_over_horizon(plan.problem, plan.funding, hz, mix))
     return replace(plan, horizon=hz.years, discount_rate=hz.discount_rate, npv=npv, by_year=table, notes=notes,
+                   returns=returns,
                    feasible=feasible, status=status, bound=bound if math.isfinite(bound) else plan.bound,
                    solver_gap=plan.solver_gap if math.isfinite(plan.solver_gap) else math.nan,
                    seconds=plan.seconds if seconds is None else seconds)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import metrics
 from ..formatting import money, percent
+from ..metrics import Z95
 from .document import save_plan
 from .problem import DecisionProblem, Funding
 
@@ -30,7 +31,6 @@ __all__ = [
     "status_words",
 ]
 
-Z95 = 1.959963984540054
 
 
 class PlanStatus(StrEnum):
@@ -274,8 +274,10 @@ class Plan:
     returns : pandas.DataFrame
         Return on control per control, standalone and marginal (see
         :func:`return_on_controls`): a year with every item live, against
-        ``cost_per_year``. A multi-year plan's one-off costs and lead times are
-        in ``by_year`` and ``npv``, not here.
+        ``cost_per_year``. A multi-year plan adds the return over its horizon,
+        one-off costs, lead times and discounting counted (``pv_cost``,
+        ``roc_horizon_standalone``, ``roc_horizon_marginal``, ...; see
+        :func:`~riskbudget.optimization.years.returns_over_horizon`).
     result : SimulationResult
         Annual losses per scenario with the plan.
     problem : DecisionProblem

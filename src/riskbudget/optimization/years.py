@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ..controls import Control, Project
 
 __all__ = ["Horizon", "MAX_HORIZON", "horizon_of", "check_lead_times", "YearMix", "year_table", "npv_objective",
-           "budget_rows", "year_problem"]
+           "budget_rows", "year_problem", "returns_over_horizon"]
 
 #: The longest horizon, in years.
 MAX_HORIZON = 30
@@ -261,6 +261,69 @@ def year_table(problem: DecisionProblem, funding: Funding, horizon: Horizon,
     for t, row in over.iterrows():
         notes.append(f"year {t}: spend {row['spend']:,.0f} exceeds the year's budget {row['budget']:,.0f}")
     return table, npv, tuple(notes)
+
+
+def returns_over_horizon(problem: DecisionProblem, funding: Funding, horizon: Horizon,
+                         mix: YearMix | None = None) -> Any:
+    """Return on each control over the horizon: its one-off cost, lead time and discounting counted.
+
+    ``roc = (PV of the ALE reduction - PV of the cost) / PV of the cost``, with
+    the present values at the plan's discount rate (end of each year), the
+    cost its ``cost_per_year`` every year plus its ``one_off_cost`` in year 1,
+    and each year's ALE reduction from the year's mixed losses (the control
+    live for its share of the year). *Standalone* and *marginal* as in
+    :func:`~riskbudget.optimization.plan.return_on_controls`. Each simulated
+    year carries the discounted sum of its reductions over the horizon
+    (common random numbers), so the standard error is that sum's, and the
+    interval is ``PV reduction +- 1.96 se`` over the PV of the cost.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by control: ``pv_cost``, ``pv_ale_reduction_standalone``
+        (and ``_se``), ``roc_horizon_standalone`` (and ``_low``, ``_high``),
+        and the same with ``marginal``.
+    """
+    import pandas as pd
+
+    mix = mix if mix is not None else YearMix(problem)
+    d = [horizon.factor(t) for t in range(1, horizon.years + 1)]
+
+    def pv_losses(f: Funding) -> np.ndarray:
+        """Each simulated year's discounted losses over the horizon under ``f``."""
+        return sum(dt * mix.losses(f, t) for t, dt in enumerate(d, start=1))  # type: ignore[return-value]
+
+    base = pv_losses(Funding((), funding.projects, funding.security_by_design))
+    plan = pv_losses(funding)
+    rows = {}
+    for ctrl in problem.controls:
+        alone = pv_losses(Funding((ctrl.name,), funding.projects, funding.security_by_design))
+        if ctrl.name in funding.controls:
+            others = tuple(c for c in funding.controls if c != ctrl.name)
+            pairs = {"standalone": (base, alone),
+                     "marginal": (pv_losses(Funding(others, funding.projects, funding.security_by_design)), plan)}
+        else:
+            added = tuple(c.name for c in problem.controls if c.name in funding.controls or c.name == ctrl.name)
+            pairs = {"standalone": (base, alone),
+                     "marginal": (plan, pv_losses(Funding(added, funding.projects, funding.security_by_design)))}
+        cost = ctrl.cost_per_year * sum(d) + ctrl.one_off_cost * d[0]
+        row: dict[str, float] = {"pv_cost": cost}
+        for label, (before, after) in pairs.items():
+            diff = before - after
+            mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size))
+            row[f"pv_ale_reduction_{label}"] = mean
+            row[f"pv_ale_reduction_{label}_se"] = se
+            if cost > 0:
+                row[f"roc_horizon_{label}"] = (mean - cost) / cost
+                row[f"roc_horizon_{label}_low"] = (mean - metrics.Z95 * se - cost) / cost
+                row[f"roc_horizon_{label}_high"] = (mean + metrics.Z95 * se - cost) / cost
+            else:
+                row[f"roc_horizon_{label}"] = row[f"roc_horizon_{label}_low"] = math.nan
+                row[f"roc_horizon_{label}_high"] = math.nan
+        rows[ctrl.name] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "control"
+    return out
 
 
 def npv_objective(model: Any, horizon: Horizon) -> np.ndarray:
