@@ -342,6 +342,13 @@ def test_a_multi_year_plan_shows_its_years_and_reads_back(plan, problem, tmp_pat
         assert "by_year" in board.figures
         assert f"over the 3 years its net present value is {money(three.npv)}" in page.section("decision")
         assert board.plan.npv == three.npv
+        # each control's return over the horizon, next to the one-year ones; net value is the NPV's change
+        candidates = page.section("candidates")
+        assert "Return in the plan over 3 years" in candidates
+        assert "the change in net present value over the 3 years" in candidates
+        for name, row in three.returns.iterrows():
+            low, high = row["roc_horizon_marginal_low"], row["roc_horizon_marginal_high"]
+            assert f"{percent(low, digits=0)} to {percent(high, digits=0)}" in candidates, name
 
 
 # --------------------------------------------------------------------------- #

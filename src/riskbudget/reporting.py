@@ -801,6 +801,8 @@ def _candidate_rows(src: _PlanSource) -> tuple[list[dict[str, Any]], list[dict[s
             none = {"value": "", "range": ""}
             row["roc_alone"] = none if returns is None else _roc(returns, "standalone")
             row["roc_plan"] = none if returns is None else _roc(returns, "marginal")
+            if returns is not None and "roc_horizon_marginal" in returns.index:  # a multi-year plan
+                row["roc_horizon"] = _roc(returns, "horizon_marginal")
             control_rows.append(row)
             continue
         p = projects.get(r.item) or by_design.get(r.item)
