@@ -307,6 +307,16 @@ def test_a_horizon_plan_is_checked_on_fresh_years_in_every_year(phased):
 
     assert _limit_kind("P(loss > $2M) in years 2-3", appetite) is rb.appetite.LimitKind.EXCEEDANCE
     assert _limit_kind("TVaR95 in year 1", None) is rb.appetite.LimitKind.TVAR
+    # a tolerance curve is checked on the fresh years of every year of the horizon
+    from riskbudget.optimization.robustness import confirm_years
+
+    for x in (0.5, 2.0):  # a curve below the fresh year 1 (broken), then one above every year (met)
+        y1 = on_fresh.losses(plan.funding, 1)
+        curve = rb.ToleranceCurve.from_points([(0.2, x * np.quantile(y1, 0.8)), (0.01, x * np.quantile(y1, 0.99))])
+        with_curve = rb.Appetite(tvar95=appetite.limits[0].limit, tolerance=curve)
+        checked = confirm_years(plan, 3, appetite=with_curve).tolerance_ok_fresh
+        assert checked == all(with_curve.check(on_fresh.losses(plan.funding, t)).tolerance_ok for t in (1, 2, 3))
+        assert checked == (x == 2.0)
 
 
 def test_the_return_on_each_control_over_the_horizon_counts_one_off_costs_lead_times_and_discounting(phased):
@@ -339,6 +349,12 @@ def test_the_return_on_each_control_over_the_horizon_counts_one_off_costs_lead_t
         assert row["pv_ale_reduction_standalone"] == pytest.approx(alone, rel=1e-9, abs=1e-6)
         assert row["roc_horizon_marginal"] == pytest.approx((marginal - cost) / cost, rel=1e-9, abs=1e-12)
         assert row["roc_horizon_marginal_low"] < row["roc_horizon_marginal"] < row["roc_horizon_marginal_high"]
+        # its standard error: of each simulated year's discounted reductions over the three years
+        per_year = sum(dt * (mix.losses(without, t) - mix.losses(with_, t)) for t, dt in zip((1, 2, 3), d))
+        se = per_year.std(ddof=1) / math.sqrt(per_year.size)
+        assert row["pv_ale_reduction_marginal_se"] == pytest.approx(se, rel=1e-9)
+        assert row["roc_horizon_marginal_high"] == pytest.approx((marginal + 1.959963984540054 * se - cost) / cost,
+                                                                 rel=1e-9)
         # a lead time or a one-off cost can only lower the return against the one-year figure
         assert row["roc_horizon_standalone"] <= row["roc_standalone"] + 1e-9
         if (ctrl.one_off_cost or ctrl.lead_time_months) and row["ale_reduction_standalone"] > 0:

@@ -19,7 +19,7 @@ from ..exceptions import RiskBudgetError
 from .options import SolverOptions
 from .plan import Plan, PlanStatus, build_plan
 from .problem import Funding
-from .rules import FundingRules
+from .rules import FundingRules, Rule, spend_violations
 from .years import Horizon, YearMix, budget_rows, npv_objective, returns_over_horizon, year_problem, year_table
 
 __all__ = ["solve_horizon", "horizon_plan", "with_years"]
@@ -159,22 +159,10 @@ def with_years(plan: Plan, appetite: Appetite | None, hz: Horizon, *, bound: flo
 
 def _year_rule_notes(table: Any, cons: Any) -> tuple[str, ...]:
     """Notes on the years whose spend breaks the security or IT budget or the security share (year 1 carries the
-    one-off costs, so a funding within the rules on its recurring costs can break them there)."""
+    one-off costs, so a funding within the rules on its recurring costs can break them there). The total budget is
+    each year's own, checked by :func:`~riskbudget.optimization.years.year_table`."""
     if cons is None:
         return ()
-    notes = []
-    for t, row in table.iterrows():
-        sec, it = float(row["security_spend"]), float(row["it_spend"])
-        for what, spend, cap in (("security", sec, cons.security_budget), ("IT", it, cons.it_budget)):
-            if cap is not None and spend > cap * (1 + 1e-12) + 1e-6:
-                notes.append(f"year {t}: {what} spend {spend:,.0f} exceeds the {what} budget {cap:,.0f}")
-        total = sec + it
-        if total > 0:
-            share = sec / total
-            if cons.min_security_share is not None and share < cons.min_security_share - 1e-9:
-                notes.append(f"year {t}: security is {share:.1%} of the spend, below the minimum share "
-                             f"{cons.min_security_share:.1%}")
-            if cons.max_security_share is not None and share > cons.max_security_share + 1e-9:
-                notes.append(f"year {t}: security is {share:.1%} of the spend, above the maximum share "
-                             f"{cons.max_security_share:.1%}")
-    return tuple(notes)
+    return tuple(f"year {t}: {v.message}" for t, row in table.iterrows()
+                 for v in spend_violations(cons, float(row["security_spend"]), float(row["it_spend"]))
+                 if v.rule is not Rule.BUDGET)

@@ -309,16 +309,23 @@ class Model:
             return self.xc[problem.control_index[name]]
         return self.xp[problem.project_index[name]]
 
-    def _rule_rows(self) -> list[Row]:
-        """The rules of the constraints as rows: budgets, shares, requires, exclusive."""
+    def spend_rows(self, *, one_off: bool = False, budget: bool = True) -> list[Row]:
+        """The spend rules of the constraints as rows (scaled): the budget, the security and IT budgets, the shares.
+
+        ``one_off``: on a year-1 spend, each item's ``one_off_cost`` added to
+        its recurring cost (controls' in the security spend, projects' in the
+        IT spend); ``budget``: include the total budget's row.
+        """
         problem, cons, S = self.problem, self.cons, self.scale
         rows: list[Row] = []
-        sec = {self.xc[i]: ctrl.cost_per_year / S for i, ctrl in enumerate(problem.controls)}
+        sec = {self.xc[i]: (ctrl.cost_per_year + (ctrl.one_off_cost if one_off else 0.0)) / S
+               for i, ctrl in enumerate(problem.controls)}
         for k, wcol in self.w.items():
             sec[wcol] = problem.projects[k].security_by_design.cost_per_year / S  # type: ignore[union-attr]
-        it = {self.xp[k]: proj.cost_per_year / S for k, proj in enumerate(problem.projects)}
-        budget = np.inf if cons.budget is None else cons.budget / S
-        rows.append(({**sec, **it}, -np.inf, budget))
+        it = {self.xp[k]: (proj.cost_per_year + (proj.one_off_cost if one_off else 0.0)) / S
+              for k, proj in enumerate(problem.projects)}
+        if budget:
+            rows.append(({**sec, **it}, -np.inf, np.inf if cons.budget is None else cons.budget / S))
         if cons.security_budget is not None:
             rows.append((dict(sec), -np.inf, cons.security_budget / S))
         if cons.it_budget is not None:
@@ -332,6 +339,12 @@ class Model:
             for key, v in it.items():
                 d[key] = d.get(key, 0.0) - v * share
             rows.append((d, 0.0, np.inf) if sense == "min" else (d, -np.inf, 0.0))
+        return rows
+
+    def _rule_rows(self) -> list[Row]:
+        """The rules of the constraints as rows: budgets, shares, requires, exclusive."""
+        cons = self.cons
+        rows = self.spend_rows()
         for a, b in cons.requires:
             rows.append(({self._var_of(a): 1.0, self._var_of(b): -1.0}, -np.inf, 0.0))
         for group in cons.exclusive:

@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import metrics
 from ..formatting import money, percent
-from ..metrics import Z95
 from .document import save_plan
 from .problem import DecisionProblem, Funding
+from .returns import control_returns
 
 __all__ = [
     "Plan",
@@ -584,11 +584,6 @@ def _limit_money(label: str, v: float) -> str:
     return percent(v, digits=2) if label.startswith("P(") else money(v)
 
 
-def _diff_stats(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
-    d = before - after
-    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
-
-
 def return_on_controls(problem: DecisionProblem, funding: Funding) -> Any:
     """Return on control, standalone and marginal within a plan, with 95% intervals.
 
@@ -598,7 +593,7 @@ def return_on_controls(problem: DecisionProblem, funding: Funding) -> Any:
     plan with it added). Reductions are differences on common random numbers,
     year by year, so their standard errors are small; the interval is
     ``reduction ± 1.96 se`` divided by the cost (infinite ROC for a free
-    control is reported as NaN).
+    control is reported as NaN). See :func:`~riskbudget.optimization.returns.control_returns`.
 
     Returns
     -------
@@ -610,33 +605,10 @@ def return_on_controls(problem: DecisionProblem, funding: Funding) -> Any:
     """
     import pandas as pd
 
-    base = Funding((), funding.projects, funding.security_by_design)
-    x0 = problem.total_losses(base)
-    xp = problem.total_losses(funding)
-    rows = {}
-    for ctrl in problem.controls:
-        alone = problem.total_losses(Funding((ctrl.name,), funding.projects, funding.security_by_design))
-        s_mean, s_se = _diff_stats(x0, alone)
-        if ctrl.name in funding.controls:
-            others = tuple(c for c in funding.controls if c != ctrl.name)
-            without = problem.total_losses(Funding(others, funding.projects, funding.security_by_design))
-            m_mean, m_se = _diff_stats(without, xp)
-        else:
-            added = tuple(c.name for c in problem.controls if c.name in funding.controls or c.name == ctrl.name)
-            with_ = problem.total_losses(Funding(added, funding.projects, funding.security_by_design))
-            m_mean, m_se = _diff_stats(xp, with_)
-        cost = ctrl.cost_per_year
-        row: dict[str, Any] = {"cost_per_year": cost, "funded": ctrl.name in funding.controls}
-        for label, mean, se in (("standalone", s_mean, s_se), ("marginal", m_mean, m_se)):
-            row[f"ale_reduction_{label}"] = mean
-            row[f"ale_reduction_{label}_se"] = se
-            if cost > 0:
-                row[f"roc_{label}"] = (mean - cost) / cost
-                row[f"roc_{label}_low"] = (mean - Z95 * se - cost) / cost
-                row[f"roc_{label}_high"] = (mean + Z95 * se - cost) / cost
-            else:
-                row[f"roc_{label}"] = row[f"roc_{label}_low"] = row[f"roc_{label}_high"] = math.nan
-        rows[ctrl.name] = row
+    found = control_returns(problem, funding, problem.total_losses, lambda c: c.cost_per_year,
+                            reduction="ale_reduction", roc="roc")
+    rows = {ctrl.name: {"cost_per_year": ctrl.cost_per_year, "funded": ctrl.name in funding.controls,
+                        **found[ctrl.name]} for ctrl in problem.controls}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "control"
     return out

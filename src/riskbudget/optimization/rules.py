@@ -46,6 +46,7 @@ from ..exceptions import RiskBudgetError
 from .problem import DecisionProblem, Funding
 
 __all__ = [
+    "spend_violations",
     "Constraints",
     "Rule",
     "Violation",
@@ -67,6 +68,7 @@ ABSOLUTE_TOLERANCE = 1e-6
 def exceeds(amount: float, cap: float) -> bool:
     """True when ``amount`` is above ``cap`` beyond the one tolerance every rule uses."""
     return amount > cap * (1.0 + RELATIVE_TOLERANCE) + ABSOLUTE_TOLERANCE
+
 
 
 def _names(field_name: str, value: Any) -> tuple[str, ...]:
@@ -290,6 +292,26 @@ class Violation:
     def __str__(self) -> str:
         return self.message
 
+def spend_violations(cons: Constraints, sec: float, it: float, *, premium: float = 0.0) -> Iterator[Violation]:
+    """The budget, the security and IT budgets and the security shares of ``cons`` that a spend breaks.
+
+    ``sec`` and ``it``: the security and IT spend (a year's, or a year-1 spend with its one-off costs);
+    ``premium``: insurance bought, spend that counts against the total budget only.
+    """
+    total = sec + it
+    for rule, spend, cap in (
+        (Rule.BUDGET, total + premium, cons.budget),  # an insured problem's premium is spend too
+        (Rule.SECURITY_BUDGET, sec, cons.security_budget),
+        (Rule.IT_BUDGET, it, cons.it_budget),
+    ):
+        if cap is not None and exceeds(spend, cap):
+            yield Violation(rule, value=spend, limit=cap)
+    share = sec / total if total > 0 else 0.0
+    if cons.min_security_share is not None and exceeds(cons.min_security_share * total, sec):
+        yield Violation(Rule.MIN_SECURITY_SHARE, value=share, limit=cons.min_security_share)
+    if cons.max_security_share is not None and exceeds(sec, cons.max_security_share * total):
+        yield Violation(Rule.MAX_SECURITY_SHARE, value=share, limit=cons.max_security_share)
+
 
 class FundingRules:
     """The rules of funding choices on one problem, checked one choice at a time.
@@ -334,19 +356,6 @@ class FundingRules:
         yield from self._spend_violations(funding)
 
     def _spend_violations(self, funding: Funding) -> Iterator[Violation]:
-        cons = self.constraints
         sec, it = self.problem.spend(funding)
-        total = sec + it
-        for rule, spend, cap in (
-            (Rule.BUDGET, total + self.problem.premium, cons.budget),  # an insured problem's premium is spend too
-            (Rule.SECURITY_BUDGET, sec, cons.security_budget),
-            (Rule.IT_BUDGET, it, cons.it_budget),
-        ):
-            if cap is not None and exceeds(spend, cap):
-                yield Violation(rule, value=spend, limit=cap)
-        share = sec / total if total > 0 else 0.0
-        if cons.min_security_share is not None and exceeds(cons.min_security_share * total, sec):
-            yield Violation(Rule.MIN_SECURITY_SHARE, value=share, limit=cons.min_security_share)
-        if cons.max_security_share is not None and exceeds(sec, cons.max_security_share * total):
-            yield Violation(Rule.MAX_SECURITY_SHARE, value=share, limit=cons.max_security_share)
+        yield from spend_violations(self.constraints, sec, it, premium=self.problem.premium)
 

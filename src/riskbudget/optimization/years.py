@@ -286,6 +286,8 @@ def returns_over_horizon(problem: DecisionProblem, funding: Funding, horizon: Ho
     """
     import pandas as pd
 
+    from .returns import control_returns
+
     mix = mix if mix is not None else YearMix(problem)
     d = [horizon.factor(t) for t in range(1, horizon.years + 1)]
 
@@ -293,35 +295,12 @@ def returns_over_horizon(problem: DecisionProblem, funding: Funding, horizon: Ho
         """Each simulated year's discounted losses over the horizon under ``f``."""
         return sum(dt * mix.losses(f, t) for t, dt in enumerate(d, start=1))  # type: ignore[return-value]
 
-    base = pv_losses(Funding((), funding.projects, funding.security_by_design))
-    plan = pv_losses(funding)
-    rows = {}
-    for ctrl in problem.controls:
-        alone = pv_losses(Funding((ctrl.name,), funding.projects, funding.security_by_design))
-        if ctrl.name in funding.controls:
-            others = tuple(c for c in funding.controls if c != ctrl.name)
-            pairs = {"standalone": (base, alone),
-                     "marginal": (pv_losses(Funding(others, funding.projects, funding.security_by_design)), plan)}
-        else:
-            added = tuple(c.name for c in problem.controls if c.name in funding.controls or c.name == ctrl.name)
-            pairs = {"standalone": (base, alone),
-                     "marginal": (plan, pv_losses(Funding(added, funding.projects, funding.security_by_design)))}
-        cost = ctrl.cost_per_year * sum(d) + ctrl.one_off_cost * d[0]
-        row: dict[str, float] = {"pv_cost": cost}
-        for label, (before, after) in pairs.items():
-            diff = before - after
-            mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size))
-            row[f"pv_ale_reduction_{label}"] = mean
-            row[f"pv_ale_reduction_{label}_se"] = se
-            if cost > 0:
-                row[f"roc_horizon_{label}"] = (mean - cost) / cost
-                row[f"roc_horizon_{label}_low"] = (mean - metrics.Z95 * se - cost) / cost
-                row[f"roc_horizon_{label}_high"] = (mean + metrics.Z95 * se - cost) / cost
-            else:
-                row[f"roc_horizon_{label}"] = row[f"roc_horizon_{label}_low"] = math.nan
-                row[f"roc_horizon_{label}_high"] = math.nan
-        rows[ctrl.name] = row
-    out = pd.DataFrame.from_dict(rows, orient="index")
+    def pv_cost(ctrl: Any) -> float:
+        return ctrl.cost_per_year * sum(d) + ctrl.one_off_cost * d[0]
+
+    found = control_returns(problem, funding, pv_losses, pv_cost, reduction="pv_ale_reduction", roc="roc_horizon")
+    out = pd.DataFrame.from_dict({c.name: {"pv_cost": pv_cost(c), **found[c.name]} for c in problem.controls},
+                                 orient="index")
     out.index.name = "control"
     return out
 
@@ -356,38 +335,33 @@ def budget_rows(model: Any, horizon: Horizon) -> list[tuple[np.ndarray, float, f
     One row per distinct year budget: year 1 with the one-off costs, later
     years without. The program's own rule rows hold the security and IT
     budgets and the security share on the recurring costs, i.e. in every year
-    after the first; year 1 also carries the one-off costs (controls' in the
-    security spend, projects' in the IT spend), so those rules get a year-1
-    row of their own.
+    after the first; year 1 also carries the one-off costs, so those rules
+    get year-1 rows of their own (``Model.spend_rows`` with ``one_off``).
     """
-    problem, S, cons = model.problem, model.scale, model.cons
-    sec = np.zeros(model.ncol)
-    it = np.zeros(model.ncol)
-    sec_once = np.zeros(model.ncol)
-    it_once = np.zeros(model.ncol)
+    problem, S = model.problem, model.scale
+    rec = np.zeros(model.ncol)
+    once = np.zeros(model.ncol)
     for i, ctrl in enumerate(problem.controls):
-        sec[model.xc[i]] = ctrl.cost_per_year
-        sec_once[model.xc[i]] = ctrl.one_off_cost
+        rec[model.xc[i]] = ctrl.cost_per_year
+        once[model.xc[i]] = ctrl.one_off_cost
     for k, proj in enumerate(problem.projects):
-        it[model.xp[k]] = proj.cost_per_year
-        it_once[model.xp[k]] = proj.one_off_cost
+        rec[model.xp[k]] = proj.cost_per_year
+        once[model.xp[k]] = proj.one_off_cost
         if k in model.w:
-            sec[model.w[k]] = proj.security_by_design.cost_per_year
+            rec[model.w[k]] = proj.security_by_design.cost_per_year
     rows: list[tuple[np.ndarray, float, float]] = []
     if horizon.budgets is not None:
-        rows.append(((sec + it + sec_once + it_once) / S, horizon.budgets[0] / S, 0.0))
+        rows.append(((rec + once) / S, horizon.budgets[0] / S, 0.0))
         if horizon.years > 1:
-            rows.append(((sec + it) / S, min(horizon.budgets[1:]) / S, 0.0))
-    if sec_once.any() or it_once.any():
-        sec1, it1 = (sec + sec_once) / S, (it + it_once) / S
-        if cons.security_budget is not None:
-            rows.append((sec1, cons.security_budget / S, 0.0))
-        if cons.it_budget is not None:
-            rows.append((it1, cons.it_budget / S, 0.0))
-        if cons.min_security_share is not None:  # sec >= share (sec + it)
-            rows.append((-(sec1 * (1.0 - cons.min_security_share) - it1 * cons.min_security_share), 0.0, 0.0))
-        if cons.max_security_share is not None:  # sec <= share (sec + it)
-            rows.append((sec1 * (1.0 - cons.max_security_share) - it1 * cons.max_security_share, 0.0, 0.0))
+            rows.append((rec / S, min(horizon.budgets[1:]) / S, 0.0))
+    if once.any():
+        for coefs, lo, hi in model.spend_rows(one_off=True, budget=False):  # "lo <= a x <= hi" as "a x <= rhs"
+            a = np.zeros(model.ncol)
+            a[list(coefs)] = list(coefs.values())
+            if np.isfinite(hi):
+                rows.append((a, hi, 0.0))
+            if np.isfinite(lo):
+                rows.append((-a, -lo, 0.0))
     return rows
 
 
